@@ -1,0 +1,73 @@
+#pragma once
+// Data sets: CSV files parsed into numbers, and the (inputs, targets) pairs a network trains on.
+//
+// Every error in a file is an Error(data) whose message reads "FILE:LINE:COLUMN: what is wrong"
+// (1-based line and column, the column counted in bytes).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bpnn/export.hpp"
+
+namespace bpnn {
+
+struct CsvOptions {
+  // A column kept as text instead of parsed as a number: a class label, by header name or by
+  // 0-based column index.
+  std::optional<std::string> text_column;
+};
+
+struct CsvTable {
+  std::string source;                // file name used in error messages
+  bool has_header = false;           // detected: see read_csv
+  std::vector<std::string> columns;  // header names; "0", "1", ... when there is no header
+  std::size_t rows = 0, cols = 0;
+  std::vector<double> numbers;       // rows × cols row-major; the text column holds NaN
+  std::optional<std::size_t> text_column;
+  std::vector<std::string> text;     // the text column's cell per row, when there is one
+  std::vector<std::size_t> line_of_row;  // 1-based file line of each data row (for messages)
+};
+
+// Reads a comma-separated file (RFC 4180 quotes, \n or \r\n line ends, blank lines skipped).
+// The first row is a header when it holds a field that is not a number in a column whose
+// second-row field is one (or, for a one-row file, any field that is not a number).
+// Rejected with FILE:LINE:COLUMN: empty file, header only, ragged row, a field that is not a
+// number, NaN or infinite values, an unterminated quote, a NUL byte.
+BPNN_API CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
+// The same parser over text in memory; `source` names it in messages.
+BPNN_API CsvTable parse_csv(std::string_view text, const std::string& source,
+                            const CsvOptions& options = {});
+
+struct Dataset {
+  std::size_t n = 0, inputs = 0, outputs = 0;
+  std::vector<double> x;  // n × inputs, row-major
+  std::vector<double> y;  // n × outputs, row-major
+  std::vector<std::string> input_names, output_names;
+  std::vector<std::string> classes;  // for a one-hot label: the class of each output, in order
+};
+
+// Inputs are all columns but the last `outputs`, which are the targets. Throws Error(data)
+// naming the file when the table has too few columns.
+BPNN_API Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs);
+
+// Inputs are all columns but `label` (header name or 0-based index), which is one-hot encoded.
+// Classes are sorted (numerically when all are numbers) unless `classes` fixes their order; a
+// label outside a fixed list is an error at its FILE:LINE:COLUMN.
+BPNN_API Dataset dataset_from_label(const CsvTable& table, const std::string& label,
+                                    const std::vector<std::string>& classes = {});
+
+// Only the inputs a model was trained on: the columns named `input_names` when the table has a
+// header holding them all, else the first `inputs` columns (other columns are ignored). Targets
+// are left empty. Throws Error(data) when the table has fewer columns.
+BPNN_API Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
+                                std::size_t inputs);
+
+// Splits off a seeded random `test_fraction` of the rows: returns {train, test}.
+BPNN_API std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
+                                                   std::uint64_t seed);
+
+}  // namespace bpnn

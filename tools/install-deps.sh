@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs bpnn's build and test dependencies from Debian 12 packages.
+# Idempotent: does nothing (and prints nothing) when everything is already present.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libxsimd-dev libtbb-dev catch2 libbenchmark-dev libbenchmark-tools
+  libcli11-dev nlohmann-json3-dev libgomp1 python3 python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "bpnn: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
