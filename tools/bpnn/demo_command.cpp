@@ -76,13 +76,13 @@ void run_iris(const DemoOptions& options) {
   config.seed = 7;
   Network net(config);
   TrainConfig train;
-  train.learning_rate = 0.05;
+  train.learning_rate = 0.02;
   train.momentum = 0.9;
   train.batch = 8;
   train.epochs = options.iris_epochs;
   train.seed = 7;
   std::printf("\n# Iris: %zu flowers (%zu to train, %zu to test), network %zu-8-%zu sigmoid/softmax, "
-              "cross-entropy, batch 8, lr 0.05, momentum 0.9\n",
+              "cross-entropy, batch 8, lr 0.02, momentum 0.9\n",
               all.n, train_set.n, test_set.n, all.inputs, all.outputs);
   std::printf("# epoch loss train_accuracy\n");
   bpnn::train(net, train, train_set, [&](const EpochStats& s) {
