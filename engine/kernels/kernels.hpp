@@ -1,0 +1,62 @@
+#pragma once
+// The kernel table: every hot-path operation of training and prediction, as plain functions over
+// pointers and sizes. One table per instruction set and precision, chosen once at run time
+// (kernels_select); the network keeps a pointer to its table. Kernels never allocate on the hot
+// path, never start threads, and write only their own outputs, so callers may run them on
+// disjoint row ranges from many threads.
+//
+// Weights live in a layout private to the table ("packed"): the table says how big a layer's
+// packed weights are and converts from/to the public [out, in] row-major layout. Gradients of the
+// weights use the same packed layout, so elementwise updates need not know it.
+#include <cstddef>
+
+#include "bpnn/types.hpp"
+
+namespace bpnn::kernels {
+
+struct DenseShape {
+  std::size_t n;    // rows (samples) in the batch
+  std::size_t in;   // inputs per row
+  std::size_t out;  // outputs per row
+};
+
+template <class T>
+struct KernelTable {
+  const char* arch;  // "avx512", "avx2", "sse2" or "reference"
+
+  // Packed layout of a layer's (out, in) weights.
+  std::size_t (*packed_size)(std::size_t out, std::size_t in);
+  // w:(Out,In) row-major -> packed; padding is zeroed
+  void (*pack)(std::size_t out, std::size_t in, const T* rowmajor, T* packed);
+  // packed -> w:(Out,In) row-major
+  void (*unpack)(std::size_t out, std::size_t in, const T* packed, T* rowmajor);
+
+  // x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b), act is not softmax
+  void (*dense_forward)(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
+                        T* y);
+  // dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); dx = (dy·w) ⊙ act'(x), where x = act(·) is
+  // the output of the previous layer and act' is taken from it (sigmoid: x(1−x), tanh: 1−x²,
+  // relu: x > 0, linear: 1)
+  void (*dense_backward_data)(const DenseShape& s, Activation act, const T* dy, const T* w,
+                              const T* x, T* dx);
+  // dy:(N,Out) x:(N,In) -> dw:packed(Out,In) += dyᵀ·x ; db:(Out) += Σ_rows dy
+  void (*dense_backward_weights)(const DenseShape& s, const T* dy, const T* x, T* dw, T* db);
+  // y:(count) delta:(count) -> delta ⊙= act'(y), the derivative from the activation's outputs
+  void (*activation_backward)(Activation act, std::size_t count, const T* y, T* delta);
+  // g,v,w:(count); v = μ·v + scale·g ; w −= lr·v   (μ = 0: w −= lr·scale·g, v untouched)
+  void (*sgd_update)(std::size_t count, T lr, T momentum, T grad_scale, const T* g, T* v, T* w);
+  // x,y:(count); y = act(x) elementwise (act is not softmax); x == y allowed
+  void (*activation_forward)(Activation act, std::size_t count, const T* x, T* y);
+};
+
+// The table for this CPU: the widest instruction set it supports, or the one named by the
+// environment variable BPNN_ARCH ("avx512", "avx2", "sse2", "reference") when that one is
+// supported. Throws Error(argument) for an unknown or unsupported BPNN_ARCH.
+template <class T>
+const KernelTable<T>& kernels_select();
+
+// The plain scalar reference kernels, the yardstick every fast kernel is tested against.
+template <class T>
+const KernelTable<T>& kernels_reference();
+
+}  // namespace bpnn::kernels

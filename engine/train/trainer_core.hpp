@@ -1,0 +1,44 @@
+#pragma once
+// The training loop in one precision: epochs of shuffled (or file-order) batches, each a forward
+// pass, the loss, a backward pass and an SGD step. Buffers are allocated once, here.
+#include <cstddef>
+#include <vector>
+
+#include "bpnn/train.hpp"
+#include "nn/mlp.hpp"
+#include "nn/random.hpp"
+
+namespace bpnn {
+
+template <class T>
+class TrainerCore {
+ public:
+  // x:(n, inputs) y:(n, outputs) in any precision, copied into T once.
+  template <class U>
+  TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y, std::size_t n);
+
+  EpochStats run_epoch();
+  std::size_t epochs_done() const { return epoch_; }
+  std::size_t epochs() const { return config_.epochs; }
+
+ private:
+  enum class Classes { none, one_hot, binary };
+
+  // One step over rows [x, y) of `rows` samples; returns Σ E over them, adds to `correct`.
+  double step(const T* x, const T* y, std::size_t rows, std::size_t& correct);
+  std::size_t count_correct(const T* y, std::size_t rows) const;
+
+  Mlp<T>& mlp_;
+  TrainConfig config_;
+  std::size_t n_;
+  AlignedVector<T> x_, y_;             // the data set, (n, inputs) and (n, outputs)
+  std::vector<std::size_t> order_;     // sample order of the current epoch
+  Random random_;
+  Workspace<T> workspace_;
+  AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
+  AlignedVector<T> gradient_, velocity_;
+  Classes classes_;
+  std::size_t epoch_ = 0;
+};
+
+}  // namespace bpnn
