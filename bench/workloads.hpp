@@ -35,10 +35,11 @@ inline double workload_flops_per_sample(const std::vector<std::size_t>& sizes) {
   return flops;
 }
 
-// Samples per epoch: 16 batches (as the peers cycle), at least 4096 samples for tiny networks.
+// Samples per epoch: 16 batches (as the peers cycle) — 4 for networks so big that 4 batches
+// already take a good fraction of a second — and at least 4096 samples for tiny networks.
 inline std::size_t workload_default_samples(const std::vector<std::size_t>& sizes, std::size_t batch) {
   const double flops = workload_flops_per_sample(sizes);
-  std::size_t samples = 16 * batch;
+  std::size_t samples = (4 * batch * flops > 5e9 ? 4 : 16) * batch;
   while (samples < 4096 && static_cast<double>(samples) * flops < 2e8) samples *= 2;
   return samples;
 }
