@@ -12,7 +12,7 @@
 namespace bpnn {
 namespace {
 
-void validate(const TrainConfig& c, std::size_t n) {
+const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
   if (!(std::isfinite(c.learning_rate) && c.learning_rate >= 0))
     throw Error(ErrorKind::argument, "learning rate: must be a finite number ≥ 0");
   if (!(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
@@ -20,6 +20,7 @@ void validate(const TrainConfig& c, std::size_t n) {
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
+  return c;
 }
 
 bool is_01(double v) { return v == 0.0 || v == 1.0; }
@@ -31,7 +32,7 @@ template <class U>
 TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y,
                             std::size_t n)
     : mlp_(mlp),
-      config_(config),
+      config_(validated(config, n)),
       n_(n),
       x_(x, x + n * mlp.n_inputs()),
       y_(y, y + n * mlp.n_outputs()),
@@ -39,8 +40,13 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       random_(config.seed),
       workspace_(mlp, std::min(config.batch, n)),
       gradient_(mlp.arena().size()),
-      velocity_(config.momentum > 0 ? mlp.arena().size() : 0) {
-  validate(config, n);
+      velocity_(config.momentum > 0 ? mlp.arena().size() : 0),
+      plan_(batch_plan_make(mlp, workspace_.capacity)),
+      chunk_loss_(plan_.chunks(workspace_.capacity)),
+      chunk_correct_(plan_.chunks(workspace_.capacity)),
+      parallel_(config.backend, config.threads) {
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l)
+    delta_tiles_.emplace_back(plan_.layers[l].tiles > 1 ? workspace_.capacity * mlp.layers()[l].out : 0);
   std::iota(order_.begin(), order_.end(), std::size_t{0});
   if (config.shuffle) {
     batch_x_.resize(workspace_.capacity * mlp.n_inputs());
@@ -60,11 +66,11 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
 }
 
 template <class T>
-std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t rows) const {
+std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t first, std::size_t rows) const {
   const std::size_t k = mlp_.n_outputs();
   const T* yhat = workspace_.activations.back().data();
   std::size_t correct = 0;
-  for (std::size_t r = 0; r < rows; ++r) {
+  for (std::size_t r = first; r < first + rows; ++r) {
     const T* p = yhat + r * k;
     const T* t = y + r * k;
     if (classes_ == Classes::binary)
@@ -76,25 +82,67 @@ std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t rows) const {
 }
 
 template <class T>
+void TrainerCore<T>::update_tile(std::size_t l, std::size_t tile, const T* x, std::size_t rows) {
+  const LayerSpec& layer = mlp_.layers()[l];
+  const LayerTiles& cut = plan_.layers[l];
+  const kernels::KernelTable<T>& k = mlp_.kernels();
+  const std::size_t o0 = tile * cut.tile_outputs;
+  const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
+  const T* delta = workspace_.deltas[l].data();
+  if (cut.tiles > 1) {  // this tile's columns of δ:(rows, out) as a (rows, m) block
+    T* block = delta_tiles_[l].data() + rows * o0;
+    for (std::size_t r = 0; r < rows; ++r)
+      std::copy_n(delta + r * layer.out + o0, m, block + r * m);
+    delta = block;
+  }
+  const T* in = l == 0 ? x : workspace_.activations[l - 1].data();
+  const std::size_t w_begin = layer.weight_offset + k.packed_size(o0, layer.in);
+  const std::size_t w_count = k.packed_size(o0 + m, layer.in) - k.packed_size(o0, layer.in);
+  const std::size_t b_begin = layer.bias_offset + o0;
+  T* grad = gradient_.data();
+  std::fill_n(grad + w_begin, w_count, T(0));
+  std::fill_n(grad + b_begin, m, T(0));
+  k.dense_backward_weights({rows, layer.in, m}, delta, in, grad + w_begin, grad + b_begin);
+  const T lr = static_cast<T>(config_.learning_rate), mu = static_cast<T>(config_.momentum);
+  const T scale = T(1) / static_cast<T>(rows);
+  T* v = velocity_.empty() ? nullptr : velocity_.data();
+  T* w = mlp_.arena().data();
+  k.sgd_update(w_count, lr, mu, scale, grad + w_begin, v ? v + w_begin : nullptr, w + w_begin);
+  k.sgd_update(m, lr, mu, scale, grad + b_begin, v ? v + b_begin : nullptr, w + b_begin);
+}
+
+template <class T>
 double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
-  mlp_.forward(x, rows, workspace_);
-  const double loss = mlp_.loss_and_output_delta(y, rows, workspace_);
+  // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
+  const std::size_t chunks = plan_.chunks(rows);
+  parallel_.run(chunks, [&](std::size_t c) {
+    const std::size_t first = c * plan_.chunk_rows;
+    const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+    mlp_.forward(x, first, n, workspace_);
+    chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
+    chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(y, first, n);
+    if (!(rows == 1 && velocity_.empty())) mlp_.backward_data(first, n, workspace_);
+  });
+  double loss = 0;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    loss += chunk_loss_[c];
+    correct += chunk_correct_[c];
+  }
   if (!std::isfinite(loss))
     throw Error(ErrorKind::nonfinite,
                 "training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                     " in epoch " + std::to_string(epoch_ + 1) +
                     "; the network keeps the weights from before that step (try a smaller learning rate)");
-  if (classes_ != Classes::none) correct += count_correct(y, rows);
-  const T lr = static_cast<T>(config_.learning_rate);
-  if (rows == 1 && velocity_.empty()) {
-    mlp_.backward_sgd_in_place(x, workspace_, lr);
+  if (rows == 1 && velocity_.empty()) {  // per-sample SGD: update within the backward sweep
+    mlp_.backward_sgd_in_place(x, workspace_, static_cast<T>(config_.learning_rate));
     return loss;
   }
-  std::fill(gradient_.begin(), gradient_.end(), T(0));
-  mlp_.backward(x, rows, workspace_, gradient_.data());
-  mlp_.kernels().sgd_update(gradient_.size(), lr, static_cast<T>(config_.momentum),
-                            T(1) / static_cast<T>(rows), gradient_.data(), velocity_.data(),
-                            mlp_.arena().data());
+  // phase 2: weight gradients over all rows and the update, tile by tile
+  parallel_.run(plan_.weight_tasks, [&](std::size_t task) {
+    std::size_t l = 0;
+    while (task >= plan_.layers[l].first_task + plan_.layers[l].tiles) ++l;
+    update_tile(l, task - plan_.layers[l].first_task, x, rows);
+  });
   return loss;
 }
 

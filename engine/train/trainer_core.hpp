@@ -7,6 +7,8 @@
 #include "bpnn/train.hpp"
 #include "nn/mlp.hpp"
 #include "nn/random.hpp"
+#include "train/batch_plan.hpp"
+#include "train/parallel.hpp"
 
 namespace bpnn {
 
@@ -24,9 +26,12 @@ class TrainerCore {
  private:
   enum class Classes { none, one_hot, binary };
 
-  // One step over rows [x, y) of `rows` samples; returns Σ E over them, adds to `correct`.
+  // One step over `rows` samples at x, y; returns Σ E over them, adds to `correct`.
   double step(const T* x, const T* y, std::size_t rows, std::size_t& correct);
-  std::size_t count_correct(const T* y, std::size_t rows) const;
+  // Phase 2 task: the weight gradient of one tile of one layer's outputs, then its update.
+  void update_tile(std::size_t layer, std::size_t tile, const T* x, std::size_t rows);
+  // Correct classifications among rows [first, first + rows) of the last forward pass.
+  std::size_t count_correct(const T* y, std::size_t first, std::size_t rows) const;
 
   Mlp<T>& mlp_;
   TrainConfig config_;
@@ -37,6 +42,11 @@ class TrainerCore {
   Workspace<T> workspace_;
   AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
   AlignedVector<T> gradient_, velocity_;
+  std::vector<AlignedVector<T>> delta_tiles_;  // per layer: δ regrouped tile by tile, (rows, tile)
+  BatchPlan plan_;
+  std::vector<double> chunk_loss_;
+  std::vector<std::size_t> chunk_correct_;
+  ParallelFor parallel_;
   Classes classes_;
   std::size_t epoch_ = 0;
 };

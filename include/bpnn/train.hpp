@@ -26,7 +26,7 @@ struct TrainConfig {
   std::size_t epochs = 10;
   bool shuffle = true;     // reshuffle the sample order every epoch (seeded); false keeps file order
   std::uint64_t seed = 1;  // seeds the shuffle
-  int threads = 0;         // 0 = all cores
+  int threads = 0;         // 0 = all cores (also the cap); results never depend on it
   Backend backend = Backend::tbb;
 };
 

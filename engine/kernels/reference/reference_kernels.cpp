@@ -82,6 +82,7 @@ constexpr KernelTable<T> reference_table{
     ref_copy<T>,           ref_dense_forward<T>,    ref_dense_backward_data<T>,
     ref_dense_backward_weights<T>, ref_activation_backward<T>, ref_sgd_update<T>,
     ref_activation_forward<T>,
+    1,
 };
 
 }  // namespace
