@@ -107,24 +107,19 @@ inline xsimd::batch<T, Arch> poly(xsimd::batch<T, Arch> x, const T (&c)[N]) {
   return acc;
 }
 
-// x -> (p, k): e^x = p·2^n, p = e^r, and k = n + shifter, whose low bits hold n + bias.
+// x -> p, k: e^x = p·2^n with p = e^r, and k = n + shifter, whose low bits hold n + bias.
 // x must keep |x·log2 e| well below 2^(p-2) (the callers clamp or test |x| first).
+// (k is an out-parameter: returning a struct of two batches left dead stack stores in GCC 12.)
 template <class Arch, class T>
-struct ExpSplit {
-  xsimd::batch<T, Arch> p, k;
-};
-
-template <class Arch, class T>
-inline ExpSplit<Arch, T> exp_split(xsimd::batch<T, Arch> x) {
+inline xsimd::batch<T, Arch> exp_split(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
   using B = xsimd::batch<T, Arch>;
   using C = MathConst<T>;
-  const B k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the bits
+  k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
   const B n = k - B(C::shifter);
   B r = xsimd::fma(n, B(-C::ln2_hi), x);
   r = xsimd::fma(n, B(-C::ln2_lo), r);
   const B q = poly<Arch>(r, C::exp_q);
-  const B p = xsimd::fma(q, r * r, r) + B(T(1));  // 1 + (r + r²q): the last add rounds once
-  return {p, k};
+  return xsimd::fma(q, r * r, r) + B(T(1));  // 1 + (r + r²q): the last add rounds once
 }
 
 // 2^(k − shifter) for k = integer + shifter with the integer in [−bias+1, bias]
@@ -138,8 +133,9 @@ inline xsimd::batch<T, Arch> exp2_bits(xsimd::batch<T, Arch> k) {
 // e^x for lanes with |x| < fast_limit: p·2^n with 2^n normal
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> exp_fast(xsimd::batch<T, Arch> x) {
-  const auto s = exp_split<Arch>(x);
-  return s.p * exp2_bits<Arch>(s.k);
+  xsimd::batch<T, Arch> k;
+  const auto p = exp_split<Arch>(x, k);
+  return p * exp2_bits<Arch>(k);
 }
 
 // e^x for any x: clamp, then scale in two steps so overflow gives inf and underflow is gradual
@@ -149,11 +145,12 @@ inline xsimd::batch<T, Arch> exp_edges(xsimd::batch<T, Arch> x) {
   using C = MathConst<T>;
   // min/max return their second operand when either is NaN (x86 semantics), so NaN survives
   x = xsimd::max(B(C::clamp_lo), xsimd::min(B(C::clamp_hi), x));
-  const auto s = exp_split<Arch>(x);
-  const B n = s.k - B(C::shifter);
+  B k;
+  const B p = exp_split<Arch>(x, k);
+  const B n = k - B(C::shifter);
   const B k1 = xsimd::fma(n, B(T(0.5)), B(C::shifter));  // n1 = round(n/2)
   const B k2 = (n - (k1 - B(C::shifter))) + B(C::shifter);  // n2 = n − n1, exact
-  return (s.p * exp2_bits<Arch>(k1)) * exp2_bits<Arch>(k2);
+  return (p * exp2_bits<Arch>(k1)) * exp2_bits<Arch>(k2);
 }
 
 }  // namespace detail
