@@ -33,12 +33,17 @@ def as_f32(c):
     return struct.unpack("f", struct.pack("f", float(c)))[0]
 
 
+def hexfloat(v):
+    mant, exp = v.hex().split("p")
+    return mant.rstrip("0").rstrip(".") + "p" + exp
+
+
 def emit(name, f, interval, degree, single):
     coeffs, err = mp.chebyfit(f, interval, degree + 1, error=True)
     coeffs = list(reversed(coeffs))  # c0 first
     suffix = "f" if single else ""
     vals = [as_f32(c) if single else float(c) for c in coeffs]
-    body = ", ".join(v.hex() + suffix for v in vals)
+    body = ", ".join(hexfloat(v) + suffix for v in vals)
     print(f"// {name}: degree {degree}, fit error {mp.nstr(err, 3)}")
     print(f"{{{body}}}")
 
