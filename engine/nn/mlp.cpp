@@ -1,0 +1,133 @@
+// The forward pass, the loss and the backward pass of one precision's network.
+#include "nn/mlp.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/activation_scalar.hpp"
+#include "nn/output_layer.hpp"
+
+namespace bpnn {
+
+template <class T>
+Workspace<T>::Workspace(const Mlp<T>& net, std::size_t rows) : capacity(rows) {
+  for (const LayerSpec& layer : net.layers()) {
+    activations.emplace_back(rows * layer.out);
+    deltas.emplace_back(rows * layer.out);
+  }
+  if (net.keeps_logits()) logits.resize(rows * net.n_outputs());
+}
+
+template <class T>
+Mlp<T>::Mlp(const NetworkConfig& config, const kernels::KernelTable<T>& kernels)
+    : kernels_(&kernels),
+      loss_(config.loss),
+      keeps_logits_(config.output_act == Activation::softmax || config.loss == Loss::xent) {
+  validate(config);
+  std::size_t offset = 0;
+  const auto align = [](std::size_t n) { return (n + 15) / 16 * 16; };  // 64-byte starts
+  for (std::size_t l = 0; l + 1 < config.sizes.size(); ++l) {
+    LayerSpec layer;
+    layer.in = config.sizes[l];
+    layer.out = config.sizes[l + 1];
+    layer.act = l + 2 == config.sizes.size() ? config.output_act : config.hidden_act;
+    layer.weight_offset = offset;
+    offset += align(kernels.packed_size(layer.out, layer.in));
+    layer.bias_offset = offset;
+    offset += align(layer.out);
+    layers_.push_back(layer);
+  }
+  arena_.assign(offset, T(0));
+}
+
+template <class T>
+void Mlp<T>::get_layer(std::size_t l, T* weights, T* bias) const {
+  const LayerSpec& layer = layers_.at(l);
+  kernels_->unpack(layer.out, layer.in, arena_.data() + layer.weight_offset, weights);
+  std::copy_n(arena_.data() + layer.bias_offset, layer.out, bias);
+}
+
+template <class T>
+void Mlp<T>::set_layer(std::size_t l, const T* weights, const T* bias) {
+  const LayerSpec& layer = layers_.at(l);
+  kernels_->pack(layer.out, layer.in, weights, arena_.data() + layer.weight_offset);
+  std::copy_n(bias, layer.out, arena_.data() + layer.bias_offset);
+}
+
+template <class T>
+void Mlp<T>::forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  const T* in = x + first * n_inputs();
+  const std::size_t last = layers_.size() - 1;
+  for (std::size_t l = 0; l <= last; ++l) {
+    const LayerSpec& layer = layers_[l];
+    const kernels::DenseShape shape{n, layer.in, layer.out};
+    const T* w = arena_.data() + layer.weight_offset;
+    const T* b = arena_.data() + layer.bias_offset;
+    T* y = ws.activations[l].data() + first * layer.out;
+    if (l == last && keeps_logits_) {
+      T* z = ws.logits.data() + first * layer.out;
+      kernels_->dense_forward(shape, Activation::linear, in, w, b, z);
+      output_activation(layer.act, n, layer.out, z, y, *kernels_);
+    } else {
+      kernels_->dense_forward(shape, layer.act, in, w, b, y);
+    }
+    in = y;
+  }
+}
+
+template <class T>
+double Mlp<T>::loss_and_output_delta(const T* y, std::size_t first, std::size_t n,
+                                     Workspace<T>& ws) const {
+  const std::size_t k = n_outputs(), offset = first * k;
+  return output_loss_and_delta(loss_, layers_.back().act, n, k,
+                               keeps_logits_ ? ws.logits.data() + offset : nullptr,
+                               ws.activations.back().data() + offset, y + offset,
+                               ws.deltas.back().data() + offset);
+}
+
+template <class T>
+void Mlp<T>::backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  for (std::size_t l = layers_.size() - 1; l > 0; --l) {
+    const LayerSpec& layer = layers_[l];
+    kernels_->dense_backward_data({n, layer.in, layer.out}, layers_[l - 1].act,
+                                  ws.deltas[l].data() + first * layer.out,
+                                  arena_.data() + layer.weight_offset,
+                                  ws.activations[l - 1].data() + first * layer.in,
+                                  ws.deltas[l - 1].data() + first * layer.in);
+  }
+}
+
+template <class T>
+void Mlp<T>::backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) const {
+  backward_data(0, n, ws);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerSpec& layer = layers_[l];
+    const T* in = l == 0 ? x : ws.activations[l - 1].data();
+    kernels_->dense_backward_weights({n, layer.in, layer.out}, ws.deltas[l].data(), in,
+                                     grad + layer.weight_offset, grad + layer.bias_offset);
+  }
+}
+
+template <class T>
+void Mlp<T>::backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr) {
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    const LayerSpec& layer = layers_[l];
+    const kernels::DenseShape shape{1, layer.in, layer.out};
+    const T* in = l == 0 ? x : ws.activations[l - 1].data();
+    T* delta = ws.deltas[l].data();
+    T* w = arena_.data() + layer.weight_offset;
+    if (l > 0)  // δ_{l−1} from the weights before this step
+      kernels_->dense_backward_data(shape, layers_[l - 1].act, delta, w, in,
+                                    ws.deltas[l - 1].data());
+    for (std::size_t o = 0; o < layer.out; ++o) delta[o] *= -lr;
+    // w += (−lr·δ)ᵀ·x ; b += −lr·δ
+    kernels_->dense_backward_weights(shape, delta, in, w, arena_.data() + layer.bias_offset);
+  }
+}
+
+template struct Workspace<float>;
+template struct Workspace<double>;
+template class Mlp<float>;
+template class Mlp<double>;
+
+}  // namespace bpnn

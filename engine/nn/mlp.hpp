@@ -1,0 +1,99 @@
+#pragma once
+// The network in one precision: a stack of dense layers over one parameter arena, plus the
+// forward pass, the loss and the backward pass over a batch of rows.
+//
+// Data path of one batch (N rows):
+//   x:(N,In0) → dense_forward → a1:(N,Out0) → ... → output layer z:(N,K) → ŷ = out_act(z)
+//   loss(ŷ, y) → δ_L = ∂E/∂z_L:(N,K) → dense_backward_weights (dW_l += δ_lᵀ·a_l)
+//   → dense_backward_data (δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1})) → ...
+#include <cstddef>
+#include <vector>
+
+#include "bpnn/network.hpp"
+#include "kernels/kernels.hpp"
+#include "nn/aligned.hpp"
+
+namespace bpnn {
+
+// One dense layer's place in the parameter arena.
+struct LayerSpec {
+  std::size_t in = 0, out = 0;
+  Activation act = Activation::sigmoid;  // the layer's activation (the output layer's out_act)
+  std::size_t weight_offset = 0;         // packed (out, in) weights
+  std::size_t bias_offset = 0;           // (out)
+};
+
+template <class T>
+class Mlp;
+
+// Per-batch work buffers for up to `capacity` rows; allocated once, reused every step.
+template <class T>
+struct Workspace {
+  Workspace() = default;
+  Workspace(const Mlp<T>& net, std::size_t capacity);
+  std::size_t capacity = 0;
+  std::vector<AlignedVector<T>> activations;  // activations[l]: (capacity, out_l), output of layer l
+  std::vector<AlignedVector<T>> deltas;       // deltas[l]: (capacity, out_l), ∂E/∂z_l
+  AlignedVector<T> logits;                    // (capacity, K): z of the output layer, when kept
+};
+
+template <class T>
+class Mlp {
+ public:
+  Mlp(const NetworkConfig& config, const kernels::KernelTable<T>& kernels);
+
+  const kernels::KernelTable<T>& kernels() const { return *kernels_; }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+  std::size_t n_inputs() const { return layers_.front().in; }
+  std::size_t n_outputs() const { return layers_.back().out; }
+  Loss loss() const { return loss_; }
+
+  // The parameter arena: every layer's packed weights and bias. Gradients share its layout.
+  AlignedVector<T>& arena() { return arena_; }
+  const AlignedVector<T>& arena() const { return arena_; }
+
+  // Public layout of layer l: w:(out,in) row-major and b:(out).
+  void get_layer(std::size_t l, T* weights, T* bias) const;
+  void set_layer(std::size_t l, const T* weights, const T* bias);
+
+  // The row-range forms below work on rows [first, first + n) of a batch whose row 0 is at x
+  // (and y), reading and writing only those rows of the workspace, so disjoint ranges may run
+  // on different threads. first + n ≤ ws.capacity.
+
+  // x:(N,In0) → ws.activations.back():(N,K) holds ŷ for the rows
+  void forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const;
+  void forward(const T* x, std::size_t n, Workspace<T>& ws) const { forward(x, 0, n, ws); }
+
+  // y:(N,K) targets → Σ over the rows of the per-sample loss E; writes δ_L = ∂E/∂z_L into
+  // ws.deltas.back(). Call after forward on the same rows.
+  double loss_and_output_delta(const T* y, std::size_t first, std::size_t n,
+                               Workspace<T>& ws) const;
+  double loss_and_output_delta(const T* y, std::size_t n, Workspace<T>& ws) const {
+    return loss_and_output_delta(y, 0, n, ws);
+  }
+
+  // δ_L of the rows → δ_l of every layer: δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1})
+  void backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const;
+
+  // The whole backward pass on one thread, the reference for the parallel step: back-propagates
+  // δ_L and accumulates ∂E/∂params summed over the n rows into grad (the arena's layout):
+  // grad += Σ_rows ∂E/∂params. Reads the weights, writes only grad and ws.deltas.
+  void backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) const;
+
+  // Per-sample SGD without momentum, fused: back-propagates δ_L and updates the weights in the
+  // same sweep, w −= lr·∂E/∂w for one row. Layer l's weights are updated only after they have
+  // propagated δ to layer l−1, so every gradient uses the weights from before the step.
+  void backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr);
+
+  // True when the output layer computes its logits separately (softmax, or cross-entropy).
+  bool keeps_logits() const { return keeps_logits_; }
+
+ private:
+  const kernels::KernelTable<T>* kernels_;
+  std::vector<LayerSpec> layers_;
+  AlignedVector<T> arena_;
+  Loss loss_;
+  bool keeps_logits_;
+};
+
+}  // namespace bpnn

@@ -1,0 +1,172 @@
+// bpnn::Network: validation, initialisation, prediction and parameter access over Mlp<T>.
+#include "bpnn/network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "bpnn/error.hpp"
+#include "nn/network_impl.hpp"
+#include "nn/random.hpp"
+
+namespace bpnn {
+namespace {
+
+std::variant<Mlp<float>, Mlp<double>> make_mlp(const NetworkConfig& config) {
+  if (config.precision == Precision::f32)
+    return Mlp<float>(config, kernels::kernels_select<float>());
+  return Mlp<double>(config, kernels::kernels_select<double>());
+}
+
+// The half-width a of U(−a, a) for a layer's weights, per the initialiser.
+double init_bound(const NetworkConfig& config, std::size_t in, std::size_t out) {
+  switch (config.init) {
+    case Init::zero: return 0;
+    case Init::uniform: return config.init_scale;
+    case Init::xavier: return std::sqrt(6.0 / static_cast<double>(in + out));
+    case Init::he: return std::sqrt(6.0 / static_cast<double>(in));
+  }
+  return 0;
+}
+
+// Rows of predictions computed per workspace fill.
+constexpr std::size_t predict_block_rows = 256;
+
+template <class T, class U>
+void predict_rows(const Mlp<T>& mlp, const U* x, std::size_t n, U* y) {
+  const std::size_t in = mlp.n_inputs(), k = mlp.n_outputs();
+  Workspace<T> ws(mlp, std::min(n, predict_block_rows));
+  AlignedVector<T> converted;
+  if constexpr (!std::is_same_v<T, U>) converted.resize(ws.capacity * in);
+  for (std::size_t r = 0; r < n; r += ws.capacity) {
+    const std::size_t rows = std::min(ws.capacity, n - r);
+    const T* xin;
+    if constexpr (std::is_same_v<T, U>) {
+      xin = x + r * in;
+    } else {
+      std::transform(x + r * in, x + (r + rows) * in, converted.begin(),
+                     [](U v) { return static_cast<T>(v); });
+      xin = converted.data();
+    }
+    mlp.forward(xin, rows, ws);
+    std::transform(ws.activations.back().begin(), ws.activations.back().begin() + rows * k,
+                   y + r * k, [](T v) { return static_cast<U>(v); });
+  }
+}
+
+}  // namespace
+
+void validate(const NetworkConfig& c) {
+  if (c.sizes.size() < 2)
+    throw Error(ErrorKind::argument, "network sizes: need at least an input and an output width");
+  for (std::size_t i = 0; i < c.sizes.size(); ++i)
+    if (c.sizes[i] == 0)
+      throw Error(ErrorKind::argument, "network sizes: width " + std::to_string(i) + " is zero");
+  if (c.hidden_act == Activation::softmax)
+    throw Error(ErrorKind::argument, "hidden activation: softmax is only for the output layer");
+  if (c.output_act == Activation::softmax && c.sizes.back() < 2)
+    throw Error(ErrorKind::argument, "output activation: softmax needs at least two outputs");
+  if (c.loss == Loss::xent && c.output_act != Activation::softmax &&
+      c.output_act != Activation::sigmoid)
+    throw Error(ErrorKind::argument,
+                "loss: cross-entropy needs a sigmoid or softmax output, not " +
+                    std::string(to_string(c.output_act)));
+  if (c.init == Init::uniform && !(std::isfinite(c.init_scale) && c.init_scale > 0))
+    throw Error(ErrorKind::argument, "init scale: must be a positive finite number");
+}
+
+Network::Network(const NetworkConfig& config)
+    : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config)})) {
+  Random random(config.seed);
+  for (std::size_t l = 0; l < n_layers(); ++l) {
+    const std::size_t in = config.sizes[l], out = config.sizes[l + 1];
+    const double a = init_bound(config, in, out);
+    std::vector<double> w(in * out, 0.0), b(out, 0.0);
+    if (a > 0)
+      for (double& v : w) v = a * (2 * random.uniform01() - 1);
+    set_layer(l, w, b);
+  }
+}
+
+Network::Network(const Network& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
+Network& Network::operator=(const Network& other) {
+  if (this != &other) impl_ = std::make_unique<Impl>(*other.impl_);
+  return *this;
+}
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
+Network::~Network() = default;
+
+const NetworkConfig& Network::config() const { return impl_->config; }
+std::size_t Network::n_inputs() const { return impl_->config.sizes.front(); }
+std::size_t Network::n_outputs() const { return impl_->config.sizes.back(); }
+std::size_t Network::n_layers() const { return impl_->config.sizes.size() - 1; }
+std::size_t Network::n_params() const {
+  std::size_t total = 0;
+  for (std::size_t l = 0; l < n_layers(); ++l)
+    total += (impl_->config.sizes[l] + 1) * impl_->config.sizes[l + 1];
+  return total;
+}
+
+void Network::predict(const float* x, std::size_t n, float* y) const {
+  if (n == 0) return;
+  std::visit([&](const auto& mlp) { predict_rows(mlp, x, n, y); }, impl_->mlp);
+}
+void Network::predict(const double* x, std::size_t n, double* y) const {
+  if (n == 0) return;
+  std::visit([&](const auto& mlp) { predict_rows(mlp, x, n, y); }, impl_->mlp);
+}
+
+std::vector<double> Network::weights(std::size_t layer) const {
+  if (layer >= n_layers())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + " out of range");
+  return std::visit(
+      [&](const auto& mlp) {
+        using T = typename std::decay_t<decltype(mlp.arena())>::value_type;
+        const LayerSpec& s = mlp.layers()[layer];
+        std::vector<T> w(s.in * s.out), b(s.out);
+        mlp.get_layer(layer, w.data(), b.data());
+        return std::vector<double>(w.begin(), w.end());
+      },
+      impl_->mlp);
+}
+
+std::vector<double> Network::bias(std::size_t layer) const {
+  if (layer >= n_layers())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + " out of range");
+  return std::visit(
+      [&](const auto& mlp) {
+        const LayerSpec& s = mlp.layers()[layer];
+        const auto* b = mlp.arena().data() + s.bias_offset;
+        return std::vector<double>(b, b + s.out);
+      },
+      impl_->mlp);
+}
+
+void Network::set_layer(std::size_t layer, std::span<const double> weights,
+                        std::span<const double> bias) {
+  if (layer >= n_layers())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + " out of range");
+  const std::size_t in = impl_->config.sizes[layer], out = impl_->config.sizes[layer + 1];
+  if (weights.size() != in * out || bias.size() != out)
+    throw Error(ErrorKind::argument,
+                "layer " + std::to_string(layer) + ": expected " + std::to_string(out) + "x" +
+                    std::to_string(in) + " weights and " + std::to_string(out) + " biases, got " +
+                    std::to_string(weights.size()) + " and " + std::to_string(bias.size()));
+  std::visit(
+      [&](auto& mlp) {
+        using T = typename std::decay_t<decltype(mlp.arena())>::value_type;
+        std::vector<T> w(weights.begin(), weights.end()), b(bias.begin(), bias.end());
+        mlp.set_layer(layer, w.data(), b.data());
+      },
+      impl_->mlp);
+}
+
+std::map<std::string, std::string>& Network::metadata() { return impl_->metadata; }
+const std::map<std::string, std::string>& Network::metadata() const { return impl_->metadata; }
+
+std::string Network::kernel_arch() const {
+  return std::visit([](const auto& mlp) { return std::string(mlp.kernels().arch); }, impl_->mlp);
+}
+
+}  // namespace bpnn

@@ -1,0 +1,35 @@
+#pragma once
+// The one random generator of a network or trainer: mt19937_64 with draws defined here, bit for
+// bit the same on every platform (std:: distributions are implementation-defined).
+#include <cstdint>
+#include <random>
+
+namespace bpnn {
+
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : engine_(seed) {}
+
+  // uniform in [0, 1), 53 random bits
+  double uniform01() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+
+  // uniform in [0, bound), unbiased (rejection of the short last interval); bound > 0
+  std::uint64_t below(std::uint64_t bound) {
+    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    std::uint64_t draw;
+    do draw = engine_();
+    while (draw >= limit);
+    return draw % bound;
+  }
+
+  // Fisher–Yates shuffle of [first, first + count)
+  template <class It>
+  void shuffle(It first, std::uint64_t count) {
+    for (std::uint64_t i = count; i > 1; --i) std::swap(first[i - 1], first[below(i)]);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+}  // namespace bpnn

@@ -1,0 +1,188 @@
+// The bpnn CLI end to end: train on a CSV, predict, compare; errors and exit codes.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+#include "bpnn/model_io.hpp"
+#include "bpnn/network.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the CLI with `args` (shell words) in `dir`, capturing stdout and stderr.
+Run run_cli(const fs::path& dir, const std::string& args) {
+  const std::string cmd = "cd '" + dir.string() + "' && '" BPNN_CLI_PATH "' " + args +
+                          " > stdout.txt 2> stderr.txt";
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  return {WEXITSTATUS(status), slurp(dir / "stdout.txt"), slurp(dir / "stderr.txt")};
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("bpnn_cli_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name, std::ios::binary) << text;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("bpnn demo prints the seed trace and writes the figure", "[cli]") {
+  TempDir dir;
+  const Run r = run_cli(dir.path, "demo --iris-epochs 50");
+  REQUIRE(r.exit_code == 0);
+  std::ifstream ref(BPNN_TEST_DATA_DIR "/seed_textbook_trace.txt");
+  std::istringstream out(r.out);
+  std::string line;
+  int matched = 0;
+  while (matched < 100 && std::getline(out, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    int epoch;
+    double output, error;
+    if (std::sscanf(line.c_str(), "%d %lf %lf", &epoch, &output, &error) != 3) break;
+    int ref_epoch;
+    double ref_output, ref_error;
+    REQUIRE(ref >> ref_epoch >> ref_output >> ref_error);
+    CHECK(epoch == ref_epoch);
+    CHECK(std::abs(output - ref_output) <= 1e-12);
+    CHECK(std::abs(error - ref_error) <= 1e-12);
+    ++matched;
+  }
+  CHECK(matched == 100);
+  const std::string svg = slurp(dir.path / "seed_demo.svg");
+  CHECK(svg.find("<svg") != std::string::npos);
+  CHECK(svg.find("output") != std::string::npos);
+  CHECK(svg.find("error") != std::string::npos);
+  CHECK(r.out.find("iris test accuracy") != std::string::npos);
+}
+
+TEST_CASE("bpnn train then predict reproduces the library's predictions", "[cli]") {
+  TempDir dir;
+  std::string csv = "x1,x2,target\n";
+  for (int i = 0; i < 40; ++i) {
+    const double a = (i % 7) / 8.0, b = (i % 5) / 4.0;  // exact in the CSV text
+    csv += std::to_string(a) + "," + std::to_string(b) + "," + std::to_string(a * b) + "\n";
+  }
+  dir.write("data.csv", csv);
+  const Run train = run_cli(dir.path, "train data.csv --layers 2,6,1 --epochs 30 --batch 4 --lr 0.5 "
+                                      "--seed 5 -o model.safetensors");
+  INFO(train.err);
+  REQUIRE(train.exit_code == 0);
+  CHECK(train.out.find("epoch 30 loss") != std::string::npos);
+
+  const Run predict = run_cli(dir.path, "predict model.safetensors data.csv");
+  INFO(predict.err);
+  REQUIRE(predict.exit_code == 0);
+  std::istringstream lines(predict.out);
+  std::string header;
+  std::getline(lines, header);
+  CHECK(header == "\"target\"");
+
+  const bpnn::Network net = bpnn::load_model((dir.path / "model.safetensors").string());
+  for (int i = 0; i < 40; ++i) {
+    const double x[2] = {(i % 7) / 8.0, (i % 5) / 4.0};
+    double expected = 0;
+    net.predict(x, 1, &expected);
+    double got = 0;
+    lines >> got;
+    CHECK(static_cast<float>(got) == static_cast<float>(expected));
+  }
+}
+
+TEST_CASE("bpnn train with --label writes class names; predict ignores the label column", "[cli]") {
+  TempDir dir;
+  std::string csv = "a,b,kind\n";
+  for (int i = 0; i < 30; ++i)
+    csv += std::to_string(i % 3) + "," + std::to_string((i * 7) % 5) + "," +
+           (i % 3 == 0 ? "red" : i % 3 == 1 ? "green" : "blue") + "\n";
+  dir.write("classes.csv", csv);
+  const Run train = run_cli(dir.path, "train classes.csv --layers 2,5,3 --label kind --output-act "
+                                      "softmax --loss xent --epochs 20 -o m.safetensors");
+  INFO(train.err);
+  REQUIRE(train.exit_code == 0);
+  CHECK(train.out.find("accuracy") != std::string::npos);
+  const Run predict = run_cli(dir.path, "predict m.safetensors classes.csv");
+  INFO(predict.err);
+  REQUIRE(predict.exit_code == 0);
+  CHECK(predict.out.rfind("\"blue\",\"green\",\"red\"\n", 0) == 0);
+}
+
+TEST_CASE("bpnn reports bad input with one line and a documented exit code", "[cli]") {
+  TempDir dir;
+  dir.write("ragged.csv", "1,2,3\n4,5\n");
+  dir.write("nan.csv", "1,2,3\n4,nan,6\n");
+  dir.write("ok.csv", "1,2,3\n4,5,6\n");
+  dir.write("garbage.safetensors", "this is not a model");
+
+  Run r = run_cli(dir.path, "train ragged.csv --layers 2,1 -o m.safetensors");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.rfind("bpnn: ragged.csv:2:", 0) == 0);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_FALSE(fs::exists(dir.path / "m.safetensors"));
+
+  r = run_cli(dir.path, "train nan.csv --layers 2,1 -o m.safetensors");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.rfind("bpnn: nan.csv:2:3:", 0) == 0);
+
+  r = run_cli(dir.path, "train ok.csv --layers 3,1 -o m.safetensors");  // wrong column count
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("ok.csv:1:1:") != std::string::npos);
+
+  r = run_cli(dir.path, "train missing.csv --layers 2,1 -o m.safetensors");
+  CHECK(r.exit_code == 4);
+
+  r = run_cli(dir.path, "train ok.csv --layers 2,1 --hidden-act swish -o m.safetensors");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("swish") != std::string::npos);
+
+  r = run_cli(dir.path, "train ok.csv --layers 2,1");  // no -o
+  CHECK(r.exit_code == 2);
+
+  r = run_cli(dir.path, "predict garbage.safetensors ok.csv");
+  CHECK(r.exit_code == 5);
+  CHECK(r.err.find("garbage.safetensors") != std::string::npos);
+
+  r = run_cli(dir.path, "predict nothere.safetensors ok.csv");
+  CHECK(r.exit_code == 4);
+
+  r = run_cli(dir.path, "--version");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("bpnn ") == 0);
+}
+
+TEST_CASE("a diverging run stops with exit code 6 and writes no model", "[cli]") {
+  TempDir dir;
+  std::string csv;
+  for (int i = 0; i < 20; ++i) csv += std::to_string(i * 1e3) + "," + std::to_string(i * 1e4) + "\n";
+  dir.write("big.csv", csv);
+  const Run r = run_cli(dir.path, "train big.csv --layers 1,4,1 --output-act linear --hidden-act "
+                                  "linear --lr 10 --epochs 50 -o m.safetensors");
+  CHECK(r.exit_code == 6);
+  CHECK(r.err.find("diverged") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "m.safetensors"));
+}

@@ -1,0 +1,127 @@
+// bpnn train DATA.csv --layers ... -o model.safetensors
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpnn/commands.hpp"
+#include "bpnn/data.hpp"
+#include "bpnn/error.hpp"
+#include "bpnn/model_io.hpp"
+#include "bpnn/network.hpp"
+#include "bpnn/train.hpp"
+
+namespace bpnn::cli {
+namespace {
+
+struct TrainOptions {
+  std::string data_path, model_path, init_from;
+  std::vector<std::size_t> layers;
+  std::string hidden_act = "sigmoid", output_act = "sigmoid", loss = "mse", init = "xavier",
+              precision = "f32", backend = "tbb";
+  std::optional<std::string> label;
+  double init_scale = 0.5;
+  TrainConfig train;
+  bool no_shuffle = false;
+};
+
+void run_train(const TrainOptions& o) {
+  NetworkConfig config;
+  config.sizes = o.layers;
+  config.hidden_act = parse_activation(o.hidden_act);
+  config.output_act = parse_activation(o.output_act);
+  config.loss = parse_loss(o.loss);
+  config.precision = parse_precision(o.precision);
+  config.init = o.init_from.empty() ? parse_init(o.init) : Init::zero;
+  config.init_scale = o.init_scale;
+  config.seed = o.train.seed;
+  validate(config);
+
+  const CsvTable table = read_csv(o.data_path, CsvOptions{o.label});
+  const Dataset data = o.label ? dataset_from_label(table, *o.label)
+                               : dataset_from_targets(table, config.sizes.back());
+  const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
+  if (data.outputs != config.sizes.back())
+    throw Error(ErrorKind::data, where + "--label " + *o.label + " has " +
+                                     std::to_string(data.outputs) + " classes, but --layers ends with " +
+                                     std::to_string(config.sizes.back()) + " outputs");
+  if (data.inputs != config.sizes.front())
+    throw Error(ErrorKind::data, where + "the rows have " + std::to_string(table.cols) +
+                                     " columns, so " + std::to_string(data.inputs) + " inputs and " +
+                                     std::to_string(data.outputs) + " targets, but --layers starts with " +
+                                     std::to_string(config.sizes.front()) + " inputs");
+
+  Network net(config);
+  if (!o.init_from.empty()) load_weights(net, o.init_from);
+  net.metadata()["input_names"] = nlohmann::json(data.input_names).dump();
+  net.metadata()["output_names"] = nlohmann::json(data.output_names).dump();
+  if (o.label) {
+    net.metadata()["label"] = *o.label;
+    net.metadata()["classes"] = nlohmann::json(data.classes).dump();
+  }
+
+  TrainConfig train = o.train;
+  train.shuffle = !o.no_shuffle;
+  train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
+  std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
+              data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
+              net.kernel_arch().c_str());
+  bpnn::train(net, train, data, [](const EpochStats& s) {
+    if (std::isnan(s.accuracy))
+      std::printf("epoch %zu loss %.9g samples/s %.4g\n", s.epoch + 1, s.loss, s.samples_per_s);
+    else
+      std::printf("epoch %zu loss %.9g accuracy %.4f samples/s %.4g\n", s.epoch + 1, s.loss,
+                  s.accuracy, s.samples_per_s);
+    std::fflush(stdout);
+    return true;
+  });
+  save_model(net, o.model_path);
+  std::printf("# saved %s\n", o.model_path.c_str());
+}
+
+}  // namespace
+
+void train_command_register(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a network on a CSV file and save it");
+  cmd->add_option("data", o->data_path, "CSV file: inputs, then targets (or a --label column)")
+      ->required();
+  cmd->add_option("--layers", o->layers, "Layer widths, inputs first, e.g. 4,8,3")
+      ->required()
+      ->delimiter(',')
+      ->expected(2, 1 << 20);
+  cmd->add_option("-o,--output", o->model_path, "Model file to write (.safetensors)")->required();
+  cmd->add_option("--hidden-act", o->hidden_act, "sigmoid|tanh|relu|linear")->capture_default_str();
+  cmd->add_option("--output-act", o->output_act, "sigmoid|softmax|linear|tanh|relu")
+      ->capture_default_str();
+  cmd->add_option("--loss", o->loss, "mse|xent")->capture_default_str();
+  cmd->add_option("--lr", o->train.learning_rate, "Learning rate")->capture_default_str();
+  cmd->add_option("--momentum", o->train.momentum, "Momentum in [0, 1)")->capture_default_str();
+  cmd->add_option("--batch", o->train.batch, "Samples per step (1 = per-sample SGD)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", o->train.epochs, "Passes over the data")->capture_default_str();
+  cmd->add_option("--init", o->init, "zero|uniform|xavier|he")->capture_default_str();
+  cmd->add_option("--init-scale", o->init_scale, "a of --init uniform: U(-a, a)")
+      ->capture_default_str();
+  cmd->add_option("--init-from", o->init_from,
+                  "Start from the weights of a safetensors file ({i}.weight, {i}.bias)");
+  cmd->add_option("--seed", o->train.seed, "Seed of the initialiser and the shuffle")
+      ->capture_default_str();
+  cmd->add_flag("--no-shuffle", o->no_shuffle, "Keep the file's sample order");
+  cmd->add_option("--precision", o->precision, "f32|f64")->capture_default_str();
+  cmd->add_option("--label", o->label,
+                  "One-hot encode this class column (header name or 0-based index) as the targets");
+  cmd->add_option("--threads", o->train.threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--backend", o->backend, "tbb|omp")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tbb", "omp"}));
+  cmd->callback([o, &exit_code] {
+    run_train(*o);
+    exit_code = 0;
+  });
+}
+
+}  // namespace bpnn::cli
