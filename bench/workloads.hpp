@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -145,9 +146,10 @@ inline void workloads_register(const std::vector<Workload>& workloads, const Fma
   }
 }
 
-// Shrinks workloads to one step per epoch, for a smoke run that only checks they still work.
+// Shrinks workloads to one step of at most 8 samples per epoch, for a smoke run that only
+// checks they still work.
 inline void workloads_make_smoke(std::vector<Workload>& workloads) {
-  for (Workload& w : workloads) w.samples = w.batch;
+  for (Workload& w : workloads) w.samples = w.batch = std::min<std::size_t>(w.batch, 8);
 }
 
 }  // namespace bpnn::bench
