@@ -32,16 +32,24 @@ struct BatchPlan {
 
 // Work (floating-point operations) a task should have to pay for its scheduling.
 constexpr double task_target_flops = 4.0e6;
+// A phase-1 chunk streams every layer's weights once; when a layer's weights outgrow a core's L2
+// cache (1 MiB here and on most current x86 cores), chunks get at least this many rows so the
+// weights are reused across enough rows to keep the kernels compute-bound.
+constexpr std::size_t l2_bytes = 1 << 20;
+constexpr std::size_t rows_for_large_weights = 64;
 
 template <class T>
 BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   BatchPlan plan;
   double flops_per_row = 0;
+  std::size_t largest_weights = 0;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const LayerSpec& s = mlp.layers()[l];
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(s.in * s.out);
+    largest_weights = std::max(largest_weights, s.in * s.out * sizeof(T));
   }
-  const std::size_t rows = static_cast<std::size_t>(task_target_flops / flops_per_row) + 1;
+  std::size_t rows = static_cast<std::size_t>(task_target_flops / flops_per_row) + 1;
+  if (largest_weights > l2_bytes) rows = std::max(rows, rows_for_large_weights);
   plan.chunk_rows = std::min(batch, (rows + 15) / 16 * 16);  // whole register tiles of rows
 
   const std::size_t block = mlp.kernels().out_block;

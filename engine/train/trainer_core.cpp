@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <type_traits>
 
 #include "bpnn/error.hpp"
 
@@ -25,6 +26,17 @@ const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
 
 bool is_01(double v) { return v == 0.0 || v == 1.0; }
 
+// The data in T: the caller's own buffer when it already is T, else a converted copy.
+template <class T, class U>
+const T* data_in(const U* data, std::size_t count, AlignedVector<T>& copy) {
+  if constexpr (std::is_same_v<T, U>) {
+    return data;
+  } else {
+    copy.assign(data, data + count);
+    return copy.data();
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -34,8 +46,8 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
     : mlp_(mlp),
       config_(validated(config, n)),
       n_(n),
-      x_(x, x + n * mlp.n_inputs()),
-      y_(y, y + n * mlp.n_outputs()),
+      x_(data_in(x, n * mlp.n_inputs(), x_copy_)),
+      y_(data_in(y, n * mlp.n_outputs(), y_copy_)),
       order_(n),
       random_(config.seed),
       workspace_(mlp, std::min(config.batch, n)),
@@ -52,16 +64,16 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
     batch_x_.resize(workspace_.capacity * mlp.n_inputs());
     batch_y_.resize(workspace_.capacity * mlp.n_outputs());
   }
-  for (std::size_t i = 0; i < x_.size(); ++i)
+  for (std::size_t i = 0; i < n * mlp.n_inputs(); ++i)
     if (!std::isfinite(x_[i]))
       throw Error(ErrorKind::data, "training data: input " + std::to_string(i % mlp.n_inputs()) +
                                        " of sample " + std::to_string(i / mlp.n_inputs()) +
                                        " is not finite in this precision");
   const std::size_t k = mlp.n_outputs();
-  const bool all_01 = std::all_of(y_.begin(), y_.end(), [](T v) { return is_01(v); });
+  const bool all_01 = std::all_of(y_, y_ + n * k, [](T v) { return is_01(v); });
   bool one_hot = all_01 && k > 1;
   for (std::size_t r = 0; one_hot && r < n; ++r)
-    one_hot = std::count(y_.begin() + r * k, y_.begin() + (r + 1) * k, T(1)) == 1;
+    one_hot = std::count(y_ + r * k, y_ + (r + 1) * k, T(1)) == 1;
   classes_ = one_hot ? Classes::one_hot : (all_01 && k == 1 ? Classes::binary : Classes::none);
 }
 
@@ -155,13 +167,13 @@ EpochStats TrainerCore<T>::run_epoch() {
   std::size_t correct = 0;
   for (std::size_t first = 0; first < n_; first += workspace_.capacity) {
     const std::size_t rows = std::min(workspace_.capacity, n_ - first);
-    const T* x = x_.data() + first * in;
-    const T* y = y_.data() + first * k;
+    const T* x = x_ + first * in;
+    const T* y = y_ + first * k;
     if (config_.shuffle) {  // gather the step's rows in the epoch's order
       for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t s = order_[first + r];
-        std::copy_n(x_.data() + s * in, in, batch_x_.data() + r * in);
-        std::copy_n(y_.data() + s * k, k, batch_y_.data() + r * k);
+        std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
+        std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
       }
       x = batch_x_.data();
       y = batch_y_.data();

@@ -15,7 +15,8 @@ namespace bpnn {
 template <class T>
 class TrainerCore {
  public:
-  // x:(n, inputs) y:(n, outputs) in any precision, copied into T once.
+  // x:(n, inputs) y:(n, outputs), used in place when they are T (they must then outlive the
+  // trainer), else converted into T once.
   template <class U>
   TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y, std::size_t n);
 
@@ -36,7 +37,9 @@ class TrainerCore {
   Mlp<T>& mlp_;
   TrainConfig config_;
   std::size_t n_;
-  AlignedVector<T> x_, y_;             // the data set, (n, inputs) and (n, outputs)
+  AlignedVector<T> x_copy_, y_copy_;  // the data set converted to T, when it came in another type
+  const T* x_;                         // the data set, (n, inputs): the caller's or x_copy_
+  const T* y_;                         // (n, outputs): the caller's or y_copy_
   std::vector<std::size_t> order_;     // sample order of the current epoch
   Random random_;
   Workspace<T> workspace_;

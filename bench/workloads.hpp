@@ -1,0 +1,153 @@
+#pragma once
+// The named training workloads of bpnn's benchmarks, shared by bench/ and `bpnn bench`.
+// All sigmoid hidden and output layers, MSE, plain SGD (lr 0.1), f32 unless stated, trained on
+// synthetic data in file order (no shuffle) like the peers in shared/peers.
+//
+// Arithmetic counted per sample (what training needs, whatever the implementation does):
+// forward 2·In·Out for every layer, weight gradient 2·In·Out for every layer, input gradient
+// 2·In·Out for every layer but the first.
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bpnn/network.hpp"
+#include "bpnn/train.hpp"
+#include "fma_peak.hpp"
+
+namespace bpnn::bench {
+
+struct Workload {
+  std::string name;
+  std::vector<std::size_t> sizes;
+  std::size_t batch = 1;
+  Precision precision = Precision::f32;
+  int threads = 1;
+  std::size_t samples = 0;  // one benchmark iteration = one epoch over this many samples
+};
+
+inline double workload_flops_per_sample(const std::vector<std::size_t>& sizes) {
+  double flops = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l)
+    flops += (l == 0 ? 4.0 : 6.0) * static_cast<double>(sizes[l] * sizes[l + 1]);
+  return flops;
+}
+
+// Samples per epoch: 16 batches (as the peers cycle) — 4 for networks so big that 4 batches
+// already take a good fraction of a second — and at least 4096 samples for tiny networks.
+inline std::size_t workload_default_samples(const std::vector<std::size_t>& sizes, std::size_t batch) {
+  const double flops = workload_flops_per_sample(sizes);
+  std::size_t samples = (4 * batch * flops > 5e9 ? 4 : 16) * batch;
+  while (samples < 4096 && static_cast<double>(samples) * flops < 2e8) samples *= 2;
+  return samples;
+}
+
+// W0–W3 of the kernel issue: the per-sample ones on one thread, the mini-batch ones on each
+// of `threads` (e.g. {1, 2}).
+inline std::vector<Workload> workloads_standard(const std::vector<int>& threads) {
+  const auto make = [](std::string name, std::vector<std::size_t> sizes, std::size_t batch,
+                       Precision p, int t) {
+    Workload w{std::move(name), std::move(sizes), batch, p, t, 0};
+    w.samples = workload_default_samples(w.sizes, w.batch);
+    return w;
+  };
+  std::vector<Workload> all;
+  for (int t : threads) {
+    all.push_back(make("seed_f64", {2, 4, 1}, 1, Precision::f64, t));
+    all.push_back(make("seed", {2, 4, 1}, 1, Precision::f32, t));
+    all.push_back(make("small", {64, 32, 10}, 1, Precision::f32, t));
+    all.push_back(make("mnist", {784, 256, 10}, 64, Precision::f32, t));
+    all.push_back(make("wide", {1024, 4096, 4096, 1024}, 256, Precision::f32, t));
+  }
+  return all;
+}
+
+// Bytes training cannot do without: parameters, their gradients and the activations of a batch
+// (plain SGD keeps no optimiser state).
+inline double workload_essential_bytes(const Workload& w) {
+  double params = 0, activations = 0;
+  for (std::size_t l = 0; l + 1 < w.sizes.size(); ++l) {
+    params += static_cast<double>((w.sizes[l] + 1) * w.sizes[l + 1]);
+    activations += static_cast<double>(w.batch * w.sizes[l + 1]);
+  }
+  const double scalar = w.precision == Precision::f32 ? 4 : 8;
+  return (2 * params + activations) * scalar;
+}
+
+// Largest resident set of this process so far, in bytes.
+inline double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+// A network, its synthetic data and a trainer, ready to run epochs.
+struct WorkloadRun {
+  explicit WorkloadRun(const Workload& w) : net(config_for(w)) {
+    std::mt19937 gen(1);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    x.resize(w.samples * w.sizes.front());
+    y.resize(w.samples * w.sizes.back());
+    for (float& v : x) v = u(gen);
+    for (float& v : y) v = u(gen);
+    TrainConfig t;
+    t.learning_rate = 0.1;
+    t.batch = w.batch;
+    t.shuffle = false;
+    t.threads = w.threads;
+    trainer = std::make_unique<Trainer>(net, t, x.data(), y.data(), w.samples);
+  }
+  static NetworkConfig config_for(const Workload& w) {
+    NetworkConfig c;
+    c.sizes = w.sizes;
+    c.precision = w.precision;
+    c.init = Init::xavier;
+    return c;
+  }
+  Network net;
+  std::vector<float> x, y;
+  std::unique_ptr<Trainer> trainer;
+};
+
+// Registers one Google Benchmark per workload, named train/NAME/threads:N, reporting samples/s,
+// GFLOP/s, the fraction of the FMA peak of the threads used (measured in the same run), and the
+// process's peak RSS against the essential bytes (meaningful when the workload runs alone).
+inline void workloads_register(const std::vector<Workload>& workloads, const FmaPeak& peak) {
+  for (const Workload& w : workloads) {
+    const std::string name = "train/" + w.name + "/threads:" + std::to_string(w.threads);
+    const double core_peak = w.precision == Precision::f32 ? peak.gflops_f32 : peak.gflops_f64;
+    benchmark::RegisterBenchmark(name.c_str(), [w, core_peak](benchmark::State& state) {
+      WorkloadRun run(w);
+      run.trainer->run_epoch();  // warm up caches and pages
+      const auto start = std::chrono::steady_clock::now();
+      for (auto _ : state) {
+        const EpochStats stats = run.trainer->run_epoch();
+        benchmark::DoNotOptimize(stats.loss);
+      }
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double samples_per_s = static_cast<double>(state.iterations() * w.samples) / seconds;
+      const double gflops = samples_per_s * workload_flops_per_sample(w.sizes) / 1e9;
+      state.counters["samples_per_s"] = samples_per_s;
+      state.counters["GFLOPS"] = gflops;
+      state.counters["peak_fraction"] = gflops / (core_peak * w.threads);
+      state.counters["threads"] = w.threads;
+      state.counters["batch"] = static_cast<double>(w.batch);
+      state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
+      state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
+      state.SetLabel(run.net.kernel_arch());
+    })->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
+}
+
+// Shrinks workloads to one step per epoch, for a smoke run that only checks they still work.
+inline void workloads_make_smoke(std::vector<Workload>& workloads) {
+  for (Workload& w : workloads) w.samples = w.batch;
+}
+
+}  // namespace bpnn::bench
