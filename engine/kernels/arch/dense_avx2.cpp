@@ -1,0 +1,19 @@
+// The avx2 kernel table: the dense templates instantiated for xsimd::fma3<avx2>, compiled with
+// AVX2 and FMA flags (CMakeLists.txt derives them from the file name).
+#include "kernels/arch/dense_tables.hpp"
+#include "kernels/simd/dense_table.hpp"
+
+namespace bpnn::kernels {
+
+template <class T>
+const KernelTable<T>& kernels_avx2() {
+  using namespace xsimd;
+  // initialised on first use, immutable afterwards
+  static const KernelTable<T> table = simd::dense_table<fma3<avx2>, T>("avx2", kernels_reference<T>());
+  return table;
+}
+
+template const KernelTable<float>& kernels_avx2<float>();
+template const KernelTable<double>& kernels_avx2<double>();
+
+}  // namespace bpnn::kernels

@@ -1,0 +1,128 @@
+#pragma once
+// Dense backward to the inputs: dx = (dy·w) ⊙ act'(x), act' taken from the stored outputs x of
+// the previous layer and applied in the tile epilogue.
+#include <cstddef>
+
+#include "kernels/kernels.hpp"
+#include "kernels/simd/dense_activation.hpp"
+#include "kernels/simd/pack.hpp"
+#include "kernels/simd/tile.hpp"
+
+namespace bpnn::kernels::simd {
+
+// Finishing step of the last K block: acc ⊙ act'(x)
+template <class Arch, class T, class GradOp>
+struct FinishActGrad {
+  const T* x;  // x of the tile's first row and column
+  std::size_t ldx;
+  GradOp gop;
+  xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col, std::size_t cnt,
+                                   const xsimd::batch<T, Arch>& acc) const {
+    return gop(acc, load_n<Arch>(x + m * ldx + col, cnt));
+  }
+};
+
+// dy:(Out) w:packed(Out,In) x:(In) -> dx:(In); the matrix-vector form for one row. The panel
+// rows are contiguous along outputs, so each dx[i] is a dot product of dy with a panel row.
+template <class Arch, class T, class GradOp>
+void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const T* w,
+                             const T* x, T* dx) {
+  using B = xsimd::batch<T, Arch>;
+  using S = TileShape<Arch, T>;
+  constexpr std::size_t W = S::W;
+  const PanelLayout<Arch, T> L{s.out, s.in};
+  const std::size_t np = L.panels();
+  std::size_t i0 = 0;
+  for (; i0 + W <= s.in; i0 += W) {
+    B acc[W];
+#pragma GCC unroll 16
+    for (std::size_t j = 0; j < W; ++j) acc[j] = B(T(0));
+    for (std::size_t p = 0; p < np; ++p) {
+      const std::size_t wid = L.width(p), cnt = L.count(p);
+      const T* wp = w + L.offset(p) + i0 * wid;
+      for (std::size_t v = 0; v * W < wid; ++v) {
+        const B d = load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W);
+#pragma GCC unroll 16
+        for (std::size_t j = 0; j < W; ++j)
+          acc[j] = xsimd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
+      }
+    }
+    gop(reduce_rows<Arch, T>(acc), B::load_unaligned(x + i0)).store_unaligned(dx + i0);
+  }
+  if (i0 == s.in) return;
+  // the last in % W inputs: one reduction each
+  alignas(S::align) T sums[W] = {};
+  for (std::size_t i = i0; i < s.in; ++i) {
+    B acc(T(0));
+    for (std::size_t p = 0; p < np; ++p) {
+      const std::size_t wid = L.width(p), cnt = L.count(p);
+      const T* wp = w + L.offset(p) + i * wid;
+      for (std::size_t v = 0; v * W < wid; ++v)
+        acc = xsimd::fma(load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W),
+                         B::load_unaligned(wp + v * W), acc);
+    }
+    sums[i - i0] = xsimd::hadd(acc);
+  }
+  const std::size_t rest = s.in - i0;
+  store_n<Arch>(dx + i0, gop(B::load_aligned(sums), load_n<Arch>(x + i0, rest)), rest);
+}
+
+// dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); the GEMM form. Each panel's block of NR
+// outputs × NR inputs is transposed once into a stack buffer (rows = outputs, contiguous along
+// inputs) and then reused by every row tile, so the same broadcast-dy tile as the forward runs
+// with K = outputs; dx holds partial sums between panels and the last one applies act'(x).
+// dx must not alias x.
+template <class Arch, class T, class GradOp>
+void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, const T* w,
+                              const T* x, T* dx) {
+  using S = TileShape<Arch, T>;
+  constexpr std::size_t NR = S::NR, W = S::W;
+  const PanelLayout<Arch, T> L{s.out, s.in};
+  const std::size_t np = L.panels();
+  alignas(S::align) T buf[NR * NR];
+  for (std::size_t i0 = 0; i0 < s.in; i0 += NR) {
+    const std::size_t ni = min_size(NR, s.in - i0), vi = ceil_div(ni, W);
+    for (std::size_t p = 0; p < np; ++p) {
+      const std::size_t wid = L.width(p), ko = L.count(p);
+      const T* src = w + L.offset(p) + i0 * wid;
+      // buf[o][i] = w(o, i0 + i)
+      for (std::size_t i = 0; i < ni; ++i)
+        for (std::size_t o = 0; o < ko; ++o) buf[o * NR + i] = src[i * wid + o];
+      for (std::size_t o = 0; o < ko; ++o)
+        for (std::size_t i = ni; i < vi * W; ++i) buf[o * NR + i] = T(0);
+      const bool first = p == 0, last = p + 1 == np;
+      for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
+        const std::size_t mr = min_size(S::MR, s.n - r0);
+        const T* a = dy + r0 * s.out + L.first(p);
+        T* c = dx + r0 * s.in + i0;
+        if (last)
+          tile_any<Arch, T, false>(mr, vi, ko, a, s.out, buf, NR, c, s.in, ni, !first,
+                                   FinishActGrad<Arch, T, GradOp>{x + r0 * s.in + i0, s.in, gop});
+        else
+          tile_any<Arch, T, false>(mr, vi, ko, a, s.out, buf, NR, c, s.in, ni, !first,
+                                   FinishNone{});
+      }
+    }
+  }
+}
+
+// dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); dx = (dy·w) ⊙ act'(x)
+template <class Arch, class T>
+void dense_backward_data(const DenseShape& s, Activation act, const T* dy, const T* w,
+                         const T* x, T* dx) {
+  if (s.n == 0 || s.in == 0) return;
+  dense_with_activation_grad(act, [&](auto gop) {
+    if (s.out == 0) {
+      // no outputs: dx = 0
+      for (std::size_t k = 0; k < s.n * s.in; ++k) dx[k] = T(0);
+    } else if (s.n < 4) {
+      for (std::size_t r = 0; r < s.n; ++r)
+        dense_backward_data_vec<Arch, T>({1, s.in, s.out}, gop, dy + r * s.out, w,
+                                         x + r * s.in, dx + r * s.in);
+    } else {
+      dense_backward_data_gemm<Arch, T>(s, gop, dy, w, x, dx);
+    }
+  });
+}
+
+}  // namespace bpnn::kernels::simd

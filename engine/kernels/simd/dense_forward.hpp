@@ -1,0 +1,92 @@
+#pragma once
+// Dense forward: y = act(x·wᵀ + b), bias and activation applied in the tile epilogue.
+#include <cstddef>
+
+#include "kernels/cache_info.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/simd/dense_activation.hpp"
+#include "kernels/simd/pack.hpp"
+#include "kernels/simd/tile.hpp"
+
+namespace bpnn::kernels::simd {
+
+// Finishing step of the last K block: act(acc + b)
+template <class Arch, class T, class Op>
+struct FinishBiasAct {
+  const T* bias;  // b of the tile's first column
+  Op op;
+  xsimd::batch<T, Arch> operator()(std::size_t, std::size_t col, std::size_t cnt,
+                                   const xsimd::batch<T, Arch>& acc) const {
+    return op(acc + load_n<Arch>(bias + col, cnt));
+  }
+};
+
+// x:(In) w:packed(Out,In) b:(Out) -> y:(Out); the matrix-vector form for one row: one tile row
+// per panel over all of In, no blocking. It adds in the same order as the GEMM form, so a row's
+// outputs do not depend on the batch it is computed in.
+template <class Arch, class T, class Op>
+void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
+  using S = TileShape<Arch, T>;
+  const PanelLayout<Arch, T> L{s.out, s.in};
+  for (std::size_t p = 0; p < L.panels(); ++p) {
+    const std::size_t wid = L.width(p), o0 = L.first(p);
+    dispatch_count<S::V>(wid / S::W, [&](auto vc) {
+      tile<Arch, T, 1, decltype(vc)::value, false>(s.in, x, 0, w + L.offset(p), wid, y + o0, 0,
+                                                   L.count(p), false,
+                                                   FinishBiasAct<Arch, T, Op>{b + o0, op});
+    });
+  }
+}
+
+// x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out); the GEMM form. Blocks of Kc inputs keep a
+// tile's rows of x (MR×Kc) in L1 while Pc panels of weights (Kc × Pc·NR) stay in L2; y holds the
+// partial sums between K blocks and the last block applies bias and activation.
+template <class Arch, class T, class Op>
+void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
+  using S = TileShape<Arch, T>;
+  const PanelLayout<Arch, T> L{s.out, s.in};
+  const CacheSizes& cs = cache_sizes();
+  const std::size_t kc_max = max_size(64, cs.l1d / 4 / (S::MR * sizeof(T)));
+  const std::size_t kblocks = max_size(1, ceil_div(s.in, kc_max));
+  const std::size_t kc = ceil_div(ceil_div(s.in, kblocks), 16) * 16;
+  const std::size_t pc = max_size(1, cs.l2 / 2 / (kc * S::NR * sizeof(T)));
+  const std::size_t np = L.panels();
+  for (std::size_t k0 = 0; k0 < s.in || k0 == 0; k0 += kc) {
+    const std::size_t kb = min_size(kc, s.in - k0);
+    const bool first = k0 == 0, last = k0 + kb >= s.in;
+    for (std::size_t p0 = 0; p0 < np; p0 += pc) {
+      const std::size_t p1 = min_size(np, p0 + pc);
+      for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
+        const std::size_t mr = min_size(S::MR, s.n - r0);
+        for (std::size_t p = p0; p < p1; ++p) {
+          const std::size_t o0 = L.first(p), wid = L.width(p);
+          const T* a = x + r0 * s.in + k0;
+          const T* bp = w + L.offset(p) + k0 * wid;
+          T* c = y + r0 * s.out + o0;
+          if (last)
+            tile_any<Arch, T, false>(mr, wid / S::W, kb, a, s.in, bp, wid, c, s.out, L.count(p),
+                                     !first, FinishBiasAct<Arch, T, Op>{b + o0, op});
+          else
+            tile_any<Arch, T, false>(mr, wid / S::W, kb, a, s.in, bp, wid, c, s.out, L.count(p),
+                                     !first, FinishNone{});
+        }
+      }
+    }
+    if (last) break;
+  }
+}
+
+// x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b)
+template <class Arch, class T>
+void dense_forward(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
+                   T* y) {
+  if (s.n == 0 || s.out == 0) return;
+  dense_with_activation(act, [&](auto op) {
+    if (s.n == 1)
+      dense_forward_vec<Arch, T>(s, op, x, w, b, y);
+    else
+      dense_forward_gemm<Arch, T>(s, op, x, w, b, y);
+  });
+}
+
+}  // namespace bpnn::kernels::simd

@@ -1,0 +1,166 @@
+#pragma once
+// The register-tiled micro-kernel shared by the dense kernels, and the shape of the packed layout
+// it reads. Everything is a template over the xsimd architecture so that each per-ISA translation
+// unit gets its own copies (no inline function compiled with -mavx512f can be merged by the
+// linker with a baseline one); non-template helpers live in an anonymous namespace for the same
+// reason.
+//
+// One tile computes C[M × Vn·W] (+)= A[M × K] · B[K × Vn·W]:
+//   A is read in place and broadcast, one scalar per (row, k);
+//   B rows are Vn contiguous vectors (a packed weight panel or a small stack buffer);
+//   C is row-major with leading dimension ldc, of which only `ncols` columns exist.
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#include <xsimd/xsimd.hpp>
+
+namespace bpnn::kernels::simd {
+namespace {
+
+constexpr std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+constexpr std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a : b; }
+constexpr std::size_t max_size(std::size_t a, std::size_t b) { return a > b ? a : b; }
+
+}  // namespace
+
+template <class Arch>
+inline constexpr bool arch_is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch>;
+
+// The register tile and packed panel width for one architecture and precision.
+//   avx512 (32 zmm): 6 rows × 4 vectors = 24 accumulators + 4 weight vectors.
+//   avx2   (16 ymm): 6 rows × 2 vectors = 12 accumulators + 2 weight vectors + 1 broadcast.
+//   sse2   (16 xmm, no FMA): 4 rows × 2 vectors, leaving room for the product temporaries.
+template <class Arch, class T>
+struct TileShape {
+  using B = xsimd::batch<T, Arch>;
+  static constexpr std::size_t W = B::size;                              // lanes per vector
+  static constexpr std::size_t V = arch_is_avx512<Arch> ? 4 : 2;         // vectors per panel
+  static constexpr std::size_t NR = V * W;                               // outputs per panel
+  static constexpr std::size_t MR =
+      std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch> || arch_is_avx512<Arch> ? 6 : 4;
+  static constexpr std::size_t align = Arch::alignment();
+};
+
+// v:(cnt ≤ W) from p, lanes ≥ cnt are zero; never reads past p[cnt-1]
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
+  using B = xsimd::batch<T, Arch>;
+  if (cnt >= B::size) return B::load_unaligned(p);
+  alignas(Arch::alignment()) T tmp[B::size];
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < B::size; ++i) tmp[i] = i < cnt ? p[i] : T(0);
+  return B::load_aligned(tmp);
+}
+
+// p[0..cnt) = first cnt lanes of v; never writes past p[cnt-1]
+template <class Arch, class T>
+inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
+  using B = xsimd::batch<T, Arch>;
+  if (cnt >= B::size) {
+    v.store_unaligned(p);
+    return;
+  }
+  alignas(Arch::alignment()) T tmp[B::size];
+  v.store_aligned(tmp);
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < B::size; ++i)
+    if (i < cnt) p[i] = tmp[i];
+}
+
+// Lane j = Σ lanes of rows[j], for j < W. (xsimd 8.1's haddp permutes the lanes on avx512, so
+// each row is reduced with hadd.)
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> reduce_rows(const xsimd::batch<T, Arch>* rows) {
+  using B = xsimd::batch<T, Arch>;
+  alignas(Arch::alignment()) T sums[B::size];
+#pragma GCC unroll 16
+  for (std::size_t j = 0; j < B::size; ++j) sums[j] = xsimd::hadd(rows[j]);
+  return B::load_aligned(sums);
+}
+
+// The finishing step that leaves C untouched before the store: partial sums.
+struct FinishNone {
+  static constexpr bool identity = true;
+  template <class Batch>
+  Batch operator()(std::size_t, std::size_t, std::size_t, const Batch& acc) const {
+    return acc;
+  }
+};
+
+// C[m, j·W + lane] for m < M, j < Vn, (j·W + lane) < ncols:
+//   C = fin(m, j·W, cols, (load_c ? C : 0) + Σ_k A(m,k)·B[k, j·W + lane])
+// where A(m,k) = a[m·sm + k] (ACol = false) or a[m + k·sk] (ACol = true).
+// Requires ncols > (Vn−1)·W and B rows to hold Vn full vectors.
+template <class Arch, class T, std::size_t M, std::size_t Vn, bool ACol, class Fin>
+inline void tile(std::size_t K, const T* a, std::size_t astride, const T* b, std::size_t ldb,
+                 T* c, std::size_t ldc, std::size_t ncols, bool load_c, const Fin& fin) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  B acc[M][Vn];
+  if (load_c) {
+#pragma GCC unroll 8
+    for (std::size_t m = 0; m < M; ++m)
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < Vn; ++j)
+        acc[m][j] = j + 1 < Vn ? B::load_unaligned(c + m * ldc + j * W)
+                               : load_n<Arch>(c + m * ldc + j * W, ncols - j * W);
+  } else {
+#pragma GCC unroll 8
+    for (std::size_t m = 0; m < M; ++m)
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < Vn; ++j) acc[m][j] = B(T(0));
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+    B bv[Vn];
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < Vn; ++j) bv[j] = B::load_unaligned(b + k * ldb + j * W);
+#pragma GCC unroll 8
+    for (std::size_t m = 0; m < M; ++m) {
+      const B am(ACol ? a[m + k * astride] : a[m * astride + k]);
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < Vn; ++j) acc[m][j] = xsimd::fma(am, bv[j], acc[m][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (std::size_t m = 0; m < M; ++m)
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < Vn; ++j) {
+      const std::size_t cnt = ncols - j * W;
+      const B r = fin(m, j * W, cnt, acc[m][j]);
+      if (j + 1 < Vn)
+        r.store_unaligned(c + m * ldc + j * W);
+      else
+        store_n<Arch>(c + m * ldc + j * W, r, cnt);
+    }
+}
+
+// Calls f(std::integral_constant<size_t, m>) for the run-time m in [1, Max].
+template <std::size_t Max, class F, std::size_t... I>
+inline void dispatch_count_impl(std::size_t m, F&& f, std::index_sequence<I...>) {
+  (void)((m == I + 1 ? (f(std::integral_constant<std::size_t, I + 1>{}), true) : false) || ...);
+}
+template <std::size_t Max, class F>
+inline void dispatch_count(std::size_t m, F&& f) {
+  dispatch_count_impl<Max>(m, std::forward<F>(f), std::make_index_sequence<Max>{});
+}
+
+// tile() with run-time M ≤ MR and Vn ≤ V.
+template <class Arch, class T, bool ACol, class Fin>
+inline void tile_any(std::size_t M, std::size_t Vn, std::size_t K, const T* a,
+                     std::size_t astride, const T* b, std::size_t ldb, T* c, std::size_t ldc,
+                     std::size_t ncols, bool load_c, const Fin& fin) {
+  using S = TileShape<Arch, T>;
+  if (M == S::MR && Vn == S::V) {
+    tile<Arch, T, S::MR, S::V, ACol>(K, a, astride, b, ldb, c, ldc, ncols, load_c, fin);
+    return;
+  }
+  dispatch_count<S::MR>(M, [&](auto mc) {
+    dispatch_count<S::V>(Vn, [&](auto vc) {
+      tile<Arch, T, decltype(mc)::value, decltype(vc)::value, ACol>(K, a, astride, b, ldb, c,
+                                                                     ldc, ncols, load_c, fin);
+    });
+  });
+}
+
+}  // namespace bpnn::kernels::simd
