@@ -55,6 +55,13 @@ void Mlp<T>::set_layer(std::size_t l, const T* weights, const T* bias) {
 }
 
 template <class T>
+void Mlp<T>::set_weight_rows(std::size_t l, std::size_t first, std::size_t count, const T* w) {
+  const LayerSpec& layer = layers_.at(l);
+  kernels_->pack(count, layer.in, w,
+                 arena_.data() + layer.weight_offset + kernels_->packed_size(first, layer.in));
+}
+
+template <class T>
 void Mlp<T>::forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const {
   const T* in = x + first * n_inputs();
   const std::size_t last = layers_.size() - 1;

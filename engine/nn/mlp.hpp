@@ -55,6 +55,10 @@ class Mlp {
   // Public layout of layer l: w:(out,in) row-major and b:(out).
   void get_layer(std::size_t l, T* weights, T* bias) const;
   void set_layer(std::size_t l, const T* weights, const T* bias);
+  // Rows [first, first + count) of layer l's weights from w:(count, in) row-major. `first` is a
+  // multiple of kernels().out_block (only 0 when out_block is 0), and so is `count` unless
+  // the rows end the layer.
+  void set_weight_rows(std::size_t l, std::size_t first, std::size_t count, const T* w);
 
   // The row-range forms below work on rows [first, first + n) of a batch whose row 0 is at x
   // (and y), reading and writing only those rows of the workspace, so disjoint ranges may run

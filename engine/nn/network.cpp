@@ -29,6 +29,26 @@ double init_bound(const NetworkConfig& config, std::size_t in, std::size_t out) 
   return 0;
 }
 
+// Draws every layer's weights from U(−a, a) in the public order (row by row), in T, packing them
+// a block of rows at a time so a big layer never exists twice in memory. Biases stay 0.
+template <class T>
+void init_weights(Mlp<T>& mlp, const NetworkConfig& config, Random& random) {
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
+    const LayerSpec& s = mlp.layers()[l];
+    const double a = init_bound(config, s.in, s.out);
+    if (a == 0) continue;
+    const std::size_t unit = mlp.kernels().out_block;
+    const std::size_t block = unit == 0 ? s.out : std::max<std::size_t>(1, 16384 / (unit * s.in) + 1) * unit;
+    std::vector<T> rows(std::min(block, s.out) * s.in);
+    for (std::size_t first = 0; first < s.out; first += block) {
+      const std::size_t count = std::min(block, s.out - first);
+      for (std::size_t i = 0; i < count * s.in; ++i)
+        rows[i] = static_cast<T>(a * (2 * random.uniform01() - 1));
+      mlp.set_weight_rows(l, first, count, rows.data());
+    }
+  }
+}
+
 // Rows of predictions computed per workspace fill.
 constexpr std::size_t predict_block_rows = 256;
 
@@ -78,14 +98,7 @@ void validate(const NetworkConfig& c) {
 Network::Network(const NetworkConfig& config)
     : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config)})) {
   Random random(config.seed);
-  for (std::size_t l = 0; l < n_layers(); ++l) {
-    const std::size_t in = config.sizes[l], out = config.sizes[l + 1];
-    const double a = init_bound(config, in, out);
-    std::vector<double> w(in * out, 0.0), b(out, 0.0);
-    if (a > 0)
-      for (double& v : w) v = a * (2 * random.uniform01() - 1);
-    set_layer(l, w, b);
-  }
+  std::visit([&](auto& mlp) { init_weights(mlp, config, random); }, impl_->mlp);
 }
 
 Network::Network(const Network& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}

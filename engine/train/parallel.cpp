@@ -29,11 +29,7 @@ ParallelFor::ParallelFor(Backend backend, int threads)
 
 ParallelFor::~ParallelFor() = default;
 
-void ParallelFor::run(std::size_t count, const std::function<void(std::size_t)>& task) {
-  if (threads_ <= 1 || count <= 1) {
-    for (std::size_t i = 0; i < count; ++i) task(i);
-    return;
-  }
+void ParallelFor::run_parallel(std::size_t count, const std::function<void(std::size_t)>& task) {
   // Keep the first failure by task index so the error reported never depends on scheduling.
   std::mutex mutex;
   std::size_t failed_index = count;

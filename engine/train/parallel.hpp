@@ -23,11 +23,21 @@ class ParallelFor {
   int threads() const { return threads_; }
 
   // Calls task(i) once for every i in [0, count) and returns when all are done. With one thread
-  // or one task it runs them in order on the calling thread. An exception thrown by a task is
-  // rethrown here (the one of the lowest task index among those that threw).
-  void run(std::size_t count, const std::function<void(std::size_t)>& task);
+  // or one task it runs them in order on the calling thread, with no type erasure or allocation
+  // (the per-sample path of tiny networks goes through here millions of times a second). An
+  // exception thrown by a task is rethrown here (the one of the lowest task index that threw).
+  template <class Task>
+  void run(std::size_t count, Task&& task) {
+    if (threads_ <= 1 || count <= 1) {
+      for (std::size_t i = 0; i < count; ++i) task(i);
+      return;
+    }
+    run_parallel(count, std::function<void(std::size_t)>(std::ref(task)));
+  }
 
  private:
+  void run_parallel(std::size_t count, const std::function<void(std::size_t)>& task);
+
   struct Arena;
   Backend backend_;
   int threads_;
