@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libxsimd-dev libtbb-dev catch2 libbenchmark-dev libbenchmark-tools
-  libcli11-dev nlohmann-json3-dev libgomp1 python3 python3-numpy
+  libcli11-dev nlohmann-json3-dev libgomp1 python3 python3-numpy python3-scipy
 )
 missing=()
 for p in "${packages[@]}"; do
