@@ -106,7 +106,17 @@ constexpr bool has_field(std::size_t struct_size, std::size_t offset, std::size_
 }
 #define BPNN_HAS(ptr, type, field) has_field((ptr)->struct_size, offsetof(type, field), sizeof((ptr)->field))
 
-// C enum values arrive unchecked: validate before converting.
+// C enum values arrive unchecked, and loading an out-of-range value as the enum type is undefined
+// in C++: read the field's bytes as an int, validate, then convert.
+template <class E>
+int raw(const E& field) {
+  static_assert(sizeof(E) == sizeof(int));
+  int v;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
+}
+
+
 bpnn::Activation activation_of(int v, const char* name) {
   if (v < BPNN_ACT_SIGMOID || v > BPNN_ACT_SOFTMAX)
     fail_arg(std::string(name) + " = " + std::to_string(v) + " is not a bpnn_activation");
@@ -142,12 +152,12 @@ bpnn::NetworkConfig network_config(const bpnn_net_config* c) {
   need(c->sizes, "config->sizes");
   config.sizes.assign(c->sizes, c->sizes + c->n_sizes);
   if (BPNN_HAS(c, bpnn_net_config, hidden_act))
-    config.hidden_act = activation_of(c->hidden_act, "config->hidden_act");
+    config.hidden_act = activation_of(raw(c->hidden_act), "config->hidden_act");
   if (BPNN_HAS(c, bpnn_net_config, output_act))
-    config.output_act = activation_of(c->output_act, "config->output_act");
-  if (BPNN_HAS(c, bpnn_net_config, loss)) config.loss = loss_of(c->loss);
-  if (BPNN_HAS(c, bpnn_net_config, precision)) config.precision = precision_of(c->precision);
-  if (BPNN_HAS(c, bpnn_net_config, init)) config.init = init_of(c->init);
+    config.output_act = activation_of(raw(c->output_act), "config->output_act");
+  if (BPNN_HAS(c, bpnn_net_config, loss)) config.loss = loss_of(raw(c->loss));
+  if (BPNN_HAS(c, bpnn_net_config, precision)) config.precision = precision_of(raw(c->precision));
+  if (BPNN_HAS(c, bpnn_net_config, init)) config.init = init_of(raw(c->init));
   if (BPNN_HAS(c, bpnn_net_config, init_scale)) config.init_scale = c->init_scale;
   if (BPNN_HAS(c, bpnn_net_config, seed)) config.seed = c->seed;
   return config;
