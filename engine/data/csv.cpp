@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <system_error>
@@ -141,6 +142,20 @@ class CsvParser {
     const char* q = p_;
     while (q < end_ && is_blank(*q)) ++q;
     if (q + 1 < end_ && *q == '+' && q[1] != '-') ++q;
+    // Integers of up to 15 digits (pixels, counts, labels) are exact doubles: add them up here,
+    // which is several times faster than std::from_chars.
+    {
+      const char* d = q + (q < end_ && *q == '-');
+      const char* digits = d;
+      std::uint64_t n = 0;
+      while (d < end_ && d - digits < 16 && static_cast<unsigned char>(*d - '0') < 10) n = n * 10 + (*d++ - '0');
+      if (d > digits && d - digits < 16 && (d == end_ || is_delimiter(*d))) {
+        value = static_cast<double>(n);
+        if (digits != q) value = -value;
+        p_ = d;
+        return true;
+      }
+    }
     auto [ptr, ec] = std::from_chars(q, end_, value);
     if (ec != std::errc() || !std::isfinite(value)) return false;
     while (ptr < end_ && is_blank(*ptr)) ++ptr;

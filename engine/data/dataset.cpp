@@ -24,7 +24,10 @@ std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string names_join(const std::vector<std::string>& names) {
   std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ", ";
+    out += names[i];
+  }
   return out;
 }
 

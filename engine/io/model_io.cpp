@@ -33,13 +33,19 @@ std::string bias_name(std::size_t layer) { return std::to_string(layer) + ".bias
 
 std::string shape_format(const std::vector<std::size_t>& shape) {
   std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(shape[i]);
+  }
   return out + "]";
 }
 
 std::string sizes_format(const std::vector<std::size_t>& sizes) {
   std::string out;
-  for (std::size_t i = 0; i < sizes.size(); ++i) out += (i ? "," : "") + std::to_string(sizes[i]);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (i) out += ",";
+    out += std::to_string(sizes[i]);
+  }
   return out;
 }
 
@@ -112,7 +118,10 @@ void layers_set(Network& net, const SafetensorsFile& file, const std::string& pa
   }
   if (!by_name.empty()) {
     std::string extra;
-    for (const auto& [name, t] : by_name) extra += (extra.empty() ? "" : ", ") + name_quote(name);
+    for (const auto& [name, t] : by_name) {
+      if (!extra.empty()) extra += ", ";
+      extra += name_quote(name);
+    }
     format_fail(path, "tensors that belong to no layer of the network (sizes " + sizes_format(sizes) +
                           "): " + extra);
   }

@@ -24,7 +24,10 @@ std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string shape_format(const std::vector<std::size_t>& shape) {
   std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(shape[i]);
+  }
   return out + "]";
 }
 

@@ -47,6 +47,12 @@ struct KernelTable {
   void (*sgd_update)(std::size_t count, T lr, T momentum, T grad_scale, const T* g, T* v, T* w);
   // x,y:(count); y = act(x) elementwise (act is not softmax); x == y allowed
   void (*activation_forward)(Activation act, std::size_t count, const T* x, T* y);
+
+  // Output ranges of a layer may be handed to different threads in steps of out_block outputs:
+  // for o0 a multiple of out_block, outputs [o0, o1) of a packed (out, in) layer are themselves a
+  // packed (o1 − o0, in) layer starting packed_size(o0, in) elements in. 0: the layout cannot be
+  // split, the whole layer is one range.
+  std::size_t out_block;
 };
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the

@@ -55,18 +55,19 @@ void Mlp<T>::set_layer(std::size_t l, const T* weights, const T* bias) {
 }
 
 template <class T>
-void Mlp<T>::forward(const T* x, std::size_t n, Workspace<T>& ws) const {
-  const T* in = x;
+void Mlp<T>::forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  const T* in = x + first * n_inputs();
   const std::size_t last = layers_.size() - 1;
   for (std::size_t l = 0; l <= last; ++l) {
     const LayerSpec& layer = layers_[l];
     const kernels::DenseShape shape{n, layer.in, layer.out};
     const T* w = arena_.data() + layer.weight_offset;
     const T* b = arena_.data() + layer.bias_offset;
-    T* y = ws.activations[l].data();
+    T* y = ws.activations[l].data() + first * layer.out;
     if (l == last && keeps_logits_) {
-      kernels_->dense_forward(shape, Activation::linear, in, w, b, ws.logits.data());
-      output_activation(layer.act, n, layer.out, ws.logits.data(), y, *kernels_);
+      T* z = ws.logits.data() + first * layer.out;
+      kernels_->dense_forward(shape, Activation::linear, in, w, b, z);
+      output_activation(layer.act, n, layer.out, z, y, *kernels_);
     } else {
       kernels_->dense_forward(shape, layer.act, in, w, b, y);
     }
@@ -75,25 +76,35 @@ void Mlp<T>::forward(const T* x, std::size_t n, Workspace<T>& ws) const {
 }
 
 template <class T>
-double Mlp<T>::loss_and_output_delta(const T* y, std::size_t n, Workspace<T>& ws) const {
-  const LayerSpec& out = layers_.back();
-  return output_loss_and_delta(loss_, out.act, n, out.out, keeps_logits_ ? ws.logits.data() : nullptr,
-                               ws.activations.back().data(), y, ws.deltas.back().data());
+double Mlp<T>::loss_and_output_delta(const T* y, std::size_t first, std::size_t n,
+                                     Workspace<T>& ws) const {
+  const std::size_t k = n_outputs(), offset = first * k;
+  return output_loss_and_delta(loss_, layers_.back().act, n, k,
+                               keeps_logits_ ? ws.logits.data() + offset : nullptr,
+                               ws.activations.back().data() + offset, y + offset,
+                               ws.deltas.back().data() + offset);
+}
+
+template <class T>
+void Mlp<T>::backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  for (std::size_t l = layers_.size() - 1; l > 0; --l) {
+    const LayerSpec& layer = layers_[l];
+    kernels_->dense_backward_data({n, layer.in, layer.out}, layers_[l - 1].act,
+                                  ws.deltas[l].data() + first * layer.out,
+                                  arena_.data() + layer.weight_offset,
+                                  ws.activations[l - 1].data() + first * layer.in,
+                                  ws.deltas[l - 1].data() + first * layer.in);
+  }
 }
 
 template <class T>
 void Mlp<T>::backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) const {
-  for (std::size_t l = layers_.size(); l-- > 0;) {
+  backward_data(0, n, ws);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerSpec& layer = layers_[l];
-    const kernels::DenseShape shape{n, layer.in, layer.out};
     const T* in = l == 0 ? x : ws.activations[l - 1].data();
-    const T* delta = ws.deltas[l].data();
-    kernels_->dense_backward_weights(shape, delta, in, grad + layer.weight_offset,
-                                     grad + layer.bias_offset);
-    if (l > 0)
-      kernels_->dense_backward_data(shape, layers_[l - 1].act, delta,
-                                    arena_.data() + layer.weight_offset, in,
-                                    ws.deltas[l - 1].data());
+    kernels_->dense_backward_weights({n, layer.in, layer.out}, ws.deltas[l].data(), in,
+                                     grad + layer.weight_offset, grad + layer.bias_offset);
   }
 }
 

@@ -56,16 +56,28 @@ class Mlp {
   void get_layer(std::size_t l, T* weights, T* bias) const;
   void set_layer(std::size_t l, const T* weights, const T* bias);
 
-  // x:(n,In0) → ws.activations.back():(n,K) holds ŷ; n ≤ ws.capacity
-  void forward(const T* x, std::size_t n, Workspace<T>& ws) const;
+  // The row-range forms below work on rows [first, first + n) of a batch whose row 0 is at x
+  // (and y), reading and writing only those rows of the workspace, so disjoint ranges may run
+  // on different threads. first + n ≤ ws.capacity.
 
-  // y:(n,K) targets → Σ over rows of the per-sample loss E; writes δ_L = ∂E/∂z_L into
+  // x:(N,In0) → ws.activations.back():(N,K) holds ŷ for the rows
+  void forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const;
+  void forward(const T* x, std::size_t n, Workspace<T>& ws) const { forward(x, 0, n, ws); }
+
+  // y:(N,K) targets → Σ over the rows of the per-sample loss E; writes δ_L = ∂E/∂z_L into
   // ws.deltas.back(). Call after forward on the same rows.
-  double loss_and_output_delta(const T* y, std::size_t n, Workspace<T>& ws) const;
+  double loss_and_output_delta(const T* y, std::size_t first, std::size_t n,
+                               Workspace<T>& ws) const;
+  double loss_and_output_delta(const T* y, std::size_t n, Workspace<T>& ws) const {
+    return loss_and_output_delta(y, 0, n, ws);
+  }
 
-  // Back-propagates δ_L through the layers, accumulating ∂E/∂params summed over the n rows into
-  // grad (the arena's layout): grad += Σ_rows ∂E/∂params. Reads the weights, writes only grad
-  // and ws.deltas.
+  // δ_L of the rows → δ_l of every layer: δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1})
+  void backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const;
+
+  // The whole backward pass on one thread, the reference for the parallel step: back-propagates
+  // δ_L and accumulates ∂E/∂params summed over the n rows into grad (the arena's layout):
+  // grad += Σ_rows ∂E/∂params. Reads the weights, writes only grad and ws.deltas.
   void backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) const;
 
   // Per-sample SGD without momentum, fused: back-propagates δ_L and updates the weights in the

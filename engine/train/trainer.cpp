@@ -25,8 +25,8 @@ std::unique_ptr<Trainer::Impl> make_trainer(Network& net, const TrainConfig& con
   return std::visit(
       [&](auto& mlp) {
         using T = typename std::decay_t<decltype(mlp.arena())>::value_type;
-        return std::unique_ptr<Trainer::Impl>(
-            new Trainer::Impl{TrainerCore<T>(mlp, config, x, y, n)});
+        return std::unique_ptr<Trainer::Impl>(new Trainer::Impl{
+            decltype(Trainer::Impl::core)(std::in_place_type<TrainerCore<T>>, mlp, config, x, y, n)});
       },
       net.impl().mlp);
 }

@@ -6,13 +6,14 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <type_traits>
 
 #include "bpnn/error.hpp"
 
 namespace bpnn {
 namespace {
 
-void validate(const TrainConfig& c, std::size_t n) {
+const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
   if (!(std::isfinite(c.learning_rate) && c.learning_rate >= 0))
     throw Error(ErrorKind::argument, "learning rate: must be a finite number ≥ 0");
   if (!(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
@@ -20,9 +21,21 @@ void validate(const TrainConfig& c, std::size_t n) {
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
+  return c;
 }
 
 bool is_01(double v) { return v == 0.0 || v == 1.0; }
+
+// The data in T: the caller's own buffer when it already is T, else a converted copy.
+template <class T, class U>
+const T* data_in(const U* data, std::size_t count, AlignedVector<T>& copy) {
+  if constexpr (std::is_same_v<T, U>) {
+    return data;
+  } else {
+    copy.assign(data, data + count);
+    return copy.data();
+  }
+}
 
 }  // namespace
 
@@ -31,40 +44,45 @@ template <class U>
 TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y,
                             std::size_t n)
     : mlp_(mlp),
-      config_(config),
+      config_(validated(config, n)),
       n_(n),
-      x_(x, x + n * mlp.n_inputs()),
-      y_(y, y + n * mlp.n_outputs()),
+      x_(data_in(x, n * mlp.n_inputs(), x_copy_)),
+      y_(data_in(y, n * mlp.n_outputs(), y_copy_)),
       order_(n),
       random_(config.seed),
       workspace_(mlp, std::min(config.batch, n)),
       gradient_(mlp.arena().size()),
-      velocity_(config.momentum > 0 ? mlp.arena().size() : 0) {
-  validate(config, n);
+      velocity_(config.momentum > 0 ? mlp.arena().size() : 0),
+      plan_(batch_plan_make(mlp, workspace_.capacity)),
+      chunk_loss_(plan_.chunks(workspace_.capacity)),
+      chunk_correct_(plan_.chunks(workspace_.capacity)),
+      parallel_(config.backend, config.threads) {
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l)
+    delta_tiles_.emplace_back(plan_.layers[l].tiles > 1 ? workspace_.capacity * mlp.layers()[l].out : 0);
   std::iota(order_.begin(), order_.end(), std::size_t{0});
   if (config.shuffle) {
     batch_x_.resize(workspace_.capacity * mlp.n_inputs());
     batch_y_.resize(workspace_.capacity * mlp.n_outputs());
   }
-  for (std::size_t i = 0; i < x_.size(); ++i)
+  for (std::size_t i = 0; i < n * mlp.n_inputs(); ++i)
     if (!std::isfinite(x_[i]))
       throw Error(ErrorKind::data, "training data: input " + std::to_string(i % mlp.n_inputs()) +
                                        " of sample " + std::to_string(i / mlp.n_inputs()) +
                                        " is not finite in this precision");
   const std::size_t k = mlp.n_outputs();
-  const bool all_01 = std::all_of(y_.begin(), y_.end(), [](T v) { return is_01(v); });
+  const bool all_01 = std::all_of(y_, y_ + n * k, [](T v) { return is_01(v); });
   bool one_hot = all_01 && k > 1;
   for (std::size_t r = 0; one_hot && r < n; ++r)
-    one_hot = std::count(y_.begin() + r * k, y_.begin() + (r + 1) * k, T(1)) == 1;
+    one_hot = std::count(y_ + r * k, y_ + (r + 1) * k, T(1)) == 1;
   classes_ = one_hot ? Classes::one_hot : (all_01 && k == 1 ? Classes::binary : Classes::none);
 }
 
 template <class T>
-std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t rows) const {
+std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t first, std::size_t rows) const {
   const std::size_t k = mlp_.n_outputs();
   const T* yhat = workspace_.activations.back().data();
   std::size_t correct = 0;
-  for (std::size_t r = 0; r < rows; ++r) {
+  for (std::size_t r = first; r < first + rows; ++r) {
     const T* p = yhat + r * k;
     const T* t = y + r * k;
     if (classes_ == Classes::binary)
@@ -76,25 +94,67 @@ std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t rows) const {
 }
 
 template <class T>
+void TrainerCore<T>::update_tile(std::size_t l, std::size_t tile, const T* x, std::size_t rows) {
+  const LayerSpec& layer = mlp_.layers()[l];
+  const LayerTiles& cut = plan_.layers[l];
+  const kernels::KernelTable<T>& k = mlp_.kernels();
+  const std::size_t o0 = tile * cut.tile_outputs;
+  const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
+  const T* delta = workspace_.deltas[l].data();
+  if (cut.tiles > 1) {  // this tile's columns of δ:(rows, out) as a (rows, m) block
+    T* block = delta_tiles_[l].data() + rows * o0;
+    for (std::size_t r = 0; r < rows; ++r)
+      std::copy_n(delta + r * layer.out + o0, m, block + r * m);
+    delta = block;
+  }
+  const T* in = l == 0 ? x : workspace_.activations[l - 1].data();
+  const std::size_t w_begin = layer.weight_offset + k.packed_size(o0, layer.in);
+  const std::size_t w_count = k.packed_size(o0 + m, layer.in) - k.packed_size(o0, layer.in);
+  const std::size_t b_begin = layer.bias_offset + o0;
+  T* grad = gradient_.data();
+  std::fill_n(grad + w_begin, w_count, T(0));
+  std::fill_n(grad + b_begin, m, T(0));
+  k.dense_backward_weights({rows, layer.in, m}, delta, in, grad + w_begin, grad + b_begin);
+  const T lr = static_cast<T>(config_.learning_rate), mu = static_cast<T>(config_.momentum);
+  const T scale = T(1) / static_cast<T>(rows);
+  T* v = velocity_.empty() ? nullptr : velocity_.data();
+  T* w = mlp_.arena().data();
+  k.sgd_update(w_count, lr, mu, scale, grad + w_begin, v ? v + w_begin : nullptr, w + w_begin);
+  k.sgd_update(m, lr, mu, scale, grad + b_begin, v ? v + b_begin : nullptr, w + b_begin);
+}
+
+template <class T>
 double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
-  mlp_.forward(x, rows, workspace_);
-  const double loss = mlp_.loss_and_output_delta(y, rows, workspace_);
+  // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
+  const std::size_t chunks = plan_.chunks(rows);
+  parallel_.run(chunks, [&](std::size_t c) {
+    const std::size_t first = c * plan_.chunk_rows;
+    const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+    mlp_.forward(x, first, n, workspace_);
+    chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
+    chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(y, first, n);
+    if (!(rows == 1 && velocity_.empty())) mlp_.backward_data(first, n, workspace_);
+  });
+  double loss = 0;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    loss += chunk_loss_[c];
+    correct += chunk_correct_[c];
+  }
   if (!std::isfinite(loss))
     throw Error(ErrorKind::nonfinite,
                 "training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                     " in epoch " + std::to_string(epoch_ + 1) +
                     "; the network keeps the weights from before that step (try a smaller learning rate)");
-  if (classes_ != Classes::none) correct += count_correct(y, rows);
-  const T lr = static_cast<T>(config_.learning_rate);
-  if (rows == 1 && velocity_.empty()) {
-    mlp_.backward_sgd_in_place(x, workspace_, lr);
+  if (rows == 1 && velocity_.empty()) {  // per-sample SGD: update within the backward sweep
+    mlp_.backward_sgd_in_place(x, workspace_, static_cast<T>(config_.learning_rate));
     return loss;
   }
-  std::fill(gradient_.begin(), gradient_.end(), T(0));
-  mlp_.backward(x, rows, workspace_, gradient_.data());
-  mlp_.kernels().sgd_update(gradient_.size(), lr, static_cast<T>(config_.momentum),
-                            T(1) / static_cast<T>(rows), gradient_.data(), velocity_.data(),
-                            mlp_.arena().data());
+  // phase 2: weight gradients over all rows and the update, tile by tile
+  parallel_.run(plan_.weight_tasks, [&](std::size_t task) {
+    std::size_t l = 0;
+    while (task >= plan_.layers[l].first_task + plan_.layers[l].tiles) ++l;
+    update_tile(l, task - plan_.layers[l].first_task, x, rows);
+  });
   return loss;
 }
 
@@ -107,13 +167,13 @@ EpochStats TrainerCore<T>::run_epoch() {
   std::size_t correct = 0;
   for (std::size_t first = 0; first < n_; first += workspace_.capacity) {
     const std::size_t rows = std::min(workspace_.capacity, n_ - first);
-    const T* x = x_.data() + first * in;
-    const T* y = y_.data() + first * k;
+    const T* x = x_ + first * in;
+    const T* y = y_ + first * k;
     if (config_.shuffle) {  // gather the step's rows in the epoch's order
       for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t s = order_[first + r];
-        std::copy_n(x_.data() + s * in, in, batch_x_.data() + r * in);
-        std::copy_n(y_.data() + s * k, k, batch_y_.data() + r * k);
+        std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
+        std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
       }
       x = batch_x_.data();
       y = batch_y_.data();

@@ -26,7 +26,7 @@ struct TrainConfig {
   std::size_t epochs = 10;
   bool shuffle = true;     // reshuffle the sample order every epoch (seeded); false keeps file order
   std::uint64_t seed = 1;  // seeds the shuffle
-  int threads = 0;         // 0 = all cores
+  int threads = 0;         // 0 = all cores (also the cap); results never depend on it
   Backend backend = Backend::tbb;
 };
 
@@ -54,7 +54,9 @@ using EpochCallback = std::function<bool(const EpochStats&)>;
 // from before the failing step.
 class BPNN_API Trainer {
  public:
-  // x:(n, inputs) y:(n, outputs) row-major; the trainer keeps a copy in the network's precision.
+  // x:(n, inputs) y:(n, outputs) row-major. Data already in the network's precision is used in
+  // place and must stay valid and unchanged while the trainer lives; data in the other precision
+  // is converted into a copy. The network, too, must outlive the trainer.
   Trainer(Network& net, const TrainConfig& config, const double* x, const double* y, std::size_t n);
   Trainer(Network& net, const TrainConfig& config, const float* x, const float* y, std::size_t n);
   Trainer(Network& net, const TrainConfig& config, const Dataset& data);

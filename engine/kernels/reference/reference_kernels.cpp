@@ -13,7 +13,7 @@ std::size_t ref_packed_size(std::size_t out, std::size_t in) { return out * in; 
 
 template <class T>
 void ref_copy(std::size_t out, std::size_t in, const T* src, T* dst) {
-  if (out * in) std::memcpy(dst, src, out * in * sizeof(T));
+  if (out * in != 0) std::memcpy(dst, src, out * in * sizeof(T));
 }
 
 // x:(N,In) w:(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b)
@@ -82,6 +82,7 @@ constexpr KernelTable<T> reference_table{
     ref_copy<T>,           ref_dense_forward<T>,    ref_dense_backward_data<T>,
     ref_dense_backward_weights<T>, ref_activation_backward<T>, ref_sgd_update<T>,
     ref_activation_forward<T>,
+    1,
 };
 
 }  // namespace

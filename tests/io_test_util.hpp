@@ -1,0 +1,70 @@
+#pragma once
+// Helpers shared by the data and model-file tests: a fresh temporary folder, files in it, and the
+// Error a call throws.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bpnn/error.hpp"
+
+namespace bpnn_test {
+
+// A new empty folder under the system temporary folder, removed with everything in it.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device device;
+    const auto base = std::filesystem::temp_directory_path();
+    for (;;) {
+      path = base / ("bpnn-test-" + std::to_string(device()) + std::to_string(device()));
+      if (std::filesystem::create_directory(path)) break;
+    }
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::string write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(file(name), std::ios::binary) << bytes;
+    return file(name);
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path)) out.push_back(e.path().filename().string());
+    return out;
+  }
+};
+
+inline std::vector<unsigned char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void file_put(const std::string& path, const std::vector<unsigned char>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+}
+
+// The bpnn::Error that f throws; fails the test when it throws nothing.
+template <class F>
+bpnn::Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const bpnn::Error& e) {
+    return e;
+  }
+  FAIL("expected a bpnn::Error, nothing was thrown");
+  return bpnn::Error(bpnn::ErrorKind::internal, "unreachable");
+}
+
+}  // namespace bpnn_test

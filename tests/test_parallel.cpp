@@ -1,0 +1,148 @@
+// Multicore training: identical models for every thread count and both backends, the parallel
+// step against the single-thread reference step, and a stress run for ThreadSanitizer.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "bpnn/network.hpp"
+#include "bpnn/train.hpp"
+#include "nn/network_impl.hpp"
+#include "train/batch_plan.hpp"
+
+namespace {
+
+struct Data {
+  std::vector<double> x, y;
+  std::size_t n;
+};
+
+Data training_data(std::size_t n, std::size_t in, std::size_t out, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(-1, 1), p(0, 1);
+  Data d{{}, {}, n};
+  for (std::size_t i = 0; i < n * in; ++i) d.x.push_back(u(gen));
+  for (std::size_t i = 0; i < n * out; ++i) d.y.push_back(p(gen));
+  return d;
+}
+
+// Every parameter's bytes, in the public layout.
+std::vector<double> all_parameters(const bpnn::Network& net) {
+  std::vector<double> all;
+  for (std::size_t l = 0; l < net.n_layers(); ++l) {
+    const auto w = net.weights(l), b = net.bias(l);
+    all.insert(all.end(), w.begin(), w.end());
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  return all;
+}
+
+bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+bpnn::NetworkConfig wide_config(bpnn::Precision precision, std::uint64_t seed) {
+  bpnn::NetworkConfig c;
+  c.sizes = {64, 256, 128, 10};  // wide enough that a step is cut into several tasks
+  c.precision = precision;
+  c.seed = seed;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the batch plan cuts wide steps into several tasks, independent of threads", "[parallel]") {
+  bpnn::Network net(wide_config(bpnn::Precision::f32, 1));
+  const auto& mlp = std::get<bpnn::Mlp<float>>(net.impl().mlp);
+  const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, 257);
+  CHECK(plan.chunks(257) > 1);
+  CHECK(plan.weight_tasks > plan.layers.size());
+  for (const auto& layer : plan.layers) {
+    if (mlp.kernels().out_block > 0) CHECK(layer.tile_outputs % mlp.kernels().out_block == 0);
+  }
+}
+
+TEST_CASE("trained models are bit for bit the same for 1, 2, 3, 4 and 8 threads and both backends",
+          "[parallel]") {
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+    for (std::size_t batch : {std::size_t{1}, std::size_t{7}, std::size_t{65}, std::size_t{257}}) {
+      const std::uint64_t seed = 100 + batch;
+      const Data data = training_data(300, 64, 10, seed);  // 300 % batch leaves a partial batch
+      std::vector<double> first;
+      for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+        for (int threads : {1, 2, 3, 4, 8}) {
+          bpnn::Network net(wide_config(precision, seed));
+          bpnn::TrainConfig t;
+          t.learning_rate = 0.05;
+          t.momentum = batch == 1 ? 0.0 : 0.9;
+          t.batch = batch;
+          t.epochs = batch == 1 ? 1 : 2;
+          t.seed = seed;
+          t.threads = threads;
+          t.backend = backend;
+          bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+          const auto params = all_parameters(net);
+          if (first.empty()) first = params;
+          INFO(bpnn::to_string(precision) << " batch " << batch << " threads " << threads
+                                          << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+          CHECK(bitwise_equal(params, first));
+        }
+    }
+}
+
+TEST_CASE("a parallel step equals the single-thread reference step within tolerance", "[parallel]") {
+  const std::size_t rows = 65;
+  const Data data = training_data(rows, 64, 10, 5);
+  bpnn::Network parallel(wide_config(bpnn::Precision::f64, 9));
+  bpnn::Network reference = parallel;
+
+  bpnn::TrainConfig t;
+  t.learning_rate = 0.3;
+  t.batch = rows;
+  t.epochs = 1;
+  t.shuffle = false;
+  t.threads = 2;
+  bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
+
+  // The reference: forward, loss, the whole backward pass on one thread, one update.
+  auto& mlp = std::get<bpnn::Mlp<double>>(reference.impl().mlp);
+  bpnn::Workspace<double> ws(mlp, rows);
+  std::vector<double> grad(mlp.arena().size(), 0.0);
+  mlp.forward(data.x.data(), rows, ws);
+  mlp.loss_and_output_delta(data.y.data(), rows, ws);
+  mlp.backward(data.x.data(), rows, ws, grad.data());
+  mlp.kernels().sgd_update(grad.size(), 0.3, 0.0, 1.0 / rows, grad.data(), nullptr, mlp.arena().data());
+
+  const auto a = all_parameters(parallel), b = all_parameters(reference);
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  CHECK(worst <= 1e-13);
+  CHECK_FALSE(bitwise_equal(all_parameters(parallel), all_parameters(bpnn::Network(wide_config(bpnn::Precision::f64, 9)))));
+}
+
+TEST_CASE("many short training runs on many threads at once", "[parallel][stress]") {
+  // Run under ThreadSanitizer by tools/run-sanitizers.sh; here it also checks that concurrent
+  // trainers on distinct networks do not disturb each other.
+  const Data data = training_data(96, 64, 10, 77);
+  std::vector<std::vector<double>> results(8);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < 8; ++i)
+    pool.emplace_back([&, i] {
+      for (int run = 0; run < 3; ++run) {
+        bpnn::Network net(wide_config(bpnn::Precision::f32, 3));
+        bpnn::TrainConfig t;
+        t.batch = 32;
+        t.epochs = 1;
+        t.threads = 1 + i % 3;
+        t.backend = i % 2 ? bpnn::Backend::omp : bpnn::Backend::tbb;
+        bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+        results[i] = all_parameters(net);
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (int i = 1; i < 8; ++i) CHECK(bitwise_equal(results[i], results[0]));
+}
