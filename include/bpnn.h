@@ -215,12 +215,14 @@ typedef struct bpnn_train_report {
 BPNN_CAPI void bpnn_train_config_init(bpnn_train_config *config);
 BPNN_CAPI void bpnn_train_report_init(bpnn_train_report *report);
 
-/* Trains net on x:(n, inputs) and y:(n, outputs), row-major, n >= 1, copied before training.
-   config NULL means all defaults. report may be NULL; when given (struct_size set by
-   bpnn_train_report_init) it is filled on success and also on BPNN_ERR_NONFINITE, where it holds
-   the epochs completed before the failing one. On BPNN_ERR_NONFINITE the network keeps the
-   weights from before the step whose loss was not finite. The _f32 and _f64 functions need a
-   network of that precision. Needs exclusive use of net. */
+/* Trains net on x:(n, inputs) and y:(n, outputs), row-major, n >= 1. x and y are only read
+   during the call, never kept. config NULL means all defaults. report may be NULL; when given
+   (struct_size set by bpnn_train_report_init) it is filled on success and also on
+   BPNN_ERR_NONFINITE, where it holds the epochs completed before the failing one. On
+   BPNN_ERR_NONFINITE the network keeps the weights from before the step whose loss was not
+   finite. The _f32 and _f64 functions need a network of that precision. Training runs on up to
+   config->threads cores; its result does not depend on the thread count. Needs exclusive use
+   of net. */
 BPNN_CAPI bpnn_status bpnn_net_train_f32(bpnn_net *net, const bpnn_train_config *config,
                                          const float *x, const float *y, size_t n,
                                          bpnn_train_report *report);

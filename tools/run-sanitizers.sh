@@ -3,7 +3,8 @@
 #   build-asan: AddressSanitizer (leaks included) + UndefinedBehaviorSanitizer
 #   build-tsan: ThreadSanitizer
 # The tests (tests/capi: every C API function and error path, 8 threads predicting on one net
-# while another trains) carry that label only in a build configured with -DBPNN_SANITIZE.
+# while another trains) carry that label only in a build configured with -DBPNN_SANITIZE; under
+# TSan only the threads test does, training serially (libtbb is not TSan-instrumented).
 # Usage: tools/run-sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
