@@ -7,7 +7,9 @@
 // forward 2·In·Out for every layer, weight gradient 2·In·Out for every layer, input gradient
 // 2·In·Out for every layer but the first.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <random>
@@ -16,6 +18,7 @@
 
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
+#include "fma_peak.hpp"
 
 namespace bpnn::bench {
 
@@ -44,21 +47,43 @@ inline std::size_t workload_default_samples(const std::vector<std::size_t>& size
   return samples;
 }
 
-// W0–W3 of the kernel issue, at `threads` threads.
-inline std::vector<Workload> workloads_standard(int threads) {
-  const auto make = [&](std::string name, std::vector<std::size_t> sizes, std::size_t batch,
-                        Precision p, int t) {
+// W0–W3 of the kernel issue: the per-sample ones on one thread, the mini-batch ones on each
+// of `threads` (e.g. {1, 2}).
+inline std::vector<Workload> workloads_standard(const std::vector<int>& threads) {
+  const auto make = [](std::string name, std::vector<std::size_t> sizes, std::size_t batch,
+                       Precision p, int t) {
     Workload w{std::move(name), std::move(sizes), batch, p, t, 0};
     w.samples = workload_default_samples(w.sizes, w.batch);
     return w;
   };
-  return {
-      make("seed_f64", {2, 4, 1}, 1, Precision::f64, 1),
-      make("seed", {2, 4, 1}, 1, Precision::f32, 1),
-      make("small", {64, 32, 10}, 1, Precision::f32, 1),
-      make("mnist", {784, 256, 10}, 64, Precision::f32, threads),
-      make("wide", {1024, 4096, 4096, 1024}, 256, Precision::f32, threads),
-  };
+  std::vector<Workload> all;
+  for (int t : threads) {
+    all.push_back(make("seed_f64", {2, 4, 1}, 1, Precision::f64, t));
+    all.push_back(make("seed", {2, 4, 1}, 1, Precision::f32, t));
+    all.push_back(make("small", {64, 32, 10}, 1, Precision::f32, t));
+    all.push_back(make("mnist", {784, 256, 10}, 64, Precision::f32, t));
+    all.push_back(make("wide", {1024, 4096, 4096, 1024}, 256, Precision::f32, t));
+  }
+  return all;
+}
+
+// Bytes training cannot do without: parameters, their gradients and the activations of a batch
+// (plain SGD keeps no optimiser state).
+inline double workload_essential_bytes(const Workload& w) {
+  double params = 0, activations = 0;
+  for (std::size_t l = 0; l + 1 < w.sizes.size(); ++l) {
+    params += static_cast<double>((w.sizes[l] + 1) * w.sizes[l + 1]);
+    activations += static_cast<double>(w.batch * w.sizes[l + 1]);
+  }
+  const double scalar = w.precision == Precision::f32 ? 4 : 8;
+  return (2 * params + activations) * scalar;
+}
+
+// Largest resident set of this process so far, in bytes.
+inline double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
 }
 
 // A network, its synthetic data and a trainer, ready to run epochs.
@@ -89,28 +114,40 @@ struct WorkloadRun {
   std::unique_ptr<Trainer> trainer;
 };
 
-// Registers one Google Benchmark per workload, reporting samples/s, GFLOP/s and the fraction of
-// `peak_gflops` (the FMA peak of the threads used, measured in the same run).
-inline void workloads_register(const std::vector<Workload>& workloads, double peak_gflops_per_thread) {
+// Registers one Google Benchmark per workload, named train/NAME/threads:N, reporting samples/s,
+// GFLOP/s, the fraction of the FMA peak of the threads used (measured in the same run), and the
+// process's peak RSS against the essential bytes (meaningful when the workload runs alone).
+inline void workloads_register(const std::vector<Workload>& workloads, const FmaPeak& peak) {
   for (const Workload& w : workloads) {
-    benchmark::RegisterBenchmark(("train/" + w.name).c_str(), [w, peak_gflops_per_thread](benchmark::State& state) {
+    const std::string name = "train/" + w.name + "/threads:" + std::to_string(w.threads);
+    const double core_peak = w.precision == Precision::f32 ? peak.gflops_f32 : peak.gflops_f64;
+    benchmark::RegisterBenchmark(name.c_str(), [w, core_peak](benchmark::State& state) {
       WorkloadRun run(w);
       run.trainer->run_epoch();  // warm up caches and pages
+      const auto start = std::chrono::steady_clock::now();
       for (auto _ : state) {
         const EpochStats stats = run.trainer->run_epoch();
         benchmark::DoNotOptimize(stats.loss);
       }
-      const double samples = static_cast<double>(state.iterations() * w.samples);
-      const double flops = samples * workload_flops_per_sample(w.sizes);
-      state.counters["samples_per_s"] = benchmark::Counter(samples, benchmark::Counter::kIsRate);
-      state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-      state.counters["peak_fraction"] = benchmark::Counter(
-          flops / 1e9 / (peak_gflops_per_thread * w.threads), benchmark::Counter::kIsRate);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double samples_per_s = static_cast<double>(state.iterations() * w.samples) / seconds;
+      const double gflops = samples_per_s * workload_flops_per_sample(w.sizes) / 1e9;
+      state.counters["samples_per_s"] = samples_per_s;
+      state.counters["GFLOPS"] = gflops;
+      state.counters["peak_fraction"] = gflops / (core_peak * w.threads);
       state.counters["threads"] = w.threads;
       state.counters["batch"] = static_cast<double>(w.batch);
+      state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
+      state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
       state.SetLabel(run.net.kernel_arch());
     })->UseRealTime()->Unit(benchmark::kMillisecond);
   }
+}
+
+// Shrinks workloads to one step per epoch, for a smoke run that only checks they still work.
+inline void workloads_make_smoke(std::vector<Workload>& workloads) {
+  for (Workload& w : workloads) w.samples = w.batch;
 }
 
 }  // namespace bpnn::bench

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   demo_command_register(app, exit_code);
   train_command_register(app, exit_code);
   predict_command_register(app, exit_code);
+  bench_command_register(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

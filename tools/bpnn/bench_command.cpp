@@ -1,0 +1,119 @@
+// bpnn bench: the benchmark workloads (or a custom network) for users, with Google Benchmark's
+// console and JSON output, so that compare.py can compare two runs.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bpnn/commands.hpp"
+#include "bpnn/error.hpp"
+
+#ifdef BPNN_HAVE_BENCHMARK
+#include "fma_peak.hpp"
+#include "workloads.hpp"
+#endif
+
+namespace bpnn::cli {
+namespace {
+
+struct BenchOptions {
+  std::vector<std::string> workloads;
+  std::vector<std::size_t> layers;
+  std::size_t batch = 1;
+  std::string precision = "f32";
+  std::vector<int> threads{1};
+  std::string json_path;
+  double min_time = 0.5;
+  bool smoke = false;
+};
+
+#ifdef BPNN_HAVE_BENCHMARK
+void run_bench(const BenchOptions& o) {
+  std::vector<int> threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int t : o.threads) threads.push_back(t == 0 ? cores : t);
+
+  std::vector<bench::Workload> selected;
+  if (!o.layers.empty()) {
+    NetworkConfig check;
+    check.sizes = o.layers;
+    validate(check);
+    for (int t : threads) {
+      std::string name;
+      for (std::size_t s : o.layers) name += (name.empty() ? "" : "-") + std::to_string(s);
+      bench::Workload w{name + "/batch:" + std::to_string(o.batch), o.layers, o.batch,
+                        parse_precision(o.precision), t, 0};
+      w.samples = bench::workload_default_samples(w.sizes, w.batch);
+      selected.push_back(w);
+    }
+  } else {
+    const auto all = bench::workloads_standard(threads);
+    for (const auto& w : all)
+      if (o.workloads.empty() ||
+          std::find(o.workloads.begin(), o.workloads.end(), w.name) != o.workloads.end())
+        selected.push_back(w);
+    for (const std::string& name : o.workloads)
+      if (std::none_of(all.begin(), all.end(), [&](const bench::Workload& w) { return w.name == name; }))
+        throw Error(ErrorKind::argument,
+                    "--workload " + name + ": unknown (choose seed, seed_f64, small, mnist, wide)");
+  }
+  if (o.smoke) bench::workloads_make_smoke(selected);
+
+  const bench::FmaPeak peak = bench::fma_peak_measure();
+  benchmark::AddCustomContext("fma_peak_isa", peak.isa);
+  benchmark::AddCustomContext("fma_peak_gflops_f32_per_core", std::to_string(peak.gflops_f32));
+  benchmark::AddCustomContext("fma_peak_gflops_f64_per_core", std::to_string(peak.gflops_f64));
+  bench::workloads_register(selected, peak);
+
+  std::vector<std::string> args{"bpnn bench",
+                                "--benchmark_min_time=" + std::to_string(o.smoke ? 0.0 : o.min_time)};
+  if (!o.json_path.empty()) {
+    args.push_back("--benchmark_out=" + o.json_path);
+    args.push_back("--benchmark_out_format=json");
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  int argc = static_cast<int>(argv.size());
+  benchmark::Initialize(&argc, argv.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
+#endif
+
+}  // namespace
+
+void bench_command_register(CLI::App& app, int& exit_code) {
+#ifdef BPNN_HAVE_BENCHMARK
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Measure training throughput: samples/s, GFLOP/s and the fraction of the FMA peak");
+  cmd->add_option("--workload", o->workloads,
+                  "Named workloads: seed (2-4-1 per-sample), seed_f64, small (64-32-10 per-sample), "
+                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all")
+      ->delimiter(',');
+  cmd->add_option("--layers", o->layers, "A custom network instead, e.g. 784,512,10")
+      ->delimiter(',')
+      ->expected(2, 1 << 20)
+      ->excludes("--workload");
+  cmd->add_option("--batch", o->batch, "Batch of the custom network")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "f32|f64, for the custom network")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. 1,2 (0 = all cores)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--json", o->json_path, "Also write Google Benchmark JSON here (for compare.py)");
+  cmd->add_option("--min-time", o->min_time, "Seconds to run each benchmark at least")
+      ->capture_default_str();
+  cmd->add_flag("--smoke", o->smoke, "One short iteration of each, to check they run");
+  cmd->callback([o, &exit_code] {
+    run_bench(*o);
+    exit_code = 0;
+  });
+#else
+  (void)app;
+  (void)exit_code;
+#endif
+}
+
+}  // namespace bpnn::cli
