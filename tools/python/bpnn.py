@@ -201,11 +201,11 @@ class Network:
         return Network._adopt(handle)
 
     # -- lifetime --
-    def close(self):
+    def close(self, _free=_net_free):  # bound now: module globals may be gone at shutdown
         """Frees the network now; later calls raise ValueError. Safe to call twice."""
         handle, self._handle = getattr(self, "_handle", None), None
         if handle:
-            _net_free(handle)
+            _free(handle)
 
     def __enter__(self):
         return self
