@@ -1,0 +1,497 @@
+// The C API (include/bpnn.h) over the C++ API: argument checks, struct_size handling, and every
+// C++ exception turned into a bpnn_status plus a thread-local message.
+#include "bpnn.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bpnn/error.hpp"
+#include "bpnn/model_io.hpp"
+#include "bpnn/network.hpp"
+#include "bpnn/train.hpp"
+#include "bpnn/version.hpp"
+
+struct bpnn_net {
+  bpnn::Network net;
+};
+
+namespace {
+
+// The message behind bpnn_last_error(): the library's only per-thread state, and no global state.
+thread_local std::string last_error;
+
+// A failure with a status; thrown inside this file only and caught by guard().
+struct CapiError {
+  bpnn_status status;
+  std::string message;
+};
+
+[[noreturn]] void fail_arg(const std::string& message) { throw CapiError{BPNN_ERR_ARG, message}; }
+
+bpnn_status set_error(bpnn_status status, const char* function, const char* message) noexcept {
+  try {
+    last_error = std::string(function) + ": " + message;
+  } catch (...) {
+    last_error.clear();  // out of memory for the message itself: keep "" rather than fail
+  }
+  return status;
+}
+
+bpnn_status status_of(bpnn::ErrorKind kind) {
+  switch (kind) {
+    case bpnn::ErrorKind::argument: return BPNN_ERR_ARG;
+    case bpnn::ErrorKind::data: return BPNN_ERR_ARG;  // data in memory the caller passed
+    case bpnn::ErrorKind::io: return BPNN_ERR_IO;
+    case bpnn::ErrorKind::format: return BPNN_ERR_FORMAT;
+    case bpnn::ErrorKind::nonfinite: return BPNN_ERR_NONFINITE;
+    case bpnn::ErrorKind::internal: return BPNN_ERR_INTERNAL;
+  }
+  return BPNN_ERR_INTERNAL;
+}
+
+// Runs f, turning every exception into a status and the thread's last error.
+template <class F>
+bpnn_status guard(const char* function, F&& f) noexcept {
+  try {
+    f();
+    return BPNN_OK;
+  } catch (const CapiError& e) {
+    return set_error(e.status, function, e.message.c_str());
+  } catch (const bpnn::Error& e) {
+    return set_error(status_of(e.kind()), function, e.what());
+  } catch (const std::bad_alloc&) {
+    return set_error(BPNN_ERR_NOMEM, function, "out of memory");
+  } catch (const std::exception& e) {
+    return set_error(BPNN_ERR_INTERNAL, function, e.what());
+  } catch (...) {
+    return set_error(BPNN_ERR_INTERNAL, function, "unknown exception");
+  }
+}
+
+void need(const void* p, const char* name) {
+  if (p == nullptr) fail_arg(std::string(name) + " is NULL");
+}
+
+// n·k without overflow, or BPNN_ERR_ARG naming what would not fit.
+std::size_t checked_product(std::size_t n, std::size_t k, const char* what) {
+  if (k != 0 && n > std::numeric_limits<std::size_t>::max() / k)
+    fail_arg(std::string(what) + ": n = " + std::to_string(n) + " rows of " + std::to_string(k) +
+             " overflow size_t");
+  return n * k;
+}
+
+// Checks a caller's struct_size: non-zero, a multiple of sizeof(size_t) (so a struct, not a
+// stray number), at least `minimum` (the required fields) and at most what this library knows.
+void check_struct_size(std::size_t size, std::size_t minimum, std::size_t known, const char* name) {
+  if (size == 0 || size % sizeof(std::size_t) != 0 || size < minimum)
+    fail_arg(std::string(name) + "->struct_size = " + std::to_string(size) +
+             " is not a valid size (use the _init function; this library knows " +
+             std::to_string(known) + ")");
+  if (size > known)
+    fail_arg(std::string(name) + "->struct_size = " + std::to_string(size) +
+             " is larger than this bpnn " BPNN_VERSION_STRING " knows (" + std::to_string(known) +
+             "): the program was built against a newer bpnn.h");
+}
+
+// Whether the field at [offset, offset + size) lies wholly inside a struct of struct_size bytes.
+constexpr bool has_field(std::size_t struct_size, std::size_t offset, std::size_t size) {
+  return offset + size <= struct_size;
+}
+#define BPNN_HAS(ptr, type, field) has_field((ptr)->struct_size, offsetof(type, field), sizeof((ptr)->field))
+
+// C enum values arrive unchecked, and loading an out-of-range value as the enum type is undefined
+// in C++: read the field's bytes as an int, validate, then convert.
+template <class E>
+int raw(const E& field) {
+  static_assert(sizeof(E) == sizeof(int));
+  int v;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
+}
+
+
+bpnn::Activation activation_of(int v, const char* name) {
+  if (v < BPNN_ACT_SIGMOID || v > BPNN_ACT_SOFTMAX)
+    fail_arg(std::string(name) + " = " + std::to_string(v) + " is not a bpnn_activation");
+  return static_cast<bpnn::Activation>(v);
+}
+bpnn::Loss loss_of(int v) {
+  if (v < BPNN_LOSS_MSE || v > BPNN_LOSS_XENT)
+    fail_arg("config->loss = " + std::to_string(v) + " is not a bpnn_loss");
+  return static_cast<bpnn::Loss>(v);
+}
+bpnn::Precision precision_of(int v) {
+  if (v < BPNN_F32 || v > BPNN_F64)
+    fail_arg("config->precision = " + std::to_string(v) + " is not a bpnn_precision");
+  return static_cast<bpnn::Precision>(v);
+}
+bpnn::Init init_of(int v) {
+  if (v < BPNN_INIT_ZERO || v > BPNN_INIT_HE)
+    fail_arg("config->init = " + std::to_string(v) + " is not a bpnn_init");
+  return static_cast<bpnn::Init>(v);
+}
+
+static_assert(static_cast<int>(bpnn::Activation::softmax) == BPNN_ACT_SOFTMAX);
+static_assert(static_cast<int>(bpnn::Loss::xent) == BPNN_LOSS_XENT);
+static_assert(static_cast<int>(bpnn::Precision::f64) == BPNN_F64);
+static_assert(static_cast<int>(bpnn::Init::he) == BPNN_INIT_HE);
+
+bpnn::NetworkConfig network_config(const bpnn_net_config* c) {
+  need(c, "config");
+  check_struct_size(c->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(c->n_sizes),
+                    sizeof(bpnn_net_config), "config");
+  bpnn::NetworkConfig config;  // C++ defaults for the fields an older caller does not have
+  if (c->n_sizes == 0) fail_arg("config->n_sizes is 0 (need at least an input and an output width)");
+  need(c->sizes, "config->sizes");
+  config.sizes.assign(c->sizes, c->sizes + c->n_sizes);
+  if (BPNN_HAS(c, bpnn_net_config, hidden_act))
+    config.hidden_act = activation_of(raw(c->hidden_act), "config->hidden_act");
+  if (BPNN_HAS(c, bpnn_net_config, output_act))
+    config.output_act = activation_of(raw(c->output_act), "config->output_act");
+  if (BPNN_HAS(c, bpnn_net_config, loss)) config.loss = loss_of(raw(c->loss));
+  if (BPNN_HAS(c, bpnn_net_config, precision)) config.precision = precision_of(raw(c->precision));
+  if (BPNN_HAS(c, bpnn_net_config, init)) config.init = init_of(raw(c->init));
+  if (BPNN_HAS(c, bpnn_net_config, init_scale)) config.init_scale = c->init_scale;
+  if (BPNN_HAS(c, bpnn_net_config, seed)) config.seed = c->seed;
+  return config;
+}
+
+bpnn::TrainConfig train_config(const bpnn_train_config* c) {
+  bpnn::TrainConfig config;  // C++ defaults for a NULL config and for fields an older caller lacks
+  if (c == nullptr) return config;
+  check_struct_size(c->struct_size, offsetof(bpnn_train_config, learning_rate) + sizeof(double),
+                    sizeof(bpnn_train_config), "config");
+  if (BPNN_HAS(c, bpnn_train_config, learning_rate)) config.learning_rate = c->learning_rate;
+  if (BPNN_HAS(c, bpnn_train_config, momentum)) config.momentum = c->momentum;
+  if (BPNN_HAS(c, bpnn_train_config, batch)) config.batch = c->batch;
+  if (BPNN_HAS(c, bpnn_train_config, epochs)) config.epochs = c->epochs;
+  if (BPNN_HAS(c, bpnn_train_config, threads)) config.threads = c->threads;
+  if (BPNN_HAS(c, bpnn_train_config, shuffle)) config.shuffle = c->shuffle != 0;
+  if (BPNN_HAS(c, bpnn_train_config, seed)) config.seed = c->seed;
+  if (config.batch == 0) fail_arg("config->batch is 0 (need at least 1 sample per step)");
+  if (config.epochs == 0) fail_arg("config->epochs is 0");
+  return config;
+}
+
+const bpnn::Network& net_of(const bpnn_net* net) {
+  need(net, "net");
+  return net->net;
+}
+bpnn::Network& net_of(bpnn_net* net) {
+  need(net, "net");
+  return net->net;
+}
+
+// The precision a typed entry point needs; the other one is an argument error, not a conversion.
+void need_precision(const bpnn::Network& net, bpnn::Precision p) {
+  if (net.config().precision != p)
+    fail_arg(std::string("net has precision ") + std::string(bpnn::to_string(net.config().precision)) +
+             "; use the _" + std::string(bpnn::to_string(net.config().precision)) +
+             " function or create the net with that precision");
+}
+
+template <class T>
+bpnn_status predict(const char* function, const bpnn_net* handle, const T* x, std::size_t n, T* y,
+                    bpnn::Precision p) {
+  return guard(function, [&] {
+    const bpnn::Network& net = net_of(handle);
+    need(x, "x");
+    need(y, "y");
+    if (n == 0) fail_arg("n is 0 (need at least one row)");
+    need_precision(net, p);
+    checked_product(n, net.n_inputs(), "x");
+    checked_product(n, net.n_outputs(), "y");
+    net.predict(x, n, y);
+  });
+}
+
+void report_write(bpnn_train_report* r, const bpnn::TrainReport& from) {
+  if (r == nullptr) return;
+  if (BPNN_HAS(r, bpnn_train_report, epochs_run)) r->epochs_run = from.epochs_run;
+  if (BPNN_HAS(r, bpnn_train_report, final_loss)) r->final_loss = from.final_loss;
+  if (BPNN_HAS(r, bpnn_train_report, stopped_by_callback))
+    r->stopped_by_callback = from.stopped_by_callback ? 1 : 0;
+  if (BPNN_HAS(r, bpnn_train_report, seconds)) r->seconds = from.seconds;
+}
+
+template <class T>
+bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_config* c, const T* x,
+                  const T* y, std::size_t n, bpnn_train_report* report, bpnn::Precision p) {
+  bpnn::TrainReport progress;  // what the callback saw, for the report of a diverged run
+  const bpnn_status status = guard(function, [&] {
+    bpnn::Network& net = net_of(handle);
+    const bpnn::TrainConfig config = train_config(c);
+    need(x, "x");
+    need(y, "y");
+    if (n == 0) fail_arg("n is 0 (need at least one sample)");
+    if (report != nullptr)
+      check_struct_size(report->struct_size,
+                        offsetof(bpnn_train_report, epochs_run) + sizeof(report->epochs_run),
+                        sizeof(bpnn_train_report), "report");
+    need_precision(net, p);
+    checked_product(n, net.n_inputs(), "x");
+    checked_product(n, net.n_outputs(), "y");
+    const auto start = std::chrono::steady_clock::now();
+    bpnn::Trainer trainer(net, config, x, y, n);
+    int (*on_epoch)(void*, const bpnn_epoch_stats*) =
+        c != nullptr && BPNN_HAS(c, bpnn_train_config, on_epoch) ? c->on_epoch : nullptr;
+    void* user = c != nullptr && BPNN_HAS(c, bpnn_train_config, user) ? c->user : nullptr;
+    bpnn::TrainReport done = trainer.run([&](const bpnn::EpochStats& s) {
+      progress.epochs_run = s.epoch + 1;
+      progress.final_loss = s.loss;
+      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (on_epoch == nullptr) return true;
+      bpnn_epoch_stats stats;
+      stats.struct_size = sizeof stats;
+      stats.epoch = s.epoch;
+      stats.loss = s.loss;
+      stats.accuracy = s.accuracy;
+      stats.seconds = s.seconds;
+      stats.samples_per_s = s.samples_per_s;
+      return on_epoch(user, &stats) == 0;
+    });
+    report_write(report, done);
+  });
+  if (status == BPNN_ERR_NONFINITE) report_write(report, progress);
+  return status;
+}
+
+}  // namespace
+
+extern "C" {
+
+int bpnn_version_number(void) { return BPNN_VERSION_NUMBER; }
+const char* bpnn_version_string(void) { return BPNN_VERSION_STRING; }
+
+const char* bpnn_status_string(bpnn_status status) {
+  switch (status) {
+    case BPNN_OK: return "BPNN_OK";
+    case BPNN_ERR_ARG: return "BPNN_ERR_ARG";
+    case BPNN_ERR_NOMEM: return "BPNN_ERR_NOMEM";
+    case BPNN_ERR_IO: return "BPNN_ERR_IO";
+    case BPNN_ERR_FORMAT: return "BPNN_ERR_FORMAT";
+    case BPNN_ERR_NONFINITE: return "BPNN_ERR_NONFINITE";
+    case BPNN_ERR_INTERNAL: return "BPNN_ERR_INTERNAL";
+  }
+  return "unknown bpnn_status";
+}
+
+const char* bpnn_last_error(void) { return last_error.c_str(); }
+
+void bpnn_net_config_init(bpnn_net_config* config) {
+  if (config == nullptr) return;
+  const bpnn::NetworkConfig d;
+  std::memset(config, 0, sizeof *config);
+  config->struct_size = sizeof *config;
+  config->sizes = nullptr;
+  config->n_sizes = 0;
+  config->hidden_act = static_cast<bpnn_activation>(d.hidden_act);
+  config->output_act = static_cast<bpnn_activation>(d.output_act);
+  config->loss = static_cast<bpnn_loss>(d.loss);
+  config->precision = static_cast<bpnn_precision>(d.precision);
+  config->init = static_cast<bpnn_init>(d.init);
+  config->init_scale = d.init_scale;
+  config->seed = d.seed;
+}
+
+bpnn_status bpnn_net_create(const bpnn_net_config* config, bpnn_net** out) {
+  return guard("bpnn_net_create", [&] {
+    need(out, "out");
+    const bpnn::NetworkConfig c = network_config(config);
+    *out = new bpnn_net{bpnn::Network(c)};
+  });
+}
+
+bpnn_status bpnn_net_load(const char* path, bpnn_net** out) {
+  return guard("bpnn_net_load", [&] {
+    need(path, "path");
+    need(out, "out");
+    if (*path == '\0') fail_arg("path is empty");
+    *out = new bpnn_net{bpnn::load_model(path)};
+  });
+}
+
+bpnn_status bpnn_net_save(const bpnn_net* net, const char* path) {
+  return guard("bpnn_net_save", [&] {
+    const bpnn::Network& n = net_of(net);
+    need(path, "path");
+    if (*path == '\0') fail_arg("path is empty");
+    bpnn::save_model(n, path);
+  });
+}
+
+bpnn_status bpnn_net_clone(const bpnn_net* net, bpnn_net** out) {
+  return guard("bpnn_net_clone", [&] {
+    const bpnn::Network& n = net_of(net);
+    need(out, "out");
+    *out = new bpnn_net{bpnn::Network(n)};
+  });
+}
+
+void bpnn_net_free(bpnn_net* net) { delete net; }
+
+size_t bpnn_net_n_inputs(const bpnn_net* net) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_n_inputs", "net is NULL"), 0;
+  return net->net.n_inputs();
+}
+size_t bpnn_net_n_outputs(const bpnn_net* net) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_n_outputs", "net is NULL"), 0;
+  return net->net.n_outputs();
+}
+size_t bpnn_net_n_layers(const bpnn_net* net) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_n_layers", "net is NULL"), 0;
+  return net->net.n_layers();
+}
+size_t bpnn_net_n_params(const bpnn_net* net) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_n_params", "net is NULL"), 0;
+  return net->net.n_params();
+}
+size_t bpnn_net_width(const bpnn_net* net, size_t i) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_width", "net is NULL"), 0;
+  const auto& sizes = net->net.config().sizes;
+  if (i >= sizes.size()) {
+    set_error(BPNN_ERR_ARG, "bpnn_net_width",
+              ("i = " + std::to_string(i) + " is out of range (the net has " +
+               std::to_string(sizes.size()) + " widths)").c_str());
+    return 0;
+  }
+  return sizes[i];
+}
+
+int bpnn_net_precision(const bpnn_net* net) {
+  if (net == nullptr) return set_error(BPNN_ERR_ARG, "bpnn_net_precision", "net is NULL"), -1;
+  return net->net.config().precision == bpnn::Precision::f64 ? BPNN_F64 : BPNN_F32;
+}
+
+bpnn_status bpnn_net_get_config(const bpnn_net* net, bpnn_net_config* config) {
+  return guard("bpnn_net_get_config", [&] {
+    const bpnn::NetworkConfig& c = net_of(net).config();
+    need(config, "config");
+    check_struct_size(config->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(size_t),
+                      sizeof(bpnn_net_config), "config");
+    config->sizes = c.sizes.data();
+    config->n_sizes = c.sizes.size();
+    bpnn_net_config* k = config;
+    if (BPNN_HAS(k, bpnn_net_config, hidden_act)) k->hidden_act = static_cast<bpnn_activation>(c.hidden_act);
+    if (BPNN_HAS(k, bpnn_net_config, output_act)) k->output_act = static_cast<bpnn_activation>(c.output_act);
+    if (BPNN_HAS(k, bpnn_net_config, loss)) k->loss = static_cast<bpnn_loss>(c.loss);
+    if (BPNN_HAS(k, bpnn_net_config, precision)) k->precision = static_cast<bpnn_precision>(c.precision);
+    if (BPNN_HAS(k, bpnn_net_config, init)) k->init = static_cast<bpnn_init>(c.init);
+    if (BPNN_HAS(k, bpnn_net_config, init_scale)) k->init_scale = c.init_scale;
+    if (BPNN_HAS(k, bpnn_net_config, seed)) k->seed = c.seed;
+  });
+}
+
+bpnn_status bpnn_net_predict_f32(const bpnn_net* net, const float* x, size_t n, float* y) {
+  return predict("bpnn_net_predict_f32", net, x, n, y, bpnn::Precision::f32);
+}
+bpnn_status bpnn_net_predict_f64(const bpnn_net* net, const double* x, size_t n, double* y) {
+  return predict("bpnn_net_predict_f64", net, x, n, y, bpnn::Precision::f64);
+}
+
+bpnn_status bpnn_net_get_layer_f64(const bpnn_net* net, size_t layer, double* w, size_t w_len,
+                                   double* b, size_t b_len) {
+  return guard("bpnn_net_get_layer_f64", [&] {
+    const bpnn::Network& n = net_of(net);
+    need(w, "w");
+    need(b, "b");
+    if (layer >= n.n_layers())
+      fail_arg("layer = " + std::to_string(layer) + " is out of range (the net has " +
+               std::to_string(n.n_layers()) + " layers)");
+    const std::size_t in = n.config().sizes[layer], out = n.config().sizes[layer + 1];
+    if (w_len != in * out)
+      fail_arg("w_len = " + std::to_string(w_len) + " but layer " + std::to_string(layer) +
+               " has " + std::to_string(out) + "x" + std::to_string(in) + " = " +
+               std::to_string(in * out) + " weights");
+    if (b_len != out)
+      fail_arg("b_len = " + std::to_string(b_len) + " but layer " + std::to_string(layer) +
+               " has " + std::to_string(out) + " biases");
+    const std::vector<double> weights = n.weights(layer), bias = n.bias(layer);
+    std::memcpy(w, weights.data(), w_len * sizeof(double));
+    std::memcpy(b, bias.data(), b_len * sizeof(double));
+  });
+}
+
+bpnn_status bpnn_net_set_layer_f64(bpnn_net* net, size_t layer, const double* w, size_t w_len,
+                                   const double* b, size_t b_len) {
+  return guard("bpnn_net_set_layer_f64", [&] {
+    bpnn::Network& n = net_of(net);
+    need(w, "w");
+    need(b, "b");
+    if (layer >= n.n_layers())
+      fail_arg("layer = " + std::to_string(layer) + " is out of range (the net has " +
+               std::to_string(n.n_layers()) + " layers)");
+    const std::size_t in = n.config().sizes[layer], out = n.config().sizes[layer + 1];
+    if (w_len != in * out)
+      fail_arg("w_len = " + std::to_string(w_len) + " but layer " + std::to_string(layer) +
+               " has " + std::to_string(out) + "x" + std::to_string(in) + " = " +
+               std::to_string(in * out) + " weights");
+    if (b_len != out)
+      fail_arg("b_len = " + std::to_string(b_len) + " but layer " + std::to_string(layer) +
+               " has " + std::to_string(out) + " biases");
+    n.set_layer(layer, {w, w_len}, {b, b_len});
+  });
+}
+
+bpnn_status bpnn_net_set_metadata(bpnn_net* net, const char* key, const char* value) {
+  return guard("bpnn_net_set_metadata", [&] {
+    bpnn::Network& n = net_of(net);
+    need(key, "key");
+    need(value, "value");
+    if (*key == '\0') fail_arg("key is empty");
+    n.metadata()[key] = value;
+  });
+}
+
+const char* bpnn_net_get_metadata(const bpnn_net* net, const char* key) {
+  const char* result = nullptr;
+  guard("bpnn_net_get_metadata", [&] {
+    const bpnn::Network& n = net_of(net);
+    need(key, "key");
+    const auto it = n.metadata().find(key);
+    if (it == n.metadata().end()) fail_arg(std::string("no metadata key \"") + key + "\"");
+    result = it->second.c_str();
+  });
+  return result;
+}
+
+void bpnn_train_config_init(bpnn_train_config* config) {
+  if (config == nullptr) return;
+  const bpnn::TrainConfig d;
+  std::memset(config, 0, sizeof *config);
+  config->struct_size = sizeof *config;
+  config->learning_rate = d.learning_rate;
+  config->momentum = d.momentum;
+  config->batch = d.batch;
+  config->epochs = d.epochs;
+  config->threads = d.threads;
+  config->shuffle = d.shuffle ? 1 : 0;
+  config->seed = d.seed;
+  config->on_epoch = nullptr;
+  config->user = nullptr;
+}
+
+void bpnn_train_report_init(bpnn_train_report* report) {
+  if (report == nullptr) return;
+  std::memset(report, 0, sizeof *report);
+  report->struct_size = sizeof *report;
+  report->final_loss = std::numeric_limits<double>::quiet_NaN();
+}
+
+bpnn_status bpnn_net_train_f32(bpnn_net* net, const bpnn_train_config* config, const float* x,
+                               const float* y, size_t n, bpnn_train_report* report) {
+  return train("bpnn_net_train_f32", net, config, x, y, n, report, bpnn::Precision::f32);
+}
+bpnn_status bpnn_net_train_f64(bpnn_net* net, const bpnn_train_config* config, const double* x,
+                               const double* y, size_t n, bpnn_train_report* report) {
+  return train("bpnn_net_train_f64", net, config, x, y, n, report, bpnn::Precision::f64);
+}
+
+}  // extern "C"

@@ -1,0 +1,237 @@
+/* bpnn.h: the C API of bpnn, a library that trains dense back-propagation neural networks.
+ *
+ * C99 (and C++). A thin layer over the C++ API in bpnn/ *.hpp; a network made here trains and
+ * predicts bit for bit like one made there.
+ *
+ * Contract
+ *   - Every function that can fail returns a bpnn_status. On failure it changes no output
+ *     argument (except as documented for training) and bpnn_last_error() says what went wrong.
+ *   - Arguments that can be checked are checked: NULL pointers, zero sizes, out-of-range enum
+ *     values, mismatched shapes and lengths, the wrong precision and bad struct_size fields give
+ *     BPNN_ERR_ARG with a message naming the argument. No C++ exception crosses this API.
+ *   - Config structs carry their own size. Always fill one with its *_init function, then set
+ *     the fields you need: a program built against an older bpnn.h passes a smaller struct_size
+ *     and gets the defaults for the fields it does not know; a struct_size that is zero, not a
+ *     multiple of sizeof(size_t), too small to hold the required fields, or larger than this
+ *     library knows (a program built against a newer bpnn.h) is BPNN_ERR_ARG. A field is read
+ *     only when it lies wholly inside struct_size.
+ *
+ * Thread-safety
+ *   - Any number of threads may call the functions taking a `const bpnn_net *` (predict, save,
+ *     clone, the queries) on one shared network at the same time.
+ *   - Training, bpnn_net_set_layer_f64 and bpnn_net_set_metadata need exclusive use of their
+ *     network: no other call on that network may run meanwhile.
+ *   - Different networks are independent.
+ *   - The library has no mutable global state. The only per-thread state is the message behind
+ *     bpnn_last_error(), kept in a thread_local buffer of the calling thread.
+ *
+ * Errors: data passed in memory that the library rejects (a NaN or infinite training input, a
+ * wrong shape) is BPNN_ERR_ARG; a file that cannot be read or written is BPNN_ERR_IO; a model file
+ * that is malformed or corrupt is BPNN_ERR_FORMAT; training whose loss becomes NaN or infinite is
+ * BPNN_ERR_NONFINITE; memory exhaustion is BPNN_ERR_NOMEM; anything else is BPNN_ERR_INTERNAL (a
+ * bug in bpnn).
+ */
+#ifndef BPNN_H
+#define BPNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpnn/version.h"
+
+#if defined(BPNN_BUILDING) && defined(__GNUC__)
+#define BPNN_CAPI __attribute__((visibility("default")))
+#else
+#define BPNN_CAPI
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- versions ---------------------------------------------------------------------------- */
+
+/* BPNN_VERSION_MAJOR, _MINOR, _PATCH, BPNN_VERSION_NUMBER (major*10000 + minor*100 + patch) and
+   BPNN_VERSION_STRING give the version compiled against (bpnn/version.h); these give the one
+   linked at run time. */
+BPNN_CAPI int bpnn_version_number(void);
+BPNN_CAPI const char *bpnn_version_string(void); /* "MAJOR.MINOR.PATCH", static */
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+typedef enum bpnn_status {
+  BPNN_OK = 0,
+  BPNN_ERR_ARG,       /* a bad argument: NULL, zero size, wrong shape or precision, NaN data */
+  BPNN_ERR_NOMEM,     /* out of memory */
+  BPNN_ERR_IO,        /* a file could not be opened, read, written or renamed */
+  BPNN_ERR_FORMAT,    /* a model file is malformed or corrupt */
+  BPNN_ERR_NONFINITE, /* training produced a NaN or infinite loss */
+  BPNN_ERR_INTERNAL   /* a bug in bpnn */
+} bpnn_status;
+
+/* "BPNN_OK", "BPNN_ERR_ARG", ...; "unknown bpnn_status" for other values. Static, never NULL. */
+BPNN_CAPI const char *bpnn_status_string(bpnn_status status);
+
+/* The message of the last call that failed on the calling thread ("" when none has). Never
+   NULL; valid until the next failing call on this thread. Successful calls leave it alone. */
+BPNN_CAPI const char *bpnn_last_error(void);
+
+/* ---- vocabulary -------------------------------------------------------------------------- */
+
+typedef enum bpnn_activation {
+  BPNN_ACT_SIGMOID = 0, /* y = 1/(1+exp(-z)) */
+  BPNN_ACT_TANH = 1,    /* y = tanh(z) */
+  BPNN_ACT_RELU = 2,    /* y = max(0, z) */
+  BPNN_ACT_LINEAR = 3,  /* y = z */
+  BPNN_ACT_SOFTMAX = 4  /* y_j = exp(z_j)/sum_k exp(z_k); output layer only */
+} bpnn_activation;
+
+typedef enum bpnn_loss {
+  BPNN_LOSS_MSE = 0, /* E = 1/2 sum_j (yhat_j - y_j)^2 */
+  BPNN_LOSS_XENT = 1 /* cross-entropy; needs a softmax or sigmoid output */
+} bpnn_loss;
+
+typedef enum bpnn_precision { BPNN_F32 = 0, BPNN_F64 = 1 } bpnn_precision;
+
+typedef enum bpnn_init {
+  BPNN_INIT_ZERO = 0,    /* every weight and bias 0 */
+  BPNN_INIT_UNIFORM = 1, /* weights U(-a, a), a = init_scale; biases 0 */
+  BPNN_INIT_XAVIER = 2,  /* U(-sqrt(6/(in+out)), +sqrt(6/(in+out))); biases 0 */
+  BPNN_INIT_HE = 3       /* U(-sqrt(6/in), +sqrt(6/in)); biases 0 */
+} bpnn_init;
+
+/* ---- networks ---------------------------------------------------------------------------- */
+
+typedef struct bpnn_net bpnn_net; /* opaque */
+
+typedef struct bpnn_net_config {
+  size_t struct_size;    /* set by bpnn_net_config_init */
+  const size_t *sizes;   /* layer widths, inputs first: {2, 4, 1}; required, copied */
+  size_t n_sizes;        /* at least 2; required */
+  bpnn_activation hidden_act; /* default BPNN_ACT_SIGMOID */
+  bpnn_activation output_act; /* default BPNN_ACT_SIGMOID */
+  bpnn_loss loss;             /* default BPNN_LOSS_MSE */
+  bpnn_precision precision;   /* default BPNN_F32 */
+  bpnn_init init;             /* default BPNN_INIT_XAVIER */
+  double init_scale;          /* a of BPNN_INIT_UNIFORM; default 0.5 */
+  uint64_t seed;              /* seeds the initialiser; default 1 */
+} bpnn_net_config;
+
+/* Fills *config with the defaults (sizes NULL, n_sizes 0) and sets struct_size. NULL: no-op. */
+BPNN_CAPI void bpnn_net_config_init(bpnn_net_config *config);
+
+/* Creates a network and initialises its weights per config->init. *out is set on success only;
+   free it with bpnn_net_free. BPNN_ERR_ARG names the field when the config cannot make a network
+   (fewer than two sizes, a zero width, softmax in a hidden layer, ...). */
+BPNN_CAPI bpnn_status bpnn_net_create(const bpnn_net_config *config, bpnn_net **out);
+
+/* Reads a model file (safetensors, as written by bpnn_net_save or the bpnn CLI). BPNN_ERR_IO when
+   it cannot be read, BPNN_ERR_FORMAT when it is malformed or corrupt. */
+BPNN_CAPI bpnn_status bpnn_net_load(const char *path, bpnn_net **out);
+
+/* Writes the network atomically (a temporary file renamed over path). BPNN_ERR_IO on failure. */
+BPNN_CAPI bpnn_status bpnn_net_save(const bpnn_net *net, const char *path);
+
+/* A deep copy: same config, weights and metadata. */
+BPNN_CAPI bpnn_status bpnn_net_clone(const bpnn_net *net, bpnn_net **out);
+
+/* Frees a network. NULL is a harmless no-op. */
+BPNN_CAPI void bpnn_net_free(bpnn_net *net);
+
+/* Shape queries. Each returns 0 (and sets the last error) for a NULL net or an out-of-range
+   index, which no valid network gives. */
+BPNN_CAPI size_t bpnn_net_n_inputs(const bpnn_net *net);
+BPNN_CAPI size_t bpnn_net_n_outputs(const bpnn_net *net);
+BPNN_CAPI size_t bpnn_net_n_layers(const bpnn_net *net); /* dense layers: n_sizes - 1 */
+BPNN_CAPI size_t bpnn_net_n_params(const bpnn_net *net); /* weights and biases of all layers */
+BPNN_CAPI size_t bpnn_net_width(const bpnn_net *net, size_t i); /* sizes[i], i <= n_layers */
+
+/* The network's precision as a bpnn_precision, or -1 for a NULL net. */
+BPNN_CAPI int bpnn_net_precision(const bpnn_net *net);
+
+/* The whole config the network was made with, including sizes. config->struct_size must be set
+   (bpnn_net_config_init); only fields inside it are written. config->sizes then points into the
+   network and stays valid while the network lives. */
+BPNN_CAPI bpnn_status bpnn_net_get_config(const bpnn_net *net, bpnn_net_config *config);
+
+/* x:(n, inputs) -> y:(n, outputs), row-major; n >= 1. The _f32 functions need a BPNN_F32
+   network and the _f64 ones a BPNN_F64 network; the other precision is BPNN_ERR_ARG (no silent
+   conversion). y may not overlap x. */
+BPNN_CAPI bpnn_status bpnn_net_predict_f32(const bpnn_net *net, const float *x, size_t n, float *y);
+BPNN_CAPI bpnn_status bpnn_net_predict_f64(const bpnn_net *net, const double *x, size_t n,
+                                           double *y);
+
+/* Layer `layer`'s weights w:(out, in) row-major (the PyTorch nn.Linear layout) and bias b:(out),
+   as doubles (which hold f32 weights exactly) in either precision. w_len must be out*in and
+   b_len out, with in = bpnn_net_width(net, layer) and out = bpnn_net_width(net, layer + 1). */
+BPNN_CAPI bpnn_status bpnn_net_get_layer_f64(const bpnn_net *net, size_t layer, double *w,
+                                             size_t w_len, double *b, size_t b_len);
+/* Replaces layer `layer`'s parameters, rounded to the network's precision. Same lengths. */
+BPNN_CAPI bpnn_status bpnn_net_set_layer_f64(bpnn_net *net, size_t layer, const double *w,
+                                             size_t w_len, const double *b, size_t b_len);
+
+/* Free-form key/value strings saved with the model (input column names, class labels, ...).
+   Keys the model file reserves ("format", "sizes", ...) are rejected when saving. get returns
+   NULL (BPNN_ERR_ARG in the last error) when the key is absent; the string stays valid until the
+   metadata is next changed or the network freed. */
+BPNN_CAPI bpnn_status bpnn_net_set_metadata(bpnn_net *net, const char *key, const char *value);
+BPNN_CAPI const char *bpnn_net_get_metadata(const bpnn_net *net, const char *key);
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+typedef struct bpnn_epoch_stats {
+  size_t struct_size;   /* sizeof(bpnn_epoch_stats) of the library that filled it */
+  size_t epoch;         /* 0-based */
+  double loss;          /* mean per-sample loss over the epoch */
+  double accuracy;      /* NaN unless the targets are classes (one-hot or 0/1) */
+  double seconds;
+  double samples_per_s;
+} bpnn_epoch_stats;
+
+typedef struct bpnn_train_config {
+  size_t struct_size;   /* set by bpnn_train_config_init */
+  double learning_rate; /* default 0.1 */
+  double momentum;      /* in [0, 1); default 0: v = momentum*v + g; w -= learning_rate*v */
+  size_t batch;         /* samples per step (>= 1), averaged; default 1 (per-sample SGD) */
+  size_t epochs;        /* at least 1; default 10 */
+  int threads;          /* 0 = all cores; default 0 */
+  int shuffle;          /* non-zero: reshuffle every epoch (seeded); default 1 */
+  uint64_t seed;        /* seeds the shuffle; default 1 */
+  /* Called after every epoch, on the thread that called train; a non-zero return stops
+     training (report->stopped_by_callback). NULL: none. `user` is passed through. */
+  int (*on_epoch)(void *user, const bpnn_epoch_stats *stats);
+  void *user;
+} bpnn_train_config;
+
+typedef struct bpnn_train_report {
+  size_t struct_size;   /* set by bpnn_train_report_init; only fields inside it are written */
+  size_t epochs_run;    /* epochs completed */
+  double final_loss;    /* loss of the last completed epoch; NaN when none completed */
+  int stopped_by_callback;
+  double seconds;
+} bpnn_train_report;
+
+/* Fill with the defaults and set struct_size. NULL: no-op. */
+BPNN_CAPI void bpnn_train_config_init(bpnn_train_config *config);
+BPNN_CAPI void bpnn_train_report_init(bpnn_train_report *report);
+
+/* Trains net on x:(n, inputs) and y:(n, outputs), row-major, n >= 1. x and y are only read
+   during the call, never kept. config NULL means all defaults. report may be NULL; when given
+   (struct_size set by bpnn_train_report_init) it is filled on success and also on
+   BPNN_ERR_NONFINITE, where it holds the epochs completed before the failing one. On
+   BPNN_ERR_NONFINITE the network keeps the weights from before the step whose loss was not
+   finite. The _f32 and _f64 functions need a network of that precision. Training runs on up to
+   config->threads cores; its result does not depend on the thread count. Needs exclusive use
+   of net. */
+BPNN_CAPI bpnn_status bpnn_net_train_f32(bpnn_net *net, const bpnn_train_config *config,
+                                         const float *x, const float *y, size_t n,
+                                         bpnn_train_report *report);
+BPNN_CAPI bpnn_status bpnn_net_train_f64(bpnn_net *net, const bpnn_train_config *config,
+                                         const double *x, const double *y, size_t n,
+                                         bpnn_train_report *report);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* BPNN_H */

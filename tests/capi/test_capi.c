@@ -1,0 +1,610 @@
+/* The C API from C99: every function, every success and every error path the header documents.
+   Usage: test_capi SCRATCH_DIR   (model files are written there). Exits non-zero on a failure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpnn.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                              \
+    }                                                                          \
+  } while (0)
+
+/* A call must fail with `want` and a last error mentioning `needle`. */
+#define CHECK_ERR(call, want, needle) check_err((call), (want), (needle), #call, __LINE__)
+static void check_err(bpnn_status got, bpnn_status want, const char *needle, const char *what,
+                      int line) {
+  const char *message = bpnn_last_error();
+  if (got != want) {
+    fprintf(stderr, "%s:%d: %s gave %s, want %s (last error: %s)\n", __FILE__, line, what,
+            bpnn_status_string(got), bpnn_status_string(want), message);
+    ++failures;
+  } else if (message == NULL || strstr(message, needle) == NULL) {
+    fprintf(stderr, "%s:%d: %s: last error \"%s\" does not mention \"%s\"\n", __FILE__, line, what,
+            message ? message : "(null)", needle);
+    ++failures;
+  }
+}
+#define CHECK_OK(call) CHECK_ERR(call, BPNN_OK, "")
+
+static char scratch[4096];
+static const char *scratch_path(const char *name) {
+  static char path[8192];
+  sprintf(path, "%s/%s", scratch, name);
+  return path;
+}
+
+static bpnn_net *make_net(size_t n_sizes, const size_t *sizes, bpnn_precision precision,
+                          uint64_t seed) {
+  bpnn_net_config c;
+  bpnn_net *net = NULL;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = n_sizes;
+  c.precision = precision;
+  c.seed = seed;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  CHECK(net != NULL);
+  return net;
+}
+
+/* Whether two nets hold exactly the same parameters. */
+static int same_weights(const bpnn_net *a, const bpnn_net *b) {
+  size_t l, n_layers = bpnn_net_n_layers(a);
+  int same = n_layers == bpnn_net_n_layers(b);
+  for (l = 0; same && l < n_layers; ++l) {
+    size_t in = bpnn_net_width(a, l), out = bpnn_net_width(a, l + 1);
+    double *wa = malloc(in * out * sizeof *wa), *wb = malloc(in * out * sizeof *wb);
+    double *ba = malloc(out * sizeof *ba), *bb = malloc(out * sizeof *bb);
+    CHECK_OK(bpnn_net_get_layer_f64(a, l, wa, in * out, ba, out));
+    CHECK_OK(bpnn_net_get_layer_f64(b, l, wb, in * out, bb, out));
+    same = memcmp(wa, wb, in * out * sizeof *wa) == 0 && memcmp(ba, bb, out * sizeof *ba) == 0;
+    free(wa);
+    free(wb);
+    free(ba);
+    free(bb);
+  }
+  return same;
+}
+
+static void test_versions_and_errors(void) {
+  CHECK(bpnn_version_number() == BPNN_VERSION_NUMBER);
+  CHECK(BPNN_VERSION_NUMBER ==
+        BPNN_VERSION_MAJOR * 10000 + BPNN_VERSION_MINOR * 100 + BPNN_VERSION_PATCH);
+  CHECK(strcmp(bpnn_version_string(), BPNN_VERSION_STRING) == 0);
+
+  CHECK(strcmp(bpnn_status_string(BPNN_OK), "BPNN_OK") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_ARG), "BPNN_ERR_ARG") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_NOMEM), "BPNN_ERR_NOMEM") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_IO), "BPNN_ERR_IO") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_FORMAT), "BPNN_ERR_FORMAT") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_NONFINITE), "BPNN_ERR_NONFINITE") == 0);
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_INTERNAL), "BPNN_ERR_INTERNAL") == 0);
+  CHECK(strcmp(bpnn_status_string((bpnn_status)99), "unknown bpnn_status") == 0);
+
+  /* Before any failure the message is empty, never NULL. */
+  CHECK(bpnn_last_error() != NULL && bpnn_last_error()[0] == '\0');
+}
+
+static void test_create(void) {
+  static const size_t sizes[] = {2, 3, 1}, zero_width[] = {2, 0, 1};
+  bpnn_net_config c;
+  bpnn_net *sentinel = (bpnn_net *)&c, *net = sentinel;
+
+  bpnn_net_config_init(NULL); /* no-op */
+  bpnn_net_config_init(&c);
+  CHECK(c.struct_size == sizeof c);
+  CHECK(c.sizes == NULL && c.n_sizes == 0);
+  CHECK(c.hidden_act == BPNN_ACT_SIGMOID && c.output_act == BPNN_ACT_SIGMOID);
+  CHECK(c.loss == BPNN_LOSS_MSE && c.precision == BPNN_F32 && c.init == BPNN_INIT_XAVIER);
+  CHECK(c.init_scale == 0.5 && c.seed == 1);
+
+  CHECK_ERR(bpnn_net_create(NULL, &net), BPNN_ERR_ARG, "config is NULL");
+  c.sizes = sizes;
+  c.n_sizes = 3;
+  CHECK_ERR(bpnn_net_create(&c, NULL), BPNN_ERR_ARG, "out is NULL");
+  c.n_sizes = 0;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->n_sizes");
+  c.n_sizes = 3;
+  c.sizes = NULL;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->sizes is NULL");
+  c.sizes = sizes;
+  c.n_sizes = 1;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "sizes");
+  c.n_sizes = 3;
+  c.sizes = zero_width;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "width 1 is zero");
+  c.sizes = sizes;
+
+  /* Out-of-range enum values. */
+  c.hidden_act = (bpnn_activation)99;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->hidden_act");
+  c.hidden_act = BPNN_ACT_SOFTMAX;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "hidden activation");
+  c.hidden_act = BPNN_ACT_TANH;
+  c.output_act = (bpnn_activation)-1;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->output_act");
+  c.output_act = BPNN_ACT_LINEAR;
+  c.loss = (bpnn_loss)7;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->loss");
+  c.loss = BPNN_LOSS_XENT;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "cross-entropy");
+  c.loss = BPNN_LOSS_MSE;
+  c.precision = (bpnn_precision)5;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->precision");
+  c.precision = BPNN_F64;
+  c.init = (bpnn_init)9;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->init");
+  c.init = BPNN_INIT_UNIFORM;
+  c.init_scale = -1;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "init scale");
+  c.init_scale = 0.5;
+
+  /* struct_size: zero, garbage, too small for the required fields, larger than known. */
+  c.struct_size = 0;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->struct_size");
+  c.struct_size = 13;
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->struct_size");
+  c.struct_size = sizeof(size_t);
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "config->struct_size");
+  c.struct_size = sizeof c + sizeof(size_t);
+  CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "newer bpnn.h");
+  CHECK(net == sentinel); /* untouched by every failure */
+  c.struct_size = sizeof c;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  CHECK(net != sentinel && net != NULL);
+  bpnn_net_free(net);
+  bpnn_net_free(NULL); /* no-op */
+}
+
+/* A struct_size from an older header: the fields past it take their defaults. */
+static void test_old_struct_size(void) {
+  static const size_t sizes[] = {3, 4, 2};
+  bpnn_net_config c;
+  bpnn_net *seed1 = make_net(3, sizes, BPNN_F32, 1), *seed99 = make_net(3, sizes, BPNN_F32, 99);
+  bpnn_net *old = NULL;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 3;
+  c.seed = 99;
+  c.struct_size = offsetof(bpnn_net_config, seed); /* a config without `seed` */
+  CHECK_OK(bpnn_net_create(&c, &old));
+  CHECK(!same_weights(seed1, seed99));
+  CHECK(same_weights(old, seed1));
+  bpnn_net_free(old);
+  bpnn_net_free(seed1);
+  bpnn_net_free(seed99);
+}
+
+static void test_queries(void) {
+  static const size_t sizes[] = {4, 5, 3};
+  bpnn_net_config c, got;
+  bpnn_net *net;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 3;
+  c.hidden_act = BPNN_ACT_RELU;
+  c.output_act = BPNN_ACT_SOFTMAX;
+  c.loss = BPNN_LOSS_XENT;
+  c.precision = BPNN_F64;
+  c.init = BPNN_INIT_HE;
+  c.seed = 7;
+  net = NULL;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  CHECK(bpnn_net_n_inputs(net) == 4);
+  CHECK(bpnn_net_n_outputs(net) == 3);
+  CHECK(bpnn_net_n_layers(net) == 2);
+  CHECK(bpnn_net_n_params(net) == (4 + 1) * 5 + (5 + 1) * 3);
+  CHECK(bpnn_net_width(net, 0) == 4 && bpnn_net_width(net, 1) == 5 && bpnn_net_width(net, 2) == 3);
+  CHECK(bpnn_net_precision(net) == BPNN_F64);
+
+  CHECK(bpnn_net_width(net, 3) == 0);
+  CHECK(strstr(bpnn_last_error(), "i = 3 is out of range") != NULL);
+  CHECK(bpnn_net_n_inputs(NULL) == 0);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_n_inputs: net is NULL") != NULL);
+  CHECK(bpnn_net_n_outputs(NULL) == 0);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_n_outputs: net is NULL") != NULL);
+  CHECK(bpnn_net_n_layers(NULL) == 0);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_n_layers: net is NULL") != NULL);
+  CHECK(bpnn_net_n_params(NULL) == 0);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_n_params: net is NULL") != NULL);
+  CHECK(bpnn_net_width(NULL, 0) == 0);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_width: net is NULL") != NULL);
+  CHECK(bpnn_net_precision(NULL) == -1);
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_precision: net is NULL") != NULL);
+
+  bpnn_net_config_init(&got);
+  CHECK_OK(bpnn_net_get_config(net, &got));
+  CHECK(got.n_sizes == 3 && got.sizes != sizes && got.sizes[0] == 4 && got.sizes[1] == 5 &&
+        got.sizes[2] == 3);
+  CHECK(got.hidden_act == BPNN_ACT_RELU && got.output_act == BPNN_ACT_SOFTMAX);
+  CHECK(got.loss == BPNN_LOSS_XENT && got.precision == BPNN_F64 && got.init == BPNN_INIT_HE);
+  CHECK(got.init_scale == 0.5 && got.seed == 7);
+  CHECK_ERR(bpnn_net_get_config(NULL, &got), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_get_config(net, NULL), BPNN_ERR_ARG, "config is NULL");
+  got.struct_size = 3;
+  CHECK_ERR(bpnn_net_get_config(net, &got), BPNN_ERR_ARG, "config->struct_size");
+  /* An older, shorter struct: the fields past it are not written. */
+  bpnn_net_config_init(&got);
+  got.seed = 12345;
+  got.struct_size = offsetof(bpnn_net_config, seed);
+  CHECK_OK(bpnn_net_get_config(net, &got));
+  CHECK(got.seed == 12345 && got.init == BPNN_INIT_HE);
+  bpnn_net_free(net);
+}
+
+/* A 2-2 linear network with known weights: y = W·x + b. */
+static void test_predict_and_layers(void) {
+  static const size_t sizes[] = {2, 2};
+  const double w[] = {1, 2, 3, -4}, b[] = {0.5, -0.25};
+  const double x64[] = {1, 1, 2, -1, 0.5, 0.25};
+  const float x32[] = {1, 1, 2, -1, 0.5f, 0.25f};
+  double y64[6], got_w[4], got_b[2];
+  float y32[6];
+  bpnn_net_config c;
+  bpnn_net *n64 = NULL, *n32 = NULL;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 2;
+  c.output_act = BPNN_ACT_LINEAR;
+  c.precision = BPNN_F64;
+  CHECK_OK(bpnn_net_create(&c, &n64));
+  c.precision = BPNN_F32;
+  CHECK_OK(bpnn_net_create(&c, &n32));
+
+  CHECK_OK(bpnn_net_set_layer_f64(n64, 0, w, 4, b, 2));
+  CHECK_OK(bpnn_net_set_layer_f64(n32, 0, w, 4, b, 2));
+  CHECK_OK(bpnn_net_get_layer_f64(n64, 0, got_w, 4, got_b, 2));
+  CHECK(memcmp(got_w, w, sizeof w) == 0 && memcmp(got_b, b, sizeof b) == 0);
+
+  CHECK_OK(bpnn_net_predict_f64(n64, x64, 3, y64));
+  CHECK(y64[0] == 3.5 && y64[1] == -1.25);   /* (1+2+0.5, 3-4-0.25) */
+  CHECK(y64[2] == 0.5 && y64[3] == 9.75);    /* (2-2+0.5, 6+4-0.25) */
+  CHECK(y64[4] == 1.5 && y64[5] == 0.25);    /* (0.5+0.5+0.5, 1.5-1-0.25) */
+  CHECK_OK(bpnn_net_predict_f32(n32, x32, 3, y32));
+  CHECK(y32[0] == 3.5f && y32[1] == -1.25f && y32[3] == 9.75f && y32[5] == 0.25f);
+
+  /* f32 nets round what they are given. */
+  {
+    const double third[] = {1.0 / 3, 0, 0, 0};
+    CHECK_OK(bpnn_net_set_layer_f64(n32, 0, third, 4, b, 2));
+    CHECK_OK(bpnn_net_get_layer_f64(n32, 0, got_w, 4, got_b, 2));
+    CHECK(got_w[0] == (double)(float)(1.0 / 3) && got_w[0] != 1.0 / 3);
+  }
+
+  /* predict: every argument. */
+  CHECK_ERR(bpnn_net_predict_f64(NULL, x64, 3, y64), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_predict_f64(n64, NULL, 3, y64), BPNN_ERR_ARG, "x is NULL");
+  CHECK_ERR(bpnn_net_predict_f64(n64, x64, 3, NULL), BPNN_ERR_ARG, "y is NULL");
+  CHECK_ERR(bpnn_net_predict_f64(n64, x64, 0, y64), BPNN_ERR_ARG, "n is 0");
+  CHECK_ERR(bpnn_net_predict_f64(n32, x64, 3, y64), BPNN_ERR_ARG, "precision f32");
+  CHECK_ERR(bpnn_net_predict_f64(n64, x64, (size_t)-1, y64), BPNN_ERR_ARG, "overflow");
+  CHECK_ERR(bpnn_net_predict_f32(NULL, x32, 3, y32), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_predict_f32(n32, NULL, 3, y32), BPNN_ERR_ARG, "x is NULL");
+  CHECK_ERR(bpnn_net_predict_f32(n32, x32, 3, NULL), BPNN_ERR_ARG, "y is NULL");
+  CHECK_ERR(bpnn_net_predict_f32(n32, x32, 0, y32), BPNN_ERR_ARG, "n is 0");
+  CHECK_ERR(bpnn_net_predict_f32(n64, x32, 3, y32), BPNN_ERR_ARG, "precision f64");
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_predict_f32") == bpnn_last_error());
+
+  /* get/set layer: every argument. */
+  CHECK_ERR(bpnn_net_get_layer_f64(NULL, 0, got_w, 4, got_b, 2), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_get_layer_f64(n64, 0, NULL, 4, got_b, 2), BPNN_ERR_ARG, "w is NULL");
+  CHECK_ERR(bpnn_net_get_layer_f64(n64, 0, got_w, 4, NULL, 2), BPNN_ERR_ARG, "b is NULL");
+  CHECK_ERR(bpnn_net_get_layer_f64(n64, 1, got_w, 4, got_b, 2), BPNN_ERR_ARG, "layer = 1");
+  CHECK_ERR(bpnn_net_get_layer_f64(n64, 0, got_w, 3, got_b, 2), BPNN_ERR_ARG, "w_len = 3");
+  CHECK_ERR(bpnn_net_get_layer_f64(n64, 0, got_w, 4, got_b, 1), BPNN_ERR_ARG, "b_len = 1");
+  CHECK_ERR(bpnn_net_set_layer_f64(NULL, 0, w, 4, b, 2), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_set_layer_f64(n64, 0, NULL, 4, b, 2), BPNN_ERR_ARG, "w is NULL");
+  CHECK_ERR(bpnn_net_set_layer_f64(n64, 0, w, 4, NULL, 2), BPNN_ERR_ARG, "b is NULL");
+  CHECK_ERR(bpnn_net_set_layer_f64(n64, 2, w, 4, b, 2), BPNN_ERR_ARG, "layer = 2");
+  CHECK_ERR(bpnn_net_set_layer_f64(n64, 0, w, 5, b, 2), BPNN_ERR_ARG, "w_len = 5");
+  CHECK_ERR(bpnn_net_set_layer_f64(n64, 0, w, 4, b, 3), BPNN_ERR_ARG, "b_len = 3");
+  /* A failed set leaves the weights alone. */
+  CHECK_OK(bpnn_net_get_layer_f64(n64, 0, got_w, 4, got_b, 2));
+  CHECK(memcmp(got_w, w, sizeof w) == 0);
+
+  bpnn_net_free(n64);
+  bpnn_net_free(n32);
+}
+
+static void test_metadata_save_load_clone(void) {
+  static const size_t sizes[] = {3, 4, 2};
+  const double x[] = {0.1, -0.2, 0.3, 1, 2, 3};
+  double y1[4], y2[4];
+  bpnn_net *net = make_net(3, sizes, BPNN_F64, 5), *loaded = NULL, *copy = NULL;
+  bpnn_net *sentinel = net, *out = sentinel;
+  char model[8192];
+  FILE *f;
+
+  strcpy(model, scratch_path("capi_model.safetensors"));
+  CHECK_OK(bpnn_net_set_metadata(net, "input_names", "a,b,c"));
+  CHECK(bpnn_net_get_metadata(net, "input_names") != NULL &&
+        strcmp(bpnn_net_get_metadata(net, "input_names"), "a,b,c") == 0);
+  CHECK(bpnn_net_get_metadata(net, "absent") == NULL);
+  CHECK(strstr(bpnn_last_error(), "no metadata key \"absent\"") != NULL);
+  CHECK(bpnn_net_get_metadata(NULL, "input_names") == NULL);
+  CHECK(strstr(bpnn_last_error(), "net is NULL") != NULL);
+  CHECK(bpnn_net_get_metadata(net, NULL) == NULL);
+  CHECK(strstr(bpnn_last_error(), "key is NULL") != NULL);
+  CHECK_ERR(bpnn_net_set_metadata(NULL, "k", "v"), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_set_metadata(net, NULL, "v"), BPNN_ERR_ARG, "key is NULL");
+  CHECK_ERR(bpnn_net_set_metadata(net, "k", NULL), BPNN_ERR_ARG, "value is NULL");
+  CHECK_ERR(bpnn_net_set_metadata(net, "", "v"), BPNN_ERR_ARG, "key is empty");
+
+  /* save */
+  CHECK_OK(bpnn_net_save(net, model));
+  CHECK_ERR(bpnn_net_save(NULL, model), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_save(net, NULL), BPNN_ERR_ARG, "path is NULL");
+  CHECK_ERR(bpnn_net_save(net, ""), BPNN_ERR_ARG, "path is empty");
+  CHECK_ERR(bpnn_net_save(net, "/nonexistent-bpnn-dir/model.safetensors"), BPNN_ERR_IO,
+            "nonexistent-bpnn-dir");
+
+  /* load */
+  CHECK_OK(bpnn_net_load(model, &loaded));
+  CHECK(loaded != NULL && same_weights(net, loaded));
+  CHECK(bpnn_net_precision(loaded) == BPNN_F64 && bpnn_net_n_layers(loaded) == 2);
+  CHECK(strcmp(bpnn_net_get_metadata(loaded, "input_names"), "a,b,c") == 0);
+  CHECK_OK(bpnn_net_predict_f64(net, x, 2, y1));
+  CHECK_OK(bpnn_net_predict_f64(loaded, x, 2, y2));
+  CHECK(memcmp(y1, y2, sizeof y1) == 0);
+  CHECK_ERR(bpnn_net_load(NULL, &out), BPNN_ERR_ARG, "path is NULL");
+  CHECK_ERR(bpnn_net_load(model, NULL), BPNN_ERR_ARG, "out is NULL");
+  CHECK_ERR(bpnn_net_load("", &out), BPNN_ERR_ARG, "path is empty");
+  CHECK_ERR(bpnn_net_load(scratch_path("no_such_model.safetensors"), &out), BPNN_ERR_IO,
+            "no_such_model.safetensors");
+  f = fopen(scratch_path("corrupt.safetensors"), "wb");
+  CHECK(f != NULL);
+  if (f) {
+    fputs("this is not a safetensors file at all", f);
+    fclose(f);
+  }
+  CHECK_ERR(bpnn_net_load(scratch_path("corrupt.safetensors"), &out), BPNN_ERR_FORMAT,
+            "corrupt.safetensors");
+  /* A valid file with one tensor byte flipped: the CRC catches it. */
+  f = fopen(model, "r+b");
+  CHECK(f != NULL);
+  if (f) {
+    int byte;
+    fseek(f, -3, SEEK_END);
+    byte = fgetc(f);
+    fseek(f, -3, SEEK_END);
+    fputc(byte ^ 0x40, f);
+    fclose(f);
+  }
+  CHECK_ERR(bpnn_net_load(model, &out), BPNN_ERR_FORMAT, "CRC");
+  CHECK(out == sentinel);
+  remove(model);
+  remove(scratch_path("corrupt.safetensors"));
+
+  /* a reserved metadata key cannot be saved */
+  CHECK_OK(bpnn_net_set_metadata(loaded, "format", "x"));
+  CHECK_ERR(bpnn_net_save(loaded, model), BPNN_ERR_ARG, "reserved");
+
+  /* clone */
+  CHECK_OK(bpnn_net_clone(net, &copy));
+  CHECK(copy != NULL && copy != net && same_weights(net, copy));
+  CHECK(strcmp(bpnn_net_get_metadata(copy, "input_names"), "a,b,c") == 0);
+  {
+    const double w[12] = {0}, b[4] = {0};
+    CHECK_OK(bpnn_net_set_layer_f64(copy, 0, w, 12, b, 4));
+    CHECK(!same_weights(net, copy)); /* a deep copy */
+  }
+  CHECK_ERR(bpnn_net_clone(NULL, &out), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_clone(net, NULL), BPNN_ERR_ARG, "out is NULL");
+  bpnn_net_free(copy);
+  bpnn_net_free(loaded);
+  bpnn_net_free(net);
+}
+
+struct calls {
+  size_t count;
+  size_t stop_after; /* stop once this many epochs ran */
+  size_t bad_stats;
+  double first_loss, last_loss, last_accuracy;
+};
+
+static int on_epoch(void *user, const bpnn_epoch_stats *s) {
+  struct calls *c = user;
+  if (s->struct_size != sizeof *s || s->epoch != c->count || !(s->loss >= 0) ||
+      !(s->seconds >= 0) || !(s->samples_per_s >= 0))
+    ++c->bad_stats;
+  if (c->count == 0) c->first_loss = s->loss;
+  c->last_loss = s->loss;
+  c->last_accuracy = s->accuracy;
+  ++c->count;
+  return c->count >= c->stop_after;
+}
+
+static void test_train(void) {
+  static const size_t sizes[] = {2, 4, 1};
+  const double x[] = {0, 0, 0, 1, 1, 0, 1, 1}, y[] = {0, 1, 1, 0};
+  const float xf[] = {0, 0, 0, 1, 1, 0, 1, 1}, yf[] = {0, 1, 1, 0};
+  const double x_nan[] = {0, 0, 0, 1, 1, NAN, 1, 1};
+  bpnn_net *net = NULL, *net32 = make_net(3, sizes, BPNN_F32, 3);
+  bpnn_net_config c;
+  bpnn_train_config t;
+  bpnn_train_report r;
+  struct calls calls = {0, 1000000, 0, 0, 0, 0};
+  double out[4];
+
+  /* The XOR setup of tests/test_learning.cpp. */
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 3;
+  c.precision = BPNN_F64;
+  c.init = BPNN_INIT_UNIFORM;
+  c.init_scale = 1.0;
+  c.seed = 3;
+  CHECK_OK(bpnn_net_create(&c, &net));
+
+  bpnn_train_config_init(NULL);
+  bpnn_train_report_init(NULL);
+  bpnn_train_config_init(&t);
+  CHECK(t.struct_size == sizeof t && t.learning_rate == 0.1 && t.momentum == 0);
+  CHECK(t.batch == 1 && t.epochs == 10 && t.threads == 0 && t.shuffle == 1 && t.seed == 1);
+  CHECK(t.on_epoch == NULL && t.user == NULL);
+  bpnn_train_report_init(&r);
+  CHECK(r.struct_size == sizeof r && r.epochs_run == 0 && isnan(r.final_loss));
+
+  /* XOR learns, with the callback watching every epoch. */
+  t.learning_rate = 2.0;
+  t.momentum = 0.5;
+  t.epochs = 3000;
+  t.on_epoch = on_epoch;
+  t.user = &calls;
+  CHECK_OK(bpnn_net_train_f64(net, &t, x, y, 4, &r));
+  CHECK(r.epochs_run == 3000 && calls.count == 3000 && calls.bad_stats == 0);
+  CHECK(!r.stopped_by_callback && r.final_loss == calls.last_loss && r.seconds >= 0);
+  CHECK(calls.last_loss < calls.first_loss / 10);
+  CHECK(calls.last_accuracy == 1.0); /* 0/1 targets: a binary classifier */
+  CHECK_OK(bpnn_net_predict_f64(net, x, 4, out));
+  CHECK(out[0] < 0.5 && out[1] > 0.5 && out[2] > 0.5 && out[3] < 0.5);
+
+  /* The callback stops training. */
+  calls.count = 0;
+  calls.stop_after = 3;
+  bpnn_train_report_init(&r);
+  CHECK_OK(bpnn_net_train_f32(net32, &t, xf, yf, 4, &r));
+  CHECK(calls.count == 3 && r.epochs_run == 3 && r.stopped_by_callback == 1);
+  CHECK(r.final_loss == calls.last_loss);
+
+  /* No config, no report: the defaults (10 epochs). */
+  CHECK_OK(bpnn_net_train_f32(net32, NULL, xf, yf, 4, NULL));
+
+  /* Every argument. */
+  t.on_epoch = NULL;
+  t.epochs = 2;
+  CHECK_ERR(bpnn_net_train_f64(NULL, &t, x, y, 4, &r), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_train_f64(net, &t, NULL, y, 4, &r), BPNN_ERR_ARG, "x is NULL");
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, NULL, 4, &r), BPNN_ERR_ARG, "y is NULL");
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 0, &r), BPNN_ERR_ARG, "n is 0");
+  CHECK_ERR(bpnn_net_train_f64(net32, &t, x, y, 4, &r), BPNN_ERR_ARG, "precision f32");
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, (size_t)-1 / 2 + 1, &r), BPNN_ERR_ARG, "overflow");
+  CHECK_ERR(bpnn_net_train_f32(NULL, &t, xf, yf, 4, &r), BPNN_ERR_ARG, "net is NULL");
+  CHECK_ERR(bpnn_net_train_f32(net32, &t, NULL, yf, 4, &r), BPNN_ERR_ARG, "x is NULL");
+  CHECK_ERR(bpnn_net_train_f32(net32, &t, xf, NULL, 4, &r), BPNN_ERR_ARG, "y is NULL");
+  CHECK_ERR(bpnn_net_train_f32(net32, &t, xf, yf, 0, &r), BPNN_ERR_ARG, "n is 0");
+  CHECK_ERR(bpnn_net_train_f32(net, &t, xf, yf, 4, &r), BPNN_ERR_ARG, "precision f64");
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x_nan, y, 4, &r), BPNN_ERR_ARG, "not finite");
+  t.batch = 0;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "config->batch");
+  t.batch = 1;
+  t.epochs = 0;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "config->epochs");
+  t.epochs = 2;
+  t.learning_rate = -1;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "learning rate");
+  t.learning_rate = 0.1;
+  t.momentum = 1;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "momentum");
+  t.momentum = 0;
+  t.threads = -2;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "threads");
+  t.threads = 0;
+  t.struct_size = 0;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "config->struct_size");
+  t.struct_size = 20;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "config->struct_size");
+  t.struct_size = sizeof t * 2;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "newer bpnn.h");
+  t.struct_size = sizeof t;
+  r.struct_size = 0;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "report->struct_size");
+  r.struct_size = sizeof r + 8;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 4, &r), BPNN_ERR_ARG, "report->struct_size");
+  /* An older, shorter report: the fields past it are not written. */
+  bpnn_train_report_init(&r);
+  r.seconds = -7;
+  r.struct_size = offsetof(bpnn_train_report, seconds);
+  CHECK_OK(bpnn_net_train_f64(net, &t, x, y, 4, &r));
+  CHECK(r.epochs_run == 2 && r.seconds == -7);
+
+  bpnn_net_free(net);
+  bpnn_net_free(net32);
+}
+
+/* A config from an older header that ends before `seed`: the seed and the callback past it are
+   not read. */
+static void test_train_old_struct_size(void) {
+  static const size_t sizes[] = {1, 3, 1};
+  const double x[] = {0, 1, 2, 3, 4, 5}, y[] = {0, 0.2, 0.4, 0.6, 0.8, 1};
+  bpnn_net *a = make_net(3, sizes, BPNN_F64, 2), *b = make_net(3, sizes, BPNN_F64, 2);
+  bpnn_net *c = make_net(3, sizes, BPNN_F64, 2);
+  struct calls calls = {0, 1000000, 0, 0, 0, 0};
+  bpnn_train_config t;
+  bpnn_train_config_init(&t);
+  t.batch = 2;
+  t.epochs = 3;
+  CHECK_OK(bpnn_net_train_f64(a, &t, x, y, 6, NULL)); /* seed 1 */
+  t.seed = 99;
+  CHECK_OK(bpnn_net_train_f64(b, &t, x, y, 6, NULL));
+  CHECK(!same_weights(a, b)); /* the seed matters */
+  t.on_epoch = on_epoch;
+  t.user = &calls;
+  t.struct_size = offsetof(bpnn_train_config, seed);
+  CHECK_OK(bpnn_net_train_f64(c, &t, x, y, 6, NULL));
+  CHECK(same_weights(a, c)); /* seed 99 was not read: the default 1 was used */
+  CHECK(calls.count == 0);
+  bpnn_net_free(a);
+  bpnn_net_free(b);
+  bpnn_net_free(c);
+}
+
+/* A linear network with a huge learning rate diverges: BPNN_ERR_NONFINITE, the report holds the
+   epochs completed before, and the net keeps finite weights. */
+static void test_train_nonfinite(void) {
+  static const size_t sizes[] = {1, 1};
+  const double x[] = {1000, -1000, 500}, y[] = {0, 1, 0}, probe = 1;
+  bpnn_net_config c;
+  bpnn_net *net = NULL;
+  bpnn_train_config t;
+  bpnn_train_report r;
+  double out;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 2;
+  c.output_act = BPNN_ACT_LINEAR;
+  c.precision = BPNN_F64;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  bpnn_train_config_init(&t);
+  t.learning_rate = 1e6;
+  t.epochs = 1000;
+  bpnn_train_report_init(&r);
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 3, &r), BPNN_ERR_NONFINITE, "diverged");
+  CHECK(strstr(bpnn_last_error(), "bpnn_net_train_f64: ") == bpnn_last_error());
+  CHECK(r.epochs_run < 1000 && r.stopped_by_callback == 0);
+  CHECK(r.epochs_run == 0 ? isnan(r.final_loss) : isfinite(r.final_loss));
+  CHECK_OK(bpnn_net_predict_f64(net, &probe, 1, &out));
+  CHECK(isfinite(out));
+  bpnn_net_free(net);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
+    fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
+    return 2;
+  }
+  strcpy(scratch, argv[1]);
+  test_versions_and_errors();
+  test_create();
+  test_old_struct_size();
+  test_queries();
+  test_predict_and_layers();
+  test_metadata_save_load_clone();
+  test_train();
+  test_train_old_struct_size();
+  test_train_nonfinite();
+  if (failures) {
+    fprintf(stderr, "test_capi: %d failure(s)\n", failures);
+    return 1;
+  }
+  printf("test_capi: all checks passed\n");
+  return 0;
+}

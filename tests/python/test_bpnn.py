@@ -1,0 +1,200 @@
+"""tools/python/bpnn.py against the built libbpnn.so (BPNN_LIBRARY), with unittest only."""
+import gc
+import os
+import sys
+import tempfile
+import threading
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "python"))
+import bpnn  # noqa: E402
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float64)
+
+
+def forward(net, x):
+    """The network's output by numpy, from its layers: an independent reference for predict."""
+    acts = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh,
+            "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z,
+            "softmax": lambda z: np.exp(z - z.max(1, keepdims=True)) /
+            np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)}
+    hidden, output = net.activations
+    a = np.asarray(x, dtype=np.float64)
+    for layer in range(net.n_layers):
+        w, b = net.get_layer(layer)
+        a = acts[output if layer == net.n_layers - 1 else hidden](a @ w.T + b)
+    return a
+
+
+class TestBinding(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def test_version(self):
+        major, minor, patch = (int(p) for p in bpnn.version().split("."))
+        self.assertEqual(bpnn.version_number(), major * 10000 + minor * 100 + patch)
+        if "BPNN_LIBRARY" in os.environ:
+            self.assertEqual(bpnn.library_path, os.environ["BPNN_LIBRARY"])
+
+    def test_create_and_shape(self):
+        with bpnn.Network([4, 8, 3], hidden_act="relu", output_act="softmax", loss="xent",
+                          precision="f64", init="he", seed=7) as net:
+            self.assertEqual(net.sizes, [4, 8, 3])
+            self.assertEqual((net.n_inputs, net.n_outputs, net.n_layers), (4, 3, 2))
+            self.assertEqual(net.n_params, 5 * 8 + 9 * 3)
+            self.assertEqual(net.precision, "f64")
+            self.assertEqual(net.dtype, np.float64)
+            self.assertEqual(net.activations, ("relu", "softmax"))
+            self.assertEqual(net.loss, "xent")
+            x = np.random.default_rng(0).normal(size=(10, 4))
+            y = net.predict(x)
+            self.assertEqual(y.shape, (10, 3))
+            self.assertEqual(y.dtype, np.float64)
+            np.testing.assert_allclose(y.sum(1), 1.0, rtol=1e-12)
+            np.testing.assert_allclose(y, forward(net, x), rtol=1e-12, atol=1e-15)
+            self.assertEqual(net.predict(x[0]).shape, (3,))
+
+    def test_f32_predict_matches_numpy(self):
+        net = bpnn.Network([3, 5, 2], hidden_act="tanh", output_act="sigmoid", seed=4)
+        x = np.linspace(-1, 1, 12).reshape(4, 3)
+        y = net.predict(x)
+        self.assertEqual(y.dtype, np.float32)
+        np.testing.assert_allclose(y, forward(net, x), rtol=1e-5, atol=1e-6)
+        net.close()
+
+    def test_xor_trains_and_callback_sees_every_epoch(self):
+        net = bpnn.Network([2, 4, 1], precision="f64", init="uniform", init_scale=1.0, seed=3)
+        seen = []
+        report = net.train(XOR_X, XOR_Y, learning_rate=2.0, momentum=0.5, epochs=3000,
+                           on_epoch=lambda s: seen.append(s) and False)
+        self.assertEqual(report["epochs_run"], 3000)
+        self.assertFalse(report["stopped_by_callback"])
+        self.assertEqual([s["epoch"] for s in seen], list(range(3000)))
+        self.assertEqual(report["final_loss"], seen[-1]["loss"])
+        self.assertLess(seen[-1]["loss"], seen[0]["loss"] / 10)
+        out = net.predict(XOR_X).ravel()
+        self.assertTrue(out[0] < 0.5 < out[1] and out[2] > 0.5 > out[3], out)
+
+    def test_callback_stops_training(self):
+        net = bpnn.Network([2, 3, 1])
+        report = net.train(XOR_X, XOR_Y, epochs=100, on_epoch=lambda s: s["epoch"] == 4)
+        self.assertEqual(report["epochs_run"], 5)
+        self.assertTrue(report["stopped_by_callback"])
+
+    def test_callback_exception_propagates(self):
+        net = bpnn.Network([2, 3, 1])
+
+        def boom(stats):
+            raise KeyError("from the callback")
+        with self.assertRaises(KeyError):
+            net.train(XOR_X, XOR_Y, epochs=100, on_epoch=boom)
+
+    def test_errors_carry_status_and_message(self):
+        with self.assertRaises(bpnn.Error) as e:
+            bpnn.Network([2, 0, 1])
+        self.assertEqual(e.exception.status, bpnn.ERR_ARG)
+        self.assertEqual(e.exception.status_name, "BPNN_ERR_ARG")
+        self.assertIn("width 1 is zero", str(e.exception))
+        with self.assertRaises(bpnn.Error) as e:
+            bpnn.Network([])
+        self.assertIn("config->n_sizes", str(e.exception))
+        with self.assertRaises(ValueError):
+            bpnn.Network([2, 1], hidden_act="swish")
+        net = bpnn.Network([2, 1])
+        with self.assertRaises(bpnn.Error) as e:
+            net.predict(np.zeros((3, 5)))
+        self.assertEqual(e.exception.status, bpnn.ERR_ARG)
+        with self.assertRaises(bpnn.Error) as e:
+            net.train(np.zeros((3, 2)), np.zeros((3, 1)), batch=0)
+        self.assertIn("config->batch", str(e.exception))
+        with self.assertRaises(bpnn.Error) as e:
+            net.train(np.array([[0, np.nan]]), np.zeros((1, 1)))
+        self.assertEqual(e.exception.status, bpnn.ERR_ARG)
+        self.assertIn("not finite", str(e.exception))
+        with self.assertRaises(bpnn.Error) as e:
+            net.get_layer(1)
+        with self.assertRaises(bpnn.Error) as e:
+            net.set_layer(0, np.zeros(3), np.zeros(1))
+        self.assertIn("w_len = 3", str(e.exception))
+
+    def test_missing_and_corrupt_files(self):
+        with self.assertRaises(bpnn.Error) as e:
+            bpnn.Network.load(self.path("missing.safetensors"))
+        self.assertEqual(e.exception.status, bpnn.ERR_IO)
+        self.assertIn("missing.safetensors", str(e.exception))
+        with open(self.path("corrupt.safetensors"), "wb") as f:
+            f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+        with self.assertRaises(bpnn.Error) as e:
+            bpnn.Network.load(self.path("corrupt.safetensors"))
+        self.assertEqual(e.exception.status, bpnn.ERR_FORMAT)
+
+    def test_nonfinite(self):
+        net = bpnn.Network([1, 1], output_act="linear", precision="f64")
+        with self.assertRaises(bpnn.Error) as e:
+            net.train([[1000.0], [-1000.0], [500.0]], [[0.0], [1.0], [0.0]], learning_rate=1e6,
+                      epochs=1000)
+        self.assertEqual(e.exception.status, bpnn.ERR_NONFINITE)
+        self.assertTrue(np.isfinite(net.predict([[1.0]])).all())
+
+    def test_save_load_clone_layers_metadata(self):
+        net = bpnn.Network([3, 4, 2], precision="f64", seed=9)
+        net.set_metadata("input_names", "a,b,c")
+        self.assertEqual(net.get_metadata("input_names"), "a,b,c")
+        self.assertIsNone(net.get_metadata("absent"))
+        net.save(self.path("m.safetensors"))
+        loaded = bpnn.Network.load(self.path("m.safetensors"))
+        self.assertEqual(loaded.get_metadata("input_names"), "a,b,c")
+        x = np.random.default_rng(1).normal(size=(6, 3))
+        np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+        copy = net.clone()
+        w, b = copy.get_layer(0)
+        self.assertEqual((w.shape, b.shape), ((4, 3), (4,)))
+        copy.set_layer(0, w * 2, b + 1)
+        w2, b2 = copy.get_layer(0)
+        np.testing.assert_array_equal(w2, w * 2)
+        np.testing.assert_array_equal(b2, b + 1)
+        np.testing.assert_array_equal(net.get_layer(0)[0], w)  # the original is untouched
+        # f32 networks round what they are given
+        small = bpnn.Network([1, 1], precision="f32")
+        small.set_layer(0, [[1 / 3]], [0.0])
+        self.assertEqual(small.get_layer(0)[0][0, 0], float(np.float32(1 / 3)))
+
+    def test_close_and_context_manager(self):
+        net = bpnn.Network([2, 1])
+        with net:
+            net.predict([[0.0, 1.0]])
+        with self.assertRaises(ValueError):
+            net.predict([[0.0, 1.0]])
+        net.close()  # twice is fine
+        self.assertIn("closed", repr(net))
+        for _ in range(200):  # handles freed by the garbage collector
+            bpnn.Network([64, 64, 8])
+        gc.collect()
+
+    def test_threads_share_one_network(self):
+        net = bpnn.Network([8, 16, 4], seed=2)
+        x = np.random.default_rng(3).normal(size=(500, 8)).astype(np.float32)
+        expected = net.predict(x)
+        results = []
+
+        def work():
+            results.append(all(np.array_equal(net.predict(x), expected) for _ in range(20)))
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [True] * 8)
+
+
+if __name__ == "__main__":
+    unittest.main()

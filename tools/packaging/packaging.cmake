@@ -1,0 +1,59 @@
+# Exported symbols and installation of bpnn, included from the top-level CMakeLists.txt:
+#   include/bpnn.h, include/bpnn/*.hpp and the generated bpnn/version.h;
+#   libbpnn.so (SONAME libbpnn.so.MAJOR) and libbpnn.a; the bpnn CLI;
+#   a CMake package: find_package(bpnn CONFIG) gives bpnn::bpnn (shared) and bpnn::bpnn_static;
+#   bpnn.pc for pkg-config (relocatable: paths relative to the .pc file).
+include(CMakePackageConfigHelpers)
+
+# The shared library exports only the C API (bpnn_*) and the C++ API (bpnn::); the objects are
+# already compiled with hidden visibility, the version script also keeps the standard-library
+# template instantiations local.
+target_link_options(bpnn PRIVATE "LINKER:--version-script=${CMAKE_CURRENT_LIST_DIR}/libbpnn.map")
+set_property(TARGET bpnn APPEND PROPERTY LINK_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/libbpnn.map)
+
+set(BPNN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/bpnn)
+
+install(FILES ${PROJECT_SOURCE_DIR}/include/bpnn.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/bpnn/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpnn
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/bpnn/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpnn)
+
+set_target_properties(bpnn PROPERTIES EXPORT_NAME bpnn)
+set_target_properties(bpnn_static PROPERTIES EXPORT_NAME bpnn_static)
+# Two export sets: the shared library needs nothing from its users' systems, the static one needs
+# TBB, OpenMP and Threads found first (bpnnConfig.cmake does that before loading it).
+install(TARGETS bpnn EXPORT bpnnTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS bpnn_static EXPORT bpnnStaticTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS bpnn_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(EXPORT bpnnTargets NAMESPACE bpnn:: DESTINATION ${BPNN_CMAKE_DIR})
+install(EXPORT bpnnStaticTargets NAMESPACE bpnn:: DESTINATION ${BPNN_CMAKE_DIR})
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/bpnnConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/bpnnConfig.cmake INSTALL_DESTINATION ${BPNN_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/bpnnConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/bpnnConfig.cmake ${PROJECT_BINARY_DIR}/bpnnConfigVersion.cmake
+  DESTINATION ${BPNN_CMAKE_DIR})
+
+# bpnn.pc: prefix relative to the .pc file, so the package works wherever it is installed
+# (cmake --install build --prefix DIR).
+set(BPNN_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+set(BPNN_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(BPNN_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH BPNN_PC_UP "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+  string(REGEX REPLACE "/$" "" BPNN_PC_UP "${BPNN_PC_UP}")
+  set(BPNN_PC_PREFIX "\${pcfiledir}/${BPNN_PC_UP}")
+  set(BPNN_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(NOT IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(BPNN_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/bpnn.pc.in ${PROJECT_BINARY_DIR}/bpnn.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/bpnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

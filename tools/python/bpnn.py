@@ -1,0 +1,363 @@
+"""bpnn from Python: a ctypes binding over the C API (include/bpnn.h), numpy arrays in and out.
+
+    import numpy as np, bpnn
+    with bpnn.Network([2, 4, 1], init="uniform", init_scale=1.0, seed=3, precision="f64") as net:
+        x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); y = np.array([[0], [1], [1], [0]])
+        report = net.train(x, y, learning_rate=2.0, momentum=0.5, epochs=3000)
+        print(net.predict(x).ravel(), report["final_loss"])
+
+libbpnn.so is found through $BPNN_LIBRARY (a path to the library), else next to this repository's
+build (build/libbpnn.so), else on the system's library path. Every failure raises bpnn.Error
+carrying the C status and bpnn_last_error()'s message. A Network frees its handle on close(), on
+leaving a `with` block, or when garbage-collected.
+
+Thread-safety is the C API's: predict may run on one network from many threads (ctypes releases
+the GIL during the call); train needs the network alone.
+"""
+import ctypes
+import ctypes.util
+import os
+
+import numpy as np
+
+__all__ = ["Error", "Network", "version", "version_number", "library_path"]
+
+# ---- the library ---------------------------------------------------------------------------
+
+
+def _find_library():
+    env = os.environ.get("BPNN_LIBRARY")
+    if env:
+        return env
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for candidate in (os.path.join(root, "build", "libbpnn.so"),):
+        if os.path.exists(candidate):
+            return candidate
+    found = ctypes.util.find_library("bpnn")
+    if found:
+        return found
+    raise OSError("bpnn: libbpnn.so not found; set BPNN_LIBRARY to its path or build the repository")
+
+
+library_path = _find_library()
+_lib = ctypes.CDLL(library_path)
+
+_size_t = ctypes.c_size_t
+_status = ctypes.c_int
+_p_net = ctypes.c_void_p
+_p_f32 = ctypes.POINTER(ctypes.c_float)
+_p_f64 = ctypes.POINTER(ctypes.c_double)
+
+
+class _NetConfig(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("sizes", ctypes.POINTER(_size_t)), ("n_sizes", _size_t),
+                ("hidden_act", ctypes.c_int), ("output_act", ctypes.c_int), ("loss", ctypes.c_int),
+                ("precision", ctypes.c_int), ("init", ctypes.c_int), ("init_scale", ctypes.c_double),
+                ("seed", ctypes.c_uint64)]
+
+
+class _EpochStats(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("epoch", _size_t), ("loss", ctypes.c_double),
+                ("accuracy", ctypes.c_double), ("seconds", ctypes.c_double),
+                ("samples_per_s", ctypes.c_double)]
+
+
+_ON_EPOCH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_EpochStats))
+
+
+class _TrainConfig(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("learning_rate", ctypes.c_double),
+                ("momentum", ctypes.c_double), ("batch", _size_t), ("epochs", _size_t),
+                ("threads", ctypes.c_int), ("shuffle", ctypes.c_int), ("seed", ctypes.c_uint64),
+                ("on_epoch", _ON_EPOCH), ("user", ctypes.c_void_p)]
+
+
+class _TrainReport(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("epochs_run", _size_t), ("final_loss", ctypes.c_double),
+                ("stopped_by_callback", ctypes.c_int), ("seconds", ctypes.c_double)]
+
+
+def _declare(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_version_number = _declare("bpnn_version_number", ctypes.c_int)
+_version_string = _declare("bpnn_version_string", ctypes.c_char_p)
+_status_string = _declare("bpnn_status_string", ctypes.c_char_p, _status)
+_last_error = _declare("bpnn_last_error", ctypes.c_char_p)
+_net_config_init = _declare("bpnn_net_config_init", None, ctypes.POINTER(_NetConfig))
+_net_create = _declare("bpnn_net_create", _status, ctypes.POINTER(_NetConfig), ctypes.POINTER(_p_net))
+_net_load = _declare("bpnn_net_load", _status, ctypes.c_char_p, ctypes.POINTER(_p_net))
+_net_save = _declare("bpnn_net_save", _status, _p_net, ctypes.c_char_p)
+_net_clone = _declare("bpnn_net_clone", _status, _p_net, ctypes.POINTER(_p_net))
+_net_free = _declare("bpnn_net_free", None, _p_net)
+_net_n_params = _declare("bpnn_net_n_params", _size_t, _p_net)
+_net_precision = _declare("bpnn_net_precision", ctypes.c_int, _p_net)
+_net_get_config = _declare("bpnn_net_get_config", _status, _p_net, ctypes.POINTER(_NetConfig))
+_net_predict_f32 = _declare("bpnn_net_predict_f32", _status, _p_net, _p_f32, _size_t, _p_f32)
+_net_predict_f64 = _declare("bpnn_net_predict_f64", _status, _p_net, _p_f64, _size_t, _p_f64)
+_net_get_layer = _declare("bpnn_net_get_layer_f64", _status, _p_net, _size_t, _p_f64, _size_t,
+                          _p_f64, _size_t)
+_net_set_layer = _declare("bpnn_net_set_layer_f64", _status, _p_net, _size_t, _p_f64, _size_t,
+                          _p_f64, _size_t)
+_net_set_metadata = _declare("bpnn_net_set_metadata", _status, _p_net, ctypes.c_char_p, ctypes.c_char_p)
+_net_get_metadata = _declare("bpnn_net_get_metadata", ctypes.c_char_p, _p_net, ctypes.c_char_p)
+_train_config_init = _declare("bpnn_train_config_init", None, ctypes.POINTER(_TrainConfig))
+_train_report_init = _declare("bpnn_train_report_init", None, ctypes.POINTER(_TrainReport))
+_net_train_f32 = _declare("bpnn_net_train_f32", _status, _p_net, ctypes.POINTER(_TrainConfig), _p_f32,
+                          _p_f32, _size_t, ctypes.POINTER(_TrainReport))
+_net_train_f64 = _declare("bpnn_net_train_f64", _status, _p_net, ctypes.POINTER(_TrainConfig), _p_f64,
+                          _p_f64, _size_t, ctypes.POINTER(_TrainReport))
+
+# ---- errors and names ----------------------------------------------------------------------
+
+OK, ERR_ARG, ERR_NOMEM, ERR_IO, ERR_FORMAT, ERR_NONFINITE, ERR_INTERNAL = range(7)
+
+
+class Error(Exception):
+    """A failing bpnn call: .status is the bpnn_status number, .status_name its name
+    ("BPNN_ERR_ARG", ...), str(error) bpnn_last_error()'s message."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.status_name = _status_string(status).decode()
+
+
+def _check(status):
+    if status != OK:
+        raise Error(status, _last_error().decode("utf-8", "replace"))
+
+
+def _code(names, value, what):
+    if isinstance(value, str) and value in names:
+        return names.index(value)
+    raise ValueError(f"{what}: {value!r} is not one of {', '.join(names)}")
+
+
+_ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear", "softmax"]
+_LOSSES = ["mse", "xent"]
+_PRECISIONS = ["f32", "f64"]
+_INITS = ["zero", "uniform", "xavier", "he"]
+_DTYPES = [np.float32, np.float64]
+
+
+def version():
+    """The run-time library version, "MAJOR.MINOR.PATCH"."""
+    return _version_string().decode()
+
+
+def version_number():
+    return _version_number()
+
+
+# ---- networks ------------------------------------------------------------------------------
+
+
+class Network:
+    """A bpnn network. Network(sizes, ...) creates one; Network.load(path) reads a model file."""
+
+    def __init__(self, sizes, hidden_act="sigmoid", output_act="sigmoid", loss="mse",
+                 precision="f32", init="xavier", init_scale=0.5, seed=1):
+        self._handle = None
+        sizes = [int(s) for s in sizes]
+        c_sizes = (_size_t * max(len(sizes), 1))(*sizes)
+        config = _NetConfig()
+        _net_config_init(ctypes.byref(config))
+        config.sizes = ctypes.cast(c_sizes, ctypes.POINTER(_size_t))
+        config.n_sizes = len(sizes)
+        config.hidden_act = _code(_ACTIVATIONS, hidden_act, "hidden_act")
+        config.output_act = _code(_ACTIVATIONS, output_act, "output_act")
+        config.loss = _code(_LOSSES, loss, "loss")
+        config.precision = _code(_PRECISIONS, precision, "precision")
+        config.init = _code(_INITS, init, "init")
+        config.init_scale = float(init_scale)
+        config.seed = int(seed)
+        handle = _p_net()
+        _check(_net_create(ctypes.byref(config), ctypes.byref(handle)))
+        self._handle = handle
+
+    @classmethod
+    def _adopt(cls, handle):
+        net = cls.__new__(cls)
+        net._handle = handle
+        return net
+
+    @classmethod
+    def load(cls, path):
+        handle = _p_net()
+        _check(_net_load(os.fsencode(path), ctypes.byref(handle)))
+        return cls._adopt(handle)
+
+    def save(self, path):
+        _check(_net_save(self._live(), os.fsencode(path)))
+
+    def clone(self):
+        handle = _p_net()
+        _check(_net_clone(self._live(), ctypes.byref(handle)))
+        return Network._adopt(handle)
+
+    # -- lifetime --
+    def close(self, _free=_net_free):  # bound now: module globals may be gone at shutdown
+        """Frees the network now; later calls raise ValueError. Safe to call twice."""
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            _free(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _live(self):
+        if not self._handle:
+            raise ValueError("bpnn: the network is closed")
+        return self._handle
+
+    # -- shape --
+    def _config(self):
+        config = _NetConfig()
+        _net_config_init(ctypes.byref(config))
+        _check(_net_get_config(self._live(), ctypes.byref(config)))
+        return config
+
+    @property
+    def sizes(self):
+        c = self._config()
+        return [c.sizes[i] for i in range(c.n_sizes)]
+
+    @property
+    def n_inputs(self):
+        return self.sizes[0]
+
+    @property
+    def n_outputs(self):
+        return self.sizes[-1]
+
+    @property
+    def n_layers(self):
+        return len(self.sizes) - 1
+
+    @property
+    def n_params(self):
+        return _net_n_params(self._live())
+
+    @property
+    def precision(self):
+        return _PRECISIONS[_net_precision(self._live())]
+
+    @property
+    def dtype(self):
+        return np.dtype(_DTYPES[_net_precision(self._live())])
+
+    @property
+    def activations(self):
+        c = self._config()
+        return _ACTIVATIONS[c.hidden_act], _ACTIVATIONS[c.output_act]
+
+    @property
+    def loss(self):
+        return _LOSSES[self._config().loss]
+
+    # -- arrays --
+    def _rows(self, a, width, name):
+        """a as a C-contiguous (n, width) array in the network's dtype."""
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        if a.ndim == 1 and width == 1 and a.shape[0] != 1:
+            a = a.reshape(-1, 1)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or a.shape[1] != width:
+            raise Error(ERR_ARG, f"{name}: expected shape (n, {width}), got {a.shape}")
+        return a
+
+    def _ptr(self, a):
+        return a.ctypes.data_as(_p_f64 if a.dtype == np.float64 else _p_f32)
+
+    def predict(self, x):
+        """x:(n, inputs) → (n, outputs) in the network's dtype; a 1-D x is one sample."""
+        single = np.ndim(x) == 1 and self.n_inputs != 1
+        x = self._rows(x, self.n_inputs, "x")
+        y = np.empty((x.shape[0], self.n_outputs), dtype=self.dtype)
+        f = _net_predict_f64 if self.dtype == np.float64 else _net_predict_f32
+        _check(f(self._live(), self._ptr(x), x.shape[0], self._ptr(y)))
+        return y[0] if single else y
+
+    def train(self, x, y, learning_rate=0.1, momentum=0.0, batch=1, epochs=10, threads=0,
+              shuffle=True, seed=1, on_epoch=None):
+        """Trains on x:(n, inputs), y:(n, outputs). on_epoch(stats: dict) is called after every
+        epoch; returning True stops training. Returns the report as a dict (epochs_run,
+        final_loss, stopped_by_callback, seconds). An exception in on_epoch stops training and
+        is raised from train."""
+        x = self._rows(x, self.n_inputs, "x")
+        y = self._rows(y, self.n_outputs, "y")
+        if x.shape[0] != y.shape[0]:
+            raise Error(ERR_ARG, f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+        config = _TrainConfig()
+        _train_config_init(ctypes.byref(config))
+        config.learning_rate = float(learning_rate)
+        config.momentum = float(momentum)
+        config.batch = int(batch)
+        config.epochs = int(epochs)
+        config.threads = int(threads)
+        config.shuffle = 1 if shuffle else 0
+        config.seed = int(seed)
+        raised = []
+        if on_epoch is not None:
+            def trampoline(_user, stats):
+                s = stats.contents
+                try:
+                    return 1 if on_epoch({"epoch": s.epoch, "loss": s.loss, "accuracy": s.accuracy,
+                                          "seconds": s.seconds,
+                                          "samples_per_s": s.samples_per_s}) else 0
+                except BaseException as e:  # noqa: B902 - re-raised below, after the C call
+                    raised.append(e)
+                    return 1
+            callback = _ON_EPOCH(trampoline)  # kept alive until train returns
+            config.on_epoch = callback
+        report = _TrainReport()
+        _train_report_init(ctypes.byref(report))
+        f = _net_train_f64 if self.dtype == np.float64 else _net_train_f32
+        status = f(self._live(), ctypes.byref(config), self._ptr(x), self._ptr(y), x.shape[0],
+                   ctypes.byref(report))
+        if raised:
+            raise raised[0]
+        _check(status)
+        return {"epochs_run": report.epochs_run, "final_loss": report.final_loss,
+                "stopped_by_callback": bool(report.stopped_by_callback), "seconds": report.seconds}
+
+    def get_layer(self, layer):
+        """Layer `layer`'s (weights (out, in), bias (out,)) as float64 arrays."""
+        sizes = self.sizes
+        if not 0 <= layer < len(sizes) - 1:
+            raise Error(ERR_ARG, f"layer = {layer} is out of range (the net has {len(sizes) - 1} layers)")
+        w = np.empty((sizes[layer + 1], sizes[layer]), dtype=np.float64)
+        b = np.empty(sizes[layer + 1], dtype=np.float64)
+        _check(_net_get_layer(self._live(), layer, self._ptr(w), w.size, self._ptr(b), b.size))
+        return w, b
+
+    def set_layer(self, layer, weights, bias):
+        """Replaces layer `layer`'s parameters (rounded to the network's precision)."""
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        b = np.ascontiguousarray(bias, dtype=np.float64)
+        _check(_net_set_layer(self._live(), int(layer), self._ptr(w), w.size, self._ptr(b), b.size))
+
+    def set_metadata(self, key, value):
+        _check(_net_set_metadata(self._live(), key.encode(), value.encode()))
+
+    def get_metadata(self, key):
+        """The value stored under key, or None."""
+        value = _net_get_metadata(self._live(), key.encode())
+        return None if value is None else value.decode()
+
+    def __repr__(self):
+        if not self._handle:
+            return "<bpnn.Network closed>"
+        return f"<bpnn.Network sizes={self.sizes} precision={self.precision}>"
