@@ -4,7 +4,9 @@
 #   build-tsan: ThreadSanitizer
 # The tests (tests/capi: every C API function and error path, 8 threads predicting on one net
 # while another trains) carry that label only in a build configured with -DBPNN_SANITIZE; under
-# TSan only the threads test does, training serially (libtbb is not TSan-instrumented).
+# TSan only the threads test does, training serially (libtbb is not TSan-instrumented). The
+# multicore trainer tests ([parallel]: bit-identical models across thread counts, a stress run of
+# many concurrent short trainings) carry the label in both builds.
 # Usage: tools/run-sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ run() {  # run NAME SANITIZERS
   echo "== $1: -fsanitize=$2 in $dir" >&2
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBPNN_SANITIZE="$2" \
     -DBPNN_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$dir" -j "$jobs" --target test_capi test_capi_threads
+  cmake --build "$dir" -j "$jobs" --target test_capi test_capi_threads bpnn_tests
   ctest --test-dir "$dir" -L sanitize --output-on-failure
 }
 targets=("$@")

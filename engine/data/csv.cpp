@@ -7,9 +7,6 @@
 //          | { any byte but ',' '\n' '\r' '"' }                         (unquoted)
 // NUL bytes are rejected anywhere. Numeric cells go straight from the bytes into the table;
 // only header names and text-column cells become std::strings.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +20,7 @@
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "data/csv_internal.hpp"
+#include "data/file_read.hpp"
 #include "data/csv_number.hpp"
 
 namespace bpnn {
@@ -381,30 +379,8 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   return t;
 }
 
-std::string csv_file_read(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorKind::io, path + ": cannot open: " + std::strerror(errno));
-  std::string bytes;
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    const ssize_t got = ::read(fd, chunk, sizeof chunk);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw Error(ErrorKind::io, path + ": cannot read: " + std::strerror(err));
-    }
-    bytes.append(chunk, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  return bytes;
-}
-
 CsvTable read_csv(const std::string& path, const CsvOptions& options) {
-  return parse_csv(csv_file_read(path), path, options);
+  return parse_csv(file_read_all(path), path, options);
 }
 
 std::optional<std::pair<std::size_t, std::size_t>> csv_field_position(std::string_view text,

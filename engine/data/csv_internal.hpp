@@ -8,9 +8,6 @@
 
 namespace bpnn {
 
-// The whole file as bytes. Throws Error(io, "PATH: cannot open: <strerror>") (or "cannot read").
-std::string csv_file_read(const std::string& path);
-
 // Where field `field` (0-based) of the record starting on `line` (1-based) begins, its leading
 // blanks skipped: {line, byte column}, both 1-based (the line moves on when an earlier field of the
 // record spans lines); nullopt when the text has no such field. Used on error paths only, to point

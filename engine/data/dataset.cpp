@@ -11,6 +11,7 @@
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "data/csv_internal.hpp"
+#include "data/file_read.hpp"
 #include "data/csv_number.hpp"
 
 namespace bpnn {
@@ -105,7 +106,7 @@ std::string cell_where(const CsvTable& t, std::size_t r, std::size_t j) {
   std::pair<std::size_t, std::size_t> where{line, 1};
   try {
     if (line > 0)
-      if (auto found = csv_field_position(csv_file_read(t.source), line, j)) where = *found;
+      if (auto found = csv_field_position(file_read_all(t.source), line, j)) where = *found;
   } catch (const Error&) {
     // Not a readable file (e.g. text parsed in memory): keep column 1.
   }

@@ -40,28 +40,6 @@ std::string suffix_random() {
 
 }  // namespace
 
-std::vector<unsigned char> file_read_all(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_fail(path, "cannot open", errno);
-  std::vector<unsigned char> bytes;
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
-  unsigned char chunk[1 << 16];
-  for (;;) {
-    const ssize_t got = ::read(fd, chunk, sizeof chunk);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      io_fail(path, "cannot read", err);
-    }
-    bytes.insert(bytes.end(), chunk, chunk + got);
-  }
-  ::close(fd);
-  return bytes;
-}
-
 void file_write_atomic(const std::string& path, std::span<const unsigned char> bytes) {
   TempFile tmp;
   for (int attempt = 0; tmp.fd < 0; ++attempt) {

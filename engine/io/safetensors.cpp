@@ -10,6 +10,7 @@
 
 #include "bpnn/error.hpp"
 #include "io/crc32.hpp"
+#include "data/file_read.hpp"
 #include "io/file.hpp"
 
 namespace bpnn {
@@ -269,7 +270,8 @@ std::vector<unsigned char> safetensors_encode(const SafetensorsFile& file) {
 }
 
 SafetensorsFile safetensors_read(const std::string& path) {
-  return safetensors_decode(file_read_all(path), path);
+  const std::string bytes = file_read_all(path);
+  return safetensors_decode({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()}, path);
 }
 
 void safetensors_write(const std::string& path, const SafetensorsFile& file) {
