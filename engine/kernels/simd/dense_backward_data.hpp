@@ -91,8 +91,20 @@ void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, cons
       for (std::size_t o = 0; o < ko; ++o)
         for (std::size_t i = ni; i < vi * W; ++i) buf[o * NR + i] = T(0);
       const bool first = p == 0, last = p + 1 == np;
+      // the next block of weights (contiguous) is fetched into L2 while this one is in use,
+      // spread over the row tiles
+      const bool more_p = p + 1 < np, more_i = i0 + NR < s.in;
+      const T* next = more_p ? w + L.offset(p + 1) + i0 * L.width(p + 1)
+                      : more_i ? w + (i0 + NR) * L.width(0) : nullptr;
+      const std::size_t next_bytes =
+          more_p   ? ni * L.width(p + 1) * sizeof(T)
+          : more_i ? min_size(NR, s.in - i0 - NR) * L.width(0) * sizeof(T) : 0;
+      const std::size_t lines_per_tile = ceil_div(ceil_div(next_bytes, 64), ceil_div(s.n, S::MR));
+      std::size_t line = 0;
       for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
         const std::size_t mr = min_size(S::MR, s.n - r0);
+        for (std::size_t l = 0; l < lines_per_tile && line * 64 < next_bytes; ++l, ++line)
+          __builtin_prefetch(reinterpret_cast<const char*>(next) + line * 64, 0, 2);
         const T* a = dy + r0 * s.out + L.first(p);
         T* c = dx + r0 * s.in + i0;
         if (last)
