@@ -9,7 +9,7 @@ template <class T>
 const KernelTable<T>& kernels_avx2() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<fma3<avx2>, T>("avx2", kernels_reference<T>());
+  static const KernelTable<T> table = simd::dense_table<fma3<avx2>, T>("avx2", elementwise_avx2<T>());
   return table;
 }
 

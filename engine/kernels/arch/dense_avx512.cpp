@@ -1,7 +1,7 @@
 // The avx512 kernel table: the dense templates instantiated for xsimd::avx512bw, compiled with
 // AVX-512 (F, CD, DQ, BW) flags (CMakeLists.txt derives them from the file name).
 // GCC 12.2 falsely reports the _mm512_undefined_* operands inside avx512fintrin.h as
-// uninitialised once xsimd's exp/tanh are inlined (GCC bug 105593, fixed in 12.3).
+// uninitialised once inlined (GCC PR 105593, fixed in GCC 13).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/arch/dense_tables.hpp"
@@ -13,7 +13,7 @@ template <class T>
 const KernelTable<T>& kernels_avx512() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<avx512bw, T>("avx512", kernels_reference<T>());
+  static const KernelTable<T> table = simd::dense_table<avx512bw, T>("avx512", elementwise_avx512<T>());
   return table;
 }
 

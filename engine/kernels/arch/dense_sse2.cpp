@@ -9,7 +9,7 @@ template <class T>
 const KernelTable<T>& kernels_sse2() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<sse2, T>("sse2", kernels_reference<T>());
+  static const KernelTable<T> table = simd::dense_table<sse2, T>("sse2", elementwise_sse2<T>());
   return table;
 }
 

@@ -4,9 +4,9 @@
 #include <cstddef>
 
 #include "kernels/kernels.hpp"
-#include "kernels/simd/dense_activation.hpp"
 #include "kernels/simd/pack.hpp"
 #include "kernels/simd/tile.hpp"
+#include "kernels/simd/vector_math.hpp"
 
 namespace bpnn::kernels::simd {
 
@@ -18,7 +18,7 @@ struct FinishActGrad {
   GradOp gop;
   xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col, std::size_t cnt,
                                    const xsimd::batch<T, Arch>& acc) const {
-    return gop(acc, load_n<Arch>(x + m * ldx + col, cnt));
+    return acc * gop(load_n<Arch>(x + m * ldx + col, cnt));
   }
 };
 
@@ -47,7 +47,7 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
           acc[j] = xsimd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
       }
     }
-    gop(reduce_rows<Arch, T>(acc), B::load_unaligned(x + i0)).store_unaligned(dx + i0);
+    (reduce_rows<Arch, T>(acc) * gop(B::load_unaligned(x + i0))).store_unaligned(dx + i0);
   }
   if (i0 == s.in) return;
   // the last in % W inputs: one reduction each
@@ -64,7 +64,7 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
     sums[i - i0] = xsimd::hadd(acc);
   }
   const std::size_t rest = s.in - i0;
-  store_n<Arch>(dx + i0, gop(B::load_aligned(sums), load_n<Arch>(x + i0, rest)), rest);
+  store_n<Arch>(dx + i0, B::load_aligned(sums) * gop(load_n<Arch>(x + i0, rest)), rest);
 }
 
 // dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); the GEMM form. Each panel's block of NR
@@ -91,8 +91,20 @@ void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, cons
       for (std::size_t o = 0; o < ko; ++o)
         for (std::size_t i = ni; i < vi * W; ++i) buf[o * NR + i] = T(0);
       const bool first = p == 0, last = p + 1 == np;
+      // the next block of weights (contiguous) is fetched into L2 while this one is in use,
+      // spread over the row tiles
+      const bool more_p = p + 1 < np, more_i = i0 + NR < s.in;
+      const T* next = more_p ? w + L.offset(p + 1) + i0 * L.width(p + 1)
+                      : more_i ? w + (i0 + NR) * L.width(0) : nullptr;
+      const std::size_t next_bytes =
+          more_p   ? ni * L.width(p + 1) * sizeof(T)
+          : more_i ? min_size(NR, s.in - i0 - NR) * L.width(0) * sizeof(T) : 0;
+      const std::size_t lines_per_tile = ceil_div(ceil_div(next_bytes, 64), ceil_div(s.n, S::MR));
+      std::size_t line = 0;
       for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
         const std::size_t mr = min_size(S::MR, s.n - r0);
+        for (std::size_t l = 0; l < lines_per_tile && line * 64 < next_bytes; ++l, ++line)
+          __builtin_prefetch(reinterpret_cast<const char*>(next) + line * 64, 0, 2);
         const T* a = dy + r0 * s.out + L.first(p);
         T* c = dx + r0 * s.in + i0;
         if (last)
@@ -111,7 +123,7 @@ template <class Arch, class T>
 void dense_backward_data(const DenseShape& s, Activation act, const T* dy, const T* w,
                          const T* x, T* dx) {
   if (s.n == 0 || s.in == 0) return;
-  dense_with_activation_grad(act, [&](auto gop) {
+  bpnn::simd::with_activation_grad(act, [&](auto gop) {
     if (s.out == 0) {
       // no outputs: dx = 0
       for (std::size_t k = 0; k < s.n * s.in; ++k) dx[k] = T(0);

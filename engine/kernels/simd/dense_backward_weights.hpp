@@ -68,6 +68,12 @@ void dense_backward_weights_gemm(const DenseShape& s, const T* dy, const T* x, T
       }
       for (std::size_t i0 = 0; i0 < s.in; i0 += S::MR) {
         const std::size_t mi = min_size(S::MR, s.in - i0);
+        // the gradient rows two tiles ahead, from memory for wide layers, into L2
+        if (i0 + 3 * S::MR <= s.in) {
+          const char* ahead = reinterpret_cast<const char*>(dwp + (i0 + 2 * S::MR) * wid);
+          for (std::size_t b = 0; b < S::MR * wid * sizeof(T); b += 64)
+            __builtin_prefetch(ahead + b, 1, 2);
+        }
         tile_any<Arch, T, true>(mi, wid / W, kr, x + r0 * s.in + i0, s.in, buf, NR,
                                 dwp + i0 * wid, wid, wid, true, FinishNone{});
       }

@@ -4,9 +4,9 @@
 
 #include "kernels/cache_info.hpp"
 #include "kernels/kernels.hpp"
-#include "kernels/simd/dense_activation.hpp"
 #include "kernels/simd/pack.hpp"
 #include "kernels/simd/tile.hpp"
+#include "kernels/simd/vector_math.hpp"
 
 namespace bpnn::kernels::simd {
 
@@ -81,7 +81,7 @@ template <class Arch, class T>
 void dense_forward(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
                    T* y) {
   if (s.n == 0 || s.out == 0) return;
-  dense_with_activation(act, [&](auto op) {
+  bpnn::simd::with_activation(act, [&](auto op) {
     if (s.n == 1)
       dense_forward_vec<Arch, T>(s, op, x, w, b, y);
     else

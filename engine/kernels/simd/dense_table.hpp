@@ -1,6 +1,7 @@
 #pragma once
 // Builds the KernelTable of one instruction set from the dense templates; included only by the
 // per-ISA translation units in engine/kernels/arch/.
+#include "kernels/arch/elementwise.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/simd/dense_backward_data.hpp"
 #include "kernels/simd/dense_backward_weights.hpp"
@@ -11,7 +12,7 @@ namespace bpnn::kernels::simd {
 
 // The dense kernels and packing for Arch; the elementwise kernels come from `elementwise`.
 template <class Arch, class T>
-constexpr KernelTable<T> dense_table(const char* name, const KernelTable<T>& elementwise) {
+constexpr KernelTable<T> dense_table(const char* name, const ElementwiseKernels<T>& elementwise) {
   return KernelTable<T>{
       name,
       dense_packed_size<Arch, T>,

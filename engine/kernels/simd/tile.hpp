@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <immintrin.h>
+
 #include <xsimd/xsimd.hpp>
 
 namespace bpnn::kernels::simd {
@@ -23,6 +25,19 @@ constexpr std::size_t min_size(std::size_t a, std::size_t b) { return a < b ? a 
 constexpr std::size_t max_size(std::size_t a, std::size_t b) { return a > b ? a : b; }
 
 }  // namespace
+
+#if defined(__AVX2__)
+// lanes < cnt set, for _mm256_maskload/maskstore (a template on Arch, like everything here)
+template <class Arch, class T>
+inline __m256i avx2_lane_mask(std::size_t cnt) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(cnt)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  else
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(cnt)),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+#endif
 
 template <class Arch>
 inline constexpr bool arch_is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch>;
@@ -42,11 +57,28 @@ struct TileShape {
   static constexpr std::size_t align = Arch::alignment();
 };
 
-// v:(cnt ≤ W) from p, lanes ≥ cnt are zero; never reads past p[cnt-1]
+// v:(cnt ≤ W) from p, lanes ≥ cnt are zero; never reads past p[cnt-1] (AVX-512 and AVX2 use
+// masked loads, which do not fault on the lanes they leave out)
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
   using B = xsimd::batch<T, Arch>;
   if (cnt >= B::size) return B::load_unaligned(p);
+#if defined(__AVX512F__)
+  if constexpr (arch_is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      return B(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cnt) - 1), p));
+    else
+      return B(_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << cnt) - 1), p));
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of_v<xsimd::avx2, Arch> && !arch_is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      return B(_mm256_maskload_ps(p, avx2_lane_mask<Arch, T>(cnt)));
+    else
+      return B(_mm256_maskload_pd(p, avx2_lane_mask<Arch, T>(cnt)));
+  }
+#endif
   alignas(Arch::alignment()) T tmp[B::size];
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < B::size; ++i) tmp[i] = i < cnt ? p[i] : T(0);
@@ -61,6 +93,24 @@ inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
     v.store_unaligned(p);
     return;
   }
+#if defined(__AVX512F__)
+  if constexpr (arch_is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << cnt) - 1), v);
+    else
+      _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << cnt) - 1), v);
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (std::is_base_of_v<xsimd::avx2, Arch> && !arch_is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      _mm256_maskstore_ps(p, avx2_lane_mask<Arch, T>(cnt), v);
+    else
+      _mm256_maskstore_pd(p, avx2_lane_mask<Arch, T>(cnt), v);
+    return;
+  }
+#endif
   alignas(Arch::alignment()) T tmp[B::size];
   v.store_aligned(tmp);
 #pragma GCC unroll 16
@@ -68,15 +118,20 @@ inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
     if (i < cnt) p[i] = tmp[i];
 }
 
-// Lane j = Σ lanes of rows[j], for j < W. (xsimd 8.1's haddp permutes the lanes on avx512, so
-// each row is reduced with hadd.)
+// Lane j = Σ lanes of rows[j], for j < W, by xsimd::haddp. xsimd 8.1's avx512 float haddp
+// returns the sums of rows 2,3 in lanes 4,5 and of rows 10,11 in lanes 12,13 and vice versa,
+// so the rows are handed to it in that (self-inverse) order.
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> reduce_rows(const xsimd::batch<T, Arch>* rows) {
   using B = xsimd::batch<T, Arch>;
-  alignas(Arch::alignment()) T sums[B::size];
-#pragma GCC unroll 16
-  for (std::size_t j = 0; j < B::size; ++j) sums[j] = xsimd::hadd(rows[j]);
-  return B::load_aligned(sums);
+  if constexpr (arch_is_avx512<Arch> && std::is_same_v<T, float>) {
+    const B swapped[16] = {rows[0],  rows[1],  rows[4],  rows[5], rows[2],  rows[3],
+                           rows[6],  rows[7],  rows[8],  rows[9], rows[12], rows[13],
+                           rows[10], rows[11], rows[14], rows[15]};
+    return xsimd::haddp(swapped);
+  } else {
+    return xsimd::haddp(rows);
+  }
 }
 
 // The finishing step that leaves C untouched before the store: partial sums.
