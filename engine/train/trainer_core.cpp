@@ -124,7 +124,27 @@ void TrainerCore<T>::update_tile(std::size_t l, std::size_t tile, const T* x, st
 }
 
 template <class T>
+void TrainerCore<T>::check_finite(double loss) const {
+  if (!std::isfinite(loss))
+    throw Error(ErrorKind::nonfinite,
+                "training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                    " in epoch " + std::to_string(epoch_ + 1) +
+                    "; the network keeps the weights from before that step (try a smaller learning rate)");
+}
+
+template <class T>
+double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct) {
+  mlp_.forward(x, 0, 1, workspace_);
+  const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
+  check_finite(loss);
+  if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+  mlp_.backward_sgd_in_place(x, workspace_, static_cast<T>(config_.learning_rate));
+  return loss;
+}
+
+template <class T>
 double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
+  if (rows == 1 && velocity_.empty()) return sample_step(x, y, correct);
   // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
   const std::size_t chunks = plan_.chunks(rows);
   parallel_.run(chunks, [&](std::size_t c) {
@@ -133,22 +153,14 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
     mlp_.forward(x, first, n, workspace_);
     chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
     chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(y, first, n);
-    if (!(rows == 1 && velocity_.empty())) mlp_.backward_data(first, n, workspace_);
+    mlp_.backward_data(first, n, workspace_);
   });
   double loss = 0;
   for (std::size_t c = 0; c < chunks; ++c) {
     loss += chunk_loss_[c];
     correct += chunk_correct_[c];
   }
-  if (!std::isfinite(loss))
-    throw Error(ErrorKind::nonfinite,
-                "training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                    " in epoch " + std::to_string(epoch_ + 1) +
-                    "; the network keeps the weights from before that step (try a smaller learning rate)");
-  if (rows == 1 && velocity_.empty()) {  // per-sample SGD: update within the backward sweep
-    mlp_.backward_sgd_in_place(x, workspace_, static_cast<T>(config_.learning_rate));
-    return loss;
-  }
+  check_finite(loss);
   // phase 2: weight gradients over all rows and the update, tile by tile
   parallel_.run(plan_.weight_tasks, [&](std::size_t task) {
     std::size_t l = 0;
@@ -169,7 +181,10 @@ EpochStats TrainerCore<T>::run_epoch() {
     const std::size_t rows = std::min(workspace_.capacity, n_ - first);
     const T* x = x_ + first * in;
     const T* y = y_ + first * k;
-    if (config_.shuffle) {  // gather the step's rows in the epoch's order
+    if (config_.shuffle && rows == 1) {  // one sample: read it where it is
+      x = x_ + order_[first] * in;
+      y = y_ + order_[first] * k;
+    } else if (config_.shuffle) {  // gather the step's rows in the epoch's order
       for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t s = order_[first + r];
         std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);

@@ -29,6 +29,10 @@ class TrainerCore {
 
   // One step over `rows` samples at x, y; returns Σ E over them, adds to `correct`.
   double step(const T* x, const T* y, std::size_t rows, std::size_t& correct);
+  // Per-sample SGD without momentum: forward, loss, and the fused backward-and-update sweep.
+  double sample_step(const T* x, const T* y, std::size_t& correct);
+  // Throws Error(nonfinite) unless the step's loss is finite (before any weight changes).
+  void check_finite(double loss) const;
   // Phase 2 task: the weight gradient of one tile of one layer's outputs, then its update.
   void update_tile(std::size_t layer, std::size_t tile, const T* x, std::size_t rows);
   // Correct classifications among rows [first, first + rows) of the last forward pass.
