@@ -51,7 +51,7 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       order_(n),
       random_(config.seed),
       workspace_(mlp, std::min(config.batch, n)),
-      gradient_(mlp.arena().size()),
+      gradient_(config.momentum > 0 ? mlp.arena().size() : 0),
       velocity_(config.momentum > 0 ? mlp.arena().size() : 0),
       plan_(batch_plan_make(mlp, workspace_.capacity)),
       chunk_loss_(plan_.chunks(workspace_.capacity)),
@@ -100,27 +100,40 @@ void TrainerCore<T>::update_tile(std::size_t l, std::size_t tile, const T* x, st
   const kernels::KernelTable<T>& k = mlp_.kernels();
   const std::size_t o0 = tile * cut.tile_outputs;
   const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
-  const T* delta = workspace_.deltas[l].data();
-  if (cut.tiles > 1) {  // this tile's columns of δ:(rows, out) as a (rows, m) block
-    T* block = delta_tiles_[l].data() + rows * o0;
-    for (std::size_t r = 0; r < rows; ++r)
-      std::copy_n(delta + r * layer.out + o0, m, block + r * m);
-    delta = block;
-  }
+  const T lr = static_cast<T>(config_.learning_rate);
   const T* in = l == 0 ? x : workspace_.activations[l - 1].data();
   const std::size_t w_begin = layer.weight_offset + k.packed_size(o0, layer.in);
   const std::size_t w_count = k.packed_size(o0 + m, layer.in) - k.packed_size(o0, layer.in);
   const std::size_t b_begin = layer.bias_offset + o0;
+  T* w = mlp_.arena().data();
+
+  // This tile's columns of δ:(rows, out) as a contiguous (rows, m) block, scaled by −lr/rows
+  // for plain SGD: phase 1 is done with δ, so the single-tile case scales it in place.
+  const T scale = velocity_.empty() ? -lr / static_cast<T>(rows) : T(1);
+  T* delta = workspace_.deltas[l].data();
+  if (cut.tiles > 1) {
+    T* block = delta_tiles_[l].data() + rows * o0;
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t j = 0; j < m; ++j) block[r * m + j] = scale * delta[r * layer.out + o0 + j];
+    delta = block;
+  } else if (scale != T(1)) {
+    for (std::size_t i = 0; i < rows * m; ++i) delta[i] *= scale;
+  }
+
+  if (velocity_.empty()) {  // plain SGD: w += Σ_rows (−lr/rows·δ)ᵀ·a, straight into the weights
+    k.dense_backward_weights({rows, layer.in, m}, delta, in, w + w_begin, w + b_begin);
+    return;
+  }
+  // with momentum: g = Σ_rows δᵀ·a ; v = μ·v + g/rows ; w −= lr·v
   T* grad = gradient_.data();
   std::fill_n(grad + w_begin, w_count, T(0));
   std::fill_n(grad + b_begin, m, T(0));
   k.dense_backward_weights({rows, layer.in, m}, delta, in, grad + w_begin, grad + b_begin);
-  const T lr = static_cast<T>(config_.learning_rate), mu = static_cast<T>(config_.momentum);
-  const T scale = T(1) / static_cast<T>(rows);
-  T* v = velocity_.empty() ? nullptr : velocity_.data();
-  T* w = mlp_.arena().data();
-  k.sgd_update(w_count, lr, mu, scale, grad + w_begin, v ? v + w_begin : nullptr, w + w_begin);
-  k.sgd_update(m, lr, mu, scale, grad + b_begin, v ? v + b_begin : nullptr, w + b_begin);
+  const T mu = static_cast<T>(config_.momentum);
+  const T mean = T(1) / static_cast<T>(rows);
+  T* v = velocity_.data();
+  k.sgd_update(w_count, lr, mu, mean, grad + w_begin, v + w_begin, w + w_begin);
+  k.sgd_update(m, lr, mu, mean, grad + b_begin, v + b_begin, w + b_begin);
 }
 
 template <class T>

@@ -48,7 +48,7 @@ class TrainerCore {
   Random random_;
   Workspace<T> workspace_;
   AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
-  AlignedVector<T> gradient_, velocity_;
+  AlignedVector<T> gradient_, velocity_;  // only with momentum: plain SGD updates in place
   std::vector<AlignedVector<T>> delta_tiles_;  // per layer: δ regrouped tile by tile, (rows, tile)
   BatchPlan plan_;
   std::vector<double> chunk_loss_;
