@@ -60,6 +60,15 @@ TEST_CASE("the batch plan cuts wide steps into several tasks, independent of thr
   const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, 257);
   CHECK(plan.chunks(257) > 1);
   CHECK(plan.weight_tasks > plan.layers.size());
+  CHECK(plan.weights_in_parallel);
+
+  // a tiny network's step stays on the calling thread: one chunk, phase 2 serial
+  bpnn::NetworkConfig tiny;
+  tiny.sizes = {4, 8, 3};
+  bpnn::Network small(tiny);
+  const bpnn::BatchPlan tiny_plan = bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(small.impl().mlp), 8);
+  CHECK(tiny_plan.chunks(8) == 1);
+  CHECK_FALSE(tiny_plan.weights_in_parallel);
   for (const auto& layer : plan.layers) {  // tiles start at whole panels of the packed layout
     if (mlp.kernels().out_block > 0 && layer.tiles > 1)
       CHECK(layer.tile_outputs % mlp.kernels().out_block == 0);

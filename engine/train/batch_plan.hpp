@@ -26,6 +26,7 @@ struct BatchPlan {
   std::size_t chunk_rows = 1;      // rows per phase-1 task
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
+  bool weights_in_parallel = false;  // phase 2 has enough work to pay for waking threads
 
   std::size_t chunks(std::size_t rows) const { return (rows + chunk_rows - 1) / chunk_rows; }
 };
@@ -53,7 +54,9 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   plan.chunk_rows = std::min(batch, (rows + 15) / 16 * 16);  // whole register tiles of rows
 
   const std::size_t block = mlp.kernels().out_block;
+  double weight_flops = 0;
   for (const LayerSpec& s : mlp.layers()) {
+    weight_flops += 2.0 * static_cast<double>(batch * s.in * s.out);
     LayerTiles t{s.out, 1, plan.weight_tasks};
     if (block > 0) {
       const double per_output = 2.0 * static_cast<double>(batch * s.in);
@@ -64,6 +67,8 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     plan.weight_tasks += t.tiles;
     plan.layers.push_back(t);
   }
+  // Small networks keep phase 2 on the calling thread, so more threads never slow them down.
+  plan.weights_in_parallel = weight_flops >= 2 * task_target_flops;
   return plan;
 }
 

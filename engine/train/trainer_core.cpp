@@ -175,11 +175,16 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
   }
   check_finite(loss);
   // phase 2: weight gradients over all rows and the update, tile by tile
-  parallel_.run(plan_.weight_tasks, [&](std::size_t task) {
+  const auto update = [&](std::size_t task) {
     std::size_t l = 0;
     while (task >= plan_.layers[l].first_task + plan_.layers[l].tiles) ++l;
     update_tile(l, task - plan_.layers[l].first_task, x, rows);
-  });
+  };
+  if (plan_.weights_in_parallel) {
+    parallel_.run(plan_.weight_tasks, update);
+  } else {
+    for (std::size_t task = 0; task < plan_.weight_tasks; ++task) update(task);
+  }
   return loss;
 }
 
