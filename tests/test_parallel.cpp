@@ -11,6 +11,7 @@
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "nn/network_impl.hpp"
+#include "nn/random.hpp"
 #include "train/batch_plan.hpp"
 
 namespace {
@@ -155,4 +156,55 @@ TEST_CASE("many short training runs on many threads at once", "[parallel][stress
     });
   for (auto& t : pool) t.join();
   for (int i = 1; i < 8; ++i) CHECK(bitwise_equal(results[i], results[0]));
+}
+
+TEST_CASE("per-sample SGD splits wide layers across threads, with identical results", "[parallel]") {
+  bpnn::NetworkConfig c;
+  c.sizes = {1024, 4096, 16};  // the first layer is wide enough to cut into several tiles
+  c.seed = 21;
+  {
+    bpnn::Network probe(c);
+    const auto& mlp = std::get<bpnn::Mlp<float>>(probe.impl().mlp);
+    const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, 1);
+    REQUIRE(plan.sample_in_parallel);
+    REQUIRE(plan.layers[0].tiles > 1);
+  }
+  const Data data = training_data(12, 1024, 16, 8);
+  std::vector<double> first;
+  for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+    for (int threads : {1, 2, 4}) {
+      bpnn::Network net(c);
+      bpnn::TrainConfig t;
+      t.learning_rate = 0.1;
+      t.batch = 1;
+      t.epochs = 1;
+      t.threads = threads;
+      t.backend = backend;
+      bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+      const auto params = all_parameters(net);
+      if (first.empty()) first = params;
+      INFO("threads " << threads << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+      CHECK(bitwise_equal(params, first));
+    }
+
+  // the same samples through the fused single-thread sweep
+  bpnn::Network reference(c);
+  auto& mlp = std::get<bpnn::Mlp<float>>(reference.impl().mlp);
+  bpnn::Workspace<float> ws(mlp, 1);
+  bpnn::Random order(1);
+  std::vector<std::size_t> index(data.n);
+  for (std::size_t i = 0; i < data.n; ++i) index[i] = i;
+  order.shuffle(index.begin(), data.n);
+  std::vector<float> x(1024), y(16);
+  for (std::size_t s : index) {
+    for (std::size_t i = 0; i < 1024; ++i) x[i] = static_cast<float>(data.x[s * 1024 + i]);
+    for (std::size_t i = 0; i < 16; ++i) y[i] = static_cast<float>(data.y[s * 16 + i]);
+    mlp.forward(x.data(), 1, ws);
+    mlp.loss_and_output_delta(y.data(), 1, ws);
+    mlp.backward_sgd_in_place(x.data(), ws, 0.1f);
+  }
+  const auto expected = all_parameters(reference);
+  double worst = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::abs(expected[i] - first[i]));
+  CHECK(worst <= 1e-6);
 }

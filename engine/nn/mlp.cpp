@@ -62,24 +62,26 @@ void Mlp<T>::set_weight_rows(std::size_t l, std::size_t first, std::size_t count
 }
 
 template <class T>
-void Mlp<T>::forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const {
-  const T* in = x + first * n_inputs();
-  const std::size_t last = layers_.size() - 1;
-  for (std::size_t l = 0; l <= last; ++l) {
-    const LayerSpec& layer = layers_[l];
-    const kernels::DenseShape shape{n, layer.in, layer.out};
-    const T* w = arena_.data() + layer.weight_offset;
-    const T* b = arena_.data() + layer.bias_offset;
-    T* y = ws.activations[l].data() + first * layer.out;
-    if (l == last && keeps_logits_) {
-      T* z = ws.logits.data() + first * layer.out;
-      kernels_->dense_forward(shape, Activation::linear, in, w, b, z);
-      output_activation(layer.act, n, layer.out, z, y, *kernels_);
-    } else {
-      kernels_->dense_forward(shape, layer.act, in, w, b, y);
-    }
-    in = y;
+void Mlp<T>::forward_layer(std::size_t l, const T* x, std::size_t first, std::size_t n,
+                           Workspace<T>& ws) const {
+  const LayerSpec& layer = layers_[l];
+  const kernels::DenseShape shape{n, layer.in, layer.out};
+  const T* in = l == 0 ? x + first * layer.in : ws.activations[l - 1].data() + first * layer.in;
+  const T* w = arena_.data() + layer.weight_offset;
+  const T* b = arena_.data() + layer.bias_offset;
+  T* y = ws.activations[l].data() + first * layer.out;
+  if (l + 1 == layers_.size() && keeps_logits_) {
+    T* z = ws.logits.data() + first * layer.out;
+    kernels_->dense_forward(shape, Activation::linear, in, w, b, z);
+    output_activation(layer.act, n, layer.out, z, y, *kernels_);
+  } else {
+    kernels_->dense_forward(shape, layer.act, in, w, b, y);
   }
+}
+
+template <class T>
+void Mlp<T>::forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  for (std::size_t l = 0; l < layers_.size(); ++l) forward_layer(l, x, first, n, ws);
 }
 
 template <class T>
@@ -116,19 +118,42 @@ void Mlp<T>::backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) cons
 }
 
 template <class T>
+void Mlp<T>::forward_outputs(std::size_t l, const T* x, std::size_t o0, std::size_t m,
+                             Workspace<T>& ws) const {
+  const LayerSpec& layer = layers_[l];
+  const T* in = l == 0 ? x : ws.activations[l - 1].data();
+  kernels_->dense_forward({1, layer.in, m}, layer.act, in,
+                          arena_.data() + layer.weight_offset + kernels_->packed_size(o0, layer.in),
+                          arena_.data() + layer.bias_offset + o0, ws.activations[l].data() + o0);
+}
+
+template <class T>
+void Mlp<T>::backward_data_row(std::size_t l, Workspace<T>& ws) const {
+  const LayerSpec& layer = layers_[l];
+  kernels_->dense_backward_data({1, layer.in, layer.out}, layers_[l - 1].act, ws.deltas[l].data(),
+                                arena_.data() + layer.weight_offset, ws.activations[l - 1].data(),
+                                ws.deltas[l - 1].data());
+}
+
+template <class T>
+void Mlp<T>::sgd_outputs_in_place(std::size_t l, const T* x, std::size_t o0, std::size_t m,
+                                  Workspace<T>& ws, T lr) {
+  const LayerSpec& layer = layers_[l];
+  const T* in = l == 0 ? x : ws.activations[l - 1].data();
+  T* delta = ws.deltas[l].data() + o0;
+  for (std::size_t o = 0; o < m; ++o) delta[o] *= -lr;
+  // w += (−lr·δ)ᵀ·x ; b += −lr·δ
+  kernels_->dense_backward_weights(
+      {1, layer.in, m}, delta, in,
+      arena_.data() + layer.weight_offset + kernels_->packed_size(o0, layer.in),
+      arena_.data() + layer.bias_offset + o0);
+}
+
+template <class T>
 void Mlp<T>::backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr) {
   for (std::size_t l = layers_.size(); l-- > 0;) {
-    const LayerSpec& layer = layers_[l];
-    const kernels::DenseShape shape{1, layer.in, layer.out};
-    const T* in = l == 0 ? x : ws.activations[l - 1].data();
-    T* delta = ws.deltas[l].data();
-    T* w = arena_.data() + layer.weight_offset;
-    if (l > 0)  // δ_{l−1} from the weights before this step
-      kernels_->dense_backward_data(shape, layers_[l - 1].act, delta, w, in,
-                                    ws.deltas[l - 1].data());
-    for (std::size_t o = 0; o < layer.out; ++o) delta[o] *= -lr;
-    // w += (−lr·δ)ᵀ·x ; b += −lr·δ
-    kernels_->dense_backward_weights(shape, delta, in, w, arena_.data() + layer.bias_offset);
+    if (l > 0) backward_data_row(l, ws);  // δ_{l−1} from the weights before this step
+    sgd_outputs_in_place(l, x, 0, layers_[l].out, ws, lr);
   }
 }
 

@@ -67,6 +67,9 @@ class Mlp {
   // x:(N,In0) → ws.activations.back():(N,K) holds ŷ for the rows
   void forward(const T* x, std::size_t first, std::size_t n, Workspace<T>& ws) const;
   void forward(const T* x, std::size_t n, Workspace<T>& ws) const { forward(x, 0, n, ws); }
+  // layer l alone (the output layer: its logits and output activation too)
+  void forward_layer(std::size_t l, const T* x, std::size_t first, std::size_t n,
+                     Workspace<T>& ws) const;
 
   // y:(N,K) targets → Σ over the rows of the per-sample loss E; writes δ_L = ∂E/∂z_L into
   // ws.deltas.back(). Call after forward on the same rows.
@@ -88,6 +91,18 @@ class Mlp {
   // same sweep, w −= lr·∂E/∂w for one row. Layer l's weights are updated only after they have
   // propagated δ to layer l−1, so every gradient uses the weights from before the step.
   void backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr);
+
+  // The pieces of the per-sample step, for one row (row 0 of the workspace), so the training
+  // module can split a wide layer's outputs across threads. Output ranges start at multiples of
+  // kernels().out_block and own disjoint outputs.
+  // outputs [o0, o0 + m) of layer l: y = act(a_{l−1}·wᵀ + b); not for a layer that keeps logits
+  void forward_outputs(std::size_t l, const T* x, std::size_t o0, std::size_t m,
+                       Workspace<T>& ws) const;
+  // δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}), l > 0
+  void backward_data_row(std::size_t l, Workspace<T>& ws) const;
+  // outputs [o0, o0 + m) of layer l: δ ⊙= −lr; w += δᵀ·a_{l−1}; b += δ
+  void sgd_outputs_in_place(std::size_t l, const T* x, std::size_t o0, std::size_t m,
+                            Workspace<T>& ws, T lr);
 
   // True when the output layer computes its logits separately (softmax, or cross-entropy).
   bool keeps_logits() const { return keeps_logits_; }

@@ -27,6 +27,9 @@ struct BatchPlan {
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
   bool weights_in_parallel = false;  // phase 2 has enough work to pay for waking threads
+  // Per-sample steps (batch 1) of networks with a layer wide enough to cut into several tiles
+  // split those layers' outputs across threads; all others run on one thread.
+  bool sample_in_parallel = false;
 
   std::size_t chunks(std::size_t rows) const { return (rows + chunk_rows - 1) / chunk_rows; }
 };
@@ -69,6 +72,9 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   }
   // Small networks keep phase 2 on the calling thread, so more threads never slow them down.
   plan.weights_in_parallel = weight_flops >= 2 * task_target_flops;
+  plan.sample_in_parallel =
+      batch == 1 && std::any_of(plan.layers.begin(), plan.layers.end(),
+                                [](const LayerTiles& t) { return t.tiles > 1; });
   return plan;
 }
 

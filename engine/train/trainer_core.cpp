@@ -147,11 +147,38 @@ void TrainerCore<T>::check_finite(double loss) const {
 
 template <class T>
 double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct) {
-  mlp_.forward(x, 0, 1, workspace_);
+  const T lr = static_cast<T>(config_.learning_rate);
+  if (!plan_.sample_in_parallel) {  // small layers: one thread, the fused sweep
+    mlp_.forward(x, 0, 1, workspace_);
+    const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
+    check_finite(loss);
+    if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+    mlp_.backward_sgd_in_place(x, workspace_, lr);
+    return loss;
+  }
+  // Wide layers: their outputs are split across threads in the forward pass and the update;
+  // δ_{l−1} (a sum over all outputs) stays on the calling thread.
+  const auto tiles = [&](std::size_t l, auto&& body) {
+    const LayerTiles& cut = plan_.layers[l];
+    const std::size_t out = mlp_.layers()[l].out;
+    parallel_.run(cut.tiles, [&](std::size_t t) {
+      const std::size_t o0 = t * cut.tile_outputs;
+      body(o0, std::min(out, o0 + cut.tile_outputs) - o0);
+    });
+  };
+  const std::size_t last = mlp_.layers().size() - 1;
+  for (std::size_t l = 0; l < last; ++l)
+    tiles(l, [&](std::size_t o0, std::size_t m) { mlp_.forward_outputs(l, x, o0, m, workspace_); });
+  mlp_.forward_layer(last, x, 0, 1, workspace_);
   const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
   check_finite(loss);
   if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
-  mlp_.backward_sgd_in_place(x, workspace_, static_cast<T>(config_.learning_rate));
+  for (std::size_t l = last + 1; l-- > 0;) {
+    if (l > 0) mlp_.backward_data_row(l, workspace_);
+    tiles(l, [&](std::size_t o0, std::size_t m) {
+      mlp_.sgd_outputs_in_place(l, x, o0, m, workspace_, lr);
+    });
+  }
   return loss;
 }
 
