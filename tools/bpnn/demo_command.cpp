@@ -43,7 +43,7 @@ void run_seed(const DemoOptions& options) {
               "# 1 sigmoid output, zero init, learning rate 1, target 1, E = 1/2 (y^ - y)^2.\n"
               "# epoch output error   (output before that epoch's update; error = |output - target|)\n");
   PlotSpec plot{"The seed network: 2(+threshold)-4-1 sigmoid, lr 1, target 1", "epoch",
-                "value", {}, {{"output y^", "#1f77b4", {}}, {"error |y^ - y|", "#d62728", {}}}};
+                "value", {}, {{"output ŷ", "#1f77b4", {}}, {"error |ŷ − y|", "#d62728", {}}}};
   for (std::size_t epoch = 0; epoch < options.seed_epochs; ++epoch) {
     double output = 0;
     net.predict(x, 1, &output);

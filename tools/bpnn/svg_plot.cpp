@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 
@@ -111,11 +112,30 @@ std::string svg_line_chart(const PlotSpec& spec) {
       svg += number(px(spec.x[i])) + "," + number(py(s.y[i])) + " ";
     svg += "\"/>\n";
   }
-  // legend, top right
-  const double lx = left + pw - 150, ly = top + 10;
-  svg += "<rect x=\"" + number(lx) + "\" y=\"" + number(ly) + "\" width=\"140\" height=\"" +
-         number(10 + 20 * static_cast<double>(spec.series.size())) +
-         "\" fill=\"white\" stroke=\"#999\"/>\n";
+  // legend: in whichever of the four corners or the right middle covers the fewest points
+  const double lw = 140, lh = 10 + 20 * static_cast<double>(spec.series.size());
+  double lx = 0, ly = 0;
+  std::size_t fewest = SIZE_MAX;
+  const double spots[5][2] = {{left + pw - lw - 10, top + 10},
+                              {left + pw - lw - 10, top + (ph - lh) / 2},
+                              {left + pw - lw - 10, top + ph - lh - 10},
+                              {left + 10, top + 10},
+                              {left + 10, top + ph - lh - 10}};
+  for (const auto& spot : spots) {
+    std::size_t covered = 0;
+    for (const auto& series : spec.series)
+      for (std::size_t i = 0; i < spec.x.size(); ++i) {
+        const double x = px(spec.x[i]), y = py(series.y[i]);
+        covered += x >= spot[0] && x <= spot[0] + lw && y >= spot[1] && y <= spot[1] + lh;
+      }
+    if (covered < fewest) {
+      fewest = covered;
+      lx = spot[0];
+      ly = spot[1];
+    }
+  }
+  svg += "<rect x=\"" + number(lx) + "\" y=\"" + number(ly) + "\" width=\"" + number(lw) +
+         "\" height=\"" + number(lh) + "\" fill=\"white\" stroke=\"#999\"/>\n";
   for (std::size_t i = 0; i < spec.series.size(); ++i) {
     const double y = ly + 18 + 20 * static_cast<double>(i);
     svg += "<line x1=\"" + number(lx + 10) + "\" y1=\"" + number(y - 4) + "\" x2=\"" +
