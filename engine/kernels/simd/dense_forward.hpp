@@ -27,6 +27,15 @@ struct FinishBiasAct {
 template <class Arch, class T, class Op>
 void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
   using S = TileShape<Arch, T>;
+  using B = xsimd::batch<T, Arch>;
+  if (s.out <= S::W) {
+    // one panel of one vector: the tile below with M = Vn = 1, without its loops and dispatch
+    B acc(T(0));
+    for (std::size_t k = 0; k < s.in; ++k)
+      acc = xsimd::fma(B(x[k]), B::load_unaligned(w + k * S::W), acc);
+    store_n<Arch>(y, op(acc + load_n<Arch>(b, s.out)), s.out);
+    return;
+  }
   const PanelLayout<Arch, T> L{s.out, s.in};
   for (std::size_t p = 0; p < L.panels(); ++p) {
     const std::size_t wid = L.width(p), o0 = L.first(p);

@@ -60,7 +60,7 @@ struct TileShape {
 // v:(cnt ≤ W) from p, lanes ≥ cnt are zero; never reads past p[cnt-1] (AVX-512 and AVX2 use
 // masked loads, which do not fault on the lanes they leave out)
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
   using B = xsimd::batch<T, Arch>;
   if (cnt >= B::size) return B::load_unaligned(p);
 #if defined(__AVX512F__)
@@ -87,7 +87,7 @@ inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
 
 // p[0..cnt) = first cnt lanes of v; never writes past p[cnt-1]
 template <class Arch, class T>
-inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
+[[gnu::always_inline]] inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
   using B = xsimd::batch<T, Arch>;
   if (cnt >= B::size) {
     v.store_unaligned(p);
