@@ -30,6 +30,22 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
   using B = xsimd::batch<T, Arch>;
   using S = TileShape<Arch, T>;
   constexpr std::size_t W = S::W;
+  if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {
+    // a handful of each: scalar dot products with the (single) panel rows, gathered into one
+    // vector for act'; no reduction tree
+    alignas(S::align) static constexpr T lane_ids[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                         8, 9, 10, 11, 12, 13, 14, 15};
+    const B lane = B::load_aligned(lane_ids);
+    B sums(T(0));
+    for (std::size_t i = 0; i < s.in; ++i) {
+      const T* row = w + i * W;
+      T acc = dy[0] * row[0];
+      for (std::size_t o = 1; o < s.out; ++o) acc += dy[o] * row[o];
+      sums = xsimd::select(lane == B(T(i)), B(acc), sums);
+    }
+    store_few<Arch>(dx, sums * gop(load_few<Arch>(x, s.in)), s.in);
+    return;
+  }
   const PanelLayout<Arch, T> L{s.out, s.in};
   const std::size_t np = L.panels();
   // W inputs at a time (the last block holds in % W of them, the other rows stay zero): row j of
@@ -42,7 +58,7 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
     for (std::size_t j = 0; j < W; ++j) acc[j] = B(T(0));
     if (s.out <= W) {
       // one panel, one vector wide
-      const B d = load_n<Arch>(dy, s.out);
+      const B d = load_small<Arch>(dy, s.out);
       const T* wp = w + i0 * W;
       // (fully unrolled with constant indices, so that acc stays in registers)
 #pragma GCC unroll 16
@@ -60,7 +76,8 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
         }
       }
     }
-    store_n<Arch>(dx + i0, reduce_rows<Arch, T>(acc) * gop(load_n<Arch>(x + i0, ni)), ni);
+    store_small<Arch>(dx + i0, reduce_rows<Arch, T>(acc) * gop(load_small<Arch>(x + i0, ni)),
+                      ni);
   }
 }
 

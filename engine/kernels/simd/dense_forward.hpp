@@ -33,7 +33,7 @@ void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const
     B acc(T(0));
     for (std::size_t k = 0; k < s.in; ++k)
       acc = xsimd::fma(B(x[k]), B::load_unaligned(w + k * S::W), acc);
-    store_n<Arch>(y, op(acc + load_n<Arch>(b, s.out)), s.out);
+    store_small<Arch>(y, op(acc + load_small<Arch>(b, s.out)), s.out);
     return;
   }
   const PanelLayout<Arch, T> L{s.out, s.in};

@@ -205,22 +205,26 @@ inline xsimd::batch<T, Arch> exp(xsimd::batch<T, Arch> x) {
 
 // y = 1/(1+e^-x), computed from e = e^-|x| ≤ 1; finite, in [0, 1] for every non-NaN input
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
   const B a = xsimd::abs(x);
   const auto neg = x < B(T(0));
-  if (xsimd::all(a < B(detail::MathConst<T>::fast_limit))) {
-    // e = e^-|x| = s·(1 + u) with s = 2^n normal: the scaling and the "+ 1"s fold into FMAs,
-    // e = s + s·u and 1 + e = (1 + s) + s·u, which shortens the chain to the division
-    B k;
-    const B u = detail::exp_split_u<Arch>(-a, k);
-    const B s = detail::exp2_bits<Arch>(k);
-    const B e = xsimd::fma(s, u, s);
-    return xsimd::select(neg, e, B(T(1))) / xsimd::fma(s, u, B(T(1)) + s);
+  const auto fast = a < B(detail::MathConst<T>::fast_limit);
+  // Where |x| < fast_limit: e = e^-|x| = s·(1 + u) with s = 2^n normal, and the scaling and the
+  // "+ 1"s fold into FMAs, e = s + s·u and 1 + e = (1 + s) + s·u, which shortens the chain to
+  // the division. The other lanes (NaN included) take exp_edges; a lane's result does not
+  // depend on its neighbours.
+  B k;
+  const B u = detail::exp_split_u<Arch>(-a, k);
+  const B s = detail::exp2_bits<Arch>(k);
+  B e = xsimd::fma(s, u, s), den = xsimd::fma(s, u, B(T(1)) + s);
+  if (!xsimd::all(fast)) {
+    const B e_edge = detail::exp_edges<Arch>(-a);
+    e = xsimd::select(fast, e, e_edge);
+    den = xsimd::select(fast, den, B(T(1)) + e_edge);
   }
-  const B e = detail::exp_edges<Arch>(-a);
   // one correctly rounded quotient: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0
-  return xsimd::select(neg, e, B(T(1))) / (B(T(1)) + e);
+  return xsimd::select(neg, e, B(T(1))) / den;
 }
 
 // y = tanh(x): odd polynomial for |x| < atanh(1/2), sign(x)·(1 − 2/(e^{2|x|}+1)) above
@@ -244,25 +248,25 @@ inline xsimd::batch<T, Arch> tanh(xsimd::batch<T, Arch> x) {
 // ---- activation functors: y = act(z), callable on any batch type ----
 struct SigmoidOp {  // y = 1/(1+e^-z)
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return simd::sigmoid<typename B::arch_type>(z);
   }
 };
 struct TanhOp {  // y = tanh(z)
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return simd::tanh<typename B::arch_type>(z);
   }
 };
 struct ReluOp {  // y = max(0, z); NaN and −0 give +0, as activation_scalar does
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return xsimd::max(z, B(typename B::value_type(0)));  // maxps returns operand 2 on NaN / ±0
   }
 };
 struct LinearOp {  // y = z
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return z;
   }
 };
@@ -270,26 +274,26 @@ struct LinearOp {  // y = z
 // ---- derivative functors: act'(z) written through the output y = act(z) ----
 struct SigmoidGradOp {  // y(1−y)
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     return y * (B(typename B::value_type(1)) - y);
   }
 };
 struct TanhGradOp {  // 1 − y²
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     return xsimd::fnma(y, y, B(typename B::value_type(1)));
   }
 };
 struct ReluGradOp {  // y > 0 ? 1 : 0
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     using T = typename B::value_type;
     return xsimd::select(y > B(T(0)), B(T(1)), B(T(0)));
   }
 };
 struct LinearGradOp {  // 1
   template <class B>
-  B operator()(B) const {
+  [[gnu::always_inline]] B operator()(B) const {
     return B(typename B::value_type(1));
   }
 };
