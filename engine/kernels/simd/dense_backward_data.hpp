@@ -16,8 +16,9 @@ struct FinishActGrad {
   const T* x;  // x of the tile's first row and column
   std::size_t ldx;
   GradOp gop;
-  xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col, std::size_t cnt,
-                                   const xsimd::batch<T, Arch>& acc) const {
+  [[gnu::always_inline]] xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col,
+                                                          std::size_t cnt,
+                                                          const xsimd::batch<T, Arch>& acc) const {
     return acc * gop(load_n<Arch>(x + m * ldx + col, cnt));
   }
 };

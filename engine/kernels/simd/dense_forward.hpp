@@ -15,8 +15,9 @@ template <class Arch, class T, class Op>
 struct FinishBiasAct {
   const T* bias;  // b of the tile's first column
   Op op;
-  xsimd::batch<T, Arch> operator()(std::size_t, std::size_t col, std::size_t cnt,
-                                   const xsimd::batch<T, Arch>& acc) const {
+  [[gnu::always_inline]] xsimd::batch<T, Arch> operator()(std::size_t, std::size_t col,
+                                                          std::size_t cnt,
+                                                          const xsimd::batch<T, Arch>& acc) const {
     return op(acc + load_n<Arch>(bias + col, cnt));
   }
 };

@@ -117,48 +117,19 @@ inline xsimd::batch<T, Arch> poly(xsimd::batch<T, Arch> x, const T (&c)[N]) {
   return acc;
 }
 
-// c[0] + c[1]·x + … + c[N-1]·x^(N-1), Estrin's scheme: pairs c[2i] + c[2i+1]·x, then pairs of
-// those with x², x⁴, …, so the dependency chain is about log2 N FMAs instead of N − 1. It takes
-// x² from the caller, who usually needs it anyway.
-template <class Arch, class T, std::size_t N>
-inline xsimd::batch<T, Arch> poly_estrin(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch> x2,
-                                         const T (&c)[N]) {
-  using B = xsimd::batch<T, Arch>;
-  constexpr std::size_t M = (N + 1) / 2;
-  B t[M];
-#pragma GCC unroll 16
-  for (std::size_t i = 0; i < M; ++i)
-    t[i] = 2 * i + 1 < N ? xsimd::fma(B(c[2 * i + 1]), x, B(c[2 * i])) : B(c[2 * i]);
-  B xp = x2;
-#pragma GCC unroll 8
-  for (std::size_t m = M; m > 1; m = (m + 1) / 2) {
-#pragma GCC unroll 16
-    for (std::size_t i = 0; i < m / 2; ++i) t[i] = xsimd::fma(t[2 * i + 1], xp, t[2 * i]);
-    if (m % 2) t[m / 2] = t[m - 1];
-    if (m > 2) xp = xp * xp;
-  }
-  return t[0];
-}
-
-// x -> u, k: e^x = (1 + u)·2^n with 1 + u = e^r, and k = n + shifter, whose low bits hold
-// n + bias. x must keep |x·log2 e| well below 2^(p-2) (the callers clamp or test |x| first).
+// x -> p, k: e^x = p·2^n with p = e^r, and k = n + shifter, whose low bits hold n + bias.
+// x must keep |x·log2 e| well below 2^(p-2) (the callers clamp or test |x| first).
 // (k is an out-parameter: returning a struct of two batches left dead stack stores in GCC 12.)
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> exp_split_u(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
+inline xsimd::batch<T, Arch> exp_split(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
   using B = xsimd::batch<T, Arch>;
   using C = MathConst<T>;
   k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
   const B n = k - B(C::shifter);
   B r = xsimd::fma(n, B(-C::ln2_hi), x);
   r = xsimd::fma(n, B(-C::ln2_lo), r);
-  const B r2 = r * r;
-  return xsimd::fma(poly_estrin<Arch>(r, r2, C::exp_q), r2, r);  // r + r²q
-}
-
-// x -> p, k: e^x = p·2^n with p = e^r (see exp_split_u)
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> exp_split(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
-  return exp_split_u<Arch>(x, k) + xsimd::batch<T, Arch>(T(1));  // the last add rounds once
+  const B q = poly<Arch>(r, C::exp_q);
+  return xsimd::fma(q, r * r, r) + B(T(1));  // 1 + (r + r²q): the last add rounds once
 }
 
 // 2^(k − shifter) for k = integer + shifter with the integer in [−bias+1, bias]
@@ -208,23 +179,10 @@ template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
   const B a = xsimd::abs(x);
-  const auto neg = x < B(T(0));
-  const auto fast = a < B(detail::MathConst<T>::fast_limit);
-  // Where |x| < fast_limit: e = e^-|x| = s·(1 + u) with s = 2^n normal, and the scaling and the
-  // "+ 1"s fold into FMAs, e = s + s·u and 1 + e = (1 + s) + s·u, which shortens the chain to
-  // the division. The other lanes (NaN included) take exp_edges; a lane's result does not
-  // depend on its neighbours.
-  B k;
-  const B u = detail::exp_split_u<Arch>(-a, k);
-  const B s = detail::exp2_bits<Arch>(k);
-  B e = xsimd::fma(s, u, s), den = xsimd::fma(s, u, B(T(1)) + s);
-  if (!xsimd::all(fast)) {
-    const B e_edge = detail::exp_edges<Arch>(-a);
-    e = xsimd::select(fast, e, e_edge);
-    den = xsimd::select(fast, den, B(T(1)) + e_edge);
-  }
+  const B e = xsimd::all(a < B(detail::MathConst<T>::fast_limit)) ? detail::exp_fast<Arch>(-a)
+                                                                    : detail::exp_edges<Arch>(-a);
   // one correctly rounded quotient: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0
-  return xsimd::select(neg, e, B(T(1))) / den;
+  return xsimd::select(x < B(T(0)), e, B(T(1))) / (B(T(1)) + e);
 }
 
 // y = tanh(x): odd polynomial for |x| < atanh(1/2), sign(x)·(1 − 2/(e^{2|x|}+1)) above
