@@ -90,7 +90,11 @@ void dense_backward_weights(const DenseShape& s, const T* dy, const T* x, T* dw,
     // one vector of outputs: db and every packed row updated with one (masked) vector each
     using B = xsimd::batch<T, Arch>;
     const B d = load_small<Arch>(dy, s.out);
-    store_small<Arch>(db, load_small<Arch>(db, s.out) + d, s.out);
+    if (s.out <= few_lanes<Arch, T>) {
+      for (std::size_t o = 0; o < s.out; ++o) db[o] += dy[o];
+    } else {
+      store_n<Arch>(db, load_n<Arch>(db, s.out) + d, s.out);
+    }
     for (std::size_t i = 0; i < s.in; ++i) {
       T* row = dw + i * S::W;
       xsimd::fma(B(x[i]), d, B::load_unaligned(row)).store_unaligned(row);
