@@ -16,8 +16,9 @@ struct FinishActGrad {
   const T* x;  // x of the tile's first row and column
   std::size_t ldx;
   GradOp gop;
-  xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col, std::size_t cnt,
-                                   const xsimd::batch<T, Arch>& acc) const {
+  [[gnu::always_inline]] xsimd::batch<T, Arch> operator()(std::size_t m, std::size_t col,
+                                                          std::size_t cnt,
+                                                          const xsimd::batch<T, Arch>& acc) const {
     return acc * gop(load_n<Arch>(x + m * ldx + col, cnt));
   }
 };
@@ -30,41 +31,55 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
   using B = xsimd::batch<T, Arch>;
   using S = TileShape<Arch, T>;
   constexpr std::size_t W = S::W;
+  if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {
+    // a handful of each: scalar dot products with the (single) panel rows, gathered into one
+    // vector for act'; no reduction tree
+    alignas(S::align) static constexpr T lane_ids[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                         8, 9, 10, 11, 12, 13, 14, 15};
+    const B lane = B::load_aligned(lane_ids);
+    B sums(T(0));
+    for (std::size_t i = 0; i < s.in; ++i) {
+      const T* row = w + i * W;
+      T acc = dy[0] * row[0];
+      for (std::size_t o = 1; o < s.out; ++o) acc += dy[o] * row[o];
+      sums = xsimd::select(lane == B(T(i)), B(acc), sums);
+    }
+    store_few<Arch>(dx, sums * gop(load_few<Arch>(x, s.in)), s.in);
+    return;
+  }
   const PanelLayout<Arch, T> L{s.out, s.in};
   const std::size_t np = L.panels();
-  std::size_t i0 = 0;
-  for (; i0 + W <= s.in; i0 += W) {
+  // W inputs at a time (the last block holds in % W of them, the other rows stay zero): row j of
+  // acc is Σ over the outputs of dy ⊙ (panel row of input i0 + j), and one reduction tree sums
+  // all W rows at once into the W lanes of dx
+  for (std::size_t i0 = 0; i0 < s.in; i0 += W) {
+    const std::size_t ni = min_size(W, s.in - i0);
     B acc[W];
 #pragma GCC unroll 16
     for (std::size_t j = 0; j < W; ++j) acc[j] = B(T(0));
-    for (std::size_t p = 0; p < np; ++p) {
-      const std::size_t wid = L.width(p), cnt = L.count(p);
-      const T* wp = w + L.offset(p) + i0 * wid;
-      for (std::size_t v = 0; v * W < wid; ++v) {
-        const B d = load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W);
+    if (s.out <= W) {
+      // one panel, one vector wide
+      const B d = load_small<Arch>(dy, s.out);
+      const T* wp = w + i0 * W;
+      // (fully unrolled with constant indices, so that acc stays in registers)
 #pragma GCC unroll 16
-        for (std::size_t j = 0; j < W; ++j)
-          acc[j] = xsimd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
+      for (std::size_t j = 0; j < W; ++j)
+        if (j < ni) acc[j] = d * B::load_unaligned(wp + j * W);
+    } else {
+      for (std::size_t p = 0; p < np; ++p) {
+        const std::size_t wid = L.width(p), cnt = L.count(p);
+        const T* wp = w + L.offset(p) + i0 * wid;
+        for (std::size_t v = 0; v * W < wid; ++v) {
+          const B d = load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W);
+#pragma GCC unroll 16
+          for (std::size_t j = 0; j < W; ++j)
+            if (j < ni) acc[j] = xsimd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
+        }
       }
     }
-    (reduce_rows<Arch, T>(acc) * gop(B::load_unaligned(x + i0))).store_unaligned(dx + i0);
+    store_small<Arch>(dx + i0, reduce_rows<Arch, T>(acc) * gop(load_small<Arch>(x + i0, ni)),
+                      ni);
   }
-  if (i0 == s.in) return;
-  // the last in % W inputs: one reduction each
-  alignas(S::align) T sums[W] = {};
-  for (std::size_t i = i0; i < s.in; ++i) {
-    B acc(T(0));
-    for (std::size_t p = 0; p < np; ++p) {
-      const std::size_t wid = L.width(p), cnt = L.count(p);
-      const T* wp = w + L.offset(p) + i * wid;
-      for (std::size_t v = 0; v * W < wid; ++v)
-        acc = xsimd::fma(load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W),
-                         B::load_unaligned(wp + v * W), acc);
-    }
-    sums[i - i0] = xsimd::hadd(acc);
-  }
-  const std::size_t rest = s.in - i0;
-  store_n<Arch>(dx + i0, B::load_aligned(sums) * gop(load_n<Arch>(x + i0, rest)), rest);
 }
 
 // dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); the GEMM form. Each panel's block of NR

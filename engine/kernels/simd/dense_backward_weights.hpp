@@ -86,6 +86,21 @@ template <class Arch, class T>
 void dense_backward_weights(const DenseShape& s, const T* dy, const T* x, T* dw, T* db) {
   using S = TileShape<Arch, T>;
   if (s.n == 0 || s.out == 0) return;
+  if (s.n == 1 && s.out <= S::W) {
+    // one vector of outputs: db and every packed row updated with one (masked) vector each
+    using B = xsimd::batch<T, Arch>;
+    const B d = load_small<Arch>(dy, s.out);
+    if (s.out <= few_lanes<Arch, T>) {
+      for (std::size_t o = 0; o < s.out; ++o) db[o] += dy[o];
+    } else {
+      store_n<Arch>(db, load_n<Arch>(db, s.out) + d, s.out);
+    }
+    for (std::size_t i = 0; i < s.in; ++i) {
+      T* row = dw + i * S::W;
+      xsimd::fma(B(x[i]), d, B::load_unaligned(row)).store_unaligned(row);
+    }
+    return;
+  }
   dense_bias_grad<Arch, T>(s, dy, db);
   if (s.in == 0) return;
   if (s.n == 1) {

@@ -15,8 +15,9 @@ template <class Arch, class T, class Op>
 struct FinishBiasAct {
   const T* bias;  // b of the tile's first column
   Op op;
-  xsimd::batch<T, Arch> operator()(std::size_t, std::size_t col, std::size_t cnt,
-                                   const xsimd::batch<T, Arch>& acc) const {
+  [[gnu::always_inline]] xsimd::batch<T, Arch> operator()(std::size_t, std::size_t col,
+                                                          std::size_t cnt,
+                                                          const xsimd::batch<T, Arch>& acc) const {
     return op(acc + load_n<Arch>(bias + col, cnt));
   }
 };
@@ -27,6 +28,15 @@ struct FinishBiasAct {
 template <class Arch, class T, class Op>
 void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
   using S = TileShape<Arch, T>;
+  using B = xsimd::batch<T, Arch>;
+  if (s.out <= S::W) {
+    // one panel of one vector: the tile below with M = Vn = 1, without its loops and dispatch
+    B acc(T(0));
+    for (std::size_t k = 0; k < s.in; ++k)
+      acc = xsimd::fma(B(x[k]), B::load_unaligned(w + k * S::W), acc);
+    store_small<Arch>(y, op(acc + load_small<Arch>(b, s.out)), s.out);
+    return;
+  }
   const PanelLayout<Arch, T> L{s.out, s.in};
   for (std::size_t p = 0; p < L.panels(); ++p) {
     const std::size_t wid = L.width(p), o0 = L.first(p);

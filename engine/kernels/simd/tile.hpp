@@ -60,7 +60,7 @@ struct TileShape {
 // v:(cnt ≤ W) from p, lanes ≥ cnt are zero; never reads past p[cnt-1] (AVX-512 and AVX2 use
 // masked loads, which do not fault on the lanes they leave out)
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
   using B = xsimd::batch<T, Arch>;
   if (cnt >= B::size) return B::load_unaligned(p);
 #if defined(__AVX512F__)
@@ -87,7 +87,7 @@ inline xsimd::batch<T, Arch> load_n(const T* p, std::size_t cnt) {
 
 // p[0..cnt) = first cnt lanes of v; never writes past p[cnt-1]
 template <class Arch, class T>
-inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
+[[gnu::always_inline]] inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
   using B = xsimd::batch<T, Arch>;
   if (cnt >= B::size) {
     v.store_unaligned(p);
@@ -116,6 +116,51 @@ inline void store_n(T* p, const xsimd::batch<T, Arch>& v, std::size_t cnt) {
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < B::size; ++i)
     if (i < cnt) p[i] = tmp[i];
+}
+
+// Few-lane loads and stores for the per-sample (n == 1) paths, whose operands were usually
+// written a few instructions earlier by scalar code, or by the previous kernel. A vector load
+// that covers several recent scalar stores, or a load that reads a masked store, cannot be served
+// by store-to-load forwarding and waits for the stores to retire; scalar loads and stores can.
+// (at most 4, and never more than one vector holds)
+template <class Arch, class T>
+inline constexpr std::size_t few_lanes =
+    xsimd::batch<T, Arch>::size < 4 ? xsimd::batch<T, Arch>::size : 4;
+
+// v:(cnt ≤ few_lanes<Arch, T>) from p by scalar loads, lanes ≥ cnt are zero
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> load_few(const T* p, std::size_t cnt) {
+  using B = xsimd::batch<T, Arch>;
+  alignas(Arch::alignment()) static constexpr T lane_ids[16] = {
+      T(0), T(1), T(2), T(3), T(4),  T(5),  T(6),  T(7),
+      T(8), T(9), T(10), T(11), T(12), T(13), T(14), T(15)};
+  const B lane = B::load_aligned(lane_ids);
+  B v(T(0));
+  for (std::size_t j = 0; j < cnt; ++j) v = xsimd::select(lane == B(T(j)), B(p[j]), v);
+  return v;
+}
+
+// p[0..cnt) = first cnt ≤ few_lanes lanes of v, by scalar stores
+template <class Arch, class T>
+[[gnu::always_inline]] inline void store_few(T* p, const xsimd::batch<T, Arch>& v,
+                                             std::size_t cnt) {
+  alignas(Arch::alignment()) T tmp[xsimd::batch<T, Arch>::size];
+  v.store_aligned(tmp);
+  for (std::size_t j = 0; j < cnt; ++j) p[j] = tmp[j];
+}
+
+// load_n / store_n, by scalars when cnt ≤ few_lanes
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> load_small(const T* p, std::size_t cnt) {
+  return cnt <= few_lanes<Arch, T> ? load_few<Arch>(p, cnt) : load_n<Arch>(p, cnt);
+}
+template <class Arch, class T>
+[[gnu::always_inline]] inline void store_small(T* p, const xsimd::batch<T, Arch>& v,
+                                               std::size_t cnt) {
+  if (cnt <= few_lanes<Arch, T>)
+    store_few<Arch>(p, v, cnt);
+  else
+    store_n<Arch>(p, v, cnt);
 }
 
 // Lane j = Σ lanes of rows[j], for j < W, by xsimd::haddp. xsimd 8.1's avx512 float haddp

@@ -176,7 +176,7 @@ inline xsimd::batch<T, Arch> exp(xsimd::batch<T, Arch> x) {
 
 // y = 1/(1+e^-x), computed from e = e^-|x| ≤ 1; finite, in [0, 1] for every non-NaN input
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
   const B a = xsimd::abs(x);
   const B e = xsimd::all(a < B(detail::MathConst<T>::fast_limit)) ? detail::exp_fast<Arch>(-a)
@@ -206,25 +206,25 @@ inline xsimd::batch<T, Arch> tanh(xsimd::batch<T, Arch> x) {
 // ---- activation functors: y = act(z), callable on any batch type ----
 struct SigmoidOp {  // y = 1/(1+e^-z)
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return simd::sigmoid<typename B::arch_type>(z);
   }
 };
 struct TanhOp {  // y = tanh(z)
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return simd::tanh<typename B::arch_type>(z);
   }
 };
 struct ReluOp {  // y = max(0, z); NaN and −0 give +0, as activation_scalar does
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return xsimd::max(z, B(typename B::value_type(0)));  // maxps returns operand 2 on NaN / ±0
   }
 };
 struct LinearOp {  // y = z
   template <class B>
-  B operator()(B z) const {
+  [[gnu::always_inline]] B operator()(B z) const {
     return z;
   }
 };
@@ -232,26 +232,26 @@ struct LinearOp {  // y = z
 // ---- derivative functors: act'(z) written through the output y = act(z) ----
 struct SigmoidGradOp {  // y(1−y)
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     return y * (B(typename B::value_type(1)) - y);
   }
 };
 struct TanhGradOp {  // 1 − y²
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     return xsimd::fnma(y, y, B(typename B::value_type(1)));
   }
 };
 struct ReluGradOp {  // y > 0 ? 1 : 0
   template <class B>
-  B operator()(B y) const {
+  [[gnu::always_inline]] B operator()(B y) const {
     using T = typename B::value_type;
     return xsimd::select(y > B(T(0)), B(T(1)), B(T(0)));
   }
 };
 struct LinearGradOp {  // 1
   template <class B>
-  B operator()(B) const {
+  [[gnu::always_inline]] B operator()(B) const {
     return B(typename B::value_type(1));
   }
 };
