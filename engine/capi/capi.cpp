@@ -396,12 +396,10 @@ bpnn_status bpnn_net_predict_f64(const bpnn_net* net, const double* x, size_t n,
   return predict("bpnn_net_predict_f64", net, x, n, y, bpnn::Precision::f64);
 }
 
-bpnn_status bpnn_net_get_layer_f64(const bpnn_net* net, size_t layer, double* w, size_t w_len,
-                                   double* b, size_t b_len) {
-  return guard("bpnn_net_get_layer_f64", [&] {
-    const bpnn::Network& n = net_of(net);
-    need(w, "w");
-    need(b, "b");
+namespace {
+
+// The layer index and the lengths of its w:(out, in) and b:(out) buffers, else BPNN_ERR_ARG.
+void check_layer_lengths(const bpnn::Network& n, size_t layer, size_t w_len, size_t b_len) {
     if (layer >= n.n_layers())
       fail_arg("layer = " + std::to_string(layer) + " is out of range (the net has " +
                std::to_string(n.n_layers()) + " layers)");
@@ -413,6 +411,17 @@ bpnn_status bpnn_net_get_layer_f64(const bpnn_net* net, size_t layer, double* w,
     if (b_len != out)
       fail_arg("b_len = " + std::to_string(b_len) + " but layer " + std::to_string(layer) +
                " has " + std::to_string(out) + " biases");
+}
+
+}  // namespace
+
+bpnn_status bpnn_net_get_layer_f64(const bpnn_net* net, size_t layer, double* w, size_t w_len,
+                                   double* b, size_t b_len) {
+  return guard("bpnn_net_get_layer_f64", [&] {
+    const bpnn::Network& n = net_of(net);
+    need(w, "w");
+    need(b, "b");
+    check_layer_lengths(n, layer, w_len, b_len);
     const std::vector<double> weights = n.weights(layer), bias = n.bias(layer);
     std::memcpy(w, weights.data(), w_len * sizeof(double));
     std::memcpy(b, bias.data(), b_len * sizeof(double));
@@ -425,17 +434,7 @@ bpnn_status bpnn_net_set_layer_f64(bpnn_net* net, size_t layer, const double* w,
     bpnn::Network& n = net_of(net);
     need(w, "w");
     need(b, "b");
-    if (layer >= n.n_layers())
-      fail_arg("layer = " + std::to_string(layer) + " is out of range (the net has " +
-               std::to_string(n.n_layers()) + " layers)");
-    const std::size_t in = n.config().sizes[layer], out = n.config().sizes[layer + 1];
-    if (w_len != in * out)
-      fail_arg("w_len = " + std::to_string(w_len) + " but layer " + std::to_string(layer) +
-               " has " + std::to_string(out) + "x" + std::to_string(in) + " = " +
-               std::to_string(in * out) + " weights");
-    if (b_len != out)
-      fail_arg("b_len = " + std::to_string(b_len) + " but layer " + std::to_string(layer) +
-               " has " + std::to_string(out) + " biases");
+    check_layer_lengths(n, layer, w_len, b_len);
     n.set_layer(layer, {w, w_len}, {b, b_len});
   });
 }
