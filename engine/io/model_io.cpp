@@ -26,19 +26,10 @@ bool key_reserved(const std::string& key) {
   return std::find(std::begin(reserved_keys), std::end(reserved_keys), key) != std::end(reserved_keys);
 }
 
-std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string weight_name(std::size_t layer) { return std::to_string(layer) + ".weight"; }
 std::string bias_name(std::size_t layer) { return std::to_string(layer) + ".bias"; }
 
-std::string shape_format(const std::vector<std::size_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
 
 std::string sizes_format(const std::vector<std::size_t>& sizes) {
   std::string out;

@@ -21,16 +21,7 @@ using json = nlohmann::json;
 // The reference implementation refuses headers above 100 MB; so does bpnn.
 constexpr std::uint64_t header_max = 100'000'000;
 
-std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
 
-std::string shape_format(const std::vector<std::size_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  return out + "]";
-}
 
 // Bytes per element, 0 for a dtype bpnn does not read.
 std::size_t dtype_size(const std::string& dtype) {
@@ -276,6 +267,17 @@ SafetensorsFile safetensors_read(const std::string& path) {
 
 void safetensors_write(const std::string& path, const SafetensorsFile& file) {
   file_write_atomic(path, safetensors_encode(file));
+}
+
+std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string shape_format(const std::vector<std::size_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + "]";
 }
 
 }  // namespace bpnn

@@ -26,6 +26,10 @@ struct SafetensorsFile {
   std::uint32_t data_crc32 = 0;                 // set when read: CRC-32 of the buffer as stored
 };
 
+// For messages: a name in double quotes, and a shape as "[2, 3]".
+std::string name_quote(const std::string& s);
+std::string shape_format(const std::vector<std::size_t>& shape);
+
 // The byte buffer for `tensors`, back to back in their order (F32 values rounded to float).
 // Throws Error(argument) for an unwritable tensor: unknown dtype, values ≠ product(shape).
 std::vector<unsigned char> safetensors_data_encode(const std::vector<SafetensorsTensor>& tensors);
