@@ -66,7 +66,8 @@ typedef enum bpnn_status {
   BPNN_ERR_IO,        /* a file could not be opened, read, written or renamed */
   BPNN_ERR_FORMAT,    /* a model file is malformed or corrupt */
   BPNN_ERR_NONFINITE, /* training produced a NaN or infinite loss */
-  BPNN_ERR_INTERNAL   /* a bug in bpnn */
+  BPNN_ERR_INTERNAL,  /* a bug in bpnn */
+  BPNN_ERR_BUSY       /* the network is in use by another thread's training or set_layer call */
 } bpnn_status;
 
 /* "BPNN_OK", "BPNN_ERR_ARG", ...; "unknown bpnn_status" for other values. Static, never NULL. */

@@ -56,7 +56,7 @@ std::vector<bool> relu_pattern(const bpnn::Mlp<T>& mlp, const bpnn::Workspace<T>
 // ‖g − g_fd‖ / max(‖g‖, ‖g_fd‖) over every weight and bias, in the public layout
 template <class T>
 double gradient_error(bpnn::Network& net, const Problem<T>& pr, double eps) {
-  auto& mlp = std::get<bpnn::Mlp<T>>(net.impl().mlp);
+  auto& mlp = std::get<bpnn::Mlp<T>>(bpnn::NetworkAccess::impl(net).mlp);
   bpnn::Workspace<T> ws(mlp, pr.n);
   std::vector<T> grad(mlp.arena().size(), T(0));
   total_loss(mlp, pr, ws);

@@ -57,7 +57,7 @@ bpnn::NetworkConfig wide_config(bpnn::Precision precision, std::uint64_t seed) {
 
 TEST_CASE("the batch plan cuts wide steps into several tasks, independent of threads", "[parallel]") {
   bpnn::Network net(wide_config(bpnn::Precision::f32, 1));
-  const auto& mlp = std::get<bpnn::Mlp<float>>(net.impl().mlp);
+  const auto& mlp = std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(net).mlp);
   const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, 257);
   CHECK(plan.chunks(257) > 1);
   CHECK(plan.weight_tasks > plan.layers.size());
@@ -67,7 +67,7 @@ TEST_CASE("the batch plan cuts wide steps into several tasks, independent of thr
   bpnn::NetworkConfig tiny;
   tiny.sizes = {4, 8, 3};
   bpnn::Network small(tiny);
-  const bpnn::BatchPlan tiny_plan = bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(small.impl().mlp), 8);
+  const bpnn::BatchPlan tiny_plan = bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(small).mlp), 8);
   CHECK(tiny_plan.chunks(8) == 1);
   CHECK_FALSE(tiny_plan.weights_in_parallel);
   for (const auto& layer : plan.layers) {  // tiles start at whole panels of the packed layout
@@ -119,7 +119,7 @@ TEST_CASE("a parallel step equals the single-thread reference step within tolera
   bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
 
   // The reference: forward, loss, the whole backward pass on one thread, one update.
-  auto& mlp = std::get<bpnn::Mlp<double>>(reference.impl().mlp);
+  auto& mlp = std::get<bpnn::Mlp<double>>(bpnn::NetworkAccess::impl(reference).mlp);
   bpnn::Workspace<double> ws(mlp, rows);
   std::vector<double> grad(mlp.arena().size(), 0.0);
   mlp.forward(data.x.data(), rows, ws);
@@ -164,7 +164,7 @@ TEST_CASE("per-sample SGD splits wide layers across threads, with identical resu
   c.seed = 21;
   {
     bpnn::Network probe(c);
-    const auto& mlp = std::get<bpnn::Mlp<float>>(probe.impl().mlp);
+    const auto& mlp = std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(probe).mlp);
     const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, 1);
     REQUIRE(plan.sample_in_parallel);
     REQUIRE(plan.layers[0].tiles > 1);
@@ -189,7 +189,7 @@ TEST_CASE("per-sample SGD splits wide layers across threads, with identical resu
 
   // the same samples through the fused single-thread sweep
   bpnn::Network reference(c);
-  auto& mlp = std::get<bpnn::Mlp<float>>(reference.impl().mlp);
+  auto& mlp = std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(reference).mlp);
   bpnn::Workspace<float> ws(mlp, 1);
   bpnn::Random order(1);
   std::vector<std::size_t> index(data.n);

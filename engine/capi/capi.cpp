@@ -52,6 +52,7 @@ bpnn_status status_of(bpnn::ErrorKind kind) {
     case bpnn::ErrorKind::format: return BPNN_ERR_FORMAT;
     case bpnn::ErrorKind::nonfinite: return BPNN_ERR_NONFINITE;
     case bpnn::ErrorKind::internal: return BPNN_ERR_INTERNAL;
+    case bpnn::ErrorKind::busy: return BPNN_ERR_BUSY;
   }
   return BPNN_ERR_INTERNAL;
 }
@@ -247,7 +248,7 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
       progress.epochs_run = s.epoch + 1;
       progress.final_loss = s.loss;
       progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (on_epoch == nullptr) return true;
+      if (on_epoch == nullptr) return bpnn::EpochAction::go_on;
       bpnn_epoch_stats stats;
       stats.struct_size = sizeof stats;
       stats.epoch = s.epoch;
@@ -255,7 +256,7 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
       stats.accuracy = s.accuracy;
       stats.seconds = s.seconds;
       stats.samples_per_s = s.samples_per_s;
-      return on_epoch(user, &stats) == 0;
+      return on_epoch(user, &stats) != 0 ? bpnn::EpochAction::stop : bpnn::EpochAction::go_on;
     });
     report_write(report, done);
   });
@@ -279,6 +280,7 @@ const char* bpnn_status_string(bpnn_status status) {
     case BPNN_ERR_FORMAT: return "BPNN_ERR_FORMAT";
     case BPNN_ERR_NONFINITE: return "BPNN_ERR_NONFINITE";
     case BPNN_ERR_INTERNAL: return "BPNN_ERR_INTERNAL";
+    case BPNN_ERR_BUSY: return "BPNN_ERR_BUSY";
   }
   return "unknown bpnn_status";
 }

@@ -8,6 +8,7 @@
 #include "bpnn/error.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
+#include "nn/size_check.hpp"
 
 namespace bpnn {
 namespace {
@@ -79,9 +80,19 @@ void predict_rows(const Mlp<T>& mlp, const U* x, std::size_t n, U* y) {
 void validate(const NetworkConfig& c) {
   if (c.sizes.size() < 2)
     throw Error(ErrorKind::argument, "network sizes: need at least an input and an output width");
-  for (std::size_t i = 0; i < c.sizes.size(); ++i)
+  for (std::size_t i = 0; i < c.sizes.size(); ++i) {
     if (c.sizes[i] == 0)
       throw Error(ErrorKind::argument, "network sizes: width " + std::to_string(i) + " is zero");
+    if (c.sizes[i] > max_layer_width)
+      throw Error(ErrorKind::argument, "network sizes: width " + std::to_string(i) + " = " +
+                                           std::to_string(c.sizes[i]) + " is larger than " +
+                                           std::to_string(max_layer_width));
+  }
+  std::string sizes;
+  for (std::size_t w : c.sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(w);
+  check_fits_in_memory(
+      arena_bytes_bound(c.sizes, c.precision == Precision::f64 ? sizeof(double) : sizeof(float)),
+      "network sizes " + sizes + ": the parameters alone");
   if (c.hidden_act == Activation::softmax)
     throw Error(ErrorKind::argument, "hidden activation: softmax is only for the output layer");
   if (c.output_act == Activation::softmax && c.sizes.back() < 2)
@@ -96,7 +107,7 @@ void validate(const NetworkConfig& c) {
 }
 
 Network::Network(const NetworkConfig& config)
-    : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config)})) {
+    : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config), {}})) {
   Random random(config.seed);
   std::visit([&](auto& mlp) { init_weights(mlp, config, random); }, impl_->mlp);
 }
@@ -166,10 +177,22 @@ void Network::set_layer(std::size_t layer, std::span<const double> weights,
                 "layer " + std::to_string(layer) + ": expected " + std::to_string(out) + "x" +
                     std::to_string(in) + " weights and " + std::to_string(out) + " biases, got " +
                     std::to_string(weights.size()) + " and " + std::to_string(bias.size()));
+  const auto not_finite = [](double v) { return !std::isfinite(v); };
+  if (const auto it = std::find_if(weights.begin(), weights.end(), not_finite); it != weights.end())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + ": weight " +
+                                         std::to_string(it - weights.begin()) + " is not finite");
+  if (const auto it = std::find_if(bias.begin(), bias.end(), not_finite); it != bias.end())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + ": bias " +
+                                         std::to_string(it - bias.begin()) + " is not finite");
+  BusyLock lock(impl_->busy, "set_layer");
   std::visit(
       [&](auto& mlp) {
         using T = typename std::decay_t<decltype(mlp.arena())>::value_type;
         std::vector<T> w(weights.begin(), weights.end()), b(bias.begin(), bias.end());
+        const auto overflowed = [](T v) { return !std::isfinite(v); };
+        if (std::any_of(w.begin(), w.end(), overflowed) || std::any_of(b.begin(), b.end(), overflowed))
+          throw Error(ErrorKind::argument, "layer " + std::to_string(layer) +
+                                               ": a weight or bias overflows the network's precision");
         mlp.set_layer(layer, w.data(), b.data());
       },
       impl_->mlp);

@@ -1,4 +1,5 @@
 // bpnn::Trainer and bpnn::train over TrainerCore<T> in the network's precision.
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <variant>
@@ -7,39 +8,67 @@
 #include "bpnn/error.hpp"
 #include "bpnn/train.hpp"
 #include "nn/network_impl.hpp"
+#include "nn/size_check.hpp"
 #include "train/trainer_core.hpp"
 
 namespace bpnn {
 
+// The busy lock is taken first and released last: the network is the trainer's for its life.
 struct Trainer::Impl {
+  template <class T, class U>
+  Impl(Network::Impl& net, std::in_place_type_t<T> type, const TrainConfig& config, const U* x,
+       const U* y, std::size_t n)
+      : lock(net.busy, "train"),
+        core(type, std::get<Mlp<typename T::value_type>>(net.mlp), config, x, y, n) {}
+  BusyLock lock;
   std::variant<TrainerCore<float>, TrainerCore<double>> core;
 };
 
-namespace {
-
-template <class U>
-std::unique_ptr<Trainer::Impl> make_trainer(Network& net, const TrainConfig& config, const U* x,
-                                            const U* y, std::size_t n) {
-  if (n > 0 && (x == nullptr || y == nullptr))
-    throw Error(ErrorKind::argument, "training data: null x or y");
-  return std::visit(
-      [&](auto& mlp) {
-        using T = typename std::decay_t<decltype(mlp.arena())>::value_type;
-        return std::unique_ptr<Trainer::Impl>(new Trainer::Impl{
-            decltype(Trainer::Impl::core)(std::in_place_type<TrainerCore<T>>, mlp, config, x, y, n)});
-      },
-      net.impl().mlp);
+// What training allocates beyond the network, as an upper bound: a gradient and optimizer state
+// of the parameters' size each, activations and deltas for a batch (twice, for gathered rows and
+// logits), and a converted copy of the data when it comes in the other precision.
+std::size_t training_bytes(const NetworkConfig& net, const TrainConfig& config, std::size_t n,
+                           std::size_t data_element_bytes) {
+  const std::string what = "training";
+  const std::size_t element = net.precision == Precision::f64 ? sizeof(double) : sizeof(float);
+  const std::size_t params = arena_bytes_bound(net.sizes, element);
+  std::size_t widths = 0;
+  for (std::size_t w : net.sizes) widths = checked_add(widths, w, what);
+  const std::size_t rows = std::min<std::size_t>(std::max<std::size_t>(config.batch, 1), n);
+  const std::size_t activations =
+      checked_mul(checked_mul(rows, widths, what), checked_mul(4, element, what), what);
+  const std::size_t data = element == data_element_bytes
+                               ? 0
+                               : checked_mul(n, checked_mul(net.sizes.front() + net.sizes.back(),
+                                                            element, what), what);
+  return checked_add(checked_add(checked_mul(params, 3, what), activations, what), data, what);
 }
 
-}  // namespace
+struct TrainerAccess {
+  template <class U>
+  static std::unique_ptr<Trainer::Impl> make(Network& net, const TrainConfig& config, const U* x,
+                                             const U* y, std::size_t n) {
+    if (n > 0 && (x == nullptr || y == nullptr))
+      throw Error(ErrorKind::argument, "training data: null x or y");
+    Network::Impl& impl = NetworkAccess::impl(net);
+    check_fits_in_memory(training_bytes(impl.config, config, n, sizeof(U)),
+                         "training (parameters, gradients, optimizer state, activations and data)");
+    if (impl.config.precision == Precision::f32)
+      return std::make_unique<Trainer::Impl>(impl, std::in_place_type<TrainerCore<float>>, config,
+                                             x, y, n);
+    return std::make_unique<Trainer::Impl>(impl, std::in_place_type<TrainerCore<double>>, config,
+                                           x, y, n);
+  }
+};
+
 
 Trainer::Trainer(Network& net, const TrainConfig& config, const double* x, const double* y,
                  std::size_t n)
-    : impl_(make_trainer(net, config, x, y, n)) {}
+    : impl_(TrainerAccess::make(net, config, x, y, n)) {}
 
 Trainer::Trainer(Network& net, const TrainConfig& config, const float* x, const float* y,
                  std::size_t n)
-    : impl_(make_trainer(net, config, x, y, n)) {}
+    : impl_(TrainerAccess::make(net, config, x, y, n)) {}
 
 Trainer::Trainer(Network& net, const TrainConfig& config, const Dataset& data) {
   if (data.inputs != net.n_inputs() || data.outputs != net.n_outputs())
@@ -47,7 +76,7 @@ Trainer::Trainer(Network& net, const TrainConfig& config, const Dataset& data) {
                                      std::to_string(data.outputs) + " targets, but the network takes " +
                                      std::to_string(net.n_inputs()) + " inputs and gives " +
                                      std::to_string(net.n_outputs()) + " outputs");
-  impl_ = make_trainer(net, config, data.x.data(), data.y.data(), data.n);
+  impl_ = TrainerAccess::make(net, config, data.x.data(), data.y.data(), data.n);
 }
 
 Trainer::~Trainer() = default;
@@ -64,7 +93,7 @@ TrainReport Trainer::run(const EpochCallback& on_epoch) {
     const EpochStats stats = run_epoch();
     report.epochs_run++;
     report.final_loss = stats.loss;
-    if (on_epoch && !on_epoch(stats)) {
+    if (on_epoch && on_epoch(stats) == EpochAction::stop) {
       report.stopped_by_callback = true;
       break;
     }

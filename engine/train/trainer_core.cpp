@@ -19,6 +19,7 @@ const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
   if (!(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
     throw Error(ErrorKind::argument, "momentum: must be in [0, 1)");
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
+  if (c.epochs == 0) throw Error(ErrorKind::argument, "epochs: must be at least 1");
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
   return c;
@@ -70,6 +71,11 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
                                        " of sample " + std::to_string(i / mlp.n_inputs()) +
                                        " is not finite in this precision");
   const std::size_t k = mlp.n_outputs();
+  for (std::size_t i = 0; i < n * k; ++i)
+    if (!std::isfinite(y_[i]))
+      throw Error(ErrorKind::data, "training data: target " + std::to_string(i % k) +
+                                       " of sample " + std::to_string(i / k) +
+                                       " is not finite in this precision");
   const bool all_01 = std::all_of(y_, y_ + n * k, [](T v) { return is_01(v); });
   bool one_hot = all_01 && k > 1;
   for (std::size_t r = 0; one_hot && r < n; ++r)

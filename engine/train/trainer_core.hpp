@@ -15,6 +15,7 @@ namespace bpnn {
 template <class T>
 class TrainerCore {
  public:
+  using value_type = T;
   // x:(n, inputs) y:(n, outputs), used in place when they are T (they must then outlive the
   // trainer), else converted into T once.
   template <class U>

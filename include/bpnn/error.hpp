@@ -14,6 +14,7 @@ enum class ErrorKind {
   format,     // a model file is malformed or corrupt
   nonfinite,  // training produced a NaN or infinite loss
   internal,   // a bug in bpnn
+  busy,       // the network is already in use by a mutating call (training, set_layer, ...)
 };
 
 class BPNN_API Error : public std::runtime_error {

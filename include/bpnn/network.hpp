@@ -70,10 +70,9 @@ class BPNN_API Network {
   std::string kernel_arch() const;
 
   struct Impl;  // defined inside the engine
-  Impl& impl() { return *impl_; }
-  const Impl& impl() const { return *impl_; }
 
  private:
+  friend struct NetworkAccess;  // the engine's internal accessor (engine/nn/network_impl.hpp)
   std::unique_ptr<Impl> impl_;
 };
 

@@ -45,9 +45,16 @@ struct TrainReport {
   double seconds = 0;
 };
 
-// Called after every epoch; return false to stop training.
-using EpochCallback = std::function<bool(const EpochStats&)>;
+// What an epoch callback asks for. An enum rather than a bool so that code written for a bool
+// callback fails to compile instead of silently inverting: in C a non-zero return stops, in
+// Python a true one does, and here EpochAction::stop does.
+enum class EpochAction { go_on, stop };
 
+// Called after every epoch; return EpochAction::stop to stop training.
+using EpochCallback = std::function<EpochAction(const EpochStats&)>;
+
+// While a Trainer lives it holds its network busy: a second Trainer, set_layer or load_weights on
+// that network throws Error(busy) instead of racing.
 // A trainer keeps its work buffers, momentum and shuffle generator between epochs, so a loop of
 // trainer.run_epoch() is the same as one train() call with that many epochs.
 // Throws Error(nonfinite) when the loss turns NaN or infinite; the network then keeps the weights
@@ -67,9 +74,9 @@ class BPNN_API Trainer {
   EpochStats run_epoch();
   TrainReport run(const EpochCallback& on_epoch = {});  // config.epochs epochs
 
-  struct Impl;
-
  private:
+  struct Impl;
+  friend struct TrainerAccess;  // the engine's internal accessor
   std::unique_ptr<Impl> impl_;
 };
 

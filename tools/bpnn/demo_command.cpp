@@ -88,7 +88,7 @@ void run_iris(const DemoOptions& options) {
   bpnn::train(net, train, train_set, [&](const EpochStats& s) {
     if ((s.epoch + 1) % 20 == 0 || s.epoch == 0)
       std::printf("%zu %.6f %.4f\n", s.epoch + 1, s.loss, s.accuracy);
-    return true;
+    return EpochAction::go_on;
   });
   std::vector<double> predicted(test_set.n * test_set.outputs);
   net.predict(test_set.x.data(), test_set.n, predicted.data());

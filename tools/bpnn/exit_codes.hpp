@@ -12,6 +12,7 @@ enum ExitCode : int {
   exit_io = 4,         // a file could not be read or written
   exit_format = 5,     // a malformed or corrupt model file
   exit_diverged = 6,   // training produced a NaN or infinite loss
+  exit_memory = 7,     // out of memory (an allocation failed)
 };
 
 inline int exit_code_for(ErrorKind kind) {
@@ -22,6 +23,7 @@ inline int exit_code_for(ErrorKind kind) {
     case ErrorKind::format: return exit_format;
     case ErrorKind::nonfinite: return exit_diverged;
     case ErrorKind::internal: return exit_internal;
+    case ErrorKind::busy: return exit_internal;  // the CLI never shares a network between threads
   }
   return exit_internal;
 }

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     return exit_code_for(e.kind());
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "bpnn: out of memory\n");
-    return exit_internal;
+    return exit_memory;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bpnn: internal error: %s\n", e.what());
     return exit_internal;

@@ -76,7 +76,7 @@ void run_train(const TrainOptions& o) {
       std::printf("epoch %zu loss %.9g accuracy %.4f samples/s %.4g\n", s.epoch + 1, s.loss,
                   s.accuracy, s.samples_per_s);
     std::fflush(stdout);
-    return true;
+    return EpochAction::go_on;
   });
   save_model(net, o.model_path);
   std::printf("# saved %s\n", o.model_path.c_str());

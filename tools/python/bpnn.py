@@ -114,7 +114,7 @@ _net_train_f64 = _declare("bpnn_net_train_f64", _status, _p_net, ctypes.POINTER(
 
 # ---- errors and names ----------------------------------------------------------------------
 
-OK, ERR_ARG, ERR_NOMEM, ERR_IO, ERR_FORMAT, ERR_NONFINITE, ERR_INTERNAL = range(7)
+OK, ERR_ARG, ERR_NOMEM, ERR_IO, ERR_FORMAT, ERR_NONFINITE, ERR_INTERNAL, ERR_BUSY = range(8)
 
 
 class Error(Exception):
