@@ -19,7 +19,10 @@ const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
   if (!(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
     throw Error(ErrorKind::argument, "momentum: must be in [0, 1)");
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
-  if (c.epochs == 0) throw Error(ErrorKind::argument, "epochs: must be at least 1");
+  if (c.epochs == 0 || c.epochs > max_epochs)
+    throw Error(ErrorKind::argument,
+                "epochs: must be between 1 and " + std::to_string(max_epochs) + ", not " +
+                    std::to_string(c.epochs));
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
   return c;

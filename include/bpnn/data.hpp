@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bpnn/export.hpp"
+#include "bpnn/types.hpp"
 
 namespace bpnn {
 
@@ -19,6 +20,9 @@ struct CsvOptions {
   // A column kept as text instead of parsed as a number: a class label, by header name or by
   // 0-based column index.
   std::optional<std::string> text_column;
+  // The precision the numbers will be used in: a value that overflows it (1e300 for f32) is
+  // rejected at its FILE:LINE:COLUMN. Underflow to zero stays silent.
+  Precision precision = Precision::f64;
 };
 
 struct CsvTable {

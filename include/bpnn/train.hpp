@@ -19,11 +19,14 @@ struct Dataset;
 
 enum class Backend { tbb, omp };
 
+// The most epochs one training run accepts: a larger count is a wrapped negative number or a typo.
+inline constexpr std::size_t max_epochs = 1'000'000'000;
+
 struct TrainConfig {
   double learning_rate = 0.1;
   double momentum = 0.0;
   std::size_t batch = 1;   // samples per step; 1 = per-sample SGD
-  std::size_t epochs = 10;
+  std::size_t epochs = 10;  // 1 … max_epochs
   bool shuffle = true;     // reshuffle the sample order every epoch (seeded); false keeps file order
   std::uint64_t seed = 1;  // seeds the shuffle
   int threads = 0;         // 0 = all cores (also the cap); results never depend on it
