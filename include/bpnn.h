@@ -20,7 +20,10 @@
  *   - Any number of threads may call the functions taking a `const bpnn_net *` (predict, save,
  *     clone, the queries) on one shared network at the same time.
  *   - Training, bpnn_net_set_layer_f64 and bpnn_net_set_metadata need exclusive use of their
- *     network: no other call on that network may run meanwhile.
+ *     network. Each takes the network's busy flag for its duration: a second such call on the
+ *     same network meanwhile (from another thread, or from an on_epoch callback) fails at once
+ *     with BPNN_ERR_BUSY and changes nothing. Calling a const function (predict, save, ...)
+ *     while the network trains is not detected and not allowed.
  *   - Different networks are independent.
  *   - The library has no mutable global state. The only per-thread state is the message behind
  *     bpnn_last_error(), kept in a thread_local buffer of the calling thread.
@@ -123,7 +126,8 @@ BPNN_CAPI void bpnn_net_config_init(bpnn_net_config *config);
 
 /* Creates a network and initialises its weights per config->init. *out is set on success only;
    free it with bpnn_net_free. BPNN_ERR_ARG names the field when the config cannot make a network
-   (fewer than two sizes, a zero width, softmax in a hidden layer, ...). */
+   (fewer than two sizes, a zero width or one above 2^31 - 1, parameters that would not fit in
+   this machine's physical memory, softmax in a hidden layer, ...). */
 BPNN_CAPI bpnn_status bpnn_net_create(const bpnn_net_config *config, bpnn_net **out);
 
 /* Reads a model file (safetensors, as written by bpnn_net_save or the bpnn CLI). BPNN_ERR_IO when
@@ -172,6 +176,7 @@ BPNN_CAPI bpnn_status bpnn_net_set_layer_f64(bpnn_net *net, size_t layer, const 
                                              size_t w_len, const double *b, size_t b_len);
 
 /* Free-form key/value strings saved with the model (input column names, class labels, ...).
+   Key and value must be valid UTF-8 (the model file's header is JSON); the key must not be empty.
    Keys the model file reserves ("format", "sizes", ...) are rejected when saving. get returns
    NULL (BPNN_ERR_ARG in the last error) when the key is absent; the string stays valid until the
    metadata is next changed or the network freed. */
@@ -194,7 +199,7 @@ typedef struct bpnn_train_config {
   double learning_rate; /* default 0.1 */
   double momentum;      /* in [0, 1); default 0: v = momentum*v + g; w -= learning_rate*v */
   size_t batch;         /* samples per step (>= 1), averaged; default 1 (per-sample SGD) */
-  size_t epochs;        /* at least 1; default 10 */
+  size_t epochs;        /* 1 to 1000000000; default 10 */
   int threads;          /* 0 = all cores; default 0 */
   int shuffle;          /* non-zero: reshuffle every epoch (seeded); default 1 */
   uint64_t seed;        /* seeds the shuffle; default 1 */
@@ -217,7 +222,9 @@ BPNN_CAPI void bpnn_train_config_init(bpnn_train_config *config);
 BPNN_CAPI void bpnn_train_report_init(bpnn_train_report *report);
 
 /* Trains net on x:(n, inputs) and y:(n, outputs), row-major, n >= 1. x and y are only read
-   during the call, never kept. config NULL means all defaults. report may be NULL; when given
+   during the call, never kept; a NaN or infinite value in either is BPNN_ERR_ARG. Parameters,
+   gradients, optimizer state and activations that would exceed this machine's physical memory
+   are BPNN_ERR_ARG naming the bytes. config NULL means all defaults. report may be NULL; when given
    (struct_size set by bpnn_train_report_init) it is filled on success and also on
    BPNN_ERR_NONFINITE, where it holds the epochs completed before the failing one. On
    BPNN_ERR_NONFINITE the network keeps the weights from before the step whose loss was not

@@ -17,6 +17,8 @@
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "bpnn/version.hpp"
+#include "nn/network_impl.hpp"
+#include <nlohmann/json.hpp>
 
 struct bpnn_net {
   bpnn::Network net;
@@ -441,12 +443,28 @@ bpnn_status bpnn_net_set_layer_f64(bpnn_net* net, size_t layer, const double* w,
   });
 }
 
+namespace {
+
+// Metadata goes into the model file's JSON header, which holds UTF-8 only.
+void need_utf8(const char* text, const char* name) {
+  try {
+    (void)nlohmann::json(text).dump();
+  } catch (const nlohmann::json::type_error&) {
+    fail_arg(std::string(name) + " is not valid UTF-8");
+  }
+}
+
+}  // namespace
+
 bpnn_status bpnn_net_set_metadata(bpnn_net* net, const char* key, const char* value) {
   return guard("bpnn_net_set_metadata", [&] {
     bpnn::Network& n = net_of(net);
     need(key, "key");
     need(value, "value");
     if (*key == '\0') fail_arg("key is empty");
+    need_utf8(key, "key");
+    need_utf8(value, "value");
+    bpnn::BusyLock lock(bpnn::NetworkAccess::impl(n).busy, "set_metadata");
     n.metadata()[key] = value;
   });
 }

@@ -79,6 +79,9 @@ static void test_versions_and_errors(void) {
   CHECK(BPNN_VERSION_NUMBER ==
         BPNN_VERSION_MAJOR * 10000 + BPNN_VERSION_MINOR * 100 + BPNN_VERSION_PATCH);
   CHECK(strcmp(bpnn_version_string(), BPNN_VERSION_STRING) == 0);
+  /* Both against the version CMake's project() declares, passed in by tests/capi/CMakeLists.txt. */
+  CHECK(strcmp(bpnn_version_string(), BPNN_EXPECTED_VERSION) == 0);
+  CHECK(strcmp(BPNN_VERSION_STRING, BPNN_EXPECTED_VERSION) == 0);
 
   CHECK(strcmp(bpnn_status_string(BPNN_OK), "BPNN_OK") == 0);
   CHECK(strcmp(bpnn_status_string(BPNN_ERR_ARG), "BPNN_ERR_ARG") == 0);
@@ -162,6 +165,35 @@ static void test_create(void) {
   CHECK(net != sentinel && net != NULL);
   bpnn_net_free(net);
   bpnn_net_free(NULL); /* no-op */
+}
+
+/* Widths that wrap or overflow size arithmetic, and networks bigger than the machine, are
+   BPNN_ERR_ARG (they used to crash with SIGFPE or return a network with n_params = 2 whose
+   get_layer wrote out of bounds). */
+static void test_create_huge(void) {
+  static const size_t two63[] = {(size_t)1 << 63, 2}, wrapped[] = {2, (size_t)-1, 1},
+                      over_memory[] = {2, (size_t)1 << 30, (size_t)1 << 30, 1},
+                      just_over_limit[] = {2, ((size_t)1 << 31), 1};
+  bpnn_net_config c;
+  bpnn_net *sentinel = (bpnn_net *)&c, *net = sentinel;
+  int init;
+  bpnn_net_config_init(&c);
+  c.n_sizes = 2;
+  for (init = BPNN_INIT_ZERO; init <= BPNN_INIT_HE; ++init) {
+    c.init = (bpnn_init)init;
+    c.sizes = two63;
+    c.n_sizes = 2;
+    CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "is larger than 2147483647");
+    c.sizes = wrapped;
+    c.n_sizes = 3;
+    CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "width 1 = 18446744073709551615");
+    c.sizes = just_over_limit;
+    CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "is larger than");
+    c.sizes = over_memory;
+    c.n_sizes = 4;
+    CHECK_ERR(bpnn_net_create(&c, &net), BPNN_ERR_ARG, "of memory");
+  }
+  CHECK(net == sentinel);
 }
 
 /* A struct_size from an older header: the fields past it take their defaults. */
@@ -586,6 +618,88 @@ static void test_train_nonfinite(void) {
   bpnn_net_free(net);
 }
 
+/* Training data is checked whole: a NaN or infinite target is an argument error naming it, not
+   "training diverged"; epochs beyond the documented maximum are refused. */
+static void test_train_bad_values(void) {
+  static const size_t sizes[] = {1, 1};
+  double x[] = {0.5, 0.25}, y[] = {1, 0};
+  bpnn_net *net = make_net(2, sizes, BPNN_F64, 1);
+  bpnn_train_config t;
+  bpnn_train_config_init(&t);
+  y[1] = NAN;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "target 0 of sample 1");
+  y[1] = INFINITY;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "is not finite");
+  y[1] = 0;
+  x[0] = -INFINITY;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "input 0 of sample 0");
+  x[0] = 0.5;
+  t.epochs = 1000000001;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "epochs");
+  t.epochs = (size_t)-1;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "epochs");
+  t.epochs = 1;
+  t.threads = -1;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 2, NULL), BPNN_ERR_ARG, "threads");
+  bpnn_net_free(net);
+}
+
+/* Mutating calls made while the network trains (here from its own on_epoch callback, the one
+   place a caller can reach it deterministically) fail with BPNN_ERR_BUSY and change nothing. */
+struct busy_probe {
+  bpnn_net *net;
+  int calls;
+  bpnn_status train, set_layer, set_metadata;
+};
+static int busy_on_epoch(void *user, const bpnn_epoch_stats *stats) {
+  struct busy_probe *p = user;
+  const double x[] = {1}, y[] = {0}, w[] = {5}, b[] = {5};
+  (void)stats;
+  ++p->calls;
+  p->train = bpnn_net_train_f64(p->net, NULL, x, y, 1, NULL);
+  p->set_layer = bpnn_net_set_layer_f64(p->net, 0, w, 1, b, 1);
+  p->set_metadata = bpnn_net_set_metadata(p->net, "k", "v");
+  return 1;
+}
+static void test_busy(void) {
+  static const size_t sizes[] = {1, 1};
+  const double x[] = {0.5, 0.25}, y[] = {1, 0};
+  struct busy_probe p = {NULL, 0, BPNN_OK, BPNN_OK, BPNN_OK};
+  bpnn_train_config t;
+  double w, b;
+  CHECK(strcmp(bpnn_status_string(BPNN_ERR_BUSY), "BPNN_ERR_BUSY") == 0);
+  p.net = make_net(2, sizes, BPNN_F64, 1);
+  bpnn_train_config_init(&t);
+  t.on_epoch = busy_on_epoch;
+  t.user = &p;
+  t.epochs = 3;
+  CHECK_OK(bpnn_net_train_f64(p.net, &t, x, y, 2, NULL));
+  CHECK(p.calls == 1);
+  CHECK(p.train == BPNN_ERR_BUSY && p.set_layer == BPNN_ERR_BUSY && p.set_metadata == BPNN_ERR_BUSY);
+  CHECK_OK(bpnn_net_get_layer_f64(p.net, 0, &w, 1, &b, 1));
+  CHECK(w != 5 && b != 5);
+  CHECK(bpnn_net_get_metadata(p.net, "k") == NULL);
+  /* Free again once training returned. */
+  CHECK_OK(bpnn_net_set_metadata(p.net, "k", "v"));
+  CHECK_OK(bpnn_net_train_f64(p.net, NULL, x, y, 2, NULL));
+  bpnn_net_free(p.net);
+}
+
+/* Values the model file could not hold are refused when set, not when saved. */
+static void test_set_bad_values(void) {
+  static const size_t sizes[] = {2, 1};
+  const double w_nan[] = {1, NAN}, w_big[] = {1, 1e300}, b[] = {0};
+  bpnn_net *net = make_net(2, sizes, BPNN_F32, 1), *net64 = make_net(2, sizes, BPNN_F64, 1);
+  CHECK_ERR(bpnn_net_set_layer_f64(net64, 0, w_nan, 2, b, 1), BPNN_ERR_ARG, "weight 1 is not finite");
+  CHECK_ERR(bpnn_net_set_layer_f64(net, 0, w_big, 2, b, 1), BPNN_ERR_ARG, "overflows");
+  CHECK_OK(bpnn_net_set_layer_f64(net64, 0, w_big, 2, b, 1));
+  CHECK_ERR(bpnn_net_set_metadata(net, "k", "\xff\xfe"), BPNN_ERR_ARG, "value is not valid UTF-8");
+  CHECK_ERR(bpnn_net_set_metadata(net, "\xc3", "v"), BPNN_ERR_ARG, "key is not valid UTF-8");
+  CHECK_OK(bpnn_net_set_metadata(net, "k", "\xc3\xa9t\xc3\xa9"));
+  bpnn_net_free(net);
+  bpnn_net_free(net64);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
     fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
@@ -601,6 +715,10 @@ int main(int argc, char **argv) {
   test_train();
   test_train_old_struct_size();
   test_train_nonfinite();
+  test_create_huge();
+  test_train_bad_values();
+  test_busy();
+  test_set_bad_values();
   if (failures) {
     fprintf(stderr, "test_capi: %d failure(s)\n", failures);
     return 1;

@@ -124,7 +124,7 @@ class TestBinding(unittest.TestCase):
             net.get_layer(1)
         with self.assertRaises(bpnn.Error) as e:
             net.set_layer(0, np.zeros(3), np.zeros(1))
-        self.assertIn("w_len = 3", str(e.exception))
+        self.assertIn("weights: expected shape (1, 2) (out, in), got (3,)", str(e.exception))
 
     def test_missing_and_corrupt_files(self):
         with self.assertRaises(bpnn.Error) as e:
@@ -194,6 +194,80 @@ class TestBinding(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(results, [True] * 8)
+
+
+class TestHardening(unittest.TestCase):
+    """Misuse that used to kill the interpreter, wrap silently or truncate."""
+
+    def assertArgError(self, call, needle):
+        with self.assertRaises(bpnn.Error) as caught:
+            call()
+        self.assertEqual(caught.exception.status, bpnn.ERR_ARG)
+        self.assertIn(needle, str(caught.exception))
+
+    def test_sizes_that_wrap_or_overflow(self):
+        self.assertArgError(lambda: bpnn.Network([2 ** 63, 2]), "larger than")
+        self.assertArgError(lambda: bpnn.Network([2 ** 63, 2], init="zero"), "larger than")
+        self.assertArgError(lambda: bpnn.Network([-1, 2], init="zero"), "sizes[0]: -1 is out of range")
+        self.assertArgError(lambda: bpnn.Network([2, 2 ** 64]), "sizes[1]")
+        self.assertArgError(lambda: bpnn.Network([2, 1.5]), "sizes[1]: 1.5 is not an integer")
+        self.assertArgError(lambda: bpnn.Network([2, True]), "is not an integer")
+        self.assertArgError(lambda: bpnn.Network([2, 2 ** 30, 2 ** 30, 1]), "of memory")
+        self.assertArgError(lambda: bpnn.Network([2, 1], seed=-1), "seed")
+
+    def test_training_numbers_that_wrap(self):
+        x = np.array([[0.0], [1.0]])
+        y = np.array([[0.0], [1.0]])
+        with bpnn.Network([1, 1], precision="f64") as net:
+            for name, value in [("epochs", -1), ("epochs", 0), ("batch", -1), ("batch", 0),
+                                ("seed", -1), ("threads", 2 ** 40), ("threads", -1),
+                                ("epochs", 2.5)]:
+                with self.subTest(name=name, value=value):
+                    self.assertArgError(lambda: net.train(x, y, **{name: value}), name)
+            self.assertArgError(lambda: net.train(x, y, epochs=10 ** 12), "epochs")
+            w, b = net.get_layer(0)
+            net.train(x, y, epochs=1)  # the network is still usable
+            self.assertFalse(np.array_equal(net.get_layer(0)[0], w) and
+                             np.array_equal(net.get_layer(0)[1], b))
+
+    def test_nonfinite_targets_are_argument_errors(self):
+        with bpnn.Network([1, 1], precision="f64") as net:
+            self.assertArgError(lambda: net.train([[0.0], [1.0]], [[0.0], [np.nan]]),
+                                "target 0 of sample 1 is not finite")
+
+    def test_set_layer_needs_the_exact_shape(self):
+        with bpnn.Network([3, 2], precision="f64") as net:
+            w = np.arange(6.0).reshape(2, 3)
+            net.set_layer(0, w, [1.0, 2.0])
+            self.assertTrue(np.array_equal(net.get_layer(0)[0], w))
+            self.assertArgError(lambda: net.set_layer(0, w.T, [1.0, 2.0]), "expected shape (2, 3)")
+            self.assertArgError(lambda: net.set_layer(0, w.ravel(), [1.0, 2.0]), "expected shape")
+            self.assertArgError(lambda: net.set_layer(0, w, [[1.0, 2.0]]), "bias")
+            self.assertArgError(lambda: net.set_layer(0, w * np.nan, [1.0, 2.0]), "not finite")
+            self.assertArgError(lambda: net.set_layer(-1, w, [1.0, 2.0]), "layer")
+            self.assertTrue(np.array_equal(net.get_layer(0)[0], w))
+
+    def test_metadata_is_not_truncated(self):
+        with bpnn.Network([1, 1]) as net:
+            self.assertArgError(lambda: net.set_metadata("k", "a\0b"), "NUL")
+            self.assertArgError(lambda: net.set_metadata("k\0", "a"), "NUL")
+            self.assertArgError(lambda: net.set_metadata("k", 3), "not a str")
+            self.assertIsNone(net.get_metadata("k"))
+            net.set_metadata("k", "é\n\u2603")
+            self.assertEqual(net.get_metadata("k"), "é\n\u2603")
+
+    def test_busy_from_the_callback(self):
+        x = np.array([[0.0], [1.0]])
+        y = np.array([[0.0], [1.0]])
+        seen = []
+        with bpnn.Network([1, 1], precision="f64") as net:
+            def on_epoch(stats):
+                with self.assertRaises(bpnn.Error) as caught:
+                    net.train(x, y, epochs=1)
+                seen.append(caught.exception.status)
+                return True
+            net.train(x, y, epochs=5, on_epoch=on_epoch)
+        self.assertEqual(seen, [bpnn.ERR_BUSY])
 
 
 if __name__ == "__main__":

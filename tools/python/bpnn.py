@@ -15,6 +15,7 @@ Thread-safety is the C API's: predict may run on one network from many threads (
 the GIL during the call); train needs the network alone.
 """
 import ctypes
+import numbers
 import ctypes.util
 import os
 
@@ -132,6 +133,33 @@ def _check(status):
         raise Error(status, _last_error().decode("utf-8", "replace"))
 
 
+_SIZE_MAX = 2 ** (8 * ctypes.sizeof(_size_t)) - 1
+_INT_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_int) - 1) - 1
+_UINT64_MAX = 2 ** 64 - 1
+
+
+def _integer(value, what, low, high):
+    """value as a Python int in [low, high], the range of the C field it goes into;
+    bpnn.Error(ERR_ARG) for anything else (a float, a bool, a negative count that ctypes would
+    silently wrap, a number too big for its C type)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise Error(ERR_ARG, f"{what}: {value!r} is not an integer")
+    value = int(value)
+    if not low <= value <= high:
+        raise Error(ERR_ARG, f"{what}: {value} is out of range [{low}, {high}]")
+    return value
+
+
+def _text(value, what):
+    """value as UTF-8 bytes without NUL (C strings end at the first NUL, which would silently
+    truncate the value)."""
+    if not isinstance(value, str):
+        raise Error(ERR_ARG, f"{what}: {value!r} is not a str")
+    if "\0" in value:
+        raise Error(ERR_ARG, f"{what}: contains a NUL character")
+    return value.encode("utf-8")
+
+
 def _code(names, value, what):
     if isinstance(value, str) and value in names:
         return names.index(value)
@@ -163,7 +191,7 @@ class Network:
     def __init__(self, sizes, hidden_act="sigmoid", output_act="sigmoid", loss="mse",
                  precision="f32", init="xavier", init_scale=0.5, seed=1):
         self._handle = None
-        sizes = [int(s) for s in sizes]
+        sizes = [_integer(s, f"sizes[{i}]", 0, _SIZE_MAX) for i, s in enumerate(sizes)]
         c_sizes = (_size_t * max(len(sizes), 1))(*sizes)
         config = _NetConfig()
         _net_config_init(ctypes.byref(config))
@@ -175,7 +203,7 @@ class Network:
         config.precision = _code(_PRECISIONS, precision, "precision")
         config.init = _code(_INITS, init, "init")
         config.init_scale = float(init_scale)
-        config.seed = int(seed)
+        config.seed = _integer(seed, "seed", 0, _UINT64_MAX)
         handle = _p_net()
         _check(_net_create(ctypes.byref(config), ctypes.byref(handle)))
         self._handle = handle
@@ -304,11 +332,12 @@ class Network:
         _train_config_init(ctypes.byref(config))
         config.learning_rate = float(learning_rate)
         config.momentum = float(momentum)
-        config.batch = int(batch)
-        config.epochs = int(epochs)
-        config.threads = int(threads)
+        # Only what ctypes would silently wrap is checked here; the C API checks the rest.
+        config.batch = _integer(batch, "batch", 0, _SIZE_MAX)
+        config.epochs = _integer(epochs, "epochs", 0, _SIZE_MAX)
+        config.threads = _integer(threads, "threads", -_INT_MAX - 1, _INT_MAX)
         config.shuffle = 1 if shuffle else 0
-        config.seed = int(seed)
+        config.seed = _integer(seed, "seed", 0, _UINT64_MAX)
         raised = []
         if on_epoch is not None:
             def trampoline(_user, stats):
@@ -333,28 +362,40 @@ class Network:
         return {"epochs_run": report.epochs_run, "final_loss": report.final_loss,
                 "stopped_by_callback": bool(report.stopped_by_callback), "seconds": report.seconds}
 
+    def _layer_shape(self, layer):
+        sizes = self.sizes
+        layer = _integer(layer, "layer", 0, _SIZE_MAX)
+        if layer >= len(sizes) - 1:
+            raise Error(ERR_ARG, f"layer = {layer} is out of range (the net has {len(sizes) - 1} layers)")
+        return layer, sizes[layer + 1], sizes[layer]
+
     def get_layer(self, layer):
         """Layer `layer`'s (weights (out, in), bias (out,)) as float64 arrays."""
-        sizes = self.sizes
-        if not 0 <= layer < len(sizes) - 1:
-            raise Error(ERR_ARG, f"layer = {layer} is out of range (the net has {len(sizes) - 1} layers)")
-        w = np.empty((sizes[layer + 1], sizes[layer]), dtype=np.float64)
-        b = np.empty(sizes[layer + 1], dtype=np.float64)
+        layer, out, in_ = self._layer_shape(layer)
+        w = np.empty((out, in_), dtype=np.float64)
+        b = np.empty(out, dtype=np.float64)
         _check(_net_get_layer(self._live(), layer, self._ptr(w), w.size, self._ptr(b), b.size))
         return w, b
 
     def set_layer(self, layer, weights, bias):
-        """Replaces layer `layer`'s parameters (rounded to the network's precision)."""
+        """Replaces layer `layer`'s parameters (rounded to the network's precision): weights of
+        shape exactly (out, in), the PyTorch nn.Linear layout, and bias of shape (out,). A
+        transposed (in, out) array is refused even though it has the right number of elements."""
+        layer, out, in_ = self._layer_shape(layer)
         w = np.ascontiguousarray(weights, dtype=np.float64)
         b = np.ascontiguousarray(bias, dtype=np.float64)
-        _check(_net_set_layer(self._live(), int(layer), self._ptr(w), w.size, self._ptr(b), b.size))
+        if w.shape != (out, in_):
+            raise Error(ERR_ARG, f"weights: expected shape ({out}, {in_}) (out, in), got {w.shape}")
+        if b.shape != (out,):
+            raise Error(ERR_ARG, f"bias: expected shape ({out},), got {b.shape}")
+        _check(_net_set_layer(self._live(), layer, self._ptr(w), w.size, self._ptr(b), b.size))
 
     def set_metadata(self, key, value):
-        _check(_net_set_metadata(self._live(), key.encode(), value.encode()))
+        _check(_net_set_metadata(self._live(), _text(key, "key"), _text(value, "value")))
 
     def get_metadata(self, key):
         """The value stored under key, or None."""
-        value = _net_get_metadata(self._live(), key.encode())
+        value = _net_get_metadata(self._live(), _text(key, "key"))
         return None if value is None else value.decode()
 
     def __repr__(self):
