@@ -85,6 +85,81 @@ static void *trainer(void *arg) {
   return NULL;
 }
 
+/* Two threads train one network: the first holds it (its on_epoch waits until the second has
+   tried), so the second must get BPNN_ERR_BUSY, and the first finishes normally. */
+struct contest {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  int first_in_training, second_done;
+  bpnn_net *net;
+  bpnn_status first, second;
+};
+static const float contest_x[] = {0.1f, 0.2f, 0.3f, 0.4f}, contest_y[] = {1, 0, 1, 0};
+
+static int contest_on_epoch(void *user, const bpnn_epoch_stats *stats) {
+  struct contest *c = user;
+  (void)stats;
+  pthread_mutex_lock(&c->lock);
+  c->first_in_training = 1;
+  pthread_cond_broadcast(&c->changed);
+  while (!c->second_done) pthread_cond_wait(&c->changed, &c->lock);
+  pthread_mutex_unlock(&c->lock);
+  return 0;
+}
+static void *contest_first(void *arg) {
+  struct contest *c = arg;
+  bpnn_train_config t;
+  bpnn_train_config_init(&t);
+  t.epochs = 2;
+  t.threads = 1;
+  t.on_epoch = contest_on_epoch;
+  t.user = c;
+  c->first = bpnn_net_train_f32(c->net, &t, contest_x, contest_y, 4, NULL);
+  return NULL;
+}
+static void *contest_second(void *arg) {
+  struct contest *c = arg;
+  bpnn_train_config t;
+  bpnn_train_config_init(&t);
+  t.threads = 1;
+  pthread_mutex_lock(&c->lock);
+  while (!c->first_in_training) pthread_cond_wait(&c->changed, &c->lock);
+  pthread_mutex_unlock(&c->lock);
+  c->second = bpnn_net_train_f32(c->net, &t, contest_x, contest_y, 4, NULL);
+  pthread_mutex_lock(&c->lock);
+  c->second_done = 1;
+  pthread_cond_broadcast(&c->changed);
+  pthread_mutex_unlock(&c->lock);
+  return NULL;
+}
+static int train_contest(void) {
+  static const size_t sizes[] = {1, 2, 1};
+  struct contest c;
+  bpnn_net_config config;
+  pthread_t a, b;
+  int failed = 0;
+  memset(&c, 0, sizeof c);
+  pthread_mutex_init(&c.lock, NULL);
+  pthread_cond_init(&c.changed, NULL);
+  bpnn_net_config_init(&config);
+  config.sizes = sizes;
+  config.n_sizes = 3;
+  if (bpnn_net_create(&config, &c.net) != BPNN_OK) return 1;
+  pthread_create(&a, NULL, contest_first, &c);
+  pthread_create(&b, NULL, contest_second, &c);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  if (c.first != BPNN_OK || c.second != BPNN_ERR_BUSY) {
+    fprintf(stderr, "two trainers on one net: first %s, second %s (want BPNN_OK, BPNN_ERR_BUSY)\n",
+            bpnn_status_string(c.first), bpnn_status_string(c.second));
+    failed = 1;
+  }
+  bpnn_net_free(c.net);
+  pthread_mutex_destroy(&c.lock);
+  pthread_cond_destroy(&c.changed);
+  return failed;
+}
+
 int main(void) {
   static const size_t sizes[] = {INPUTS, 32, 32, OUTPUTS};
   pthread_t threads[PREDICTORS + 1];
@@ -128,6 +203,7 @@ int main(void) {
     failed = 1;
   }
   bpnn_net_free(net);
+  if (train_contest()) failed = 1;
   if (!failed) printf("test_capi_threads: %d predictors and a trainer agree\n", PREDICTORS);
   return failed;
 }
