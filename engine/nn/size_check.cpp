@@ -62,7 +62,7 @@ std::size_t arena_bytes_bound(const std::vector<std::size_t>& sizes, std::size_t
 void check_fits_in_memory(std::size_t bytes, const std::string& what) {
   const std::size_t have = physical_memory_bytes();
   if (bytes > have)
-    throw Error(ErrorKind::argument, what + " needs " + std::to_string(bytes) + " bytes (" +
+    throw Error(ErrorKind::argument, what + " would take " + std::to_string(bytes) + " bytes (" +
                                          format_bytes(bytes) + "), more than this machine's " +
                                          std::to_string(have) + " bytes (" + format_bytes(have) +
                                          ") of memory");

@@ -18,7 +18,7 @@ std::size_t checked_add(std::size_t a, std::size_t b, const std::string& what);
 // Physical memory of this machine in bytes (sysconf); SIZE_MAX when it cannot be read.
 std::size_t physical_memory_bytes();
 
-// Error(argument) "<what> needs N bytes (X GiB), more than this machine's M bytes of memory"
+// Error(argument) "<what> would take N bytes (X GiB), more than this machine's M bytes of memory"
 // when bytes > physical_memory_bytes().
 void check_fits_in_memory(std::size_t bytes, const std::string& what);
 
