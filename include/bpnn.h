@@ -238,6 +238,37 @@ BPNN_CAPI bpnn_status bpnn_net_train_f64(bpnn_net *net, const bpnn_train_config 
                                          const double *x, const double *y, size_t n,
                                          bpnn_train_report *report);
 
+/* ---- scoring ----------------------------------------------------------------------------- */
+
+typedef struct bpnn_eval_report {
+  size_t struct_size;  /* set by bpnn_eval_report_init; only fields inside it are written */
+  size_t n;            /* rows scored */
+  double loss;         /* mean per-row loss of the network's loss function */
+  int classifier;      /* non-zero: scored as a classifier (softmax output, or sigmoid output with
+                          0/1 targets), with the classification figures; else regression */
+  size_t n_classes;    /* classifier: the outputs, or 2 for one sigmoid output; else 0 */
+  double accuracy;     /* classifier; NaN otherwise */
+  double macro_f1;     /* classifier: mean F1 over the classes occurring as truth or prediction */
+  double rmse;         /* regression, over all outputs; NaN for a classifier */
+  double mae;          /* regression, over all outputs */
+  double r2;           /* regression: R^2 averaged uniformly over the outputs */
+} bpnn_eval_report;
+
+/* Fill with NaN/zero and set struct_size. NULL: no-op. */
+BPNN_CAPI void bpnn_eval_report_init(bpnn_eval_report *report);
+
+/* Scores net on x:(n, inputs) and y:(n, outputs), row-major, n >= 1, as bpnn eval does. When the
+   model scores as a classifier and confusion is not NULL, the n_classes x n_classes confusion
+   matrix (row = true class, column = predicted) is written there; confusion_len must then be at
+   least n_classes^2, where n_classes is the network's outputs, or 2 for one output. confusion may
+   be NULL (confusion_len 0). A NaN or infinite value in x or y is BPNN_ERR_ARG. */
+BPNN_CAPI bpnn_status bpnn_net_evaluate_f32(const bpnn_net *net, const float *x, const float *y,
+                                            size_t n, bpnn_eval_report *report, size_t *confusion,
+                                            size_t confusion_len);
+BPNN_CAPI bpnn_status bpnn_net_evaluate_f64(const bpnn_net *net, const double *x, const double *y,
+                                            size_t n, bpnn_eval_report *report, size_t *confusion,
+                                            size_t confusion_len);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

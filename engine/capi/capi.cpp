@@ -2,6 +2,7 @@
 // C++ exception turned into a bpnn_status plus a thread-local message.
 #include "bpnn.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "bpnn/error.hpp"
+#include "bpnn/evaluate.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
@@ -511,6 +513,71 @@ bpnn_status bpnn_net_train_f32(bpnn_net* net, const bpnn_train_config* config, c
 bpnn_status bpnn_net_train_f64(bpnn_net* net, const bpnn_train_config* config, const double* x,
                                const double* y, size_t n, bpnn_train_report* report) {
   return train("bpnn_net_train_f64", net, config, x, y, n, report, bpnn::Precision::f64);
+}
+
+void bpnn_eval_report_init(bpnn_eval_report* report) {
+  if (report == nullptr) return;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::memset(report, 0, sizeof *report);
+  report->struct_size = sizeof *report;
+  report->loss = report->accuracy = report->macro_f1 = nan;
+  report->rmse = report->mae = report->r2 = nan;
+}
+
+}  // extern "C"
+
+namespace {
+
+template <class T>
+bpnn_status evaluate(const char* function, const bpnn_net* handle, const T* x, const T* y,
+                     std::size_t n, bpnn_eval_report* report, std::size_t* confusion,
+                     std::size_t confusion_len, bpnn::Precision p) {
+  return guard(function, [&] {
+    const bpnn::Network& net = net_of(handle);
+    need(x, "x");
+    need(y, "y");
+    need(report, "report");
+    check_struct_size(report->struct_size, offsetof(bpnn_eval_report, n) + sizeof(report->n),
+                      sizeof(bpnn_eval_report), "report");
+    if (n == 0) fail_arg("n is 0 (need at least one row)");
+    need_precision(net, p);
+    checked_product(n, net.n_inputs(), "x");
+    checked_product(n, net.n_outputs(), "y");
+    const std::size_t classes = bpnn::evaluation_classes(net);
+    if (confusion != nullptr && confusion_len < classes * classes)
+      fail_arg("confusion_len = " + std::to_string(confusion_len) + " but the confusion matrix has " +
+               std::to_string(classes) + "x" + std::to_string(classes) + " cells");
+    const bpnn::Evaluation e = bpnn::evaluate(net, x, y, n);
+    bpnn_eval_report* r = report;
+    if (BPNN_HAS(r, bpnn_eval_report, n)) r->n = e.n;
+    if (BPNN_HAS(r, bpnn_eval_report, loss)) r->loss = e.loss;
+    if (BPNN_HAS(r, bpnn_eval_report, classifier)) r->classifier = e.classifier ? 1 : 0;
+    if (BPNN_HAS(r, bpnn_eval_report, n_classes)) r->n_classes = e.n_classes;
+    if (BPNN_HAS(r, bpnn_eval_report, accuracy)) r->accuracy = e.accuracy;
+    if (BPNN_HAS(r, bpnn_eval_report, macro_f1)) r->macro_f1 = e.macro_f1;
+    if (BPNN_HAS(r, bpnn_eval_report, rmse)) r->rmse = e.rmse;
+    if (BPNN_HAS(r, bpnn_eval_report, mae)) r->mae = e.mae;
+    if (BPNN_HAS(r, bpnn_eval_report, r2)) r->r2 = e.r2;
+    if (confusion != nullptr && e.classifier)
+      std::copy(e.confusion.begin(), e.confusion.end(), confusion);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+bpnn_status bpnn_net_evaluate_f32(const bpnn_net* net, const float* x, const float* y, size_t n,
+                                  bpnn_eval_report* report, size_t* confusion,
+                                  size_t confusion_len) {
+  return evaluate("bpnn_net_evaluate_f32", net, x, y, n, report, confusion, confusion_len,
+                  bpnn::Precision::f32);
+}
+bpnn_status bpnn_net_evaluate_f64(const bpnn_net* net, const double* x, const double* y, size_t n,
+                                  bpnn_eval_report* report, size_t* confusion,
+                                  size_t confusion_len) {
+  return evaluate("bpnn_net_evaluate_f64", net, x, y, n, report, confusion, confusion_len,
+                  bpnn::Precision::f64);
 }
 
 }  // extern "C"

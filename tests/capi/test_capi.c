@@ -700,6 +700,55 @@ static void test_set_bad_values(void) {
   bpnn_net_free(net64);
 }
 
+/* Scoring: a 2-2 softmax net with identity weights predicts the larger input's class. */
+static void test_evaluate(void) {
+  static const size_t sizes[] = {2, 2}, sizes1[] = {1, 1};
+  const double w[] = {1, 0, 0, 1}, b[] = {0, 0}, w1[] = {1}, b1[] = {0};
+  const double x[] = {2, 1, 0, 1, 1, 0}, y[] = {1, 0, 1, 0, 0, 1};
+  const double xr[] = {1, 2, 3, 4}, yr[] = {1, 2, 2, 6};
+  size_t confusion[4] = {9, 9, 9, 9};
+  bpnn_eval_report r;
+  bpnn_net_config c;
+  bpnn_net *net = NULL, *reg = NULL;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 2;
+  c.output_act = BPNN_ACT_SOFTMAX;
+  c.loss = BPNN_LOSS_XENT;
+  c.precision = BPNN_F64;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  CHECK_OK(bpnn_net_set_layer_f64(net, 0, w, 4, b, 2));
+  bpnn_eval_report_init(NULL);
+  bpnn_eval_report_init(&r);
+  CHECK(r.struct_size == sizeof r && isnan(r.loss));
+  CHECK_OK(bpnn_net_evaluate_f64(net, x, y, 3, &r, confusion, 4));
+  CHECK(r.n == 3 && r.classifier && r.n_classes == 2);
+  CHECK(fabs(r.accuracy - 1.0 / 3) < 1e-15);
+  CHECK(confusion[0] == 1 && confusion[1] == 1 && confusion[2] == 1 && confusion[3] == 0);
+  CHECK(isnan(r.rmse) && isfinite(r.loss) && r.loss > 0);
+  CHECK_OK(bpnn_net_evaluate_f64(net, x, y, 3, &r, NULL, 0));
+  CHECK_ERR(bpnn_net_evaluate_f64(net, x, y, 3, &r, confusion, 3), BPNN_ERR_ARG, "confusion_len = 3");
+  CHECK_ERR(bpnn_net_evaluate_f64(net, x, y, 0, &r, NULL, 0), BPNN_ERR_ARG, "n is 0");
+  CHECK_ERR(bpnn_net_evaluate_f64(net, x, y, 3, NULL, NULL, 0), BPNN_ERR_ARG, "report is NULL");
+  CHECK_ERR(bpnn_net_evaluate_f32(net, (const float *)x, (const float *)y, 3, &r, NULL, 0),
+            BPNN_ERR_ARG, "precision");
+  r.struct_size = 0;
+  CHECK_ERR(bpnn_net_evaluate_f64(net, x, y, 3, &r, NULL, 0), BPNN_ERR_ARG, "report->struct_size");
+
+  c.sizes = sizes1;
+  c.output_act = BPNN_ACT_LINEAR;
+  c.loss = BPNN_LOSS_MSE;
+  CHECK_OK(bpnn_net_create(&c, &reg));
+  CHECK_OK(bpnn_net_set_layer_f64(reg, 0, w1, 1, b1, 1));
+  bpnn_eval_report_init(&r);
+  CHECK_OK(bpnn_net_evaluate_f64(reg, xr, yr, 4, &r, confusion, 4));
+  CHECK(!r.classifier && r.n_classes == 0 && isnan(r.accuracy));
+  CHECK(fabs(r.rmse - sqrt(5.0 / 4)) < 1e-15 && fabs(r.mae - 0.75) < 1e-15);
+  CHECK(fabs(r.r2 - (1 - 5 / 14.75)) < 1e-15);
+  bpnn_net_free(net);
+  bpnn_net_free(reg);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
     fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
@@ -719,6 +768,7 @@ int main(int argc, char **argv) {
   test_train_bad_values();
   test_busy();
   test_set_bad_values();
+  test_evaluate();
   if (failures) {
     fprintf(stderr, "test_capi: %d failure(s)\n", failures);
     return 1;

@@ -196,6 +196,31 @@ class TestBinding(unittest.TestCase):
         self.assertEqual(results, [True] * 8)
 
 
+class TestEvaluate(unittest.TestCase):
+    def test_classifier_figures(self):
+        with bpnn.Network([2, 2], output_act="softmax", loss="xent", precision="f64") as net:
+            net.set_layer(0, np.eye(2), [0.0, 0.0])
+            x = np.array([[2.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+            y = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+            e = net.evaluate(x, y)
+        self.assertTrue(e["classifier"])
+        self.assertEqual(e["confusion"].tolist(), [[1, 1], [1, 1]])
+        self.assertEqual(e["accuracy"], 0.5)
+        self.assertEqual([c["support"] for c in e["per_class"]], [2, 2])
+        self.assertAlmostEqual(e["per_class"][0]["f1"], 0.5)
+        self.assertAlmostEqual(e["macro_f1"], 0.5)
+
+    def test_regression_figures(self):
+        with bpnn.Network([1, 1], output_act="linear", precision="f32") as net:
+            net.set_layer(0, [[1.0]], [0.0])
+            e = net.evaluate([[1.0], [2.0], [3.0], [4.0]], [[1.0], [2.0], [2.0], [6.0]])
+        self.assertFalse(e["classifier"])
+        self.assertAlmostEqual(e["rmse"], np.sqrt(5 / 4), places=6)
+        self.assertAlmostEqual(e["mae"], 0.75, places=6)
+        self.assertAlmostEqual(e["r2"], 1 - 5 / 14.75, places=6)
+        self.assertNotIn("accuracy", e)
+
+
 class TestHardening(unittest.TestCase):
     """Misuse that used to kill the interpreter, wrap silently or truncate."""
 

@@ -78,6 +78,13 @@ class _TrainReport(ctypes.Structure):
                 ("stopped_by_callback", ctypes.c_int), ("seconds", ctypes.c_double)]
 
 
+class _EvalReport(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("n", _size_t), ("loss", ctypes.c_double),
+                ("classifier", ctypes.c_int), ("n_classes", _size_t),
+                ("accuracy", ctypes.c_double), ("macro_f1", ctypes.c_double),
+                ("rmse", ctypes.c_double), ("mae", ctypes.c_double), ("r2", ctypes.c_double)]
+
+
 def _declare(name, restype, *argtypes):
     f = getattr(_lib, name)
     f.restype = restype
@@ -112,6 +119,12 @@ _net_train_f32 = _declare("bpnn_net_train_f32", _status, _p_net, ctypes.POINTER(
                           _p_f32, _size_t, ctypes.POINTER(_TrainReport))
 _net_train_f64 = _declare("bpnn_net_train_f64", _status, _p_net, ctypes.POINTER(_TrainConfig), _p_f64,
                           _p_f64, _size_t, ctypes.POINTER(_TrainReport))
+_eval_report_init = _declare("bpnn_eval_report_init", None, ctypes.POINTER(_EvalReport))
+_p_size = ctypes.POINTER(_size_t)
+_net_evaluate_f32 = _declare("bpnn_net_evaluate_f32", _status, _p_net, _p_f32, _p_f32, _size_t,
+                             ctypes.POINTER(_EvalReport), _p_size, _size_t)
+_net_evaluate_f64 = _declare("bpnn_net_evaluate_f64", _status, _p_net, _p_f64, _p_f64, _size_t,
+                             ctypes.POINTER(_EvalReport), _p_size, _size_t)
 
 # ---- errors and names ----------------------------------------------------------------------
 
@@ -368,6 +381,41 @@ class Network:
         if layer >= len(sizes) - 1:
             raise Error(ERR_ARG, f"layer = {layer} is out of range (the net has {len(sizes) - 1} layers)")
         return layer, sizes[layer + 1], sizes[layer]
+
+    def evaluate(self, x, y):
+        """Scores the network on x:(n, inputs), y:(n, outputs) as `bpnn eval` does. Returns a
+        dict: n, loss, classifier, and for a classifier accuracy, confusion (an (k, k) array,
+        rows = true class, columns = predicted), per_class (a list of dicts with precision,
+        recall, f1, support; 0/0 counts as 0) and macro_f1 (over the classes occurring as
+        truth or prediction); for a regression model rmse, mae and r2."""
+        x = self._rows(x, self.n_inputs, "x")
+        y = self._rows(y, self.n_outputs, "y")
+        if x.shape[0] != y.shape[0]:
+            raise Error(ERR_ARG, f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+        k = 2 if self.n_outputs == 1 else self.n_outputs
+        confusion = np.zeros((k, k), dtype=np.uintp)
+        report = _EvalReport()
+        _eval_report_init(ctypes.byref(report))
+        f = _net_evaluate_f64 if self.dtype == np.float64 else _net_evaluate_f32
+        _check(f(self._live(), self._ptr(x), self._ptr(y), x.shape[0], ctypes.byref(report),
+                 confusion.ctypes.data_as(_p_size), confusion.size))
+        result = {"n": report.n, "loss": report.loss, "classifier": bool(report.classifier)}
+        if not report.classifier:
+            result.update(rmse=report.rmse, mae=report.mae, r2=report.r2)
+            return result
+        confusion = confusion.astype(np.int64)
+        hits = np.diag(confusion)
+        support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+        per_class = []
+        for c in range(k):
+            p = hits[c] / predicted[c] if predicted[c] else 0.0
+            r = hits[c] / support[c] if support[c] else 0.0
+            per_class.append({"precision": float(p), "recall": float(r),
+                              "f1": float(2 * p * r / (p + r)) if p + r > 0 else 0.0,
+                              "support": int(support[c])})
+        result.update(accuracy=report.accuracy, macro_f1=report.macro_f1, confusion=confusion,
+                      per_class=per_class)
+        return result
 
     def get_layer(self, layer):
         """Layer `layer`'s (weights (out, in), bias (out,)) as float64 arrays."""
