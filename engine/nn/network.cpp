@@ -53,16 +53,25 @@ void init_weights(Mlp<T>& mlp, const NetworkConfig& config, Random& random) {
 // Rows of predictions computed per workspace fill.
 constexpr std::size_t predict_block_rows = 256;
 
+// x:(n, in) raw → y:(n, k): the scaler (in double), then the network in T, a block at a time.
 template <class T, class U>
-void predict_rows(const Mlp<T>& mlp, const U* x, std::size_t n, U* y) {
+void predict_rows(const Mlp<T>& mlp, const InputScaler& scaler, const U* x, std::size_t n, U* y) {
   const std::size_t in = mlp.n_inputs(), k = mlp.n_outputs();
   Workspace<T> ws(mlp, std::min(n, predict_block_rows));
   AlignedVector<T> converted;
-  if constexpr (!std::is_same_v<T, U>) converted.resize(ws.capacity * in);
+  std::vector<double> scaled;
+  if (scaler.active()) scaled.resize(ws.capacity * in);
+  if (scaler.active() || !std::is_same_v<T, U>) converted.resize(ws.capacity * in);
   for (std::size_t r = 0; r < n; r += ws.capacity) {
     const std::size_t rows = std::min(ws.capacity, n - r);
     const T* xin;
-    if constexpr (std::is_same_v<T, U>) {
+    if (scaler.active()) {
+      std::copy(x + r * in, x + (r + rows) * in, scaled.begin());
+      scaler_apply(scaler, scaled.data(), rows, in);
+      std::transform(scaled.begin(), scaled.begin() + rows * in, converted.begin(),
+                     [](double v) { return static_cast<T>(v); });
+      xin = converted.data();
+    } else if constexpr (std::is_same_v<T, U>) {
       xin = x + r * in;
     } else {
       std::transform(x + r * in, x + (r + rows) * in, converted.begin(),
@@ -107,7 +116,7 @@ void validate(const NetworkConfig& c) {
 }
 
 Network::Network(const NetworkConfig& config)
-    : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config), {}})) {
+    : impl_(std::make_unique<Impl>(Impl{config, {}, make_mlp(config), {}, {}})) {
   Random random(config.seed);
   std::visit([&](auto& mlp) { init_weights(mlp, config, random); }, impl_->mlp);
 }
@@ -134,11 +143,11 @@ std::size_t Network::n_params() const {
 
 void Network::predict(const float* x, std::size_t n, float* y) const {
   if (n == 0) return;
-  std::visit([&](const auto& mlp) { predict_rows(mlp, x, n, y); }, impl_->mlp);
+  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y); }, impl_->mlp);
 }
 void Network::predict(const double* x, std::size_t n, double* y) const {
   if (n == 0) return;
-  std::visit([&](const auto& mlp) { predict_rows(mlp, x, n, y); }, impl_->mlp);
+  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y); }, impl_->mlp);
 }
 
 std::vector<double> Network::weights(std::size_t layer) const {
@@ -196,6 +205,14 @@ void Network::set_layer(std::size_t layer, std::span<const double> weights,
         mlp.set_layer(layer, w.data(), b.data());
       },
       impl_->mlp);
+}
+
+const InputScaler& Network::scaler() const { return impl_->scaler; }
+
+void Network::set_scaler(InputScaler scaler) {
+  scaler_validate(scaler, n_inputs());
+  BusyLock lock(impl_->busy, "set_scaler");
+  impl_->scaler = std::move(scaler);
 }
 
 std::map<std::string, std::string>& Network::metadata() { return impl_->metadata; }

@@ -8,6 +8,7 @@
 
 #include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/scaler.hpp"
 #include "nn/mlp.hpp"
 
 namespace bpnn {
@@ -50,6 +51,7 @@ struct Network::Impl {
   std::map<std::string, std::string> metadata;
   std::variant<Mlp<float>, Mlp<double>> mlp;
   BusyFlag busy;
+  InputScaler scaler;  // applied by predict to raw inputs; none unless set
 };
 
 struct NetworkAccess {

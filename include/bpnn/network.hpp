@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bpnn/export.hpp"
+#include "bpnn/scaler.hpp"
 #include "bpnn/types.hpp"
 
 namespace bpnn {
@@ -51,7 +52,8 @@ class BPNN_API Network {
   std::size_t n_layers() const;  // dense layers: config().sizes.size() − 1
   std::size_t n_params() const;  // weights and biases of all layers
 
-  // x:(n, inputs) → y:(n, outputs), row-major. Either precision works with either network.
+  // x:(n, inputs) → y:(n, outputs), row-major. Either precision works with either network. Raw
+  // inputs: the model's scaler, when it has one, is applied first (in double).
   void predict(const float* x, std::size_t n, float* y) const;
   void predict(const double* x, std::size_t n, double* y) const;
 
@@ -61,6 +63,12 @@ class BPNN_API Network {
   std::vector<double> bias(std::size_t layer) const;
   // Replace layer i's parameters (rounded to the network's precision). Sizes must match.
   void set_layer(std::size_t layer, std::span<const double> weights, std::span<const double> bias);
+
+  // The input scaling kept with the model (bpnn/scaler.hpp): predict applies it to raw inputs.
+  // set_scaler validates it against the inputs (Error(argument)) and takes the busy flag.
+  // Training takes raw inputs too: the trainer scales its copy of the data with this scaler.
+  const InputScaler& scaler() const;
+  void set_scaler(InputScaler scaler);
 
   // Free-form key/value pairs saved with the model (input column names, class labels, ...).
   std::map<std::string, std::string>& metadata();

@@ -1,0 +1,118 @@
+// Input scaling: fit on the training rows, apply per column, hint when raw inputs need it.
+#include "bpnn/scaler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "bpnn/error.hpp"
+
+namespace bpnn {
+namespace {
+
+// Mean and population variance of column j, by Welford's update (stable for large offsets).
+void column_moments(const double* x, std::size_t n, std::size_t inputs, std::size_t j,
+                    double& mean, double& variance) {
+  mean = 0;
+  double m2 = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    const double v = x[r * inputs + j], d = v - mean;
+    mean += d / static_cast<double>(r + 1);
+    m2 += d * (v - mean);
+  }
+  variance = m2 / static_cast<double>(n);
+}
+
+}  // namespace
+
+std::string_view to_string(Scaling s) {
+  switch (s) {
+    case Scaling::none: return "none";
+    case Scaling::standard: return "standard";
+    case Scaling::minmax: return "minmax";
+  }
+  return "none";
+}
+
+Scaling parse_scaling(std::string_view name) {
+  for (Scaling s : {Scaling::none, Scaling::standard, Scaling::minmax})
+    if (name == to_string(s)) return s;
+  throw Error(ErrorKind::argument,
+              "scaling: \"" + std::string(name.substr(0, 40)) + "\" is not none, standard or minmax");
+}
+
+InputScaler scaler_fit(Scaling kind, const double* x, std::size_t n, std::size_t inputs) {
+  InputScaler s;
+  s.kind = kind;
+  if (kind == Scaling::none) return s;
+  if (n == 0 || x == nullptr) throw Error(ErrorKind::argument, "scaling: no rows to fit on");
+  for (std::size_t i = 0; i < n * inputs; ++i)
+    if (!std::isfinite(x[i]))
+      throw Error(ErrorKind::argument, "scaling: input " + std::to_string(i % inputs) + " of row " +
+                                           std::to_string(i / inputs) + " is not finite");
+  s.offset.resize(inputs);
+  s.factor.resize(inputs);
+  for (std::size_t j = 0; j < inputs; ++j) {
+    if (kind == Scaling::standard) {
+      double mean, variance;
+      column_moments(x, n, inputs, j, mean, variance);
+      const double sigma = std::sqrt(variance);
+      s.offset[j] = mean;
+      s.factor[j] = sigma > 0 ? 1 / sigma : 1.0;
+    } else {
+      double lo = x[j], hi = x[j];
+      for (std::size_t r = 1; r < n; ++r) {
+        lo = std::min(lo, x[r * inputs + j]);
+        hi = std::max(hi, x[r * inputs + j]);
+      }
+      s.offset[j] = lo;
+      s.factor[j] = hi > lo ? 1 / (hi - lo) : 1.0;
+    }
+    // 1/σ of a tiny σ can overflow; such a column is constant for every practical purpose.
+    if (!std::isfinite(s.factor[j])) s.factor[j] = 1.0;
+  }
+  return s;
+}
+
+void scaler_apply(const InputScaler& s, double* x, std::size_t n, std::size_t inputs) {
+  if (!s.active()) return;
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t j = 0; j < inputs; ++j)
+      x[r * inputs + j] = (x[r * inputs + j] - s.offset[j]) * s.factor[j];
+}
+
+void scaler_validate(const InputScaler& s, std::size_t inputs) {
+  if (!s.active()) {
+    if (!s.offset.empty() || !s.factor.empty())
+      throw Error(ErrorKind::argument, "scaler: 'none' carries no offsets or factors");
+    return;
+  }
+  if (s.offset.size() != inputs || s.factor.size() != inputs)
+    throw Error(ErrorKind::argument, "scaler: " + std::to_string(s.offset.size()) + " offsets and " +
+                                         std::to_string(s.factor.size()) + " factors for " +
+                                         std::to_string(inputs) + " inputs");
+  for (std::size_t j = 0; j < inputs; ++j)
+    if (!std::isfinite(s.offset[j]) || !std::isfinite(s.factor[j]) || s.factor[j] == 0)
+      throw Error(ErrorKind::argument,
+                  "scaler: column " + std::to_string(j) + " has a non-finite offset or a zero or non-finite factor");
+}
+
+std::optional<std::string> scaling_hint(const double* x, std::size_t n, std::size_t inputs,
+                                        const std::vector<std::string>& names) {
+  for (std::size_t j = 0; j < inputs && n > 0; ++j) {
+    double mean, variance, extreme = 0;
+    column_moments(x, n, inputs, j, mean, variance);
+    for (std::size_t r = 0; r < n; ++r) extreme = std::max(extreme, std::abs(x[r * inputs + j]));
+    if (std::sqrt(variance) > 10 || extreme > 100) {
+      const std::string name = j < names.size() ? "\"" + names[j].substr(0, 40) + "\"" : std::to_string(j);
+      char detail[96];
+      std::snprintf(detail, sizeof detail, " (σ %.3g, largest |value| %.3g)", std::sqrt(variance), extreme);
+      return "input column " + name + detail +
+             " is far from unit scale; training usually goes better with --scale standard";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace bpnn
