@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,8 @@ int main(int argc, char** argv) {
   if (smoke) args.push_back(min_time.data());
   int count = static_cast<int>(args.size());
 
-  const bpnn::bench::FmaPeak peak = bpnn::bench::fma_peak_measure();
-  benchmark::AddCustomContext("fma_peak_isa", peak.isa);
-  benchmark::AddCustomContext("fma_peak_gflops_f32_per_core", std::to_string(peak.gflops_f32));
-  benchmark::AddCustomContext("fma_peak_gflops_f64_per_core", std::to_string(peak.gflops_f64));
+  const auto peak = std::make_shared<bpnn::bench::PeakTracker>();
+  bpnn::bench::workloads_describe(*peak);
   std::vector<int> threads{1};
   if (bpnn::hardware_threads() > 1) threads.push_back(bpnn::hardware_threads());
   auto workloads = bpnn::bench::workloads_standard(threads);

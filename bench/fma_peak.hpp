@@ -111,7 +111,7 @@ double best_gflops(F chains, int lanes) {
 
 }  // namespace detail
 
-// Measures the peak of the calling thread's core (about 0.1-0.3 s).
+// Measures the peak of the calling thread's core (about 0.1-0.3 s): the best of 5 timed runs.
 inline FmaPeak fma_peak_measure() {
   using namespace detail;
   __builtin_cpu_init();
@@ -121,5 +121,34 @@ inline FmaPeak fma_peak_measure() {
     return {best_gflops(chains_avx2_f32, 8), best_gflops(chains_avx2_f64, 4), "avx2"};
   return {best_gflops(chains_sse2_f32, 4), best_gflops(chains_sse2_f64, 2), "sse2"};
 }
+
+// The FMA peak a benchmark run divides by: the best of short measurements taken through the run
+// (one at the start and one before each benchmark, so a core that was slowed at the start by a
+// neighbour or a low clock is measured again), or a value fixed by the user (`--peak`). A fixed
+// or stale peak can make a fraction exceed 1; benchmarks then report peak_suspect = 1 instead
+// of clamping.
+class PeakTracker {
+ public:
+  PeakTracker() : best_(fma_peak_measure()), measurements_(1) {}
+  explicit PeakTracker(const FmaPeak& fixed) : best_(fixed), fixed_(true) {}
+
+  // The best peak so far, after one more measurement unless the peak is fixed.
+  const FmaPeak& update() {
+    if (fixed_) return best_;
+    const FmaPeak now = fma_peak_measure();
+    best_.gflops_f32 = std::max(best_.gflops_f32, now.gflops_f32);
+    best_.gflops_f64 = std::max(best_.gflops_f64, now.gflops_f64);
+    ++measurements_;
+    return best_;
+  }
+  const FmaPeak& best() const { return best_; }
+  bool fixed() const { return fixed_; }
+  int measurements() const { return measurements_; }
+
+ private:
+  FmaPeak best_;
+  bool fixed_ = false;
+  int measurements_ = 0;
+};
 
 }  // namespace bpnn::bench

@@ -115,14 +115,47 @@ struct WorkloadRun {
   std::unique_ptr<Trainer> trainer;
 };
 
+// What the counters mean, written into the JSON context and `bpnn bench --help`.
+inline constexpr const char* peak_fraction_definition =
+    "GFLOPS / (peak GFLOP/s of one core in the workload's precision x threads); GFLOPS counts "
+    "the arithmetic training needs per sample (forward 2*in*out per layer, weight gradient "
+    "2*in*out per layer, input gradient 2*in*out per layer but the first) x samples/s; the peak "
+    "is the best of the FMA-chain measurements taken so far in the same run (or --peak)";
+inline constexpr const char* rss_ratio_definition =
+    "peak resident set of the whole process so far / (bytes of parameters + their gradients + "
+    "one batch of activations); cumulative over the process, so read it with one workload per "
+    "run";
+
+// Adds the peak's description and the counters' definitions to Google Benchmark's context.
+inline void workloads_describe(const PeakTracker& peak) {
+  benchmark::AddCustomContext("fma_peak_isa", peak.best().isa);
+  benchmark::AddCustomContext("fma_peak_source",
+                              peak.fixed() ? "fixed by --peak"
+                                           : "measured: best of 5 FMA-chain runs at the start and "
+                                             "again before each benchmark");
+  benchmark::AddCustomContext("fma_peak_gflops_f32_per_core_at_start",
+                              std::to_string(peak.best().gflops_f32));
+  benchmark::AddCustomContext("fma_peak_gflops_f64_per_core_at_start",
+                              std::to_string(peak.best().gflops_f64));
+  benchmark::AddCustomContext("peak_fraction", peak_fraction_definition);
+  benchmark::AddCustomContext("peak_suspect", "the label says peak_suspect=true when "
+                                              "peak_fraction > 1: the peak is too low (fixed, or "
+                                              "measured while the core was slowed)");
+  benchmark::AddCustomContext("rss_ratio", rss_ratio_definition);
+}
+
 // Registers one Google Benchmark per workload, named train/NAME/threads:N, reporting samples/s,
-// GFLOP/s, the fraction of the FMA peak of the threads used (measured in the same run), and the
+// GFLOP/s, the fraction of the FMA peak of the threads used (peak_gflops_per_core: the best
+// measured so far in this run, re-measured before each benchmark; the label says
+// peak_suspect=true when the fraction exceeds 1), and the
 // process's peak RSS against the essential bytes (meaningful when the workload runs alone).
-inline void workloads_register(const std::vector<Workload>& workloads, const FmaPeak& peak) {
+inline void workloads_register(const std::vector<Workload>& workloads,
+                               const std::shared_ptr<PeakTracker>& peak) {
   for (const Workload& w : workloads) {
     const std::string name = "train/" + w.name + "/threads:" + std::to_string(w.threads);
-    const double core_peak = w.precision == Precision::f32 ? peak.gflops_f32 : peak.gflops_f64;
-    benchmark::RegisterBenchmark(name.c_str(), [w, core_peak](benchmark::State& state) {
+    benchmark::RegisterBenchmark(name.c_str(), [w, peak](benchmark::State& state) {
+      const FmaPeak& best = peak->update();
+      const double core_peak = w.precision == Precision::f32 ? best.gflops_f32 : best.gflops_f64;
       WorkloadRun run(w);
       run.trainer->run_epoch();  // warm up caches and pages
       const auto start = std::chrono::steady_clock::now();
@@ -134,14 +167,16 @@ inline void workloads_register(const std::vector<Workload>& workloads, const Fma
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double samples_per_s = static_cast<double>(state.iterations() * w.samples) / seconds;
       const double gflops = samples_per_s * workload_flops_per_sample(w.sizes) / 1e9;
+      const double fraction = gflops / (core_peak * w.threads);
       state.counters["samples_per_s"] = samples_per_s;
       state.counters["GFLOPS"] = gflops;
-      state.counters["peak_fraction"] = gflops / (core_peak * w.threads);
+      state.counters["peak_gflops_per_core"] = core_peak;
+      state.counters["peak_fraction"] = fraction;  // never clamped
       state.counters["threads"] = w.threads;
       state.counters["batch"] = static_cast<double>(w.batch);
       state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
       state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
-      state.SetLabel(run.net.kernel_arch());
+      state.SetLabel(run.net.kernel_arch() + (fraction > 1.0 ? " peak_suspect=true" : ""));
     })->UseRealTime()->Unit(benchmark::kMillisecond);
   }
 }

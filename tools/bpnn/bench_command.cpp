@@ -1,6 +1,8 @@
 // bpnn bench: the benchmark workloads (or a custom network) for users, with Google Benchmark's
 // console and JSON output, so that compare.py can compare two runs.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +13,7 @@
 
 #ifdef BPNN_HAVE_BENCHMARK
 #include "fma_peak.hpp"
+#include "gemm_reference.hpp"
 #include "workloads.hpp"
 #endif
 
@@ -25,6 +28,9 @@ struct BenchOptions {
   std::vector<int> threads{1};
   std::string json_path;
   double min_time = 0.5;
+  int repetitions = 1;
+  double peak_gflops = 0;  // > 0: fixed f32 peak per core (f64: half of it)
+  bool compare_blas = false;
   bool smoke = false;
 };
 
@@ -60,14 +66,29 @@ void run_bench(const BenchOptions& o) {
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
 
-  const bench::FmaPeak peak = bench::fma_peak_measure();
-  benchmark::AddCustomContext("fma_peak_isa", peak.isa);
-  benchmark::AddCustomContext("fma_peak_gflops_f32_per_core", std::to_string(peak.gflops_f32));
-  benchmark::AddCustomContext("fma_peak_gflops_f64_per_core", std::to_string(peak.gflops_f64));
+  if (o.repetitions < 1 || o.repetitions > 1000)
+    throw Error(ErrorKind::argument, "--repetitions: must be between 1 and 1000");
+  if (!(o.min_time >= 0 && o.min_time <= 3600))
+    throw Error(ErrorKind::argument, "--min-time: must be between 0 and 3600 seconds");
+  if (!(o.peak_gflops >= 0 && std::isfinite(o.peak_gflops)))
+    throw Error(ErrorKind::argument, "--peak: must be a positive number of GFLOP/s");
+  const auto peak = o.peak_gflops > 0
+                        ? std::make_shared<bench::PeakTracker>(
+                              bench::FmaPeak{o.peak_gflops, o.peak_gflops / 2, "fixed"})
+                        : std::make_shared<bench::PeakTracker>();
+  bench::workloads_describe(*peak);
   bench::workloads_register(selected, peak);
+  if (o.compare_blas) {
+    if (!bench::gemm_have_openblas)
+      std::fprintf(stderr, "bpnn: warning: built without OpenBLAS (Debian libopenblas-dev); "
+                           "--compare-blas shows bpnn's kernels only\n");
+    bench::gemm_describe_openblas();
+    bench::gemm_register(selected, peak);
+  }
 
   std::vector<std::string> args{"bpnn bench",
                                 "--benchmark_min_time=" + std::to_string(o.smoke ? 0.0 : o.min_time)};
+  if (o.repetitions > 1) args.push_back("--benchmark_repetitions=" + std::to_string(o.repetitions));
   if (!o.json_path.empty()) {
     args.push_back("--benchmark_out=" + o.json_path);
     args.push_back("--benchmark_out_format=json");
@@ -105,7 +126,20 @@ void bench_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("--json", o->json_path, "Also write Google Benchmark JSON here (for compare.py)");
   cmd->add_option("--min-time", o->min_time, "Seconds to run each benchmark at least")
       ->capture_default_str();
+  cmd->add_option("--repetitions", o->repetitions,
+                  "Run each benchmark N times; the JSON then has mean, median, stddev and cv "
+                  "aggregates, which compare.py's U-test needs (use 9 or more)")
+      ->capture_default_str();
+  cmd->add_option("--peak", o->peak_gflops,
+                  "Fix the f32 FMA peak of one core in GFLOP/s (f64: half) instead of measuring "
+                  "it: the best of 5 FMA-chain runs at the start and again before each benchmark");
+  cmd->add_flag("--compare-blas", o->compare_blas,
+                "Also time the forward GEMM of every layer in bpnn's kernel and in OpenBLAS sgemm "
+                "(when built with libopenblas-dev) at the same shapes");
   cmd->add_flag("--smoke", o->smoke, "One short iteration of each, to check they run");
+  cmd->footer(std::string("Counters:\n  peak_fraction = ") + bench::peak_fraction_definition +
+              ".\n  peak_suspect = 1 when peak_fraction > 1 (never clamped).\n  rss_ratio = " +
+              bench::rss_ratio_definition + ".");
   cmd->callback([o, &exit_code] {
     run_bench(*o);
     exit_code = 0;

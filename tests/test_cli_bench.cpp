@@ -1,0 +1,70 @@
+// `bpnn bench` as a regression tester uses it: repetitions give compare.py its aggregates, the
+// JSON context defines every counter (and stays strict JSON: no NaN), a fixed peak is honoured
+// and a fraction above 1 is flagged in the label, never clamped.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_run.hpp"
+
+using bpnn_test::cli_run;
+using bpnn_test::ScratchDir;
+
+namespace {
+
+nlohmann::json bench_json(const ScratchDir& dir, const std::string& args) {
+  const auto r = cli_run(dir.path, "bench --workload seed --smoke --json out.json " + args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(bpnn_test::file_text(dir.path / "out.json"));
+}
+
+}  // namespace
+
+TEST_CASE("bench --repetitions writes mean, median, stddev and cv aggregates", "[cli][bench]") {
+  ScratchDir dir;
+  const nlohmann::json j = bench_json(dir, "--repetitions 3");
+  std::size_t runs = 0;
+  std::set<std::string> aggregates;
+  for (const auto& b : j["benchmarks"]) {
+    if (b["run_name"] != "train/seed/threads:1/real_time") continue;
+    if (b["run_type"] == "iteration") ++runs;
+    if (b["run_type"] == "aggregate") aggregates.insert(b["aggregate_name"].get<std::string>());
+  }
+  CHECK(runs == 3);
+  CHECK(aggregates == std::set<std::string>{"mean", "median", "stddev", "cv"});
+  const auto& context = j["context"];
+  CHECK_THAT(context["peak_fraction"].get<std::string>(), Catch::Contains("GFLOPS / (peak"));
+  CHECK_THAT(context["rss_ratio"].get<std::string>(), Catch::Contains("peak resident set"));
+  CHECK_THAT(context["fma_peak_source"].get<std::string>(), Catch::Contains("best of 5"));
+}
+
+TEST_CASE("bench --peak fixes the peak; a fraction above 1 is flagged, not clamped", "[cli][bench]") {
+  ScratchDir dir;
+  const nlohmann::json j = bench_json(dir, "--peak 0.0001");
+  CHECK(j["context"]["fma_peak_source"] == "fixed by --peak");
+  bool seen = false;
+  for (const auto& b : j["benchmarks"]) {
+    if (b["run_type"] != "iteration") continue;
+    seen = true;
+    CHECK(b["peak_gflops_per_core"].get<double>() == Approx(0.0001));
+    CHECK(b["peak_fraction"].get<double>() > 1.0);
+    CHECK_THAT(b["label"].get<std::string>(), Catch::EndsWith(" peak_suspect=true"));
+  }
+  CHECK(seen);
+  const nlohmann::json measured = bench_json(dir, "");
+  for (const auto& b : measured["benchmarks"])
+    CHECK_THAT(b["label"].get<std::string>(), !Catch::Contains("peak_suspect"));
+}
+
+TEST_CASE("bench refuses repetitions, peaks and times out of range", "[cli][bench]") {
+  ScratchDir dir;
+  for (const char* args : {"--repetitions 0", "--repetitions 5000", "--peak -3", "--min-time -1"}) {
+    INFO(args);
+    const auto r = cli_run(dir.path, std::string("bench --workload seed --smoke ") + args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("bpnn: ", 0) == 0);
+  }
+}
