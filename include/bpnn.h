@@ -183,6 +183,23 @@ BPNN_CAPI bpnn_status bpnn_net_set_layer_f64(bpnn_net *net, size_t layer, const 
 BPNN_CAPI bpnn_status bpnn_net_set_metadata(bpnn_net *net, const char *key, const char *value);
 BPNN_CAPI const char *bpnn_net_get_metadata(const bpnn_net *net, const char *key);
 
+/* Input scaling kept with the model (bpnn/scaler.hpp): x' = (x - offset) * factor per input,
+   applied by predict (and evaluate) to raw inputs, and saved in the model file. */
+typedef enum bpnn_scaling {
+  BPNN_SCALE_NONE = 0,     /* x' = x */
+  BPNN_SCALE_STANDARD = 1, /* offset = mean, factor = 1/population std of the training rows */
+  BPNN_SCALE_MINMAX = 2    /* offset = min, factor = 1/(max - min): training rows onto [0, 1] */
+} bpnn_scaling;
+
+/* The network's scaler: *kind, and when offset and factor are not NULL, `len` = inputs values
+   each (BPNN_SCALE_NONE writes none; then offset and factor may be NULL and len 0). */
+BPNN_CAPI bpnn_status bpnn_net_get_scaler(const bpnn_net *net, bpnn_scaling *kind, double *offset,
+                                          double *factor, size_t len);
+/* Replaces the network's scaler: offset and factor hold `len` = inputs finite values, the factors
+   non-zero (for BPNN_SCALE_NONE: NULL, NULL, 0). Needs exclusive use of net (BPNN_ERR_BUSY). */
+BPNN_CAPI bpnn_status bpnn_net_set_scaler(bpnn_net *net, bpnn_scaling kind, const double *offset,
+                                          const double *factor, size_t len);
+
 /* ---- training ---------------------------------------------------------------------------- */
 
 typedef struct bpnn_epoch_stats {

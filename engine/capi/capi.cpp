@@ -147,6 +147,9 @@ static_assert(static_cast<int>(bpnn::Activation::softmax) == BPNN_ACT_SOFTMAX);
 static_assert(static_cast<int>(bpnn::Loss::xent) == BPNN_LOSS_XENT);
 static_assert(static_cast<int>(bpnn::Precision::f64) == BPNN_F64);
 static_assert(static_cast<int>(bpnn::Init::he) == BPNN_INIT_HE);
+static_assert(static_cast<int>(bpnn::Scaling::none) == BPNN_SCALE_NONE);
+static_assert(static_cast<int>(bpnn::Scaling::standard) == BPNN_SCALE_STANDARD);
+static_assert(static_cast<int>(bpnn::Scaling::minmax) == BPNN_SCALE_MINMAX);
 
 bpnn::NetworkConfig network_config(const bpnn_net_config* c) {
   need(c, "config");
@@ -481,6 +484,48 @@ const char* bpnn_net_get_metadata(const bpnn_net* net, const char* key) {
     result = it->second.c_str();
   });
   return result;
+}
+
+bpnn_status bpnn_net_get_scaler(const bpnn_net* net, bpnn_scaling* kind, double* offset,
+                                double* factor, size_t len) {
+  return guard("bpnn_net_get_scaler", [&] {
+    const bpnn::InputScaler& s = net_of(net).scaler();
+    need(kind, "kind");
+    if (s.active() && (offset != nullptr || factor != nullptr)) {
+      need(offset, "offset");
+      need(factor, "factor");
+      if (len != s.offset.size())
+        fail_arg("len = " + std::to_string(len) + " but the scaler has " +
+                 std::to_string(s.offset.size()) + " columns");
+      std::copy(s.offset.begin(), s.offset.end(), offset);
+      std::copy(s.factor.begin(), s.factor.end(), factor);
+    }
+    *kind = static_cast<bpnn_scaling>(s.kind);
+  });
+}
+
+bpnn_status bpnn_net_set_scaler(bpnn_net* net, bpnn_scaling kind, const double* offset,
+                                const double* factor, size_t len) {
+  return guard("bpnn_net_set_scaler", [&] {
+    bpnn::Network& n = net_of(net);
+    const int k = raw(kind);
+    if (k < BPNN_SCALE_NONE || k > BPNN_SCALE_MINMAX)
+      fail_arg("kind = " + std::to_string(k) + " is not a bpnn_scaling");
+    bpnn::InputScaler s;
+    s.kind = static_cast<bpnn::Scaling>(k);
+    if (s.active()) {
+      need(offset, "offset");
+      need(factor, "factor");
+      if (len != n.n_inputs())
+        fail_arg("len = " + std::to_string(len) + " but the net has " +
+                 std::to_string(n.n_inputs()) + " inputs");
+      s.offset.assign(offset, offset + len);
+      s.factor.assign(factor, factor + len);
+    } else if (offset != nullptr || factor != nullptr || len != 0) {
+      fail_arg("BPNN_SCALE_NONE takes no offsets or factors (NULL, NULL, 0)");
+    }
+    n.set_scaler(std::move(s));
+  });
 }
 
 void bpnn_train_config_init(bpnn_train_config* config) {

@@ -749,6 +749,40 @@ static void test_evaluate(void) {
   bpnn_net_free(reg);
 }
 
+/* The scaler: set, read back, applied by predict to raw inputs, refused when malformed. */
+static void test_scaler(void) {
+  static const size_t sizes[] = {2, 1};
+  const double w[] = {1, 1}, b[] = {0}, offset[] = {10, -2}, factor[] = {0.5, 2}, zero[] = {1, 0};
+  const double x[] = {12, -1};
+  double got_offset[2], got_factor[2], y;
+  bpnn_scaling kind = (bpnn_scaling)7;
+  bpnn_net_config c;
+  bpnn_net *net = NULL;
+  bpnn_net_config_init(&c);
+  c.sizes = sizes;
+  c.n_sizes = 2;
+  c.output_act = BPNN_ACT_LINEAR;
+  c.precision = BPNN_F64;
+  CHECK_OK(bpnn_net_create(&c, &net));
+  CHECK_OK(bpnn_net_set_layer_f64(net, 0, w, 2, b, 1));
+  CHECK_OK(bpnn_net_get_scaler(net, &kind, NULL, NULL, 0));
+  CHECK(kind == BPNN_SCALE_NONE);
+  CHECK_OK(bpnn_net_set_scaler(net, BPNN_SCALE_STANDARD, offset, factor, 2));
+  CHECK_OK(bpnn_net_get_scaler(net, &kind, got_offset, got_factor, 2));
+  CHECK(kind == BPNN_SCALE_STANDARD && got_offset[1] == -2 && got_factor[0] == 0.5);
+  CHECK_OK(bpnn_net_predict_f64(net, x, 1, &y));
+  CHECK(y == (12 - 10) * 0.5 + (-1 + 2) * 2.0);
+  CHECK_ERR(bpnn_net_get_scaler(net, &kind, got_offset, got_factor, 3), BPNN_ERR_ARG, "len = 3");
+  CHECK_ERR(bpnn_net_set_scaler(net, BPNN_SCALE_MINMAX, offset, zero, 2), BPNN_ERR_ARG, "column 1");
+  CHECK_ERR(bpnn_net_set_scaler(net, BPNN_SCALE_MINMAX, offset, factor, 1), BPNN_ERR_ARG, "len = 1");
+  CHECK_ERR(bpnn_net_set_scaler(net, (bpnn_scaling)9, offset, factor, 2), BPNN_ERR_ARG, "bpnn_scaling");
+  CHECK_ERR(bpnn_net_set_scaler(net, BPNN_SCALE_NONE, offset, NULL, 0), BPNN_ERR_ARG, "SCALE_NONE");
+  CHECK_OK(bpnn_net_set_scaler(net, BPNN_SCALE_NONE, NULL, NULL, 0));
+  CHECK_OK(bpnn_net_predict_f64(net, x, 1, &y));
+  CHECK(y == 11);
+  bpnn_net_free(net);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
     fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
@@ -769,6 +803,7 @@ int main(int argc, char **argv) {
   test_busy();
   test_set_bad_values();
   test_evaluate();
+  test_scaler();
   if (failures) {
     fprintf(stderr, "test_capi: %d failure(s)\n", failures);
     return 1;

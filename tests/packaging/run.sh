@@ -62,7 +62,8 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 flags=(-std=c99 -Wall -Wextra -Werror -pedantic)
 # shellcheck disable=SC2046
 "$cc" "${flags[@]}" "$here/consumer/consumer.c" -o "$work/pc_shared" $(pkg-config --cflags --libs bpnn)
-LD_LIBRARY_PATH=$lib "$work/pc_shared" "$work/pc_shared.safetensors"
+# bpnn.pc carries -Wl,-rpath,${libdir}: the program runs without LD_LIBRARY_PATH.
+env -u LD_LIBRARY_PATH "$work/pc_shared" "$work/pc_shared.safetensors"
 # Static: the archive itself, then what bpnn.pc lists for static linking.
 # shellcheck disable=SC2046
 "$cc" "${flags[@]}" "$here/consumer/consumer.c" -o "$work/pc_static" $(pkg-config --cflags bpnn) \
@@ -70,4 +71,28 @@ LD_LIBRARY_PATH=$lib "$work/pc_shared" "$work/pc_shared.safetensors"
 "$work/pc_static" "$work/pc_static.safetensors"
 ! grep -q libbpnn <<<"$(ldd "$work/pc_static")" || fail "pc_static uses libbpnn.so"
 
-echo "packaging: installed to $prefix; CMake and pkg-config consumers, shared and static, all ran"
+# ---- the Python package, from the prefix alone (no BPNN_LIBRARY, no LD_LIBRARY_PATH) ----
+python_ok=""
+for py in python3 /usr/bin/python3; do
+  if command -v "$py" >/dev/null && "$py" -c "import numpy" 2>/dev/null; then python_ok=$py; break; fi
+done
+if [ -n "$python_ok" ]; then
+  site=$(dirname "$(find "$prefix" -path '*/bpnn/__init__.py' | head -1)")
+  [ -n "$site" ] && [ -e "$site/_install.py" ] || fail "the Python package is not installed"
+  (cd "$work" && env -u BPNN_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$(dirname "$site")" "$python_ok" - "$prefix" <<'PY'
+import os, sys
+import numpy as np
+import bpnn
+prefix = os.path.realpath(sys.argv[1])
+assert os.path.realpath(bpnn.library_path).startswith(prefix + os.sep), bpnn.library_path
+with bpnn.Network([2, 3, 1], precision="f64", seed=5) as net:
+    y = net.predict(np.array([[0.5, -0.5]]))
+    assert y.shape == (1, 1) and np.isfinite(y).all()
+print("packaging: python package from", os.path.dirname(bpnn.__file__), "uses", bpnn.library_path)
+PY
+  ) || fail "the installed Python package does not work"
+else
+  echo "packaging: skipped the Python package check (no python3 with numpy)"
+fi
+
+echo "packaging: installed to $prefix; CMake and pkg-config consumers, shared and static, and the Python package all ran"

@@ -221,6 +221,45 @@ class TestEvaluate(unittest.TestCase):
         self.assertNotIn("accuracy", e)
 
 
+class TestScalerAndTorch(unittest.TestCase):
+    def test_scaler_round_trip_and_predict(self):
+        with bpnn.Network([2, 1], output_act="linear", precision="f64") as net:
+            net.set_layer(0, [[1.0, 1.0]], [0.0])
+            self.assertEqual(net.scaler, ("none", None, None))
+            net.set_scaler("standard", [10.0, -2.0], [0.5, 2.0])
+            kind, offset, factor = net.scaler
+            self.assertEqual(kind, "standard")
+            self.assertEqual(offset.tolist(), [10.0, -2.0])
+            self.assertEqual(net.predict([12.0, -1.0]).tolist(), [3.0])
+            with self.assertRaises(bpnn.Error):
+                net.set_scaler("minmax", [1.0], [1.0])
+            net.set_scaler("none")
+            self.assertEqual(net.predict([12.0, -1.0]).tolist(), [11.0])
+
+    def test_to_torch_matches_predict(self):
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch is not installed (Debian python3-torch)")
+        rng = np.random.default_rng(4)
+        for precision, hidden, output, loss in [("f64", "tanh", "softmax", "xent"),
+                                                ("f32", "relu", "sigmoid", "mse"),
+                                                ("f64", "sigmoid", "linear", "mse")]:
+            with self.subTest(precision=precision, hidden=hidden, output=output):
+                with bpnn.Network([4, 6, 5, 3], hidden_act=hidden, output_act=output, loss=loss,
+                                  precision=precision, seed=9) as net:
+                    net.set_scaler("standard", rng.normal(size=4), rng.uniform(0.5, 2, size=4))
+                    x = rng.normal(size=(7, 4))
+                    model = to_torch_model = bpnn.to_torch(net)
+                    dtype = torch.float64 if precision == "f64" else torch.float32
+                    with torch.no_grad():
+                        got = model(torch.tensor(x, dtype=dtype)).numpy()
+                    want = net.predict(x)
+                    tol = 1e-12 if precision == "f64" else 1e-5
+                    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+                    self.assertIsInstance(to_torch_model, torch.nn.Sequential)
+
+
 class TestHardening(unittest.TestCase):
     """Misuse that used to kill the interpreter, wrap silently or truncate."""
 

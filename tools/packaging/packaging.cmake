@@ -57,3 +57,26 @@ if(NOT IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/bpnn.pc.in ${PROJECT_BINARY_DIR}/bpnn.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/bpnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Python binding as an importable package, PREFIX/lib/python3/site-packages/bpnn/: the module
+# plus _install.py, which records where the installed libbpnn.so lies relative to the package,
+# so `import bpnn` needs only PYTHONPATH=PREFIX/lib/python3/site-packages (no BPNN_LIBRARY, no
+# LD_LIBRARY_PATH), wherever the prefix is moved.
+set(BPNN_PYTHON_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/python3/site-packages" CACHE STRING
+    "Where cmake --install puts the Python package bpnn/ (relative to the prefix, or absolute)")
+set(_bpnn_root "/bpnn-prefix")  # a stand-in prefix for paths given relative to the real one
+foreach(dir BPNN_PYTHON_INSTALL_DIR CMAKE_INSTALL_LIBDIR)
+  if(IS_ABSOLUTE "${${dir}}")
+    set(_bpnn_${dir} "${${dir}}")
+  else()
+    set(_bpnn_${dir} "${_bpnn_root}/${${dir}}")
+  endif()
+endforeach()
+file(RELATIVE_PATH BPNN_PYTHON_LIBRARY "${_bpnn_BPNN_PYTHON_INSTALL_DIR}/bpnn"
+     "${_bpnn_CMAKE_INSTALL_LIBDIR}/libbpnn.so.${PROJECT_VERSION_MAJOR}")
+file(WRITE ${PROJECT_BINARY_DIR}/python/_install.py
+     "# Written by cmake --install: the installed libbpnn.so, relative to this package.\n"
+     "LIBRARY = \"${BPNN_PYTHON_LIBRARY}\"\n")
+install(FILES ${PROJECT_SOURCE_DIR}/tools/python/bpnn.py
+        DESTINATION ${BPNN_PYTHON_INSTALL_DIR}/bpnn RENAME __init__.py)
+install(FILES ${PROJECT_BINARY_DIR}/python/_install.py DESTINATION ${BPNN_PYTHON_INSTALL_DIR}/bpnn)

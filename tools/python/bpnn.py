@@ -21,16 +21,26 @@ import os
 
 import numpy as np
 
-__all__ = ["Error", "Network", "version", "version_number", "library_path"]
+__all__ = ["Error", "Network", "version", "version_number", "library_path", "to_torch"]
 
 # ---- the library ---------------------------------------------------------------------------
 
 
 def _find_library():
+    """$BPNN_LIBRARY; else, for the package `cmake --install` wrote, the library it was installed
+    with (its path relative to this file is recorded in _install.py); else this repository's
+    build/libbpnn.so; else the system's library path."""
     env = os.environ.get("BPNN_LIBRARY")
     if env:
         return env
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        from . import _install  # only in an installed package
+    except ImportError:
+        _install = None
+    if _install is not None:
+        return os.path.normpath(os.path.join(here, _install.LIBRARY))
+    root = os.path.dirname(os.path.dirname(here))
     for candidate in (os.path.join(root, "build", "libbpnn.so"),):
         if os.path.exists(candidate):
             return candidate
@@ -119,6 +129,9 @@ _net_train_f32 = _declare("bpnn_net_train_f32", _status, _p_net, ctypes.POINTER(
                           _p_f32, _size_t, ctypes.POINTER(_TrainReport))
 _net_train_f64 = _declare("bpnn_net_train_f64", _status, _p_net, ctypes.POINTER(_TrainConfig), _p_f64,
                           _p_f64, _size_t, ctypes.POINTER(_TrainReport))
+_p_scaling = ctypes.POINTER(ctypes.c_int)
+_net_get_scaler = _declare("bpnn_net_get_scaler", _status, _p_net, _p_scaling, _p_f64, _p_f64, _size_t)
+_net_set_scaler = _declare("bpnn_net_set_scaler", _status, _p_net, ctypes.c_int, _p_f64, _p_f64, _size_t)
 _eval_report_init = _declare("bpnn_eval_report_init", None, ctypes.POINTER(_EvalReport))
 _p_size = ctypes.POINTER(_size_t)
 _net_evaluate_f32 = _declare("bpnn_net_evaluate_f32", _status, _p_net, _p_f32, _p_f32, _size_t,
@@ -184,6 +197,7 @@ _LOSSES = ["mse", "xent"]
 _PRECISIONS = ["f32", "f64"]
 _INITS = ["zero", "uniform", "xavier", "he"]
 _DTYPES = [np.float32, np.float64]
+_SCALINGS = ["none", "standard", "minmax"]
 
 
 def version():
@@ -417,6 +431,34 @@ class Network:
                       per_class=per_class)
         return result
 
+    @property
+    def scaler(self):
+        """The input scaling kept with the model: (kind, offset, factor), kind one of "none",
+        "standard", "minmax"; x' = (x - offset) * factor per column (None, None for "none").
+        predict and evaluate apply it to raw inputs."""
+        kind = ctypes.c_int()
+        _check(_net_get_scaler(self._live(), ctypes.byref(kind), None, None, 0))
+        if kind.value == 0:
+            return "none", None, None
+        offset = np.empty(self.n_inputs, dtype=np.float64)
+        factor = np.empty(self.n_inputs, dtype=np.float64)
+        _check(_net_get_scaler(self._live(), ctypes.byref(kind), self._ptr(offset),
+                               self._ptr(factor), self.n_inputs))
+        return _SCALINGS[kind.value], offset, factor
+
+    def set_scaler(self, kind, offset=None, factor=None):
+        """Sets the input scaling (see `scaler`); offset and factor have one value per input."""
+        code = _code(_SCALINGS, kind, "kind")
+        if code == 0:
+            _check(_net_set_scaler(self._live(), 0, None, None, 0))
+            return
+        o = np.ascontiguousarray(offset, dtype=np.float64)
+        f = np.ascontiguousarray(factor, dtype=np.float64)
+        if o.shape != (self.n_inputs,) or f.shape != (self.n_inputs,):
+            raise Error(ERR_ARG, f"offset and factor: expected shape ({self.n_inputs},), got "
+                                 f"{o.shape} and {f.shape}")
+        _check(_net_set_scaler(self._live(), code, self._ptr(o), self._ptr(f), self.n_inputs))
+
     def get_layer(self, layer):
         """Layer `layer`'s (weights (out, in), bias (out,)) as float64 arrays."""
         layer, out, in_ = self._layer_shape(layer)
@@ -450,3 +492,37 @@ class Network:
         if not self._handle:
             return "<bpnn.Network closed>"
         return f"<bpnn.Network sizes={self.sizes} precision={self.precision}>"
+
+
+def to_torch(net):
+    """The network as a PyTorch nn.Sequential of the same precision: the input scaler (when the
+    model has one) as a first nn.Linear with a diagonal weight (x' = factor*x - offset*factor),
+    then nn.Linear plus the activation per layer (nn.Softmax(dim=1) for a softmax output).
+    Needs torch (Debian python3-torch); the tensors are copies."""
+    import torch
+    from torch import nn
+
+    dtype = torch.float64 if net.precision == "f64" else torch.float32
+    modules = []
+    kind, offset, factor = net.scaler
+    if kind != "none":
+        scale = nn.Linear(net.n_inputs, net.n_inputs).to(dtype)
+        with torch.no_grad():
+            scale.weight.copy_(torch.diag(torch.tensor(factor, dtype=torch.float64)).to(dtype))
+            scale.bias.copy_(torch.tensor(-offset * factor, dtype=torch.float64).to(dtype))
+        modules.append(scale)
+    hidden, output = net.activations
+    activation = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": None,
+                  "softmax": lambda: nn.Softmax(dim=1)}
+    sizes = net.sizes
+    for layer in range(net.n_layers):
+        w, b = net.get_layer(layer)
+        linear = nn.Linear(sizes[layer], sizes[layer + 1]).to(dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(w, dtype=dtype))
+            linear.bias.copy_(torch.tensor(b, dtype=dtype))
+        modules.append(linear)
+        make = activation[output if layer + 1 == net.n_layers else hidden]
+        if make is not None:
+            modules.append(make())
+    return nn.Sequential(*modules)
