@@ -166,6 +166,15 @@ BPNN_CAPI bpnn_status bpnn_net_predict_f32(const bpnn_net *net, const float *x, 
 BPNN_CAPI bpnn_status bpnn_net_predict_f64(const bpnn_net *net, const double *x, size_t n,
                                            double *y);
 
+/* The activations of layer `layer`, counted as the sizes are: 0 = the inputs after the model's
+   scaler, 1 = the first hidden layer, ..., n_layers = the outputs (as predict). x:(n, inputs) ->
+   y:(n, bpnn_net_width(net, layer)), row-major; n >= 1. For a 64-8-64 autoencoder, layer 1 is
+   the 8-number code. */
+BPNN_CAPI bpnn_status bpnn_net_predict_layer_f32(const bpnn_net *net, const float *x, size_t n,
+                                                 size_t layer, float *y);
+BPNN_CAPI bpnn_status bpnn_net_predict_layer_f64(const bpnn_net *net, const double *x, size_t n,
+                                                 size_t layer, double *y);
+
 /* Layer `layer`'s weights w:(out, in) row-major (the PyTorch nn.Linear layout) and bias b:(out),
    as doubles (which hold f32 weights exactly) in either precision. w_len must be out*in and
    b_len out, with in = bpnn_net_width(net, layer) and out = bpnn_net_width(net, layer + 1). */

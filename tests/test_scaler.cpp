@@ -89,3 +89,35 @@ TEST_CASE("the hint names a column far from unit scale", "[scaler]") {
   REQUIRE(hint.has_value());
   CHECK_THAT(*hint, Catch::Contains("\"pixel\"") && Catch::Contains("--scale standard"));
 }
+
+TEST_CASE("predict_layer gives the scaled inputs, each hidden layer and the outputs", "[scaler]") {
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    bpnn::NetworkConfig c;
+    c.sizes = {3, 5, 4, 2};
+    c.hidden_act = bpnn::Activation::tanh;
+    c.output_act = bpnn::Activation::softmax;
+    c.loss = bpnn::Loss::xent;
+    c.precision = precision;
+    bpnn::Network net(c);
+    net.set_scaler({bpnn::Scaling::minmax, {1, 2, 3}, {0.5, 0.25, 2}});
+    const double x[] = {1, 2, 3, 3, 6, 4};
+    std::vector<double> scaled(6), h1(10), h2(8), out(4), direct(4);
+    net.predict_layer(x, 2, 0, scaled.data());
+    CHECK(scaled == std::vector<double>{0, 0, 0, 1, 1, 2});
+    net.predict_layer(x, 2, 1, h1.data());
+    net.predict_layer(x, 2, 2, h2.data());
+    net.predict_layer(x, 2, 3, out.data());
+    net.predict(x, 2, direct.data());
+    CHECK(out == direct);
+    // layer 2 from layer 1 by hand: tanh(h1·w2ᵀ + b2)
+    const std::vector<double> w2 = net.weights(1), b2 = net.bias(1);
+    for (int r = 0; r < 2; ++r)
+      for (int o = 0; o < 4; ++o) {
+        double z = b2[o];
+        for (int i = 0; i < 5; ++i) z += h1[r * 5 + i] * w2[o * 5 + i];
+        CHECK(h2[r * 4 + o] == Approx(std::tanh(z)).epsilon(precision == bpnn::Precision::f32 ? 1e-5 : 1e-12));
+      }
+    CHECK(net.width(1) == 5);
+    CHECK_THROWS_WITH(net.predict_layer(x, 2, 4, out.data()), Catch::Contains("out of range"));
+  }
+}

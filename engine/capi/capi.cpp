@@ -220,6 +220,24 @@ bpnn_status predict(const char* function, const bpnn_net* handle, const T* x, st
   });
 }
 
+template <class T>
+bpnn_status predict_layer(const char* function, const bpnn_net* handle, const T* x, std::size_t n,
+                          std::size_t layer, T* y, bpnn::Precision p) {
+  return guard(function, [&] {
+    const bpnn::Network& net = net_of(handle);
+    need(x, "x");
+    need(y, "y");
+    if (n == 0) fail_arg("n is 0 (need at least one row)");
+    need_precision(net, p);
+    if (layer > net.n_layers())
+      fail_arg("layer = " + std::to_string(layer) + " is out of range (0 = the scaled inputs, " +
+               std::to_string(net.n_layers()) + " = the outputs)");
+    checked_product(n, net.n_inputs(), "x");
+    checked_product(n, net.width(layer), "y");
+    net.predict_layer(x, n, layer, y);
+  });
+}
+
 void report_write(bpnn_train_report* r, const bpnn::TrainReport& from) {
   if (r == nullptr) return;
   if (BPNN_HAS(r, bpnn_train_report, epochs_run)) r->epochs_run = from.epochs_run;
@@ -403,6 +421,15 @@ bpnn_status bpnn_net_predict_f32(const bpnn_net* net, const float* x, size_t n, 
 }
 bpnn_status bpnn_net_predict_f64(const bpnn_net* net, const double* x, size_t n, double* y) {
   return predict("bpnn_net_predict_f64", net, x, n, y, bpnn::Precision::f64);
+}
+
+bpnn_status bpnn_net_predict_layer_f32(const bpnn_net* net, const float* x, size_t n, size_t layer,
+                                       float* y) {
+  return predict_layer("bpnn_net_predict_layer_f32", net, x, n, layer, y, bpnn::Precision::f32);
+}
+bpnn_status bpnn_net_predict_layer_f64(const bpnn_net* net, const double* x, size_t n,
+                                       size_t layer, double* y) {
+  return predict_layer("bpnn_net_predict_layer_f64", net, x, n, layer, y, bpnn::Precision::f64);
 }
 
 namespace {

@@ -54,9 +54,12 @@ void init_weights(Mlp<T>& mlp, const NetworkConfig& config, Random& random) {
 constexpr std::size_t predict_block_rows = 256;
 
 // x:(n, in) raw → y:(n, k): the scaler (in double), then the network in T, a block at a time.
+// x:(n, in) raw → y:(n, width of `layer`): layer 0 is the scaled input, layer L the output.
 template <class T, class U>
-void predict_rows(const Mlp<T>& mlp, const InputScaler& scaler, const U* x, std::size_t n, U* y) {
-  const std::size_t in = mlp.n_inputs(), k = mlp.n_outputs();
+void predict_rows(const Mlp<T>& mlp, const InputScaler& scaler, const U* x, std::size_t n, U* y,
+                  std::size_t layer) {
+  const std::size_t in = mlp.n_inputs(), layers = mlp.layers().size();
+  const std::size_t k = layer == 0 ? in : mlp.layers()[layer - 1].out;
   Workspace<T> ws(mlp, std::min(n, predict_block_rows));
   AlignedVector<T> converted;
   std::vector<double> scaled;
@@ -78,9 +81,15 @@ void predict_rows(const Mlp<T>& mlp, const InputScaler& scaler, const U* x, std:
                      [](U v) { return static_cast<T>(v); });
       xin = converted.data();
     }
-    mlp.forward(xin, rows, ws);
-    std::transform(ws.activations.back().begin(), ws.activations.back().begin() + rows * k,
-                   y + r * k, [](T v) { return static_cast<U>(v); });
+    const T* out = xin;
+    if (layer == layers) {
+      mlp.forward(xin, rows, ws);
+      out = ws.activations.back().data();
+    } else if (layer > 0) {  // a hidden layer: stop there
+      for (std::size_t l = 0; l < layer; ++l) mlp.forward_layer(l, xin, 0, rows, ws);
+      out = ws.activations[layer - 1].data();
+    }
+    std::transform(out, out + rows * k, y + r * k, [](T v) { return static_cast<U>(v); });
   }
 }
 
@@ -143,11 +152,40 @@ std::size_t Network::n_params() const {
 
 void Network::predict(const float* x, std::size_t n, float* y) const {
   if (n == 0) return;
-  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y); }, impl_->mlp);
+  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y, n_layers()); },
+             impl_->mlp);
 }
 void Network::predict(const double* x, std::size_t n, double* y) const {
   if (n == 0) return;
-  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y); }, impl_->mlp);
+  std::visit([&](const auto& mlp) { predict_rows(mlp, impl_->scaler, x, n, y, n_layers()); },
+             impl_->mlp);
+}
+
+namespace {
+
+template <class U>
+void predict_layer_rows(const Network::Impl& impl, std::size_t n_layers, const U* x, std::size_t n,
+                        std::size_t layer, U* y) {
+  if (layer > n_layers)
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + " out of range (0 = the "
+                                     "scaled inputs … " + std::to_string(n_layers) + " = the outputs)");
+  if (n == 0) return;
+  std::visit([&](const auto& mlp) { predict_rows(mlp, impl.scaler, x, n, y, layer); }, impl.mlp);
+}
+
+}  // namespace
+
+std::size_t Network::width(std::size_t layer) const {
+  if (layer > n_layers())
+    throw Error(ErrorKind::argument, "layer " + std::to_string(layer) + " out of range");
+  return impl_->config.sizes[layer];
+}
+
+void Network::predict_layer(const float* x, std::size_t n, std::size_t layer, float* y) const {
+  predict_layer_rows(*impl_, n_layers(), x, n, layer, y);
+}
+void Network::predict_layer(const double* x, std::size_t n, std::size_t layer, double* y) const {
+  predict_layer_rows(*impl_, n_layers(), x, n, layer, y);
 }
 
 std::vector<double> Network::weights(std::size_t layer) const {

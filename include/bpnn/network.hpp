@@ -57,6 +57,14 @@ class BPNN_API Network {
   void predict(const float* x, std::size_t n, float* y) const;
   void predict(const double* x, std::size_t n, double* y) const;
 
+  // The activations of layer `layer`, counted as in config().sizes: 0 = the inputs after the
+  // model's scaler, 1 = the first hidden layer, …, n_layers() = the outputs (what predict
+  // gives). x:(n, inputs) raw → y:(n, width(layer)). For a 64-8-64 autoencoder, layer 1 is the
+  // 8-number code. Error(argument) when layer > n_layers().
+  void predict_layer(const float* x, std::size_t n, std::size_t layer, float* y) const;
+  void predict_layer(const double* x, std::size_t n, std::size_t layer, double* y) const;
+  std::size_t width(std::size_t layer) const;  // config().sizes[layer]
+
   // Layer i's weights, [out, in] row-major (PyTorch nn.Linear layout), and bias [out]. Values are
   // returned as double, which holds f32 weights exactly.
   std::vector<double> weights(std::size_t layer) const;

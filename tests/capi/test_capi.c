@@ -777,6 +777,17 @@ static void test_scaler(void) {
   CHECK_ERR(bpnn_net_set_scaler(net, BPNN_SCALE_MINMAX, offset, factor, 1), BPNN_ERR_ARG, "len = 1");
   CHECK_ERR(bpnn_net_set_scaler(net, (bpnn_scaling)9, offset, factor, 2), BPNN_ERR_ARG, "bpnn_scaling");
   CHECK_ERR(bpnn_net_set_scaler(net, BPNN_SCALE_NONE, offset, NULL, 0), BPNN_ERR_ARG, "SCALE_NONE");
+  {
+    /* layer 0 is the scaled input; layer 1 here the output */
+    double scaled[2], out;
+    CHECK_OK(bpnn_net_predict_layer_f64(net, x, 1, 0, scaled));
+    CHECK(scaled[0] == 1 && scaled[1] == 2);
+    CHECK_OK(bpnn_net_predict_layer_f64(net, x, 1, 1, &out));
+    CHECK(out == 3);
+    CHECK_ERR(bpnn_net_predict_layer_f64(net, x, 1, 2, &out), BPNN_ERR_ARG, "layer = 2");
+    CHECK_ERR(bpnn_net_predict_layer_f32(net, (const float *)x, 1, 0, (float *)scaled), BPNN_ERR_ARG,
+              "precision");
+  }
   CHECK_OK(bpnn_net_set_scaler(net, BPNN_SCALE_NONE, NULL, NULL, 0));
   CHECK_OK(bpnn_net_predict_f64(net, x, 1, &y));
   CHECK(y == 11);

@@ -236,6 +236,20 @@ class TestScalerAndTorch(unittest.TestCase):
             net.set_scaler("none")
             self.assertEqual(net.predict([12.0, -1.0]).tolist(), [11.0])
 
+    def test_predict_layer(self):
+        with bpnn.Network([3, 5, 2], hidden_act="tanh", precision="f64", seed=2) as net:
+            net.set_scaler("minmax", [1.0, 2.0, 3.0], [0.5, 0.25, 2.0])
+            x = np.array([[1.0, 2.0, 3.0], [3.0, 6.0, 4.0]])
+            np.testing.assert_array_equal(net.predict(x, layer=0), [[0, 0, 0], [1, 1, 2]])
+            hidden = net.predict(x, layer=1)
+            self.assertEqual(hidden.shape, (2, 5))
+            w, b = net.get_layer(1)
+            np.testing.assert_allclose(net.predict(x, layer=2),
+                                       1 / (1 + np.exp(-(hidden @ w.T + b))), rtol=1e-12)
+            np.testing.assert_array_equal(net.predict(x, layer=2), net.predict(x))
+            with self.assertRaises(bpnn.Error):
+                net.predict(x, layer=3)
+
     def test_to_torch_matches_predict(self):
         try:
             import torch

@@ -117,6 +117,10 @@ _net_precision = _declare("bpnn_net_precision", ctypes.c_int, _p_net)
 _net_get_config = _declare("bpnn_net_get_config", _status, _p_net, ctypes.POINTER(_NetConfig))
 _net_predict_f32 = _declare("bpnn_net_predict_f32", _status, _p_net, _p_f32, _size_t, _p_f32)
 _net_predict_f64 = _declare("bpnn_net_predict_f64", _status, _p_net, _p_f64, _size_t, _p_f64)
+_net_predict_layer_f32 = _declare("bpnn_net_predict_layer_f32", _status, _p_net, _p_f32, _size_t,
+                                  _size_t, _p_f32)
+_net_predict_layer_f64 = _declare("bpnn_net_predict_layer_f64", _status, _p_net, _p_f64, _size_t,
+                                  _size_t, _p_f64)
 _net_get_layer = _declare("bpnn_net_get_layer_f64", _status, _p_net, _size_t, _p_f64, _size_t,
                           _p_f64, _size_t)
 _net_set_layer = _declare("bpnn_net_set_layer_f64", _status, _p_net, _size_t, _p_f64, _size_t,
@@ -336,13 +340,24 @@ class Network:
     def _ptr(self, a):
         return a.ctypes.data_as(_p_f64 if a.dtype == np.float64 else _p_f32)
 
-    def predict(self, x):
-        """x:(n, inputs) → (n, outputs) in the network's dtype; a 1-D x is one sample."""
+    def predict(self, x, layer=None):
+        """x:(n, inputs) → (n, outputs) in the network's dtype; a 1-D x is one sample. With
+        `layer`, the activations of that layer instead, counted as the sizes are: 0 = the inputs
+        after the model's scaler, 1 = the first hidden layer, …, n_layers = the outputs."""
         single = np.ndim(x) == 1 and self.n_inputs != 1
         x = self._rows(x, self.n_inputs, "x")
-        y = np.empty((x.shape[0], self.n_outputs), dtype=self.dtype)
-        f = _net_predict_f64 if self.dtype == np.float64 else _net_predict_f32
-        _check(f(self._live(), self._ptr(x), x.shape[0], self._ptr(y)))
+        if layer is None:
+            y = np.empty((x.shape[0], self.n_outputs), dtype=self.dtype)
+            f = _net_predict_f64 if self.dtype == np.float64 else _net_predict_f32
+            _check(f(self._live(), self._ptr(x), x.shape[0], self._ptr(y)))
+        else:
+            layer = _integer(layer, "layer", 0, _SIZE_MAX)
+            sizes = self.sizes
+            if layer >= len(sizes):
+                raise Error(ERR_ARG, f"layer = {layer} is out of range (0 … {len(sizes) - 1})")
+            y = np.empty((x.shape[0], sizes[layer]), dtype=self.dtype)
+            f = _net_predict_layer_f64 if self.dtype == np.float64 else _net_predict_layer_f32
+            _check(f(self._live(), self._ptr(x), x.shape[0], layer, self._ptr(y)))
         return y[0] if single else y
 
     def train(self, x, y, learning_rate=0.1, momentum=0.0, batch=1, epochs=10, threads=0,
