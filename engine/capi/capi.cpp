@@ -205,21 +205,7 @@ void need_precision(const bpnn::Network& net, bpnn::Precision p) {
              " function or create the net with that precision");
 }
 
-template <class T>
-bpnn_status predict(const char* function, const bpnn_net* handle, const T* x, std::size_t n, T* y,
-                    bpnn::Precision p) {
-  return guard(function, [&] {
-    const bpnn::Network& net = net_of(handle);
-    need(x, "x");
-    need(y, "y");
-    if (n == 0) fail_arg("n is 0 (need at least one row)");
-    need_precision(net, p);
-    checked_product(n, net.n_inputs(), "x");
-    checked_product(n, net.n_outputs(), "y");
-    net.predict(x, n, y);
-  });
-}
-
+// predict (layer = SIZE_MAX: the outputs) and predict_layer: the same checks, one place.
 template <class T>
 bpnn_status predict_layer(const char* function, const bpnn_net* handle, const T* x, std::size_t n,
                           std::size_t layer, T* y, bpnn::Precision p) {
@@ -229,13 +215,24 @@ bpnn_status predict_layer(const char* function, const bpnn_net* handle, const T*
     need(y, "y");
     if (n == 0) fail_arg("n is 0 (need at least one row)");
     need_precision(net, p);
+    const bool outputs = layer == std::numeric_limits<std::size_t>::max();
+    if (outputs) layer = net.n_layers();
     if (layer > net.n_layers())
       fail_arg("layer = " + std::to_string(layer) + " is out of range (0 = the scaled inputs, " +
                std::to_string(net.n_layers()) + " = the outputs)");
     checked_product(n, net.n_inputs(), "x");
     checked_product(n, net.width(layer), "y");
-    net.predict_layer(x, n, layer, y);
+    if (outputs)
+      net.predict(x, n, y);
+    else
+      net.predict_layer(x, n, layer, y);
   });
+}
+
+template <class T>
+bpnn_status predict(const char* function, const bpnn_net* handle, const T* x, std::size_t n, T* y,
+                    bpnn::Precision p) {
+  return predict_layer(function, handle, x, n, std::numeric_limits<std::size_t>::max(), y, p);
 }
 
 void report_write(bpnn_train_report* r, const bpnn::TrainReport& from) {
