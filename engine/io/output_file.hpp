@@ -5,7 +5,8 @@
 //
 // - A regular file, or a path that does not exist yet (its folder must): the bytes go to a new
 //   temporary file PATH.tmp-XXXXXXXX beside it (8 random hex digits; created exclusively, mode
-//   0666 & ~umask, held under flock(LOCK_EX) while it is written), which commit() fsyncs, renames
+//   0666 & ~umask or the replaced file's permission bits, held under flock(LOCK_EX) while it is
+//   written), which commit() fsyncs, renames
 //   over PATH and whose folder it then fsyncs: a crash leaves the old file or the new one, never
 //   half of one. A symlink is resolved first (any chain of links, relative ones from the link's
 //   folder): the link stays a link and its final target is replaced (or created). Opening also
