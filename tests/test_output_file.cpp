@@ -148,8 +148,25 @@ TEST_CASE("output file: /dev/null stays a character device", "[io][output_file]"
   fs::create_symlink("/dev/null", dir.file("null"));
   bpnn::output_file_write(dir.file("null"), std::string_view("x"));
   CHECK(fs::is_symlink(dir.file("null")));
-  // /dev/stdout is a terminal, a pipe or a redirected file here: written in place in every case.
+  // /dev/stdout is a terminal, a pipe, a socket or a redirected file here: in place in every case.
   CHECK(bpnn::output_kind("/dev/stdout") == OutputKind::direct);
+}
+
+TEST_CASE("output file: /dev/fd/N of a redirected file appends to that file in place", "[io][output_file]") {
+  // As `bpnn train ... -o /dev/stdout > log`: the shell's file gets the output after what the
+  // process already printed, and is not replaced by another inode.
+  bpnn_test::TempDir dir;
+  const auto log = dir.write("log", "epoch 1\n");
+  const ino_t before = inode_of(log);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  const std::string through = "/dev/fd/" + std::to_string(fd);
+  CHECK(bpnn::output_kind(through) == OutputKind::direct);
+  bpnn::output_file_write(through, std::string_view("model\n"));
+  ::close(fd);
+  CHECK(text_of(log) == "epoch 1\nmodel\n");
+  CHECK(inode_of(log) == before);
+  CHECK(dir.entries() == std::vector<std::string>{"log"});
 }
 
 TEST_CASE("output file: a folder, a socket or a missing folder is Error(io)", "[io][output_file]") {

@@ -76,12 +76,12 @@ Resolved output_resolve(const std::string& path) {
     exists = true;
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return {OutputKind::direct, path};
     if (S_ISDIR(st.st_mode)) io_fail(path, "cannot write", EISDIR);
-    if (!S_ISREG(st.st_mode))
-      throw Error(ErrorKind::io, path + ": cannot write: not a regular file, character device or FIFO");
   } else if (errno != ENOENT) {
     io_fail(path, "cannot write", errno);
   }
-  // A regular file or a new path: follow the symlinks to the file the rename must replace.
+  // A regular file or a new path: follow the symlinks to the file the rename must replace. A
+  // descriptor link on the way (/dev/stdout) is written in place, whatever it leads to (a file,
+  // or a socket when the caller's stdout is one).
   std::string target = path;
   for (int hops = 0;; ++hops) {
     struct stat lst {};
@@ -92,13 +92,15 @@ Resolved output_resolve(const std::string& path) {
     if (!S_ISLNK(lst.st_mode)) break;
     if (hops == link_hops_max) io_fail(path, "cannot write", ELOOP);
     if (link_is_descriptor(target)) {
-      if (exists) return {OutputKind::direct, path, true};
+      if (exists) return {OutputKind::direct, path, S_ISREG(st.st_mode)};
       io_fail(path, "cannot write", ENOENT);  // a descriptor link to nothing
     }
     std::string next = link_read(target, path);
     if (next.empty() || next[0] != '/') next = folder_of(target) + "/" + next;
     target = std::move(next);
   }
+  if (exists && !S_ISREG(st.st_mode))
+    throw Error(ErrorKind::io, path + ": cannot write: not a regular file, character device or FIFO");
   const std::string folder = folder_of(target);
   struct stat fst {};
   if (::stat(folder.c_str(), &fst) != 0) io_fail(path, "cannot write", errno);

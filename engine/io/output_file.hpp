@@ -13,10 +13,10 @@
 //   removes leftovers PATH.tmp-XXXXXXXX of earlier writers that were killed mid-write — those no
 //   process holds an flock on — and never one that is still being written.
 // - A character device or a FIFO (/dev/null, /dev/stdout on a terminal or a pipe, a named pipe):
-//   opened and written directly, never replaced. So is a regular file reached through a
-//   descriptor link under /proc (/dev/stdout, /dev/fd/N, /proc/self/fd/N when the shell
-//   redirected it to a file): it is written at its end (O_APPEND), after what the process already
-//   wrote there.
+//   opened and written directly, never replaced. So is whatever a descriptor link under /proc
+//   leads to (/dev/stdout, /dev/fd/N, /proc/self/fd/N when the shell redirected it to a file or a
+//   socket); a regular file reached that way is written at its end (O_APPEND), after what the
+//   process already wrote there.
 // - Anything else (a folder, a socket, a block device): Error(io) before anything is written.
 //
 // Errors are Error(io, "PATH: what: strerror(errno)") naming the path as given. A temporary file
