@@ -346,6 +346,18 @@ TEST_CASE("safetensors: messages quote a short prefix of a value, control bytes 
   CHECK(bpnn::name_quote(name) == "\"evil\\n\\x1b[31mRED" + std::string(60 - 13, 'x') + "…\"");
 }
 
+TEST_CASE("model format: metadata messages stay one short line", "[io][model_format]") {
+  const Bytes good = bpnn::model_encode(small_network(Precision::f32));
+  for (const std::string key : {"hidden_act", "loss", "sizes", "format_version"}) {
+    INFO(key);
+    auto file = decoded(good);
+    file.metadata[key] = "tanh\n\x1b[31m" + std::string(100000, 'x');
+    const std::string message = decode_error(sealed(file)).what();
+    CHECK(message.size() < 400);
+    CHECK(std::none_of(message.begin(), message.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+  }
+}
+
 TEST_CASE("model metadata: numbers are exact in their %.17g text form", "[io][model_format]") {
   std::mt19937_64 random(2024);
   std::vector<double> values = {0.1, -0.0, 1.0 / 3.0, std::numeric_limits<double>::denorm_min(),

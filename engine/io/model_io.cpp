@@ -107,12 +107,16 @@ const std::string& metadata_need(const std::string& path, const Metadata& m, con
 }
 
 // Parses an activation or loss name from the metadata, turning Error(argument) into Error(format).
+// The parser's message repeats the value: only a short one is passed to it, and its message is
+// escaped like any quoted value.
 template <class Parse>
 auto name_parse(const std::string& path, const std::string& key, const std::string& value, Parse parse) {
+  const std::string where = "metadata " + name_quote(key) + " = " + name_quote(value);
+  if (value.size() > excerpt_bytes) format_fail(path, where + ": not a known name");
   try {
     return parse(value);
   } catch (const Error& e) {
-    format_fail(path, "metadata " + name_quote(key) + " = " + name_quote(value) + ": " + e.what());
+    format_fail(path, where + ": " + text_excerpt(e.what(), 4 * excerpt_bytes));
   }
 }
 
