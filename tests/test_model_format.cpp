@@ -195,6 +195,18 @@ TEST_CASE("model format 2: a damaged or missing checksum field is refused", "[io
     bytes.insert(bytes.end(), good.begin() + static_cast<std::ptrdiff_t>(buffer_start(good)), good.end());
     CHECK_THAT(decode_error(bytes).what(), Contains("holds \"crc32\" more than once"));
   }
+  SECTION("load_weights checks a version 2 checksum too") {
+    bpnn_test::TempDir dir;
+    Bytes bad = good;
+    const auto at = std::string(bad.begin(), bad.end()).find("\"label\":\"y\"");
+    REQUIRE(at != std::string::npos);
+    bad[at + 9] = 'z';
+    bpnn_test::file_put(dir.file("m.st"), bad);
+    Network net = small_network(Precision::f32);
+    auto e = error_of([&] { bpnn::load_weights(net, dir.file("m.st")); });
+    CHECK(e.kind() == ErrorKind::format);
+    CHECK_THAT(e.what(), Contains("CRC mismatch"));
+  }
   SECTION("a newer version") {
     auto file = decoded(good);
     file.metadata["format_version"] = "3";

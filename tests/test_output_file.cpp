@@ -4,10 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -222,6 +224,29 @@ TEST_CASE("output file: leftovers of killed writers go, files still being writte
   bpnn::output_file_write(path, std::string_view("model 2"));
   CHECK(!fs::exists(busy));
   CHECK(text_of(path) == "model 2");
+}
+
+TEST_CASE("output file: a writer killed with SIGKILL mid-write leaves a file the next save removes", "[io][output_file]") {
+  bpnn_test::TempDir dir;
+  const auto path = dir.file("m.st");
+  bpnn::output_file_write(path, std::string_view("old"));
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // the writer: open, write half, die without any cleanup
+    bpnn::OutputFile out(path);
+    out.write(std::string_view("half a mod"));
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  REQUIRE(dir.entries().size() == 2);  // m.st and the dead writer's m.st.tmp-XXXXXXXX
+  CHECK(text_of(path) == "old");
+  bpnn::output_file_write(path, std::string_view("new"));
+  CHECK(dir.entries() == std::vector<std::string>{"m.st"});
+  CHECK(text_of(path) == "new");
 }
 
 TEST_CASE("output file: a temporary file is locked while it is written", "[io][output_file]") {
