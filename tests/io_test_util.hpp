@@ -57,6 +57,18 @@ inline void file_put(const std::string& path, const std::vector<unsigned char>& 
                                               static_cast<std::streamsize>(bytes.size()));
 }
 
+// A safetensors file from a header (as JSON text) and a buffer, the way any writer lays it out.
+// Copied into a buffer of the final size: growing a vector by insert() trips GCC 12's
+// -Wstringop-overread false positive.
+inline std::vector<unsigned char> safetensors_craft(const std::string& header,
+                                                    const std::vector<unsigned char>& buffer) {
+  std::vector<unsigned char> out(8 + header.size() + buffer.size());
+  for (std::size_t i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(header.size()) >> (8 * i));
+  std::copy(header.begin(), header.end(), out.begin() + 8);
+  std::copy(buffer.begin(), buffer.end(), out.begin() + 8 + static_cast<std::ptrdiff_t>(header.size()));
+  return out;
+}
+
 // Recomputes a version 2 model file's checksum after a test edited it, straight from the
 // documented rule (io/model_file.hpp): CRC-32 of the whole file with the eight hex digits after
 // the one `"crc32":"` read as '0's. Returns false when the header has no such field.

@@ -322,10 +322,7 @@ TEST_CASE("safetensors: nesting 100 000 levels deep is refused without exhaustin
   };
   for (const auto& [what, header] : headers) {
     INFO(what);
-    Bytes bytes(8);
-    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(header.size() >> (8 * i));
-    bytes.insert(bytes.end(), header.begin(), header.end());
-    bytes.insert(bytes.end(), 4, 0);
+    const Bytes bytes = bpnn_test::safetensors_craft(header, Bytes(4, 0));
     const std::string message = decode_error(bytes).what();
     CHECK_THAT(message, Contains("nests objects and arrays more than 3 levels deep"));
     CHECK(message.size() < 200);
@@ -344,10 +341,7 @@ TEST_CASE("safetensors: messages quote a short prefix of a value, control bytes 
       R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":")" + std::string(50000, 'z') + "\x01\"}}",
   };
   for (const auto& header : headers) {
-    Bytes bytes(8);
-    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(header.size() >> (8 * i));
-    bytes.insert(bytes.end(), header.begin(), header.end());
-    bytes.insert(bytes.end(), 4, 0);
+    const Bytes bytes = bpnn_test::safetensors_craft(header, Bytes(4, 0));
     auto e = error_of([&] { bpnn::safetensors_decode(bytes, "m.st"); });
     CHECK(e.kind() == ErrorKind::format);
     const std::string message = e.what();

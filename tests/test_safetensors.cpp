@@ -27,13 +27,7 @@ using Bytes = std::vector<unsigned char>;
 namespace {
 
 // A file from a header (as JSON text) and a buffer, the way any writer would lay it out.
-Bytes craft(const std::string& header, const Bytes& buffer) {
-  Bytes out(8);
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<unsigned char>(header.size() >> (8 * i));
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), buffer.begin(), buffer.end());
-  return out;
-}
+Bytes craft(const std::string& header, const Bytes& buffer) { return bpnn_test::safetensors_craft(header, buffer); }
 
 void le_append(Bytes& out, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
