@@ -238,10 +238,18 @@ TEST_CASE("model format: sizes are checked against the tensors in the file befor
 TEST_CASE("model format: input and output names must fit the network", "[io][model_format]") {
   bpnn_test::TempDir dir;
   const auto path = dir.file("names.safetensors");
+  const Bytes good = bpnn::model_encode(small_network(Precision::f32));
   auto load_error = [&](const std::string& key, const std::string& value) {
+    // save_model refuses such metadata ...
     Network net = small_network(Precision::f32);
     net.metadata()[key] = value;
-    bpnn::save_model(net, path);
+    auto refused = error_of([&] { bpnn::save_model(net, path); });
+    CHECK(refused.kind() == ErrorKind::argument);
+    CHECK_THAT(refused.what(), StartsWith("save_model: metadata \"" + key + "\""));
+    // ... and load_model refuses a file that holds it anyway.
+    auto file = decoded(good);
+    file.metadata[key] = value;
+    bpnn_test::file_put(path, sealed(file));
     auto e = error_of([&] { bpnn::load_model(path); });
     CHECK(e.kind() == ErrorKind::format);
     return std::string(e.what());
@@ -251,7 +259,7 @@ TEST_CASE("model format: input and output names must fit the network", "[io][mod
   CHECK(load_error("input_names", R"(["a","c","c"])") ==
         path + ": metadata \"input_names\" names \"c\" twice; each input needs its own column");
   CHECK(load_error("output_names", R"(["x"])") ==
-        path + ": metadata \"output_names\" lists 1 names, but the network has 2 outputs");
+        path + ": metadata \"output_names\" lists 1 name, but the network has 2 outputs");
   CHECK_THAT(load_error("input_names", R"(["a",["b"],"c"])"), StartsWith(path + ": metadata \"input_names\" = "));
   CHECK_THAT(load_error("input_names", R"(["a",1,"c"])"), Contains("name 1 is not a string"));
   // Free text (not a JSON array) is the caller's business and loads as it was saved.

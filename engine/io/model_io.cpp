@@ -186,6 +186,7 @@ void layers_set(Network& net, const std::vector<LayerTensors>& layers, const std
 
 // input_names / output_names, when they are JSON arrays (as bpnn train writes them): one name per
 // input or output, and input names distinct (a column fed twice is a corrupt model, not a model).
+// Error(format) naming `path`; save_model turns it into Error(argument).
 void names_check(const std::string& path, const Metadata& m, const std::string& key, std::size_t width,
                  const char* unit, bool distinct) {
   const auto it = m.find(key);
@@ -194,7 +195,8 @@ void names_check(const std::string& path, const Metadata& m, const std::string& 
   if (first == std::string::npos || it->second[first] != '[') return;  // free text: not interpreted
   const std::vector<std::string> names = metadata_names_parse(it->second, path, key);
   if (names.size() != width)
-    format_fail(path, "metadata " + name_quote(key) + " lists " + std::to_string(names.size()) + " names, but the network has " +
+    format_fail(path, "metadata " + name_quote(key) + " lists " + std::to_string(names.size()) +
+                          (names.size() == 1 ? " name" : " names") + ", but the network has " +
                           std::to_string(width) + " " + unit + (width == 1 ? "" : "s"));
   if (distinct) {
     std::set<std::string> seen;
@@ -216,6 +218,13 @@ std::vector<unsigned char> model_encode(const Network& net) {
     if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos)
       throw Error(ErrorKind::argument, "save_model: metadata key " + name_quote(key) +
                                            ": a NUL character cannot be stored in a model file");
+  }
+  // A model that load_model would refuse is not written.
+  try {
+    names_check("save_model", net.metadata(), "input_names", config.sizes.front(), "input", true);
+    names_check("save_model", net.metadata(), "output_names", config.sizes.back(), "output", false);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::argument, e.what());
   }
   SafetensorsFile file;
   const std::string dtype = config.precision == Precision::f64 ? "F64" : "F32";
