@@ -14,7 +14,8 @@ namespace bpnn {
 // beside it, fsynced and renamed over `path` (a crash leaves the old file or the new one, never
 // half of one; a symlink's target is replaced); a character device or FIFO is written directly.
 // Throws Error(io) when it cannot write (or `path` is a folder, socket or block device), and
-// Error(argument) for metadata the format cannot hold: a reserved key, a NUL, non-UTF-8 text.
+// Error(argument) for metadata the format cannot hold: a reserved key, a NUL, non-UTF-8 text,
+// input_names/output_names JSON arrays that do not fit the network (see load_model).
 BPNN_API void save_model(const Network& net, const std::string& path);
 
 // Reads a model written by save_model (format version 2, or version 1 of earlier bpnn). Checks
