@@ -3,6 +3,7 @@
 // Error a call throws.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "bpnn/error.hpp"
+#include "io/crc32.hpp"
 
 namespace bpnn_test {
 
@@ -53,6 +55,36 @@ inline std::vector<unsigned char> file_bytes(const std::string& path) {
 inline void file_put(const std::string& path, const std::vector<unsigned char>& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                               static_cast<std::streamsize>(bytes.size()));
+}
+
+// A safetensors file from a header (as JSON text) and a buffer, the way any writer lays it out.
+// Copied into a buffer of the final size: growing a vector by insert() trips GCC 12's
+// -Wstringop-overread false positive.
+inline std::vector<unsigned char> safetensors_craft(const std::string& header,
+                                                    const std::vector<unsigned char>& buffer) {
+  std::vector<unsigned char> out(8 + header.size() + buffer.size());
+  for (std::size_t i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(header.size()) >> (8 * i));
+  std::copy(header.begin(), header.end(), out.begin() + 8);
+  std::copy(buffer.begin(), buffer.end(), out.begin() + 8 + static_cast<std::ptrdiff_t>(header.size()));
+  return out;
+}
+
+// Recomputes a version 2 model file's checksum after a test edited it, straight from the
+// documented rule (io/model_file.hpp): CRC-32 of the whole file with the eight hex digits after
+// the one `"crc32":"` read as '0's. Returns false when the header has no such field.
+inline bool model_bytes_seal(std::vector<unsigned char>& bytes) {
+  static const std::string key = "\"crc32\":\"";
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(bytes.size()); ++i)
+    n |= std::uint64_t{bytes[static_cast<std::size_t>(i)]} << (8 * i);
+  const auto end = bytes.begin() + static_cast<std::ptrdiff_t>(8 + n);
+  const auto it = std::search(bytes.begin() + 8, end, key.begin(), key.end());
+  if (it == end) return false;
+  const auto digits = it + static_cast<std::ptrdiff_t>(key.size());
+  std::fill(digits, digits + 8, '0');
+  const std::string hex = bpnn::crc32_hex(bpnn::crc32(bytes));
+  std::copy(hex.begin(), hex.end(), digits);
+  return true;
 }
 
 // The bpnn::Error that f throws; fails the test when it throws nothing.

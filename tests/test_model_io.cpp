@@ -49,6 +49,13 @@ void check_same_parameters(const Network& a, const Network& b) {
   }
 }
 
+// Writes `file` as a version 2 model file with a valid checksum, as if bpnn had written it.
+void file_put_sealed(const std::string& path, const bpnn::SafetensorsFile& file) {
+  Bytes bytes = bpnn::safetensors_encode(file);
+  REQUIRE(bpnn_test::model_bytes_seal(bytes));
+  bpnn_test::file_put(path, bytes);
+}
+
 // Where the tensor buffer starts in a safetensors file.
 std::size_t buffer_start(const Bytes& bytes) {
   std::uint64_t n = 0;
@@ -86,13 +93,15 @@ TEST_CASE("model_io: save then load gives the same network bit for bit", "[io][m
     CHECK(file.tensors[0].dtype == (precision == Precision::f32 ? "F32" : "F64"));
     CHECK(file.tensors[5].name == "2.bias");
     CHECK(file.metadata.at("format") == "bpnn");
-    CHECK(file.metadata.at("format_version") == "1");
+    CHECK(file.metadata.at("format_version") == "2");
     CHECK(file.metadata.at("sizes") == "4,5,3,3");
     CHECK(file.metadata.at("hidden_act") == "tanh");
     CHECK(file.metadata.at("output_act") == "softmax");
     CHECK(file.metadata.at("loss") == "xent");
-    CHECK(file.metadata.at("crc32") == bpnn::crc32_hex(file.data_crc32));
     CHECK(file.metadata.at("crc32").size() == 8);
+    Bytes resealed = bpnn_test::file_bytes(path);  // the checksum is the documented one
+    REQUIRE(bpnn_test::model_bytes_seal(resealed));
+    CHECK(resealed == bpnn_test::file_bytes(path));
   }
 }
 
@@ -142,10 +151,10 @@ TEST_CASE("model_io: a damaged model file is an Error(format) that says what is 
     CHECK_THAT(load_error(bad), StartsWith(path + ": header is not valid JSON"));
   }
   SECTION("a tensor of the wrong shape") {
-    // Rewrite the file with 0.weight as [2, 6]: same bytes, so the CRC still matches.
+    // Rewrite the file with 0.weight as [2, 6], checksum recomputed.
     auto file = bpnn::safetensors_read(path);
     file.tensors[0].shape = {2, 6};
-    bpnn::safetensors_write(path, file);
+    file_put_sealed(path, file);
     auto e = error_of([&] { bpnn::load_model(path); });
     CHECK(e.kind() == ErrorKind::format);
     CHECK(std::string(e.what()) ==
@@ -154,8 +163,7 @@ TEST_CASE("model_io: a damaged model file is an Error(format) that says what is 
   SECTION("a missing tensor") {
     auto file = bpnn::safetensors_read(path);
     file.tensors.pop_back();  // 1.bias
-    file.metadata["crc32"] = bpnn::crc32_hex(bpnn::crc32(bpnn::safetensors_data_encode(file.tensors)));
-    bpnn::safetensors_write(path, file);
+    file_put_sealed(path, file);
     CHECK_THAT(error_of([&] { bpnn::load_model(path); }).what(), StartsWith(path + ": no tensor \"1.bias\""));
   }
   SECTION("not a bpnn file, or a newer one") {
@@ -164,21 +172,21 @@ TEST_CASE("model_io: a damaged model file is an Error(format) that says what is 
     bpnn::safetensors_write(path, file);
     CHECK_THAT(error_of([&] { bpnn::load_model(path); }).what(), StartsWith(path + ": not a bpnn model file"));
     file.metadata["format"] = "bpnn";
-    file.metadata["format_version"] = "2";
-    bpnn::safetensors_write(path, file);
+    file.metadata["format_version"] = "3";
+    file_put_sealed(path, file);
     CHECK_THAT(error_of([&] { bpnn::load_model(path); }).what(),
-               StartsWith(path + ": format_version \"2\" is not supported"));
+               StartsWith(path + ": format_version \"3\" is not supported"));
   }
   SECTION("metadata that cannot make a network") {
     auto file = bpnn::safetensors_read(path);
     file.metadata["hidden_act"] = "swish";
-    bpnn::safetensors_write(path, file);
+    file_put_sealed(path, file);
     auto e = error_of([&] { bpnn::load_model(path); });
     CHECK(e.kind() == ErrorKind::format);
     CHECK_THAT(e.what(), StartsWith(path + ": metadata \"hidden_act\" = \"swish\": "));
     file.metadata["hidden_act"] = "tanh";
     file.metadata["sizes"] = "3,,2";
-    bpnn::safetensors_write(path, file);
+    file_put_sealed(path, file);
     CHECK_THAT(error_of([&] { bpnn::load_model(path); }).what(), StartsWith(path + ": metadata \"sizes\" = \"3,,2\""));
   }
   SECTION("a file that cannot be opened is Error(io)") {

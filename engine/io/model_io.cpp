@@ -1,171 +1,272 @@
-// Network ⇄ safetensors file, through the public Network API only.
-//
-// Layer i is stored as "{i}.weight" [out, in] and "{i}.bias" [out] (F32 or F64 = the network's
-// precision). __metadata__ (all strings): format = "bpnn", format_version = "1",
-// sizes = "2,4,1", hidden_act, output_act, loss, crc32 = CRC-32 of the whole tensor buffer as 8
-// lowercase hex digits, then the network's own metadata pairs.
+// Network ⇄ model file (io/model_file.hpp describes the format), through the public Network API.
 #include <algorithm>
-#include <charconv>
+#include <cmath>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
+#include "data/file_read.hpp"
 #include "io/crc32.hpp"
+#include "io/model_file.hpp"
+#include "io/model_metadata.hpp"
+#include "io/output_file.hpp"
 #include "io/safetensors.hpp"
 
 namespace bpnn {
 namespace {
 
 constexpr const char* format_name = "bpnn";
-constexpr const char* format_version = "1";
-constexpr const char* reserved_keys[] = {"format", "format_version", "sizes", "hidden_act",
-                                         "output_act", "loss", "crc32"};
-
-bool key_reserved(const std::string& key) {
-  return std::find(std::begin(reserved_keys), std::end(reserved_keys), key) != std::end(reserved_keys);
-}
-
+constexpr const char* format_version = "2";
+constexpr std::string_view crc_key = "\"crc32\":\"";
+constexpr std::size_t crc_digits = 8;
 
 std::string weight_name(std::size_t layer) { return std::to_string(layer) + ".weight"; }
 std::string bias_name(std::size_t layer) { return std::to_string(layer) + ".bias"; }
-
-
-std::string sizes_format(const std::vector<std::size_t>& sizes) {
-  std::string out;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    if (i) out += ",";
-    out += std::to_string(sizes[i]);
-  }
-  return out;
-}
 
 [[noreturn]] void format_fail(const std::string& path, const std::string& what) {
   throw Error(ErrorKind::format, path + ": " + what);
 }
 
-// "2,4,1" → {2, 4, 1}; every width a positive integer.
-std::vector<std::size_t> sizes_parse(const std::string& path, const std::string& text) {
-  std::vector<std::size_t> sizes;
-  const char* p = text.data();
-  const char* end = p + text.size();
-  for (;;) {
-    std::size_t v = 0;
-    auto [next, ec] = std::from_chars(p, end, v);
-    if (ec != std::errc() || v == 0) format_fail(path, "metadata \"sizes\" = " + name_quote(text) +
-                                                           " is not a list of positive widths like \"2,4,1\"");
-    sizes.push_back(v);
-    if (next == end) break;
-    if (*next != ',') format_fail(path, "metadata \"sizes\" = " + name_quote(text) +
-                                            " is not a list of positive widths like \"2,4,1\"");
-    p = next + 1;
-  }
-  if (sizes.size() < 2) format_fail(path, "metadata \"sizes\" = " + name_quote(text) + " has fewer than two widths");
-  return sizes;
+std::span<const unsigned char> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
-const std::string& metadata_need(const std::string& path, const std::map<std::string, std::string>& m,
-                                 const std::string& key) {
+// Where the header ends: the file's first 8 bytes hold its length (safetensors_decode has checked
+// it against the file before this is called).
+std::size_t header_end_of(std::span<const unsigned char> bytes) {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < 8; ++i) n |= std::uint64_t{bytes[i]} << (8 * i);
+  return 8 + static_cast<std::size_t>(n);
+}
+
+// The offset in `bytes` of the crc32 value's eight hex digits (version 2): the one occurrence of
+// `"crc32":"` in the header, followed by eight lowercase hex digits and a quote.
+std::size_t crc_position(std::span<const unsigned char> bytes, const std::string& path) {
+  const auto begin = bytes.begin() + 8, end = bytes.begin() + static_cast<std::ptrdiff_t>(header_end_of(bytes));
+  std::optional<std::size_t> found;
+  for (auto it = std::search(begin, end, crc_key.begin(), crc_key.end()); it != end;
+       it = std::search(it + 1, end, crc_key.begin(), crc_key.end())) {
+    if (found) format_fail(path, "the header holds \"crc32\" more than once; the file is corrupt");
+    found = static_cast<std::size_t>(it - bytes.begin()) + crc_key.size();
+  }
+  if (!found) format_fail(path, "the header lacks \"crc32\":\"XXXXXXXX\" (a version 2 model's checksum); the file is corrupt");
+  const std::size_t at = *found;
+  const auto hex = [](unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  if (at + crc_digits >= header_end_of(bytes) ||
+      !std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                   bytes.begin() + static_cast<std::ptrdiff_t>(at + crc_digits), hex) ||
+      bytes[at + crc_digits] != '"')
+    format_fail(path, "metadata \"crc32\" is not eight lowercase hex digits; the file is corrupt");
+  return at;
+}
+
+// CRC-32 of the whole file with the checksum's eight digits read as '0's (version 2).
+std::uint32_t crc_whole_file(std::span<const unsigned char> bytes, std::size_t at) {
+  static constexpr unsigned char placeholder[crc_digits] = {'0', '0', '0', '0', '0', '0', '0', '0'};
+  std::uint32_t crc = crc32_update(0, bytes.first(at));
+  crc = crc32_update(crc, placeholder);
+  return crc32_update(crc, bytes.subspan(at + crc_digits));
+}
+
+void crc_compare(const std::string& path, const std::string& stored, std::uint32_t computed) {
+  if (stored != crc32_hex(computed))
+    format_fail(path, "CRC mismatch: stored " + text_excerpt(stored) + ", computed " + crc32_hex(computed) + " — the file is corrupt");
+}
+
+// Checks a bpnn file's checksum per its format_version. load_model needs the version and the
+// checksum; load_weights (`strict` false) takes a file without a version as version 1 and checks
+// a version 1 checksum only when there is one.
+void checksum_check(std::span<const unsigned char> bytes, const SafetensorsFile& file, const std::string& path,
+                    bool strict) {
+  const auto& m = file.metadata;
+  const auto version_it = m.find("format_version");
+  const auto stored = m.find("crc32");
+  if (version_it == m.end() && strict) format_fail(path, "metadata lacks \"format_version\"; not a bpnn model file");
+  const std::string version = version_it == m.end() ? "1" : version_it->second;
+  if (version != "1" && version != "2")
+    format_fail(path, "format_version " + name_quote(version) +
+                          " is not supported (this bpnn reads 1 and 2); a newer bpnn wrote it");
+  if (stored == m.end()) {
+    if (!strict && version == "1") return;
+    format_fail(path, "metadata lacks \"crc32\"; the checksum of a bpnn model file");
+  }
+  if (version == "1") {  // the buffer alone
+    crc_compare(path, stored->second, file.data_crc32);
+    return;
+  }
+  const std::size_t at = crc_position(bytes, path);
+  crc_compare(path, stored->second, crc_whole_file(bytes, at));
+}
+
+const std::string& metadata_need(const std::string& path, const Metadata& m, const std::string& key) {
   auto it = m.find(key);
   if (it == m.end()) format_fail(path, "metadata lacks " + name_quote(key) + "; not a bpnn model file");
   return it->second;
 }
 
 // Parses an activation or loss name from the metadata, turning Error(argument) into Error(format).
+// The parser's message repeats the value: only a short one is passed to it, and its message is
+// escaped like any quoted value.
 template <class Parse>
 auto name_parse(const std::string& path, const std::string& key, const std::string& value, Parse parse) {
+  const std::string where = "metadata " + name_quote(key) + " = " + name_quote(value);
+  if (value.size() > excerpt_bytes) format_fail(path, where + ": not a known name");
   try {
     return parse(value);
   } catch (const Error& e) {
-    format_fail(path, "metadata " + name_quote(key) + " = " + name_quote(value) + ": " + e.what());
+    format_fail(path, where + ": " + text_excerpt(e.what(), 4 * excerpt_bytes));
   }
 }
 
-// Finds the weight and bias of each of the network's layers in `file`, checks their shapes, and
-// sets them; `path` names the file in messages. Throws Error(format) for a missing tensor, a
-// wrong shape, or a tensor that belongs to no layer.
-void layers_set(Network& net, const SafetensorsFile& file, const std::string& path) {
+struct LayerTensors {
+  const SafetensorsTensor* weight;
+  const SafetensorsTensor* bias;
+};
+
+// Finds the weight and bias of each layer of a network of widths `sizes` in `file` and checks
+// their shapes and values — before any network exists, so a file's claims cost no memory beyond
+// the file. Error(format) for a missing tensor, a wrong shape, a tensor that belongs to no layer,
+// or a NaN or infinite value.
+std::vector<LayerTensors> layers_find(const SafetensorsFile& file, const std::vector<std::size_t>& sizes,
+                                      const std::string& path) {
   std::map<std::string, const SafetensorsTensor*> by_name;
   for (const auto& t : file.tensors) by_name.emplace(t.name, &t);
-  const auto& sizes = net.config().sizes;
-  const std::size_t layers = net.n_layers();
+  const std::size_t layers = sizes.size() - 1;
   auto find = [&](const std::string& name, const std::vector<std::size_t>& shape, std::size_t layer) {
     auto it = by_name.find(name);
     if (it == by_name.end())
       format_fail(path, "no tensor " + name_quote(name) + " (the network has " + std::to_string(layers) +
-                            " layers, sizes " + sizes_format(sizes) + ")");
-    if (it->second->shape != shape)
-      format_fail(path, "tensor " + name_quote(name) + " has shape " + shape_format(it->second->shape) +
-                            ", layer " + std::to_string(layer) + " of the network needs " + shape_format(shape));
+                            " layers, sizes " + text_excerpt(metadata_counts_format(sizes)) + ")");
     const SafetensorsTensor* t = it->second;
+    if (t->shape != shape)
+      format_fail(path, "tensor " + name_quote(name) + " has shape " + shape_format(t->shape) + ", layer " +
+                            std::to_string(layer) + " of the network needs " + shape_format(shape));
+    const auto bad = std::find_if(t->values.begin(), t->values.end(), [](double v) { return !std::isfinite(v); });
+    if (bad != t->values.end())
+      format_fail(path, "tensor " + name_quote(name) + " value " + std::to_string(bad - t->values.begin()) + " is " +
+                            (std::isnan(*bad) ? "NaN" : "infinite") + "; a model holds finite weights");
     by_name.erase(it);
     return t;
   };
-  std::vector<std::pair<const SafetensorsTensor*, const SafetensorsTensor*>> found;
+  // The first missing tensor ends the loop, so a long "sizes" costs no more than the file holds.
+  std::vector<LayerTensors> found;
   for (std::size_t i = 0; i < layers; ++i) {
     const SafetensorsTensor* w = find(weight_name(i), {sizes[i + 1], sizes[i]}, i);
     const SafetensorsTensor* b = find(bias_name(i), {sizes[i + 1]}, i);
-    found.emplace_back(w, b);
+    found.push_back({w, b});
   }
   if (!by_name.empty()) {
     std::string extra;
+    std::size_t listed = 0;
     for (const auto& [name, t] : by_name) {
-      if (!extra.empty()) extra += ", ";
+      if (listed == 8) { extra += ", …"; break; }
+      if (listed++) extra += ", ";
       extra += name_quote(name);
     }
-    format_fail(path, "tensors that belong to no layer of the network (sizes " + sizes_format(sizes) +
+    format_fail(path, "tensors that belong to no layer of the network (sizes " + text_excerpt(metadata_counts_format(sizes)) +
                           "): " + extra);
   }
-  for (std::size_t i = 0; i < layers; ++i) net.set_layer(i, found[i].first->values, found[i].second->values);
+  return found;
 }
 
-void crc_check(const std::string& path, const SafetensorsFile& file, const std::string& stored) {
-  const std::string computed = crc32_hex(file.data_crc32);
-  if (stored != computed)
-    format_fail(path, "CRC mismatch: stored " + stored + ", computed " + computed + " — the file is corrupt");
+// Sets the layers found by layers_find; a value the network's precision cannot hold (an F64
+// file's 1e300 in an f32 network) is Error(format) naming the file. Error(busy) passes through.
+void layers_set(Network& net, const std::vector<LayerTensors>& layers, const std::string& path) {
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    try {
+      net.set_layer(i, layers[i].weight->values, layers[i].bias->values);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::argument) throw;
+      format_fail(path, e.what());
+    }
+  }
+}
+
+// input_names / output_names, when they are JSON arrays (as bpnn train writes them): one name per
+// input or output, and input names distinct (a column fed twice is a corrupt model, not a model).
+// Error(format) naming `path`; save_model turns it into Error(argument).
+void names_check(const std::string& path, const Metadata& m, const std::string& key, std::size_t width,
+                 const char* unit, bool distinct) {
+  const auto it = m.find(key);
+  if (it == m.end()) return;
+  const auto first = it->second.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || it->second[first] != '[') return;  // free text: not interpreted
+  const std::vector<std::string> names = metadata_names_parse(it->second, path, key);
+  if (names.size() != width)
+    format_fail(path, "metadata " + name_quote(key) + " lists " + std::to_string(names.size()) +
+                          (names.size() == 1 ? " name" : " names") + ", but the network has " +
+                          std::to_string(width) + " " + unit + (width == 1 ? "" : "s"));
+  if (distinct) {
+    std::set<std::string> seen;
+    for (const auto& name : names)
+      if (!seen.insert(name).second)
+        format_fail(path, "metadata " + name_quote(key) + " names " + name_quote(name) + " twice; each " + unit +
+                              " needs its own column");
+  }
 }
 
 }  // namespace
 
-void save_model(const Network& net, const std::string& path) {
+std::vector<unsigned char> model_encode(const Network& net) {
   const NetworkConfig& config = net.config();
-  for (const auto& [key, value] : net.metadata())
-    if (key_reserved(key))
+  for (const auto& [key, value] : net.metadata()) {
+    if (model_format_key(key))
       throw Error(ErrorKind::argument, "save_model: metadata key " + name_quote(key) +
                                            " is reserved by the bpnn model format");
+    if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos)
+      throw Error(ErrorKind::argument, "save_model: metadata key " + name_quote(key) +
+                                           ": a NUL character cannot be stored in a model file");
+  }
+  // A model that load_model would refuse is not written.
+  try {
+    names_check("save_model", net.metadata(), "input_names", config.sizes.front(), "input", true);
+    names_check("save_model", net.metadata(), "output_names", config.sizes.back(), "output", false);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::argument, e.what());
+  }
   SafetensorsFile file;
   const std::string dtype = config.precision == Precision::f64 ? "F64" : "F32";
   for (std::size_t i = 0; i < net.n_layers(); ++i) {
     file.tensors.push_back({weight_name(i), dtype, {config.sizes[i + 1], config.sizes[i]}, net.weights(i)});
     file.tensors.push_back({bias_name(i), dtype, {config.sizes[i + 1]}, net.bias(i)});
   }
+  for (const auto& t : file.tensors)
+    if (std::any_of(t.values.begin(), t.values.end(), [](double v) { return !std::isfinite(v); }))
+      throw Error(ErrorKind::argument, "save_model: tensor " + name_quote(t.name) +
+                                           " holds a NaN or infinite value; such a model could not be loaded");
   file.metadata = net.metadata();
   file.metadata["format"] = format_name;
   file.metadata["format_version"] = format_version;
-  file.metadata["sizes"] = sizes_format(config.sizes);
+  file.metadata["sizes"] = metadata_counts_format(config.sizes);
   file.metadata["hidden_act"] = std::string(to_string(config.hidden_act));
   file.metadata["output_act"] = std::string(to_string(config.output_act));
   file.metadata["loss"] = std::string(to_string(config.loss));
-  file.metadata["crc32"] = crc32_hex(crc32(safetensors_data_encode(file.tensors)));
-  safetensors_write(path, file);
+  file.metadata["crc32"] = std::string(crc_digits, '0');
+  std::vector<unsigned char> bytes = safetensors_encode(file);
+  const std::size_t at = crc_position(bytes, "save_model");
+  const std::string hex = crc32_hex(crc_whole_file(bytes, at));
+  std::copy(hex.begin(), hex.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
+  return bytes;
 }
 
-Network load_model(const std::string& path) {
-  const SafetensorsFile file = safetensors_read(path);
+Network model_decode(std::span<const unsigned char> bytes, const std::string& path) {
+  const SafetensorsFile file = safetensors_decode(bytes, path);
   const auto& m = file.metadata;
   auto format = m.find("format");
   if (format == m.end() || format->second != format_name)
     format_fail(path, "not a bpnn model file (metadata \"format\" is " +
                           (format == m.end() ? std::string("missing") : name_quote(format->second)) +
                           "); load_weights reads plain safetensors weights");
-  const std::string& version = metadata_need(path, m, "format_version");
-  if (version != format_version)
-    format_fail(path, "format_version " + name_quote(version) + " is not supported (this bpnn reads " +
-                          format_version + ")");
-  crc_check(path, file, metadata_need(path, m, "crc32"));
+  checksum_check(bytes, file, path, true);
 
   NetworkConfig config;
-  config.sizes = sizes_parse(path, metadata_need(path, m, "sizes"));
+  const std::string& sizes_text = metadata_need(path, m, "sizes");
+  config.sizes = metadata_counts_parse(sizes_text, path, "sizes");
+  if (config.sizes.size() < 2 || std::find(config.sizes.begin(), config.sizes.end(), 0) != config.sizes.end())
+    format_fail(path, "metadata \"sizes\" = " + name_quote(sizes_text) +
+                          " is not a list of at least two positive widths like \"2,4,1\"");
   config.hidden_act = name_parse(path, "hidden_act", metadata_need(path, m, "hidden_act"), parse_activation);
   config.output_act = name_parse(path, "output_act", metadata_need(path, m, "output_act"), parse_activation);
   config.loss = name_parse(path, "loss", metadata_need(path, m, "loss"), parse_loss);
@@ -177,6 +278,12 @@ Network load_model(const std::string& path) {
     format_fail(path, "tensors must all be F32 or all be F64 in a bpnn model file");
   config.precision = (!dtypes.empty() && *dtypes.begin() == "F64") ? Precision::f64 : Precision::f32;
 
+  // The declared sizes must be the tensors' shapes — all of which lie inside the file — before
+  // any network is built: a short file cannot make bpnn allocate for "30000,30000,1".
+  const std::vector<LayerTensors> layers = layers_find(file, config.sizes, path);
+  names_check(path, m, "input_names", config.sizes.front(), "input", true);
+  names_check(path, m, "output_names", config.sizes.back(), "output", false);
+
   std::optional<Network> net;
   try {
     net.emplace(config);
@@ -184,20 +291,26 @@ Network load_model(const std::string& path) {
     if (e.kind() != ErrorKind::argument) throw;
     format_fail(path, std::string("the stored configuration cannot make a network: ") + e.what());
   }
-  layers_set(*net, file, path);
+  layers_set(*net, layers, path);
   for (const auto& [key, value] : m)
-    if (!key_reserved(key)) net->metadata()[key] = value;
+    if (!model_format_key(key)) net->metadata()[key] = value;
   return std::move(*net);
 }
 
+void save_model(const Network& net, const std::string& path) { output_file_write(path, model_encode(net)); }
+
+Network load_model(const std::string& path) {
+  const std::string bytes = file_read_all(path);
+  return model_decode(bytes_of(bytes), path);
+}
+
 void load_weights(Network& net, const std::string& path) {
-  const SafetensorsFile file = safetensors_read(path);
-  // A bpnn file carries a CRC: check it when it is there.
+  const std::string bytes = file_read_all(path);
+  const SafetensorsFile file = safetensors_decode(bytes_of(bytes), path);
+  // A bpnn file carries a checksum: check it.
   auto format = file.metadata.find("format");
-  auto crc = file.metadata.find("crc32");
-  if (format != file.metadata.end() && format->second == format_name && crc != file.metadata.end())
-    crc_check(path, file, crc->second);
-  layers_set(net, file, path);
+  if (format != file.metadata.end() && format->second == format_name) checksum_check(bytes_of(bytes), file, path, false);
+  layers_set(net, layers_find(file, net.config().sizes, path), path);
 }
 
 }  // namespace bpnn

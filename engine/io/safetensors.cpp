@@ -11,7 +11,7 @@
 #include "bpnn/error.hpp"
 #include "io/crc32.hpp"
 #include "data/file_read.hpp"
-#include "io/file.hpp"
+#include "io/output_file.hpp"
 
 namespace bpnn {
 namespace {
@@ -20,6 +20,50 @@ using json = nlohmann::json;
 
 // The reference implementation refuses headers above 100 MB; so does bpnn.
 constexpr std::uint64_t header_max = 100'000'000;
+
+// The deepest nesting a safetensors header needs: the header object, a tensor's entry, its
+// "shape" or "data_offsets" array (and "__metadata__" only reaches 2).
+constexpr std::size_t header_depth_max = 3;
+
+// Checks, before any JSON parser sees the header, that its objects and arrays nest at most
+// header_depth_max deep: a bracket counts only outside strings (a string runs from an unescaped
+// '"' to the next unescaped '"'). No recursion, so any nesting is refused without a deep stack.
+// Returns the byte offset of the first bracket too deep, or nullopt.
+std::optional<std::size_t> header_too_deep(std::span<const unsigned char> header) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    const unsigned char c = header[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // skip the escaped byte
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > header_depth_max) return i;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+// At most `limit` bytes of a JSON value's text, for messages (see text_excerpt).
+std::string json_excerpt(const json& v, std::size_t limit = excerpt_bytes) {
+  return text_excerpt(v.dump(-1, ' ', false, json::error_handler_t::replace), limit);
+}
+
+// nlohmann's parse error, its "last read: '...'" token cut to an excerpt.
+std::string parse_error_excerpt(const std::string& what) {
+  static constexpr std::string_view marker = "last read: '";
+  const auto at = what.find(marker);
+  if (at == std::string::npos) return text_excerpt(what, 4 * excerpt_bytes);
+  std::string token = what.substr(at + marker.size());
+  if (!token.empty() && token.back() == '\'') token.pop_back();
+  return text_excerpt(what.substr(0, at), 4 * excerpt_bytes) + "last read: '" + text_excerpt(token) + "'";
+}
+
+bool has_nul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
 
 
@@ -83,12 +127,14 @@ class HeaderReader {
 
   std::uint64_t unsigned_of(const json& v, const std::string& tensor, const char* field) const {
     if (!v.is_number_unsigned())
-      fail("tensor " + name_quote(tensor) + ": \"" + field + "\" must hold non-negative integers, got " + v.dump());
+      fail("tensor " + name_quote(tensor) + ": \"" + field + "\" must hold non-negative integers, got " +
+           json_excerpt(v));
     return v.get<std::uint64_t>();
   }
 
   Entry entry_read(const std::string& name, const json& v) const {
     const std::string where = "tensor " + name_quote(name);
+    if (has_nul(name)) fail(where + ": the name contains a NUL character (\\u0000)");
     if (!v.is_object()) fail(where + ": entry is not a JSON object");
     auto field = [&](const char* key) -> const json& {
       auto it = v.find(key);
@@ -111,7 +157,7 @@ class HeaderReader {
     }
     const json& offsets = field("data_offsets");
     if (!offsets.is_array() || offsets.size() != 2)
-      fail(where + ": \"data_offsets\" must be an array [begin, end], got " + offsets.dump());
+      fail(where + ": \"data_offsets\" must be an array [begin, end], got " + json_excerpt(offsets));
     e.begin = unsigned_of(offsets[0], name, "data_offsets");
     e.end = unsigned_of(offsets[1], name, "data_offsets");
     if (e.begin > e.end)
@@ -133,8 +179,13 @@ class HeaderReader {
     std::map<std::string, std::string> out;
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (!it.value().is_string())
-        fail("\"__metadata__\" value of " + name_quote(it.key()) + " is not a string: " + it.value().dump());
-      out.emplace(it.key(), it.value().get<std::string>());
+        fail("\"__metadata__\" value of " + name_quote(it.key()) + " is not a string: " + json_excerpt(it.value()));
+      // A NUL would silently cut the value (or key) short for every C caller: refuse it.
+      if (has_nul(it.key())) fail("\"__metadata__\" key " + name_quote(it.key()) + " contains a NUL character (\\u0000)");
+      std::string value = it.value().get<std::string>();
+      if (has_nul(value))
+        fail("\"__metadata__\" value of " + name_quote(it.key()) + " contains a NUL character (\\u0000)");
+      out.emplace(it.key(), std::move(value));
     }
     return out;
   }
@@ -157,11 +208,16 @@ SafetensorsFile safetensors_decode(std::span<const unsigned char> bytes, const s
                 " bytes follow the length field); the file is truncated or not safetensors");
   if (n > header_max) reader.fail("header length " + std::to_string(n) + " exceeds the 100 MB limit");
 
+  const std::span<const unsigned char> header_bytes = bytes.subspan(8, static_cast<std::size_t>(n));
+  if (const auto at = header_too_deep(header_bytes))
+    reader.fail("header nests objects and arrays more than " + std::to_string(header_depth_max) +
+                " levels deep (at header byte " + std::to_string(*at) + "); a safetensors header needs at most " +
+                std::to_string(header_depth_max));
   json header;
   try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    header = json::parse(header_bytes.begin(), header_bytes.end());
   } catch (const json::exception& e) {
-    reader.fail(std::string("header is not valid JSON: ") + e.what());
+    reader.fail("header is not valid JSON: " + parse_error_excerpt(e.what()));
   }
   if (!header.is_object()) reader.fail("header is not a JSON object");
 
@@ -266,10 +322,35 @@ SafetensorsFile safetensors_read(const std::string& path) {
 }
 
 void safetensors_write(const std::string& path, const SafetensorsFile& file) {
-  file_write_atomic(path, safetensors_encode(file));
+  output_file_write(path, safetensors_encode(file));
 }
 
-std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
+std::string text_excerpt(std::string_view s, std::size_t limit) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  std::size_t end = std::min(s.size(), limit);
+  // Never cut inside a UTF-8 sequence: back up over continuation bytes.
+  if (end < s.size())
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0u) == 0x80u) --end;
+  for (std::size_t i = 0; i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7F) { out += "\\x"; out += hex[c >> 4]; out += hex[c & 0xFu]; }
+    else out += static_cast<char>(c);
+  }
+  if (end < s.size()) out += "…";
+  return out;
+}
+
+std::string name_quote(const std::string& s) {
+  // Appended piece by piece: `"\"" + std::string&&` trips GCC 12's -Wrestrict false positive.
+  std::string out(1, '"');
+  out += text_excerpt(s);
+  out += '"';
+  return out;
+}
 
 std::string shape_format(const std::vector<std::size_t>& shape) {
   std::string out = "[";

@@ -9,6 +9,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bpnn {
@@ -26,7 +27,14 @@ struct SafetensorsFile {
   std::uint32_t data_crc32 = 0;                 // set when read: CRC-32 of the buffer as stored
 };
 
-// For messages: a name in double quotes, and a shape as "[2, 3]".
+// How many bytes of a value a message quotes.
+inline constexpr std::size_t excerpt_bytes = 60;
+
+// For messages: at most `limit` bytes of s (cut at a UTF-8 boundary, "…" appended when cut),
+// with control bytes escaped (\n, \r, \t, \xHH), so a message stays one short line.
+std::string text_excerpt(std::string_view s, std::size_t limit = excerpt_bytes);
+
+// For messages: text_excerpt(s) in double quotes, and a shape as "[2, 3]".
 std::string name_quote(const std::string& s);
 std::string shape_format(const std::vector<std::size_t>& shape);
 
@@ -39,7 +47,9 @@ std::vector<unsigned char> safetensors_data_encode(const std::vector<Safetensors
 std::vector<unsigned char> safetensors_encode(const SafetensorsFile& file);
 
 // Parses and validates a whole file held in memory; `source` names it in messages. Throws
-// Error(format, "SOURCE: what is wrong"): too short, header length beyond the file, invalid JSON,
+// Error(format, "SOURCE: what is wrong"): too short, header length beyond the file, objects and
+// arrays nested more than 3 deep (checked before parsing, so no nesting can exhaust the stack),
+// invalid JSON, a NUL character in a tensor name or a metadata key or value,
 // a missing or ill-typed field, an unsupported dtype, a shape that disagrees with its offsets,
 // offsets outside the buffer, overlapping tensors, buffer bytes that belong to no tensor.
 SafetensorsFile safetensors_decode(std::span<const unsigned char> bytes, const std::string& source);
@@ -47,7 +57,7 @@ SafetensorsFile safetensors_decode(std::span<const unsigned char> bytes, const s
 // safetensors_decode over a file; Error(io) when it cannot be read.
 SafetensorsFile safetensors_read(const std::string& path);
 
-// safetensors_encode, then written atomically (see file_write_atomic); Error(io) on failure.
+// safetensors_encode, then written by output_file_write (io/output_file.hpp); Error(io) on failure.
 void safetensors_write(const std::string& path, const SafetensorsFile& file);
 
 }  // namespace bpnn
