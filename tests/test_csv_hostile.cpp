@@ -319,6 +319,13 @@ TEST_CASE("dataset hostile: every error names FILE:LINE:COLUMN", "[data][dataset
   }
 }
 
+TEST_CASE("csv hostile: an unknown text column is reported at the header or first row", "[data][csv][hostile]") {
+  CHECK(csv_error("\n\n  a,b\n1,2\n", CsvOptions{"zz"}).what() ==
+        std::string("t.csv:3:3: no column named \"zz\" in the header"));
+  CHECK(csv_error("\n1,2\n", CsvOptions{"5"}).what() ==
+        std::string("t.csv:2:1: text column \"5\" is out of range: the file has 2 columns"));
+}
+
 TEST_CASE("dataset hostile: names that go into the model must be unique", "[data][dataset][hostile]") {
   auto t = parse_csv("a,b,a,y\n1,2,3,4\n", "t.csv");
   auto e = error_of([&] { bpnn::dataset_from_targets(t, 1); });

@@ -328,19 +328,22 @@ bool header_detect(const CsvRecord& first, const CsvRecord* second, const CsvOpt
   return false;
 }
 
-std::size_t text_column_resolve(const CsvTable& t, const std::string& name, const CsvParser& p) {
+// The text column named by `name`; an error at the first record's first field (the header, or the
+// first row) when there is none.
+std::size_t text_column_resolve(const CsvTable& t, const std::string& name, const CsvParser& p,
+                                const CsvRecord& first) {
+  const CsvField& at = first.fields[0];
   for (std::size_t j = 0; t.has_header && j < t.columns.size(); ++j)
     if (t.columns[j] == name) return j;
   if (is_index(name)) {
     std::size_t j = 0;
     auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), j);
     if (ec == std::errc() && j < t.cols) return j;
-    p.fail(1, p.begin(), p.begin(), "text column " + message_quote(name) + " is out of range: the file has " +
-                                        std::to_string(t.cols) + " columns");
+    p.fail_at(at, "text column " + message_quote(name) + " is out of range: the file has " +
+                      std::to_string(t.cols) + " columns");
   }
-  p.fail(1, p.begin(), p.begin(),
-         "no column named " + message_quote(name) +
-             (t.has_header ? " in the header" : " (the file has no header row)"));
+  p.fail_at(at, "no column named " + message_quote(name) +
+                    (t.has_header ? " in the header" : " (the file has no header row)"));
 }
 
 // A record held whole → one table row.
@@ -399,7 +402,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   if (t.has_header && !second)
     p.fail(first.line, first.fields[0].line_start, first.fields[0].start,
            "the file holds a header row but no data rows");
-  if (options.text_column) t.text_column = text_column_resolve(t, *options.text_column, p);
+  if (options.text_column) t.text_column = text_column_resolve(t, *options.text_column, p, first);
 
   // Room for every row at once (a memchr-speed pass saves the vectors' regrowth), bounded by both
   // the non-blank lines and the bytes left, so neither blank lines nor line breaks inside quotes
