@@ -52,7 +52,8 @@ struct CsvField {
 
 // A record read whole (the first two rows, needed to detect a header).
 struct CsvRecord {
-  std::vector<CsvField> fields;
+  std::vector<CsvField> fields;                // the first ones (see record_read's `keep`)
+  std::size_t count;                           // how many the record holds
   std::size_t line;                            // where the record starts
   const char* end;                             // the line end (or end of text) after it
   std::size_t end_line;
@@ -189,10 +190,14 @@ class CsvParser {
     fail(line_, line_start_, p_, "carriage return not followed by a line feed");
   }
 
-  CsvRecord record_read() {
-    CsvRecord r{{}, line_, nullptr, 0, nullptr};
-    do r.fields.push_back(field_read());
-    while (field_next());
+  // Keeps the first `keep` fields and counts the rest, so a ragged row is not held whole.
+  CsvRecord record_read(std::size_t keep = std::numeric_limits<std::size_t>::max()) {
+    CsvRecord r{{}, 0, line_, nullptr, 0, nullptr};
+    do {
+      const CsvField f = field_read();
+      if (r.fields.size() < keep) r.fields.push_back(f);
+      ++r.count;
+    } while (field_next());
     r.end = last_end_;
     r.end_line = last_end_line_;
     r.end_line_start = last_end_line_start_;
@@ -348,12 +353,12 @@ std::size_t text_column_resolve(const CsvTable& t, const std::string& name, cons
 
 // A record held whole → one table row.
 void row_append(CsvTable& t, const CsvParser& p, const CsvRecord& r) {
-  if (r.fields.size() > t.cols) {
+  if (r.count > t.cols) {
     const CsvField& extra = r.fields[t.cols];
-    p.fail_at(extra, CsvParser::ragged(t.cols, r.fields.size()));
+    p.fail_at(extra, CsvParser::ragged(t.cols, r.count));
   }
-  if (r.fields.size() < t.cols)
-    p.fail(r.end_line, r.end_line_start, r.end, CsvParser::ragged(t.cols, r.fields.size()));
+  if (r.count < t.cols)
+    p.fail(r.end_line, r.end_line_start, r.end, CsvParser::ragged(t.cols, r.count));
   for (std::size_t j = 0; j < t.cols; ++j) {
     if (t.text_column && j == *t.text_column) {
       t.text.push_back(field_text_cell(p, r.fields[j]));
@@ -389,7 +394,8 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
   if (!p.record_begin()) p.fail(1, p.begin(), p.begin(), "empty file: no rows");
   const CsvRecord first = p.record_read();
   std::optional<CsvRecord> second;
-  if (p.record_begin()) second = p.record_read();
+  // The second row needs no more fields than the first (plus one, to point at the first extra).
+  if (p.record_begin()) second = p.record_read(first.fields.size() + 1);
 
   t.cols = first.fields.size();
   t.has_header = header_detect(first, second ? &*second : nullptr, options);
