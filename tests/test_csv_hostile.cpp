@@ -398,3 +398,17 @@ TEST_CASE("csv hostile: a sparse file larger than memory is refused before alloc
   CHECK(e.kind() == ErrorKind::io);
   CHECK_THAT(e.what(), StartsWith(path + ": cannot read: the file is larger than this machine's"));
 }
+
+TEST_CASE("csv hostile: a file name with control bytes is escaped in every message", "[data][csv][hostile]") {
+  const std::string name = "in\nput\x1b[2J\xff\\\".csv";
+  const std::string shown = "in\\nput\\x1b[2J\\xff\\\".csv";
+  auto e = error_of([&] { parse_csv("1,2\n3,x\n", name); });
+  CHECK(std::string(e.what()) == shown + ":2:3: field \"x\" is not a number");
+  auto t = parse_csv("a,b\n1,2\n", name);
+  CHECK_THAT(error_of([&] { bpnn::dataset_from_targets(t, 2); }).what(), StartsWith(shown + ":1:1: expected"));
+  bpnn_test::TempDir dir;
+  auto missing = error_of([&] { bpnn::read_csv(dir.file(name)); });
+  CHECK(missing.kind() == ErrorKind::io);
+  CHECK_THAT(missing.what(), StartsWith(dir.file(shown) + ": cannot open: "));
+  CHECK(is_one_printable_line(missing.what()));
+}

@@ -90,7 +90,7 @@ class CsvParser {
   // "SOURCE:LINE:COLUMN: what", the column counted in bytes from the line's first byte.
   [[noreturn]] void fail(std::size_t line, const char* line_start, const char* at,
                          const std::string& what) const {
-    throw Error(ErrorKind::data, source_ + ":" + std::to_string(line) + ":" +
+    throw Error(ErrorKind::data, message_path(source_) + ":" + std::to_string(line) + ":" +
                                      std::to_string(at - line_start + 1) + ": " + what);
   }
   [[noreturn]] void fail_at(const CsvField& f, const std::string& what) const {

@@ -57,7 +57,7 @@ std::string where(const CsvTable& t, std::size_t line, std::size_t j) {
   } catch (const Error&) {
     // Unreadable now: keep column 1.
   }
-  return t.source + ":" + std::to_string(at.first) + ":" + std::to_string(at.second);
+  return message_path(t.source) + ":" + std::to_string(at.first) + ":" + std::to_string(at.second);
 }
 
 // The first data row's line (1 for a table without rows).

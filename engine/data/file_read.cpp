@@ -9,20 +9,24 @@
 #include <cstring>
 
 #include "bpnn/error.hpp"
+#include "data/message_quote.hpp"
 #include "nn/size_check.hpp"
 
 namespace bpnn {
 
 std::string file_read_all(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorKind::io, path + ": cannot open: " + std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    throw Error(ErrorKind::io, message_path(path) + ": cannot open: " + std::strerror(err));
+  }
   std::string bytes;
   // The bytes must fit in memory: a sparse file's length, or a pipe that never ends, is refused
   // before it is allocated.
   const std::size_t memory = physical_memory_bytes();
   const auto too_large = [&] {
     ::close(fd);
-    return Error(ErrorKind::io, path + ": cannot read: the file is larger than this machine's " +
+    return Error(ErrorKind::io, message_path(path) + ": cannot read: the file is larger than this machine's " +
                                     format_bytes(memory) + " of memory");
   };
   struct stat st {};
@@ -39,7 +43,7 @@ std::string file_read_all(const std::string& path) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd);
-      throw Error(ErrorKind::io, path + ": cannot read: " + std::strerror(err));
+      throw Error(ErrorKind::io, message_path(path) + ": cannot read: " + std::strerror(err));
     }
     if (bytes.size() + static_cast<std::size_t>(got) > memory) throw too_large();
     bytes.append(chunk, static_cast<std::size_t>(got));

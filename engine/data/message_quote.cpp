@@ -22,9 +22,8 @@ void hex_append(std::string& out, const char* format, unsigned value) {
   out += buf;
 }
 
-}  // namespace
-
-bool message_escape_append(std::string& out, std::string_view s, std::size_t max_bytes) {
+// message_escape_append, with `\` and `"` escaped only when quote_syntax is true.
+bool escape_append(std::string& out, std::string_view s, std::size_t max_bytes, bool quote_syntax) {
   std::size_t i = 0;
   while (i < s.size()) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -37,8 +36,8 @@ bool message_escape_append(std::string& out, std::string_view s, std::size_t max
     }
     if (length == 1) {
       switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '"': out += "\\\""; break;
+        case '\\': out += quote_syntax ? "\\\\" : "\\"; break;
+        case '"': out += quote_syntax ? "\\\"" : "\""; break;
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
@@ -54,6 +53,18 @@ bool message_escape_append(std::string& out, std::string_view s, std::size_t max
     i += length;
   }
   return false;
+}
+
+}  // namespace
+
+bool message_escape_append(std::string& out, std::string_view s, std::size_t max_bytes) {
+  return escape_append(out, s, max_bytes, true);
+}
+
+std::string message_path(std::string_view path) {
+  std::string out;
+  escape_append(out, path, path.size(), false);
+  return out;
 }
 
 std::string message_quote(std::string_view s, std::size_t max_bytes) {

@@ -17,6 +17,10 @@ inline constexpr std::size_t message_echo_bytes = 40;
 // when s was cut.
 bool message_escape_append(std::string& out, std::string_view s, std::size_t max_bytes);
 
+// A file name as the start of a message ("PATH:LINE:COLUMN: ..."): escaped like the above but
+// never cut, and with its backslashes and double quotes kept as they are.
+std::string message_path(std::string_view path);
+
 // s between double quotes, escaped, followed by "…" when cut: "abc" or "abcdef…"….
 std::string message_quote(std::string_view s, std::size_t max_bytes = message_echo_bytes);
 
