@@ -120,7 +120,7 @@ TEST_CASE("csv: a text column by name or by index", "[data][csv]") {
     CHECK_THAT(csv_error(text, CsvOptions{"colour"}).what(),
                StartsWith("t.csv:1:1: no column named \"colour\""));
     CHECK_THAT(csv_error(text, CsvOptions{"7"}).what(),
-               StartsWith("t.csv:1:1: text column 7 is out of range: the file has 3 columns"));
+               StartsWith("t.csv:1:1: text column \"7\" is out of range: the file has 3 columns"));
   }
   SECTION("an empty label is an error") {
     CHECK_THAT(csv_error("w,species\n1,setosa\n2,\n", CsvOptions{"species"}).what(),
@@ -146,7 +146,7 @@ TEST_CASE("csv: every malformed input gives FILE:LINE:COLUMN", "[data][csv]") {
       {"a,b\n1,2\n3,4\n5\n", "t.csv:4:2: ", "expected 2 fields, got 1"},
       {"1,2\n3,abc\n", "t.csv:2:3: ", "field \"abc\" is not a number"},
       {"1,2\n3,   abc  \n", "t.csv:2:6: ", "field \"abc\" is not a number"},
-      {"1,2\n3,4\n5,\"x\"\"y\"\n", "t.csv:3:3: ", "field \"x\"y\" is not a number"},
+      {"1,2\n3,4\n5,\"x\"\"y\"\n", "t.csv:3:3: ", "field \"x\\\"y\" is not a number"},
       {"1,2\n3,1e\n", "t.csv:2:3: ", "field \"1e\" is not a number"},
       {"1,2\n3,\n", "t.csv:2:3: ", "empty field where a number was expected"},
       {"1,2\n3,nan\n", "t.csv:2:3: ", "NaN is not allowed: \"nan\""},

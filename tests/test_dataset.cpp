@@ -33,7 +33,7 @@ TEST_CASE("dataset: the last columns are the targets", "[data][dataset]") {
   auto e = error_of([&] { bpnn::dataset_from_targets(t, 4); });
   CHECK(e.kind() == ErrorKind::data);
   CHECK(std::string(e.what()) ==
-        "t.csv: expected at least 5 columns (inputs, then 4 target columns), the table has 4");
+        "t.csv:1:1: expected at least 5 columns (inputs, then 4 target columns), the table has 4");
   CHECK(error_of([&] { bpnn::dataset_from_targets(t, 0); }).kind() == ErrorKind::argument);
 }
 
@@ -41,7 +41,7 @@ TEST_CASE("dataset: a text column cannot be a number input or target", "[data][d
   auto t = parse_csv("a,s,b\n1,x,2\n", "t.csv", CsvOptions{"s"});
   auto e = error_of([&] { bpnn::dataset_from_targets(t, 1); });
   CHECK(e.kind() == ErrorKind::data);
-  CHECK_THAT(e.what(), StartsWith("t.csv: column \"s\" holds text"));
+  CHECK_THAT(e.what(), StartsWith("t.csv:1:1: column \"s\" holds text"));
 }
 
 TEST_CASE("dataset: a text label becomes one-hot targets in sorted class order", "[data][dataset]") {
@@ -74,7 +74,7 @@ TEST_CASE("dataset: a text label becomes one-hot targets in sorted class order",
   SECTION("an unknown label column") {
     auto e = error_of([&] { bpnn::dataset_from_label(t, "colour"); });
     CHECK(e.kind() == ErrorKind::data);
-    CHECK_THAT(e.what(), StartsWith("t.csv: no label column \"colour\" (columns: w, species, z)"));
+    CHECK_THAT(e.what(), StartsWith("t.csv:1:1: no label column \"colour\" (columns: w, species, z)"));
   }
 }
 
@@ -130,11 +130,11 @@ TEST_CASE("dataset: inputs by header name, in the model's order, ignoring other 
     CHECK(f.input_names == Strings{"0", "1"});
     auto e = error_of([&] { bpnn::dataset_inputs(h, {}, 4); });
     CHECK(e.kind() == ErrorKind::data);
-    CHECK(std::string(e.what()) == "t.csv: expected at least 4 input columns, the table has 3");
+    CHECK(std::string(e.what()) == "t.csv:1:1: expected at least 4 input columns, the table has 3");
   }
   SECTION("a text column among the first columns is refused") {
     auto e = error_of([&] { bpnn::dataset_inputs(t, {}, 3); });
-    CHECK_THAT(e.what(), StartsWith("t.csv: column \"label\" holds text"));
+    CHECK_THAT(e.what(), StartsWith("t.csv:1:1: column \"label\" holds text"));
   }
   SECTION("names and count must agree") {
     CHECK(error_of([&] { bpnn::dataset_inputs(t, {"a"}, 2); }).kind() == ErrorKind::argument);

@@ -6,7 +6,11 @@
 //   field  = {' '|'\t'} '"' { any byte but '"' | '""' } '"' {' '|'\t'}   (quoted)
 //          | { any byte but ',' '\n' '\r' '"' }                         (unquoted)
 // NUL bytes are rejected anywhere. Numeric cells go straight from the bytes into the table;
-// only header names and text-column cells become std::strings.
+// only header names and text-column cells become std::strings, and those must be valid UTF-8
+// (they end up in JSON: model metadata, class names).
+//
+// Memory: the file's bytes, plus at most one double per two bytes of the file for the cells (a
+// row of c fields takes 2c bytes at least), reserved once from an upper bound of the rows.
 
 #include <algorithm>
 #include <cerrno>
@@ -20,8 +24,11 @@
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "data/csv_internal.hpp"
-#include "data/file_read.hpp"
 #include "data/csv_number.hpp"
+#include "data/file_read.hpp"
+#include "data/message_quote.hpp"
+#include "data/utf8.hpp"
+#include "nn/size_check.hpp"
 
 namespace bpnn {
 namespace {
@@ -45,39 +52,45 @@ struct CsvField {
 
 // A record read whole (the first two rows, needed to detect a header).
 struct CsvRecord {
-  std::vector<CsvField> fields;
+  std::vector<CsvField> fields;                // the first ones (see record_read's `keep`)
+  std::size_t count;                           // how many the record holds
   std::size_t line;                            // where the record starts
   const char* end;                             // the line end (or end of text) after it
   std::size_t end_line;
   const char* end_line_start;
 };
 
-// Shortened and quoted for messages: "abc".
-std::string field_quote(std::string_view s) {
-  constexpr std::size_t max = 40;
-  std::string out = "\"";
-  out.append(s.substr(0, max));
-  if (s.size() > max) out += "...";
-  out += '"';
-  return out;
+// The smallest magnitude that overflows `precision` once rounded to it: 2^128 − 2^103 is the
+// midpoint between FLT_MAX and 2^128, which rounds (to even) up to infinity. Every finite double
+// fits f64.
+double magnitude_limit(Precision precision) {
+  switch (precision) {
+    case Precision::f32: return 0x1.ffffffp127;
+    case Precision::f64: return std::numeric_limits<double>::infinity();
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 class CsvParser {
  public:
-  CsvParser(std::string_view text, const std::string& source)
+  CsvParser(std::string_view text, const std::string& source, Precision precision = Precision::f64)
       : begin_(text.data()), end_(text.data() + text.size()), p_(begin_), line_start_(begin_),
-        source_(source) {
+        source_(source), precision_(precision), magnitude_limit_(magnitude_limit(precision)) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") p_ += 3;  // UTF-8 byte order mark (Excel)
   }
 
   std::size_t line() const { return line_; }
   const char* begin() const { return begin_; }
   const char* end() const { return end_; }
+  const char* pos() const { return p_; }
+  Precision precision() const { return precision_; }
+  // |v| < this fits the target precision.
+  double limit() const { return magnitude_limit_; }
 
   // "SOURCE:LINE:COLUMN: what", the column counted in bytes from the line's first byte.
   [[noreturn]] void fail(std::size_t line, const char* line_start, const char* at,
                          const std::string& what) const {
-    throw Error(ErrorKind::data, source_ + ":" + std::to_string(line) + ":" +
+    throw Error(ErrorKind::data, message_path(source_) + ":" + std::to_string(line) + ":" +
                                      std::to_string(at - line_start + 1) + ": " + what);
   }
   [[noreturn]] void fail_at(const CsvField& f, const std::string& what) const {
@@ -154,8 +167,10 @@ class CsvParser {
         return true;
       }
     }
+    // Integers of 15 digits fit every precision; anything else must stay below the limit (which
+    // also turns NaN and infinities away to the general path and its messages).
     auto [ptr, ec] = std::from_chars(q, end_, value);
-    if (ec != std::errc() || !std::isfinite(value)) return false;
+    if (ec != std::errc() || !(std::fabs(value) < magnitude_limit_)) return false;
     while (ptr < end_ && is_blank(*ptr)) ++ptr;
     if (ptr < end_ && !is_delimiter(*ptr)) return false;
     p_ = ptr;
@@ -175,10 +190,14 @@ class CsvParser {
     fail(line_, line_start_, p_, "carriage return not followed by a line feed");
   }
 
-  CsvRecord record_read() {
-    CsvRecord r{{}, line_, nullptr, 0, nullptr};
-    do r.fields.push_back(field_read());
-    while (field_next());
+  // Keeps the first `keep` fields and counts the rest, so a ragged row is not held whole.
+  CsvRecord record_read(std::size_t keep = std::numeric_limits<std::size_t>::max()) {
+    CsvRecord r{{}, 0, line_, nullptr, 0, nullptr};
+    do {
+      const CsvField f = field_read();
+      if (r.fields.size() < keep) r.fields.push_back(f);
+      ++r.count;
+    } while (field_next());
     r.end = last_end_;
     r.end_line = last_end_line_;
     r.end_line_start = last_end_line_start_;
@@ -223,6 +242,8 @@ class CsvParser {
   std::size_t last_end_line_ = 1;
   const char* last_end_line_start_ = nullptr;
   const std::string& source_;
+  Precision precision_;
+  double magnitude_limit_;
 };
 
 // The field's text: "" escapes undone when quoted, surrounding blanks trimmed when not.
@@ -254,15 +275,41 @@ double field_number(const CsvParser& p, const CsvField& f) {
   double v = 0;
   CsvNumber r = f.escaped ? CsvNumber::not_a_number : csv_number_parse(f.content, v);
   switch (r) {
-    case CsvNumber::ok: return v;
+    case CsvNumber::ok:
+      if (!(std::fabs(v) < p.limit()))
+        p.fail_at(f, "value " + message_quote(field_text(f)) + " is out of range for " +
+                         std::string(to_string(p.precision())));
+      return v;
     case CsvNumber::empty: p.fail_at(f, "empty field where a number was expected");
-    case CsvNumber::not_a_number: p.fail_at(f, "field " + field_quote(field_text(f)) + " is not a number");
-    case CsvNumber::nan: p.fail_at(f, "NaN is not allowed: " + field_quote(field_text(f)));
-    case CsvNumber::infinite: p.fail_at(f, "infinite value is not allowed: " + field_quote(field_text(f)));
+    case CsvNumber::not_a_number: p.fail_at(f, "field " + message_quote(field_text(f)) + " is not a number");
+    case CsvNumber::nan: p.fail_at(f, "NaN is not allowed: " + message_quote(field_text(f)));
+    case CsvNumber::infinite: p.fail_at(f, "infinite value is not allowed: " + message_quote(field_text(f)));
     case CsvNumber::overflow:
-      p.fail_at(f, "value " + field_quote(field_text(f)) + " is out of range for a double");
+      p.fail_at(f, "value " + message_quote(field_text(f)) + " is out of range for a double");
   }
   p.fail_at(f, "unreadable number");
+}
+
+// Refuses a field whose bytes are not UTF-8, at the first bad byte. `what` names the field.
+void field_check_utf8(const CsvParser& p, const CsvField& f, const char* what) {
+  const std::size_t bad = utf8_invalid_offset(f.content);
+  if (bad == std::string_view::npos) return;
+  // The content starts on the field's line (after blanks or the opening quote); a quoted field may
+  // break lines before the bad byte.
+  std::size_t line = f.line;
+  const char* line_start = f.line_start;
+  const char* at = f.content.data() + bad;
+  for (const char* q = f.content.data(); q < at; ++q)
+    if (*q == '\n') ++line, line_start = q + 1;
+  p.fail(line, line_start, at, std::string(what) + " " + message_quote(field_text(f)) + " is not valid UTF-8");
+}
+
+// A text-column cell: non-empty, valid UTF-8.
+std::string field_text_cell(const CsvParser& p, const CsvField& f) {
+  std::string s = field_text(f);
+  if (s.empty()) p.fail_at(f, "empty field in the text column");
+  field_check_utf8(p, f, "text column cell");
+  return s;
 }
 
 // The first row is a header when (a) the text column is named and the row holds that name, or
@@ -286,34 +333,35 @@ bool header_detect(const CsvRecord& first, const CsvRecord* second, const CsvOpt
   return false;
 }
 
-std::size_t text_column_resolve(const CsvTable& t, const std::string& name, const CsvParser& p) {
+// The text column named by `name`; an error at the first record's first field (the header, or the
+// first row) when there is none.
+std::size_t text_column_resolve(const CsvTable& t, const std::string& name, const CsvParser& p,
+                                const CsvRecord& first) {
+  const CsvField& at = first.fields[0];
   for (std::size_t j = 0; t.has_header && j < t.columns.size(); ++j)
     if (t.columns[j] == name) return j;
   if (is_index(name)) {
     std::size_t j = 0;
     auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), j);
     if (ec == std::errc() && j < t.cols) return j;
-    p.fail(1, p.begin(), p.begin(), "text column " + name + " is out of range: the file has " +
-                                        std::to_string(t.cols) + " columns");
+    p.fail_at(at, "text column " + message_quote(name) + " is out of range: the file has " +
+                      std::to_string(t.cols) + " columns");
   }
-  p.fail(1, p.begin(), p.begin(),
-         "no column named " + field_quote(name) +
-             (t.has_header ? " in the header" : " (the file has no header row)"));
+  p.fail_at(at, "no column named " + message_quote(name) +
+                    (t.has_header ? " in the header" : " (the file has no header row)"));
 }
 
 // A record held whole → one table row.
 void row_append(CsvTable& t, const CsvParser& p, const CsvRecord& r) {
-  if (r.fields.size() > t.cols) {
+  if (r.count > t.cols) {
     const CsvField& extra = r.fields[t.cols];
-    p.fail_at(extra, CsvParser::ragged(t.cols, r.fields.size()));
+    p.fail_at(extra, CsvParser::ragged(t.cols, r.count));
   }
-  if (r.fields.size() < t.cols)
-    p.fail(r.end_line, r.end_line_start, r.end, CsvParser::ragged(t.cols, r.fields.size()));
+  if (r.count < t.cols)
+    p.fail(r.end_line, r.end_line_start, r.end, CsvParser::ragged(t.cols, r.count));
   for (std::size_t j = 0; j < t.cols; ++j) {
     if (t.text_column && j == *t.text_column) {
-      std::string s = field_text(r.fields[j]);
-      if (s.empty()) p.fail_at(r.fields[j], "empty field in the text column");
-      t.text.push_back(std::move(s));
+      t.text.push_back(field_text_cell(p, r.fields[j]));
       t.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
     } else {
       t.numbers.push_back(field_number(p, r.fields[j]));
@@ -323,31 +371,55 @@ void row_append(CsvTable& t, const CsvParser& p, const CsvRecord& r) {
   ++t.rows;
 }
 
+// An upper bound of the records left in `rest`, to reserve for: each record starts a line that
+// is not empty, and each holds `cols` fields of one byte or more with a comma between two and a
+// line end after all but the last, so r records take r·2·cols − 1 bytes at least.
+std::size_t records_bound(std::string_view rest, std::size_t cols) {
+  const auto starts_record = [&](std::size_t i) {
+    return i < rest.size() && rest[i] != '\n' && !(rest[i] == '\r' && i + 1 < rest.size() && rest[i + 1] == '\n');
+  };
+  std::size_t lines = starts_record(0) ? 1 : 0;
+  for (std::size_t i = rest.find('\n'); i != std::string_view::npos; i = rest.find('\n', i + 1))
+    lines += starts_record(i + 1);
+  const std::size_t by_bytes = checked_add(rest.size(), 1, "CSV size") / checked_mul(cols, 2, "CSV columns");
+  return std::min(lines, by_bytes);
+}
+
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
   CsvTable t;
   t.source = source;
-  CsvParser p(text, t.source);
+  CsvParser p(text, t.source, options.precision);
   if (!p.record_begin()) p.fail(1, p.begin(), p.begin(), "empty file: no rows");
   const CsvRecord first = p.record_read();
   std::optional<CsvRecord> second;
-  if (p.record_begin()) second = p.record_read();
+  // The second row needs no more fields than the first (plus one, to point at the first extra).
+  if (p.record_begin()) second = p.record_read(first.fields.size() + 1);
 
   t.cols = first.fields.size();
   t.has_header = header_detect(first, second ? &*second : nullptr, options);
-  for (std::size_t j = 0; j < t.cols; ++j)
+  if (t.has_header) t.header_line = first.line;
+  t.columns.reserve(t.cols);
+  for (std::size_t j = 0; j < t.cols; ++j) {
+    if (t.has_header) field_check_utf8(p, first.fields[j], "header name");
     t.columns.push_back(t.has_header ? field_text(first.fields[j]) : std::to_string(j));
+  }
   if (t.has_header && !second)
     p.fail(first.line, first.fields[0].line_start, first.fields[0].start,
            "the file holds a header row but no data rows");
-  if (options.text_column) t.text_column = text_column_resolve(t, *options.text_column, p);
+  if (options.text_column) t.text_column = text_column_resolve(t, *options.text_column, p, first);
 
-  // Room for every remaining line: one memchr-speed count saves the vector's regrowth.
-  const std::size_t lines_left = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
-  t.numbers.reserve(lines_left * t.cols);
-  t.line_of_row.reserve(lines_left);
-  if (t.text_column) t.text.reserve(lines_left);
+  // Room for every row at once (a memchr-speed pass saves the vectors' regrowth), bounded by both
+  // the non-blank lines and the bytes left, so neither blank lines nor line breaks inside quotes
+  // make it exceed one double per two bytes of the file.
+  const std::size_t rows_bound =
+      checked_add((t.has_header ? 0 : 1) + (second ? 1 : 0),
+                  records_bound(std::string_view(p.pos(), static_cast<std::size_t>(p.end() - p.pos())), t.cols),
+                  "CSV rows");
+  t.numbers.reserve(checked_mul(rows_bound, t.cols, "CSV cells"));
+  t.line_of_row.reserve(rows_bound);
+  if (t.text_column) t.text.reserve(rows_bound);
 
   if (!t.has_header) row_append(t, p, first);
   if (second) row_append(t, p, *second);
@@ -360,10 +432,7 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
     for (;; ++j) {
       if (j == cols) p.fail_too_many(cols);
       if (j == text_col) {
-        const CsvField f = p.field_read();
-        std::string s = field_text(f);
-        if (s.empty()) p.fail_at(f, "empty field in the text column");
-        t.text.push_back(std::move(s));
+        t.text.push_back(field_text_cell(p, p.field_read()));
         t.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
       } else {
         double v;

@@ -1,18 +1,24 @@
 // CsvTable → Dataset: choose the input and target columns, one-hot encode a label, split off a
-// seeded test set.
+// seeded test set. Every error about the file names FILE:LINE:COLUMN: the cell concerned, or for
+// the table as a whole the header's first field (the first row's without a header).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "data/csv_internal.hpp"
-#include "data/file_read.hpp"
 #include "data/csv_number.hpp"
+#include "data/file_read.hpp"
+#include "data/message_quote.hpp"
+#include "nn/size_check.hpp"
 
 namespace bpnn {
 namespace {
@@ -21,16 +27,52 @@ bool is_index(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string name_quote(const std::string& s) { return "\"" + s + "\""; }
-
-std::string names_join(const std::vector<std::string>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i) out += ", ";
-    out += names[i];
-  }
-  return out;
+// A table made by hand (not by parse_csv) whose parts disagree would be read out of bounds.
+void table_check(const CsvTable& t) {
+  const auto fail = [&](const std::string& what) {
+    throw Error(ErrorKind::argument, "dataset: inconsistent CsvTable from " + message_quote(t.source) + ": " + what);
+  };
+  std::size_t cells = 0;
+  if (__builtin_mul_overflow(t.rows, t.cols, &cells) || t.numbers.size() != cells)
+    fail("numbers holds " + std::to_string(t.numbers.size()) + " values for " + std::to_string(t.rows) +
+         " rows of " + std::to_string(t.cols) + " columns");
+  if (t.columns.size() != t.cols)
+    fail(std::to_string(t.columns.size()) + " column names for " + std::to_string(t.cols) + " columns");
+  if (t.line_of_row.size() != t.rows)
+    fail(std::to_string(t.line_of_row.size()) + " row lines for " + std::to_string(t.rows) + " rows");
+  if (t.text_column && (*t.text_column >= t.cols || t.text.size() != t.rows))
+    fail("the text column or its " + std::to_string(t.text.size()) + " cells do not match the table");
 }
+
+// "FILE:LINE:COLUMN" of field j of the record that starts on `line`. The table keeps lines but
+// not byte columns, so the column is found again in the file when the source names a regular
+// file that still holds the record (never a pipe or a device, which would block or read other
+// bytes); otherwise the column reads 1.
+std::string where(const CsvTable& t, std::size_t line, std::size_t j) {
+  std::pair<std::size_t, std::size_t> at{line, 1};
+  std::error_code ec;
+  try {
+    if (line > 0 && std::filesystem::is_regular_file(t.source, ec))
+      if (auto found = csv_field_position(file_read_all(t.source), line, j)) at = *found;
+  } catch (const Error&) {
+    // Unreadable now: keep column 1.
+  }
+  return message_path(t.source) + ":" + std::to_string(at.first) + ":" + std::to_string(at.second);
+}
+
+// The first data row's line (1 for a table without rows).
+std::size_t first_row_line(const CsvTable& t) { return t.line_of_row.empty() ? 1 : t.line_of_row[0]; }
+
+// Column j's header cell, or its first-row cell without a header.
+std::string where_column(const CsvTable& t, std::size_t j) {
+  return where(t, t.has_header ? std::max<std::size_t>(t.header_line, 1) : first_row_line(t), j);
+}
+
+// The table as a whole: the first field of the header (of the first row without one).
+std::string where_table(const CsvTable& t) { return where_column(t, 0); }
+
+// Row r's cell in column j.
+std::string where_cell(const CsvTable& t, std::size_t r, std::size_t j) { return where(t, t.line_of_row[r], j); }
 
 // A column by header name, else by 0-based index.
 std::optional<std::size_t> column_find(const CsvTable& t, const std::string& name) {
@@ -49,13 +91,28 @@ std::optional<std::size_t> column_find(const CsvTable& t, const std::string& nam
 void columns_check_numeric(const CsvTable& t, const std::vector<std::size_t>& picked) {
   if (!t.text_column) return;
   if (std::find(picked.begin(), picked.end(), *t.text_column) != picked.end())
-    throw Error(ErrorKind::data, t.source + ": column " + name_quote(t.columns[*t.text_column]) +
+    throw Error(ErrorKind::data, where_column(t, *t.text_column) + ": column " +
+                                     message_quote(t.columns[*t.text_column]) +
                                      " holds text, not numbers; use it as the label");
+}
+
+// Names that go into a model must each say which column they are: with a header, refuse a name
+// that two of the columns `picked` (ascending) share, at the second one's header cell.
+void columns_check_unique(const CsvTable& t, const std::vector<std::size_t>& picked) {
+  if (!t.has_header) return;
+  std::unordered_map<std::string_view, std::size_t> seen;
+  for (std::size_t j : picked) {
+    auto [it, fresh] = seen.emplace(t.columns[j], j);
+    if (!fresh)
+      throw Error(ErrorKind::data, where_column(t, j) + ": column name " + message_quote(t.columns[j]) +
+                                       " appears twice in the header (fields " + std::to_string(it->second + 1) +
+                                       " and " + std::to_string(j + 1) + "); the names must be unique");
+  }
 }
 
 // x:(rows, picked.size()) ← the table's columns `picked`, row-major.
 std::vector<double> columns_gather(const CsvTable& t, const std::vector<std::size_t>& picked) {
-  std::vector<double> out(t.rows * picked.size());
+  std::vector<double> out(checked_mul(t.rows, picked.size(), "dataset cells"));
   for (std::size_t r = 0; r < t.rows; ++r) {
     const double* row = t.numbers.data() + r * t.cols;
     double* dst = out.data() + r * picked.size();
@@ -98,21 +155,6 @@ void classes_sort(std::vector<std::string>& classes) {
   for (std::size_t i = 0; i < classes.size(); ++i) classes[i] = numeric[i].second;
 }
 
-// "FILE:LINE:COLUMN" of row r's cell in column j. The table keeps lines but not byte columns, so
-// the column is found again in the file when the table came from read_csv and the file still
-// holds the row; otherwise the column reads 1.
-std::string cell_where(const CsvTable& t, std::size_t r, std::size_t j) {
-  const std::size_t line = r < t.line_of_row.size() ? t.line_of_row[r] : 0;
-  std::pair<std::size_t, std::size_t> where{line, 1};
-  try {
-    if (line > 0)
-      if (auto found = csv_field_position(file_read_all(t.source), line, j)) where = *found;
-  } catch (const Error&) {
-    // Not a readable file (e.g. text parsed in memory): keep column 1.
-  }
-  return t.source + ":" + std::to_string(where.first) + ":" + std::to_string(where.second);
-}
-
 Dataset dataset_base(const CsvTable& t, const std::vector<std::size_t>& inputs) {
   columns_check_numeric(t, inputs);
   Dataset d;
@@ -127,12 +169,18 @@ Dataset dataset_base(const CsvTable& t, const std::vector<std::size_t>& inputs) 
 
 Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs) {
   if (outputs == 0) throw Error(ErrorKind::argument, "dataset_from_targets: outputs must be at least 1");
-  if (table.cols < outputs + 1)
-    throw Error(ErrorKind::data, table.source + ": expected at least " + std::to_string(outputs + 1) +
+  table_check(table);
+  if (table.cols <= outputs)
+    throw Error(ErrorKind::data, where_table(table) + ": expected at least " +
+                                     std::to_string(checked_add(outputs, 1, "dataset_from_targets")) +
                                      " columns (inputs, then " + std::to_string(outputs) +
                                      " target columns), the table has " + std::to_string(table.cols));
-  std::vector<std::size_t> in, out;
-  for (std::size_t j = 0; j < table.cols; ++j) (j < table.cols - outputs ? in : out).push_back(j);
+  std::vector<std::size_t> in, out, all;
+  for (std::size_t j = 0; j < table.cols; ++j) {
+    (j < table.cols - outputs ? in : out).push_back(j);
+    all.push_back(j);
+  }
+  columns_check_unique(table, all);
   columns_check_numeric(table, out);
   Dataset d = dataset_base(table, in);
   d.outputs = outputs;
@@ -143,14 +191,18 @@ Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs) {
 
 Dataset dataset_from_label(const CsvTable& table, const std::string& label,
                            const std::vector<std::string>& classes) {
+  table_check(table);
   const auto label_col = column_find(table, label);
   if (!label_col)
-    throw Error(ErrorKind::data, table.source + ": no label column " + name_quote(label) + " (columns: " +
-                                     names_join(table.columns) + ")");
+    throw Error(ErrorKind::data, where_table(table) + ": no label column " + message_quote(label) +
+                                     " (columns: " + message_list(table.columns) + ")");
   if (table.cols < 2)
-    throw Error(ErrorKind::data, table.source + ": expected at least 2 columns (inputs and the label " +
-                                     name_quote(label) + "), the table has " + std::to_string(table.cols));
+    throw Error(ErrorKind::data, where_table(table) + ": expected at least 2 columns (inputs and the label " +
+                                     message_quote(label) + "), the table has " + std::to_string(table.cols));
   const std::size_t lc = *label_col;
+  std::vector<std::size_t> all(table.cols);
+  for (std::size_t j = 0; j < table.cols; ++j) all[j] = j;
+  columns_check_unique(table, all);
   const bool is_text = table.text_column && *table.text_column == lc;
 
   // Each row's label as text: the text cell, or the number written back shortest.
@@ -168,10 +220,24 @@ Dataset dataset_from_label(const CsvTable& table, const std::string& label,
   std::map<std::string, std::size_t> index;
   for (std::size_t k = 0; k < order.size(); ++k)
     if (!index.emplace(order[k], k).second)
-      throw Error(ErrorKind::argument, "class " + name_quote(order[k]) + " is listed twice");
-  // A fixed list may write a number another way ("1.0" for 1): match those by value.
-  std::vector<std::optional<double>> order_values;
-  for (const auto& c : order) order_values.push_back(number_of(c));
+      throw Error(ErrorKind::argument, "class " + message_quote(order[k]) + " is listed twice");
+  // A fixed list may write a number another way ("1.0" for 1): match those by value (the first
+  // class of each value; −0 and 0 are one value).
+  std::map<double, std::size_t> value_index;
+  for (std::size_t k = 0; k < order.size(); ++k)
+    if (auto v = number_of(order[k])) value_index.emplace(*v, k);
+
+  // rows × classes one-hot targets: refused before allocating when they exceed this machine's
+  // memory (n distinct labels in n rows would ask for n² of them).
+  const std::size_t y_bytes = checked_mul(checked_mul(table.rows, order.size(), "one-hot targets"),
+                                          sizeof(double), "one-hot targets");
+  if (const std::size_t memory = physical_memory_bytes(); y_bytes > memory)
+    throw Error(ErrorKind::data, where_column(table, lc) + ": the label column " +
+                                     message_quote(table.columns[lc]) + " has " + std::to_string(order.size()) +
+                                     " classes: one-hot targets for " + std::to_string(table.rows) +
+                                     " rows need " + std::to_string(y_bytes) + " bytes (" + format_bytes(y_bytes) +
+                                     "), more than this machine's " + std::to_string(memory) + " bytes (" +
+                                     format_bytes(memory) + ") of memory");
 
   std::vector<std::size_t> in;
   for (std::size_t j = 0; j < table.cols; ++j)
@@ -184,12 +250,11 @@ Dataset dataset_from_label(const CsvTable& table, const std::string& label,
     std::optional<std::size_t> k;
     if (it != index.end()) k = it->second;
     else if (auto v = number_of(labels[r]))
-      for (std::size_t c = 0; c < order.size() && !k; ++c)
-        if (order_values[c] == *v) k = c;
+      if (auto found = value_index.find(*v); found != value_index.end()) k = found->second;
     if (!k)
-      throw Error(ErrorKind::data, cell_where(table, r, lc) + ": unknown class " + name_quote(labels[r]) +
-                                       " in column " + name_quote(table.columns[lc]) +
-                                       " (expected one of: " + names_join(order) + ")");
+      throw Error(ErrorKind::data, where_cell(table, r, lc) + ": unknown class " + message_quote(labels[r]) +
+                                       " in column " + message_quote(table.columns[lc]) +
+                                       " (expected one of: " + message_list(order) + ")");
     d.y[r * order.size() + *k] = 1.0;
   }
   d.classes = order;
@@ -203,18 +268,31 @@ Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& in
   if (!input_names.empty() && input_names.size() != inputs)
     throw Error(ErrorKind::argument, "dataset_inputs: " + std::to_string(input_names.size()) +
                                          " input names for " + std::to_string(inputs) + " inputs");
+  table_check(table);
   std::vector<std::size_t> picked;
   if (table.has_header && !input_names.empty()) {
+    // Each header name's first column, and its second when it has one: a model input found twice
+    // is ambiguous.
+    std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> columns_by_name;
+    for (std::size_t j = 0; j < table.cols; ++j) {
+      auto [it, fresh] = columns_by_name.emplace(table.columns[j], std::pair{j, table.cols});
+      if (!fresh && it->second.second == table.cols) it->second.second = j;
+    }
     for (const auto& name : input_names) {
-      auto it = std::find(table.columns.begin(), table.columns.end(), name);
-      if (it == table.columns.end()) break;
-      picked.push_back(static_cast<std::size_t>(it - table.columns.begin()));
+      auto it = columns_by_name.find(name);
+      if (it == columns_by_name.end()) break;
+      const auto [first, second] = it->second;
+      if (second != table.cols)
+        throw Error(ErrorKind::data, where_column(table, second) + ": column name " + message_quote(name) +
+                                         " appears twice in the header (fields " + std::to_string(first + 1) +
+                                         " and " + std::to_string(second + 1) + "), so the input is ambiguous");
+      picked.push_back(first);
     }
     if (picked.size() != inputs) picked.clear();  // not all there: fall back to the first columns
   }
   if (picked.empty()) {
     if (table.cols < inputs)
-      throw Error(ErrorKind::data, table.source + ": expected at least " + std::to_string(inputs) +
+      throw Error(ErrorKind::data, where_table(table) + ": expected at least " + std::to_string(inputs) +
                                        " input columns, the table has " + std::to_string(table.cols));
     for (std::size_t j = 0; j < inputs; ++j) picked.push_back(j);
   }
@@ -241,8 +319,8 @@ Dataset rows_take(const Dataset& d, const std::vector<std::size_t>& rows) {
   out.input_names = d.input_names;
   out.output_names = d.output_names;
   out.classes = d.classes;
-  out.x.reserve(rows.size() * d.inputs);
-  out.y.reserve(rows.size() * d.outputs);
+  out.x.reserve(checked_mul(rows.size(), d.inputs, "dataset inputs"));
+  out.y.reserve(checked_mul(rows.size(), d.outputs, "dataset targets"));
   for (std::size_t r : rows) {
     out.x.insert(out.x.end(), d.x.begin() + r * d.inputs, d.x.begin() + (r + 1) * d.inputs);
     if (!d.y.empty())

@@ -2,7 +2,9 @@
 // Data sets: CSV files parsed into numbers, and the (inputs, targets) pairs a network trains on.
 //
 // Every error in a file is an Error(data) whose message reads "FILE:LINE:COLUMN: what is wrong"
-// (1-based line and column, the column counted in bytes).
+// (1-based line and column, the column counted in bytes) on one printable line: a field echoed in
+// it is cut after 40 bytes (then "…") with control bytes and bytes that are not UTF-8 escaped
+// (\n, \x1b, \xff, ...).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -34,13 +36,16 @@ struct CsvTable {
   std::optional<std::size_t> text_column;
   std::vector<std::string> text;     // the text column's cell per row, when there is one
   std::vector<std::size_t> line_of_row;  // 1-based file line of each data row (for messages)
+  std::size_t header_line = 0;           // 1-based file line of the header row; 0 without one
 };
 
 // Reads a comma-separated file (RFC 4180 quotes, \n or \r\n line ends, blank lines skipped).
 // The first row is a header when it holds a field that is not a number in a column whose
 // second-row field is one (or, for a one-row file, any field that is not a number).
 // Rejected with FILE:LINE:COLUMN: empty file, header only, ragged row, a field that is not a
-// number, NaN or infinite values, an unterminated quote, a NUL byte.
+// number, NaN or infinite values, a value that overflows options.precision, an unterminated
+// quote, a NUL byte, a header name or text-column cell that is not valid UTF-8 (at the byte).
+// Memory: the file's bytes plus at most one double per two bytes of the file.
 BPNN_API CsvTable read_csv(const std::string& path, const CsvOptions& options = {});
 // The same parser over text in memory; `source` names it in messages.
 BPNN_API CsvTable parse_csv(std::string_view text, const std::string& source,
@@ -54,19 +59,28 @@ struct Dataset {
   std::vector<std::string> classes;  // for a one-hot label: the class of each output, in order
 };
 
+// The functions below take a table from parse_csv / read_csv; their Error(data) name
+// FILE:LINE:COLUMN — the cell concerned, or the header's (else the first row's) first field for
+// the table as a whole. The byte column is found again in the file when `source` names a regular
+// file that still holds the row; otherwise it reads 1. With a header, the names of the columns
+// used (which a model keeps) must be unique. A table whose parts disagree (numbers.size() !=
+// rows × cols, ...) is an Error(argument).
+
 // Inputs are all columns but the last `outputs`, which are the targets. Throws Error(data)
-// naming the file when the table has too few columns.
+// when the table has too few columns.
 BPNN_API Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs);
 
 // Inputs are all columns but `label` (header name or 0-based index), which is one-hot encoded.
 // Classes are sorted (numerically when all are numbers) unless `classes` fixes their order; a
-// label outside a fixed list is an error at its FILE:LINE:COLUMN.
+// label outside a fixed list is an error at its FILE:LINE:COLUMN, and so are one-hot targets
+// (rows × classes doubles) larger than this machine's memory.
 BPNN_API Dataset dataset_from_label(const CsvTable& table, const std::string& label,
                                     const std::vector<std::string>& classes = {});
 
 // Only the inputs a model was trained on: the columns named `input_names` when the table has a
 // header holding them all, else the first `inputs` columns (other columns are ignored). Targets
-// are left empty. Throws Error(data) when the table has fewer columns.
+// are left empty. Throws Error(data) when the table has fewer columns, or a header holds one of
+// the names twice.
 BPNN_API Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
                                 std::size_t inputs);
 
