@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -49,6 +50,7 @@ Network small_network(Precision precision) {
   net.metadata()["output_names"] = R"(["no","yes"])";
   net.metadata()["classes"] = R"(["no","yes"])";
   net.metadata()["label"] = "y";
+  net.set_scaler({bpnn::Scaling::standard, {0.1, -2.5, 1e-7}, {3.0, 0.1 + 0.2, 1.0 / 3}});
   return net;
 }
 
@@ -408,9 +410,41 @@ TEST_CASE("model metadata: numbers are exact in their %.17g text form", "[io][mo
   for (const std::string bad : {"2,04,1", "-1", "2,,1", "18446744073709551616"})
     CHECK(error_of([&] { bpnn::metadata_counts_parse(bad, "m", "sizes"); }).kind() == ErrorKind::format);
 
-  // Such values survive a model file.
+  // Such values survive a model file (under a key of the network's own; "scaler." keys are the
+  // format's).
   Network net = small_network(Precision::f32);
-  bpnn::metadata_numbers_set(net.metadata(), "scaler.mean", values);
+  bpnn::metadata_numbers_set(net.metadata(), "my.values", values);
   const Network back_net = bpnn::model_decode(bpnn::model_encode(net), "m");
-  CHECK(same_bits(*bpnn::metadata_numbers_get(back_net.metadata(), "scaler.mean", "m"), values));
+  CHECK(same_bits(*bpnn::metadata_numbers_get(back_net.metadata(), "my.values", "m"), values));
+}
+
+TEST_CASE("model format: the input scaler round-trips exactly and is checked at load", "[io][model_format]") {
+  for (auto precision : {Precision::f32, Precision::f64}) {
+    const Network net = small_network(precision);
+    const Network back = bpnn::model_decode(bpnn::model_encode(net), "m");
+    CHECK(back.scaler().kind == bpnn::Scaling::standard);
+    CHECK(back.scaler().offset == net.scaler().offset);  // bit for bit: %.17g round-trips
+    CHECK(back.scaler().factor == net.scaler().factor);
+    CHECK(same_bits(predictions(back), predictions(net)));
+    CHECK(back.metadata().count("scaler.kind") == 0);  // the scaler is not free metadata
+  }
+  const Bytes good = bpnn::model_encode(small_network(Precision::f32));
+  const auto with = [&](const std::string& key, const std::optional<std::string>& value) {
+    bpnn::SafetensorsFile file = decoded(good);
+    if (value)
+      file.metadata[key] = *value;
+    else
+      file.metadata.erase(key);
+    return sealed(file);
+  };
+  CHECK_THAT(decode_error(with("scaler.kind", "zscore")).what(), Contains("scaler.kind"));
+  CHECK_THAT(decode_error(with("scaler.kind", "none")).what(), Contains("no scaler at all"));
+  CHECK_THAT(decode_error(with("scaler.offset", "1,2")).what(), Contains("2 offsets and 3 factors"));
+  CHECK_THAT(decode_error(with("scaler.factor", "1,0,1")).what(), Contains("column 1"));
+  CHECK_THAT(decode_error(with("scaler.factor", "1,nan,1")).what(), Contains("scaler.factor"));
+  CHECK_THAT(decode_error(with("scaler.factor", std::nullopt)).what(), Contains("without scaler.offset"));
+  CHECK_THAT(decode_error(with("scaler.kind", std::nullopt)).what(), Contains("without \"scaler.kind\""));
+  Network user = small_network(Precision::f32);
+  user.metadata()["scaler.mine"] = "1";
+  CHECK(error_of([&] { bpnn::model_encode(user); }).kind() == ErrorKind::argument);
 }

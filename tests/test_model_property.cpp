@@ -91,10 +91,15 @@ TEST_CASE("model property: random valid networks round-trip save → load bit fo
       if (bpnn::model_format_key(key) || key == "input_names" || key == "output_names") key += "_";
       net.metadata()[key] = random_text(random, 40);
     }
-    if (random() % 2) {
-      std::vector<double> numbers(random() % 5);
-      for (auto& v : numbers) v = random_value(random, Precision::f64);
-      bpnn::metadata_numbers_set(net.metadata(), "scaler.mean", numbers);
+    if (random() % 2) {  // an input scaler with arbitrary finite statistics (factors non-zero)
+      bpnn::InputScaler scaler{random() % 2 ? bpnn::Scaling::standard : bpnn::Scaling::minmax, {}, {}};
+      for (std::size_t j = 0; j < c.sizes.front(); ++j) {
+        scaler.offset.push_back(random_value(random, Precision::f64));
+        double f = 0;
+        while (f == 0) f = random_value(random, Precision::f64);
+        scaler.factor.push_back(f);
+      }
+      net.set_scaler(scaler);
     }
 
     INFO("case " << cases << ": sizes " << bpnn::metadata_counts_format(c.sizes) << ", " << bpnn::to_string(c.precision));
@@ -108,6 +113,9 @@ TEST_CASE("model property: random valid networks round-trip save → load bit fo
     REQUIRE(back.config().loss == c.loss);
     REQUIRE(back.config().precision == c.precision);
     REQUIRE(back.metadata() == net.metadata());
+    REQUIRE(back.scaler().kind == net.scaler().kind);
+    REQUIRE(same_bits(back.scaler().offset, net.scaler().offset));
+    REQUIRE(same_bits(back.scaler().factor, net.scaler().factor));
     for (std::size_t l = 0; l < net.n_layers(); ++l) {
       REQUIRE(same_bits(back.weights(l), net.weights(l)));
       REQUIRE(same_bits(back.bias(l), net.bias(l)));

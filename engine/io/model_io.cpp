@@ -207,6 +207,38 @@ void names_check(const std::string& path, const Metadata& m, const std::string& 
   }
 }
 
+// The input scaler (scaler.kind, scaler.offset, scaler.factor), when the file has one. Anything
+// that does not make a valid scaler for the network's inputs is Error(format) naming `path`.
+void scaler_load(Network& net, const Metadata& m, const std::string& path) {
+  const auto kind = m.find("scaler.kind");
+  if (kind == m.end()) {
+    for (const auto& [key, value] : m)
+      if (key.starts_with("scaler."))
+        format_fail(path, "metadata " + name_quote(key) + " without \"scaler.kind\"");
+    return;
+  }
+  InputScaler scaler;
+  try {
+    scaler.kind = parse_scaling(kind->second);
+  } catch (const Error&) {
+    format_fail(path, "metadata \"scaler.kind\" = " + name_quote(kind->second) +
+                          " is not standard or minmax");
+  }
+  if (scaler.kind == Scaling::none)
+    format_fail(path, "metadata \"scaler.kind\" = \"none\" is written as no scaler at all");
+  const auto offset = metadata_numbers_get(m, "scaler.offset", path);
+  const auto factor = metadata_numbers_get(m, "scaler.factor", path);
+  if (!offset || !factor) format_fail(path, "metadata \"scaler.kind\" without scaler.offset and scaler.factor");
+  scaler.offset = *offset;
+  scaler.factor = *factor;
+  try {
+    net.set_scaler(std::move(scaler));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::argument) throw;
+    format_fail(path, e.what());
+  }
+}
+
 }  // namespace
 
 std::vector<unsigned char> model_encode(const Network& net) {
@@ -243,6 +275,11 @@ std::vector<unsigned char> model_encode(const Network& net) {
   file.metadata["hidden_act"] = std::string(to_string(config.hidden_act));
   file.metadata["output_act"] = std::string(to_string(config.output_act));
   file.metadata["loss"] = std::string(to_string(config.loss));
+  if (const InputScaler& scaler = net.scaler(); scaler.active()) {
+    file.metadata["scaler.kind"] = std::string(to_string(scaler.kind));
+    metadata_numbers_set(file.metadata, "scaler.offset", scaler.offset);
+    metadata_numbers_set(file.metadata, "scaler.factor", scaler.factor);
+  }
   file.metadata["crc32"] = std::string(crc_digits, '0');
   std::vector<unsigned char> bytes = safetensors_encode(file);
   const std::size_t at = crc_position(bytes, "save_model");
@@ -292,6 +329,7 @@ Network model_decode(std::span<const unsigned char> bytes, const std::string& pa
     format_fail(path, std::string("the stored configuration cannot make a network: ") + e.what());
   }
   layers_set(*net, layers, path);
+  scaler_load(*net, m, path);
   for (const auto& [key, value] : m)
     if (!model_format_key(key)) net->metadata()[key] = value;
   return std::move(*net);

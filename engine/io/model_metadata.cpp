@@ -37,7 +37,8 @@ std::vector<std::string_view> comma_split(std::string_view text) {
 }  // namespace
 
 bool model_format_key(std::string_view key) {
-  return std::find(std::begin(format_keys), std::end(format_keys), key) != std::end(format_keys);
+  return std::find(std::begin(format_keys), std::end(format_keys), key) != std::end(format_keys) ||
+         key.starts_with("scaler.") || key.starts_with("checkpoint.");
 }
 
 std::string metadata_numbers_format(std::span<const double> values, std::string_view key) {

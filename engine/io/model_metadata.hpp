@@ -18,6 +18,8 @@
 //     distinct input name per input, one output name per output.
 //   keys beginning with "scaler." or "checkpoint." (numbers or counts, unless documented
 //     otherwise where they are written): reserved for input scaling and training checkpoints.
+//     scaler.kind ("standard" or "minmax"; absent for none), scaler.offset and scaler.factor
+//     (numbers, one per input): Network::scaler(), written by save_model.
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -30,7 +32,8 @@ namespace bpnn {
 
 using Metadata = std::map<std::string, std::string>;
 
-// Whether save_model owns `key` (the network's metadata may not set it).
+// Whether save_model owns `key` (the network's metadata may not set it): the format's keys and
+// every key beginning with "scaler." or "checkpoint.".
 bool model_format_key(std::string_view key);
 
 // numbers: "%.17g,..." (see above). Error(argument, "metadata KEY: value i is not finite") for
