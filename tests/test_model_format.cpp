@@ -359,7 +359,7 @@ TEST_CASE("safetensors: messages quote a short prefix of a value, control bytes 
     CHECK(message.size() < 400);
     CHECK(std::none_of(message.begin(), message.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
   }
-  CHECK(bpnn::name_quote(name) == "\"evil\\n\\x1b[31mRED" + std::string(60 - 13, 'x') + "…\"");
+  CHECK(bpnn::name_quote(name) == "\"evil\\n\\x1b[31mRED" + std::string(60 - 13, 'x') + "\"…");
 }
 
 TEST_CASE("model format: metadata messages stay one short line", "[io][model_format]") {

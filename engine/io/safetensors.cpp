@@ -11,6 +11,7 @@
 #include "bpnn/error.hpp"
 #include "io/crc32.hpp"
 #include "data/file_read.hpp"
+#include "data/message_quote.hpp"
 #include "io/output_file.hpp"
 
 namespace bpnn {
@@ -325,32 +326,15 @@ void safetensors_write(const std::string& path, const SafetensorsFile& file) {
   output_file_write(path, safetensors_encode(file));
 }
 
+// One escaping rule for every message (engine/data/message_quote.hpp), with the format's
+// longer cap.
 std::string text_excerpt(std::string_view s, std::size_t limit) {
-  static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  std::size_t end = std::min(s.size(), limit);
-  // Never cut inside a UTF-8 sequence: back up over continuation bytes.
-  if (end < s.size())
-    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0u) == 0x80u) --end;
-  for (std::size_t i = 0; i < end; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7F) { out += "\\x"; out += hex[c >> 4]; out += hex[c & 0xFu]; }
-    else out += static_cast<char>(c);
-  }
-  if (end < s.size()) out += "…";
+  if (message_escape_append(out, s, limit)) out += "…";
   return out;
 }
 
-std::string name_quote(const std::string& s) {
-  // Appended piece by piece: `"\"" + std::string&&` trips GCC 12's -Wrestrict false positive.
-  std::string out(1, '"');
-  out += text_excerpt(s);
-  out += '"';
-  return out;
-}
+std::string name_quote(const std::string& s) { return message_quote(s, excerpt_bytes); }
 
 std::string shape_format(const std::vector<std::size_t>& shape) {
   std::string out = "[";
