@@ -17,10 +17,11 @@ if [ ! -f "$node_dir/node_modules/onnxruntime-node/package.json" ]; then
   # A package.json of its own keeps npm from looking for a project further up.
   [ -f "$node_dir/package.json" ] || echo '{ "private": true }' > "$node_dir/package.json"
   echo "installing onnxruntime-node into $node_dir (once; later runs reuse it)"
-  # ONNXRUNTIME_NODE_INSTALL=skip: the CPU binaries ship in the package; its install script would
+  # Pinned, so CI is reproducible. ONNXRUNTIME_NODE_INSTALL=skip: the CPU binaries ship in the
+  # package; its install script would
   # otherwise try to download GPU files, which fails offline.
   if ! (cd "$node_dir" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund \
-          onnxruntime-node > npm-install.log 2>&1); then
+          onnxruntime-node@1.30.0 > npm-install.log 2>&1); then
     tail -5 "$node_dir/npm-install.log"
     echo "SKIP: could not install onnxruntime-node from npm (offline?); see $node_dir/npm-install.log"
     rm -rf "$node_dir/node_modules/onnxruntime-node"

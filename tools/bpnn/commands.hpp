@@ -8,5 +8,6 @@ void demo_command_register(CLI::App& app, int& exit_code);
 void train_command_register(CLI::App& app, int& exit_code);
 void predict_command_register(CLI::App& app, int& exit_code);
 void bench_command_register(CLI::App& app, int& exit_code);
+void export_command_register(CLI::App& app, int& exit_code);
 
 }  // namespace bpnn::cli

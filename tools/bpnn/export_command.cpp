@@ -11,7 +11,7 @@
 
 #if BPNN_HAVE_ONNX
 #include "bpnn/onnx_export.hpp"
-#include "io/file.hpp"
+#include "io/output_file.hpp"
 #endif
 
 namespace bpnn::cli {
@@ -25,10 +25,7 @@ struct ExportOptions {
 void run_export(const ExportOptions& o) {
   const Network net = load_model(o.model_path);
   const std::string bytes = onnx_export_model(net);
-  // Lead: switch to engine/io's output-file function once it lands. Until then the engine's
-  // crash-safe write (temporary file beside the target, fsync, rename).
-  file_write_atomic(o.onnx_path, std::span(reinterpret_cast<const unsigned char*>(bytes.data()),
-                                           bytes.size()));
+  output_file_write(o.onnx_path, std::string_view(bytes));  // bpnn's one output rule
 }
 #else
 [[noreturn]] void run_export(const ExportOptions&) {

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   train_command_register(app, exit_code);
   predict_command_register(app, exit_code);
   bench_command_register(app, exit_code);
+  export_command_register(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

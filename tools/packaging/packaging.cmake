@@ -15,7 +15,8 @@ set(BPNN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/bpnn)
 
 install(FILES ${PROJECT_SOURCE_DIR}/include/bpnn.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/bpnn/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpnn
-  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h"
+  PATTERN "onnx_export.hpp" EXCLUDE)  # bpnn_onnx (protobuf) is the CLI's, not installed
 install(FILES ${PROJECT_BINARY_DIR}/include/bpnn/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bpnn)
 
 set_target_properties(bpnn PROPERTIES EXPORT_NAME bpnn)
