@@ -356,4 +356,56 @@ std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fract
   return {rows_take(data, train), rows_take(data, test)};
 }
 
+namespace {
+
+// The class of each row when the targets are classes: the arg-max of a one-hot row, or the
+// value of one 0/1 column; empty when they are not classes.
+std::vector<std::size_t> row_classes(const Dataset& data) {
+  const std::size_t k = data.outputs;
+  std::vector<std::size_t> cls(data.n);
+  for (std::size_t r = 0; r < data.n; ++r) {
+    const double* y = data.y.data() + r * k;
+    if (k == 1) {
+      if (y[0] != 0.0 && y[0] != 1.0) return {};
+      cls[r] = y[0] == 1.0;
+      continue;
+    }
+    std::size_t ones = 0, at = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (y[j] != 0.0 && y[j] != 1.0) return {};
+      if (y[j] == 1.0) ones++, at = j;
+    }
+    if (ones != 1) return {};
+    cls[r] = at;
+  }
+  return cls;
+}
+
+}  // namespace
+
+std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data, double test_fraction,
+                                                     std::uint64_t seed) {
+  if (!(test_fraction >= 0.0 && test_fraction < 1.0))
+    throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
+                                         std::to_string(test_fraction));
+  const std::vector<std::size_t> cls = row_classes(data);
+  if (cls.empty() || data.n < 2) return split_dataset(data, test_fraction, seed);
+  const std::size_t n_classes = *std::max_element(cls.begin(), cls.end()) + 1;
+  std::vector<std::vector<std::size_t>> members(n_classes);
+  for (std::size_t r = 0; r < data.n; ++r) members[cls[r]].push_back(r);
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> train, test;
+  for (auto& rows : members) {  // classes in order, each shuffled by the one generator
+    const std::size_t n = rows.size();
+    for (std::size_t i = n; i > 1; --i) std::swap(rows[i - 1], rows[rng_bounded(rng, i)]);
+    const auto n_test = static_cast<std::size_t>(std::floor(static_cast<double>(n) * test_fraction + 0.5));
+    test.insert(test.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, n)));
+    train.insert(train.end(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, n)), rows.end());
+  }
+  if (train.empty() || (test.empty() && test_fraction > 0.0)) return split_dataset(data, test_fraction, seed);
+  std::sort(test.begin(), test.end());
+  std::sort(train.begin(), train.end());
+  return {rows_take(data, train), rows_take(data, test)};
+}
+
 }  // namespace bpnn

@@ -84,8 +84,16 @@ BPNN_API Dataset dataset_from_label(const CsvTable& table, const std::string& la
 BPNN_API Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
                                 std::size_t inputs);
 
-// Splits off a seeded random `test_fraction` of the rows: returns {train, test}.
+// Splits off a seeded random `test_fraction` of the rows: returns {train, test}, each in file
+// order.
 BPNN_API std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
                                                    std::uint64_t seed);
+
+// The same, stratified when the targets are classes (one-hot rows, or one 0/1 column): each
+// class gives round(its rows · test_fraction) rows to the test side, so both sides keep the
+// class proportions. Rows of other targets are split as split_dataset does.
+BPNN_API std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data,
+                                                              double test_fraction,
+                                                              std::uint64_t seed);
 
 }  // namespace bpnn
