@@ -28,10 +28,11 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-// Runs the CLI with `args` (shell words) in `dir`, capturing stdout and stderr.
-Run run_cli(const fs::path& dir, const std::string& args) {
-  const std::string cmd = "cd '" + dir.string() + "' && '" BPNN_CLI_PATH "' " + args +
-                          " > stdout.txt 2> stderr.txt";
+// Runs the CLI with `args` (shell words) in `dir`, capturing stdout and stderr; `before` is a
+// shell command run first in the same shell (e.g. a ulimit).
+Run run_cli(const fs::path& dir, const std::string& args, const std::string& before = "true") {
+  const std::string cmd = "cd '" + dir.string() + "' && " + before + " && '" BPNN_CLI_PATH "' " +
+                          args + " > stdout.txt 2> stderr.txt";
   const int status = std::system(cmd.c_str());
   REQUIRE(WIFEXITED(status));
   return {WEXITSTATUS(status), slurp(dir / "stdout.txt"), slurp(dir / "stderr.txt")};
@@ -186,3 +187,116 @@ TEST_CASE("a diverging run stops with exit code 6 and writes no model", "[cli]")
   CHECK(r.err.find("diverged") != std::string::npos);
   CHECK_FALSE(fs::exists(dir.path / "m.safetensors"));
 }
+
+// ---- Misuse (issue 8): every bad value is exit 2 with one line naming the option -------------
+
+namespace {
+
+// A small valid training file: a,b,y with two rows.
+const char* const d2_csv = "a,b,y\n0.1,0.2,1\n0.3,0.4,0\n";
+
+bool one_line(const std::string& err) {
+  return !err.empty() && err.back() == '\n' && std::count(err.begin(), err.end(), '\n') == 1;
+}
+
+}  // namespace
+
+TEST_CASE("--layers takes positive whole numbers that fit, and names the bad item", "[cli]") {
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  // Shell words, and the text the message must hold.
+  const std::pair<const char*, const char*> cases[] = {
+      {"2,-1,1", "item 2 is '-1'"},
+      {"-2,3,1", "item 1 is '-2'"},
+      {"2,-3,1", "item 2 is '-3'"},
+      {"2,18446744073709551615,1", "item 2 is '18446744073709551615'"},
+      {"2,18446744073709551616,1", "item 2 is '18446744073709551616'"},
+      {"2,2147483648,1", "item 2 is '2147483648'"},  // one above the widest layer
+      {"2,0,1", "item 2 is '0'"},
+      {"2,,1", "item 2 is empty"},
+      {"2,1,", "item 3 is empty"},
+      {",2,1", "item 1 is empty"},
+      {"2,1.5,1", "item 2 is '1.5'"},
+      {"'2, 3,1'", "item 2 is ' 3'"},  // no spaces inside the list
+      {"2,0x10,1", "item 2 is '0x10'"},
+      {"2,+3,1", "item 2 is '+3'"},
+      {"2", "at least 2"},
+  };
+  for (const auto& [layers, says] : cases) {
+    INFO("--layers " << layers);
+    const Run r = run_cli(dir.path, std::string("train d2.csv --layers ") + layers + " -o m.st");
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("bpnn: --layers '", 0) == 0);
+    CHECK(r.err.find(says) != std::string::npos);
+    CHECK(r.err.find("from 1 to 2147483647") != std::string::npos);
+    CHECK(one_line(r.err));
+    CHECK_FALSE(fs::exists(dir.path / "m.st"));
+  }
+  const Run ok = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o m.st");
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(fs::exists(dir.path / "m.st"));
+}
+
+TEST_CASE("a network too large for the machine is a usage error naming its bytes", "[cli]") {
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  // 4·10¹² parameters: terabytes on any machine, so the engine refuses it before allocating.
+  const Run r = run_cli(dir.path, "train d2.csv --layers 2,2000000,2000000,1 -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("bytes") != std::string::npos);
+  CHECK(one_line(r.err));
+  CHECK_FALSE(fs::exists(dir.path / "m.st"));
+}
+
+TEST_CASE("numeric options reject negatives, wraps, junk and out-of-range values", "[cli]") {
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  // Option and value (shell words).
+  const std::pair<const char*, const char*> cases[] = {
+      {"--epochs", "-1"},         {"--epochs", "1000000000000000000"},
+      {"--epochs", "0"},          {"--epochs", "1000000001"},
+      {"--epochs", "1e3"},        {"--epochs", "''"},
+      {"--epochs", "' 5'"},       {"--batch", "-1"},
+      {"--batch", "0"},           {"--batch", "1000000001"},
+      {"--seed", "-1"},           {"--seed", "18446744073709551616"},
+      {"--seed", "0x10"},         {"--threads", "-1"},
+      {"--threads", "99999999999"}, {"--threads", "65537"},
+      {"--lr", "nan"},            {"--lr", "inf"},
+      {"--lr", "-0.1"},           {"--lr", "1e999"},
+      {"--lr", "0x1p3"},          {"--lr", "0.1x"},
+      {"--momentum", "1"},        {"--momentum", "-0.5"},
+      {"--momentum", "nan"},      {"--init-scale", "0"},
+      {"--init-scale", "-1"},     {"--init-scale", "inf"},
+  };
+  for (const auto& [option, value] : cases) {
+    INFO(option << " " << value);
+    const Run r = run_cli(dir.path, std::string("train d2.csv --layers 2,3,1 --init uniform ") +
+                                        option + " " + value + " -o m.st");
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind(std::string("bpnn: ") + option + " '", 0) == 0);
+    CHECK(r.err.find("expected a ") != std::string::npos);
+    CHECK(one_line(r.err));
+    CHECK_FALSE(fs::exists(dir.path / "m.st"));
+  }
+  for (const char* demo : {"--seed-epochs 0", "--iris-epochs -1", "--seed-epochs 1000000001"}) {
+    INFO(demo);
+    const Run r = run_cli(dir.path, std::string("demo ") + demo);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("bpnn: --", 0) == 0);
+    CHECK(one_line(r.err));
+  }
+  // The edges of each range are accepted.
+  const Run ok = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 --batch 1000000000 "
+                                   "--seed 18446744073709551615 --threads 0 --lr 0 --momentum 0.99 "
+                                   "--init uniform --init-scale 1e-3 -o m.st");
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  const Run help = run_cli(dir.path, "train --help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--epochs") != std::string::npos);
+}
+

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
@@ -111,12 +112,10 @@ void demo_command_register(CLI::App& app, int& exit_code) {
       "demo", "Train the seed tutorial's 3-4-1 network (trace + SVG figure), then iris");
   cmd->add_option("--svg", options->svg_path, "Where to write the seed network's figure")
       ->capture_default_str();
-  cmd->add_option("--seed-epochs", options->seed_epochs, "Epochs of the seed network")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--iris-epochs", options->iris_epochs, "Epochs of the iris network")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_whole_option(*cmd, "--seed-epochs", options->seed_epochs, 1, max_epochs,
+                   "Epochs of the seed network, 1 to 1e9");
+  add_whole_option(*cmd, "--iris-epochs", options->iris_epochs, 1, max_epochs,
+                   "Epochs of the iris network, 1 to 1e9");
   cmd->callback([options, &exit_code] {
     run_seed(*options);
     run_iris(*options);
