@@ -1,6 +1,7 @@
 // The bpnn CLI end to end: train on a CSV, predict, compare; errors and exit codes.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -8,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
 
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
@@ -298,5 +301,112 @@ TEST_CASE("numeric options reject negatives, wraps, junk and out-of-range values
   const Run help = run_cli(dir.path, "train --help");
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--epochs") != std::string::npos);
+}
+
+TEST_CASE("no output may be an input of the same command", "[cli]") {
+  TempDir dir;
+  dir.write("in.csv", d2_csv);
+  fs::create_symlink("in.csv", dir.path / "link.csv");
+  fs::create_hard_link(dir.path / "in.csv", dir.path / "hard.csv");
+  for (const char* output :
+       {"in.csv", "./in.csv", "link.csv", "hard.csv", "../$(basename $PWD)/in.csv"}) {
+    INFO("-o " << output);
+    const Run r = run_cli(dir.path, std::string("train in.csv --layers 2,3,1 -o ") + output);
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.rfind("bpnn: --output (", 0) == 0);
+    CHECK(r.err.find("the training data (in.csv)") != std::string::npos);
+    CHECK(one_line(r.err));
+    CHECK(slurp(dir.path / "in.csv") == d2_csv);
+  }
+  REQUIRE(run_cli(dir.path, "train in.csv --layers 2,3,1 --epochs 1 -o m.st").exit_code == 0);
+  const std::string model = slurp(dir.path / "m.st");
+  const Run r = run_cli(dir.path, "train in.csv --layers 2,3,1 --init-from m.st -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--init-from (m.st)") != std::string::npos);
+  CHECK(slurp(dir.path / "m.st") == model);
+  // Nothing else was written: the folder holds the inputs, the model and the captured output.
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    (void)entry;
+    ++files;
+  }
+  CHECK(files == 6);  // in.csv link.csv hard.csv m.st stdout.txt stderr.txt
+}
+
+TEST_CASE("a missing data file is an I/O error naming it", "[cli]") {
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  bpnn::NetworkConfig config;
+  config.sizes = {2, 3, 1};
+  bpnn::save_model(bpnn::Network(config), (dir.path / "m.st").string());
+
+  Run r = run_cli(dir.path, "train missing.csv --layers 2,3,1 -o out.st");
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.rfind("bpnn: missing.csv", 0) == 0);
+  CHECK(one_line(r.err));
+  r = run_cli(dir.path, "predict m.st missing.csv");
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.rfind("bpnn: missing.csv", 0) == 0);
+  CHECK(one_line(r.err));
+  CHECK(r.out.empty());
+}
+
+namespace {
+
+// CRC-32/ISO-HDLC, bit by bit (the model file's checksum; a test needs no speed).
+std::uint32_t crc32_of(const std::string& bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char byte : bytes) {
+    crc ^= byte;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+// A version 1 model file of a 2-3-1 sigmoid network with zero weights, written byte by byte so
+// that its metadata can say what save_model refuses to write (version 1 files keep loading, and
+// their checksum covers the tensors only). `input_names` is the metadata value, a JSON list.
+std::string model_v1_2_3_1(const std::string& input_names) {
+  const std::string data(52, '\0');  // 0.weight [3,2], 0.bias [3], 1.weight [1,3], 1.bias [1]: F32
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08x", static_cast<unsigned>(crc32_of(data)));
+  nlohmann::json header = {
+      {"0.weight", {{"dtype", "F32"}, {"shape", {3, 2}}, {"data_offsets", {0, 24}}}},
+      {"0.bias", {{"dtype", "F32"}, {"shape", {3}}, {"data_offsets", {24, 36}}}},
+      {"1.weight", {{"dtype", "F32"}, {"shape", {1, 3}}, {"data_offsets", {36, 48}}}},
+      {"1.bias", {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {48, 52}}}},
+      {"__metadata__",
+       {{"format", "bpnn"}, {"format_version", "1"}, {"sizes", "2,3,1"},
+        {"hidden_act", "sigmoid"}, {"output_act", "sigmoid"}, {"loss", "mse"}, {"crc32", crc},
+        {"input_names", input_names}}}};
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((text.size() >> (8 * i)) & 0xFF);
+  return file + text + data;
+}
+
+}  // namespace
+
+TEST_CASE("predict: a model whose input names do not match its width is a bad model", "[cli]") {
+  TempDir dir;
+  dir.write("d3.csv", "a,b,c,y\n0.1,0.2,0.3,1\n");
+  dir.write("good.st", model_v1_2_3_1(R"(["a","c"])"));
+  dir.write("names.st", model_v1_2_3_1(R"(["a","b","c"])"));
+  // The crafted file is a valid model: with two names it predicts from columns a and c.
+  const Run good = run_cli(dir.path, "predict good.st d3.csv");
+  INFO(good.err);
+  REQUIRE(good.exit_code == 0);
+  CHECK(good.out == "\"y0\"\n0.5\n");  // zero weights: sigmoid(0)
+
+  const Run r = run_cli(dir.path, "predict names.st d3.csv");
+  INFO(r.err);
+  CHECK(r.exit_code == 5);
+  CHECK(r.err.rfind("bpnn: names.st", 0) == 0);
+  CHECK(r.err.find("input_names") != std::string::npos);
+  CHECK(one_line(r.err));
+  CHECK(r.out.empty());
 }
 

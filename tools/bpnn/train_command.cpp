@@ -16,6 +16,7 @@
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/output_paths.hpp"
 #include "bpnn/train.hpp"
 #include "nn/size_check.hpp"
 
@@ -39,6 +40,12 @@ struct TrainOptions {
 };
 
 void run_train(const TrainOptions& o) {
+  std::vector<CommandFile> inputs{{"the training data", o.data_path}};
+  if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
+  output_paths_check_distinct(inputs, {{"--output", o.model_path}});
+  // With -o /dev/stdout the model is the output: keep the progress lines out of it.
+  const bool progress = !output_is_stdout(o.model_path);
+
   NetworkConfig config;
   config.sizes = o.layers;
   config.hidden_act = parse_activation(o.hidden_act);
@@ -50,7 +57,8 @@ void run_train(const TrainOptions& o) {
   config.seed = o.train.seed;
   validate(config);
 
-  const CsvTable table = read_csv(o.data_path, CsvOptions{o.label});
+  const CsvTable table =
+      read_csv(o.data_path, CsvOptions{.text_column = o.label, .precision = config.precision});
   const Dataset data = o.label ? dataset_from_label(table, *o.label)
                                : dataset_from_targets(table, config.sizes.back());
   const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
@@ -76,10 +84,12 @@ void run_train(const TrainOptions& o) {
   TrainConfig train = o.train;
   train.shuffle = !o.no_shuffle;
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
-  std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
+  if (progress)
+    std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
                 data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
                 net.kernel_arch().c_str());
-  bpnn::train(net, train, data, [](const EpochStats& s) {
+  bpnn::train(net, train, data, [progress](const EpochStats& s) {
+    if (!progress) return EpochAction::go_on;
     if (std::isnan(s.accuracy))
       std::printf("epoch %zu loss %.9g samples/s %.4g\n", s.epoch + 1, s.loss, s.samples_per_s);
     else
@@ -89,7 +99,7 @@ void run_train(const TrainOptions& o) {
     return EpochAction::go_on;
   });
   save_model(net, o.model_path);
-  std::printf("# saved %s\n", o.model_path.c_str());
+  if (progress) std::printf("# saved %s\n", o.model_path.c_str());
 }
 
 }  // namespace
