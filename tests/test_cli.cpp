@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -202,6 +203,15 @@ bool one_line(const std::string& err) {
   return !err.empty() && err.back() == '\n' && std::count(err.begin(), err.end(), '\n') == 1;
 }
 
+// Every byte of `err` is printable ASCII or UTF-8 (no control byte but the final newline).
+bool printable(const std::string& err) {
+  for (std::size_t i = 0; i + 1 < err.size(); ++i) {
+    const auto c = static_cast<unsigned char>(err[i]);
+    if (c < 0x20 || c == 0x7F) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("--layers takes positive whole numbers that fit, and names the bad item", "[cli]") {
@@ -335,6 +345,45 @@ TEST_CASE("no output may be an input of the same command", "[cli]") {
   CHECK(files == 6);  // in.csv link.csv hard.csv m.st stdout.txt stderr.txt
 }
 
+TEST_CASE("errors are one printable line, whatever bytes the input holds", "[cli]") {
+  TempDir dir;
+  dir.write("nl.csv", "a,b,y\n0.1,0.2,1\n\"3\n\x1b[31mRED\",0.4,0\n");
+  Run r = run_cli(dir.path, "train nl.csv --layers 2,3,1 -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.rfind("bpnn: nl.csv:3:1:", 0) == 0);
+  CHECK(one_line(r.err));
+  CHECK(printable(r.err));
+
+  dir.write("long.csv", "a,b,y\n0.1,0.2,1\n" + std::string(100000, 'x') + ",0.4,0\n");
+  r = run_cli(dir.path, "train long.csv --layers 2,3,1 -o m.st");
+  CHECK(r.exit_code == 3);
+  CHECK(one_line(r.err));
+  CHECK(r.err.size() < 1200);
+
+  // A file name with an escape sequence and invalid UTF-8 in it.
+  r = run_cli(dir.path, "train \"$(printf 'no\\033[31m\\377.csv')\" --layers 2,3,1 -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(one_line(r.err));
+  CHECK(printable(r.err));
+  CHECK(r.err.find("no\\x1b[31m\\xff.csv") != std::string::npos);
+
+  // An argument CLI11 itself refuses, carrying an escape sequence.
+  r = run_cli(dir.path, "train nl.csv \"$(printf 'x\\033[2J')\" --layers 2,3,1 -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(one_line(r.err));
+  CHECK(printable(r.err));
+  CHECK(r.err.find("x\\x1b[2J") != std::string::npos);
+
+  // A bad option value carrying a newline.
+  r = run_cli(dir.path, "train nl.csv --layers \"$(printf '2\\n3,1')\" -o m.st");
+  CHECK(r.exit_code == 2);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("2\\n3") != std::string::npos);
+}
+
 TEST_CASE("a missing data file is an I/O error naming it", "[cli]") {
   TempDir dir;
   dir.write("d2.csv", d2_csv);
@@ -410,3 +459,34 @@ TEST_CASE("predict: a model whose input names do not match its width is a bad mo
   CHECK(r.out.empty());
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BPNN_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BPNN_TEST_SANITIZED 1
+#endif
+#endif
+
+TEST_CASE("an allocation that fails is exit 7, out of memory", "[cli]") {
+#ifdef BPNN_TEST_SANITIZED
+  SUCCEED("skipped: sanitizers reserve more address space than the limit this test sets");
+#else
+  // Under a 1 GiB address-space limit, a network of about 2 GiB of f64 parameters (well within
+  // the machine's physical memory, so the engine's size check lets it through) cannot be
+  // allocated. Skipped on machines with under 16 GiB, where the size check refuses it first.
+  const double physical = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (physical < 16.0 * (1 << 30)) {
+    SUCCEED("skipped: less than 16 GiB of memory");
+    return;
+  }
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  const Run r = run_cli(dir.path, "train d2.csv --layers 2,16000,16000,1 --precision f64 -o m.st",
+                        "ulimit -v 1048576");
+  INFO(r.err);
+  CHECK(r.exit_code == 7);
+  CHECK(r.err == "bpnn: out of memory\n");
+  CHECK_FALSE(fs::exists(dir.path / "m.st"));
+#endif
+}
