@@ -347,6 +347,50 @@ TEST_CASE("no output may be an input of the same command", "[cli]") {
   CHECK(files == 6);  // in.csv link.csv hard.csv m.st stdout.txt stderr.txt
 }
 
+// The output rule's writing half lives in the model-I/O layer (io/output_file.hpp); these cases
+// need it, so they are built where it is (never against a save_model that would replace
+// /dev/null with a regular file).
+#if __has_include("io/output_file.hpp")
+TEST_CASE("-o writes a device or a FIFO in place; -o /dev/stdout carries the model alone", "[cli]") {
+  TempDir dir;
+  dir.write("d2.csv", d2_csv);
+  Run r = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o /dev/null");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::is_character_file("/dev/null"));
+
+  // stdout redirected to a file: the model goes there, and no progress line comes before it.
+  r = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o /dev/stdout");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  CHECK(bpnn::load_model((dir.path / "stdout.txt").string()).n_inputs() == 2);
+
+  // A FIFO: a reader in the background copies what comes through it.
+  r = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o fifo",
+              "mkfifo fifo && { cat fifo > from_fifo.st & }");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::is_fifo(dir.path / "fifo"));
+  bool loaded = false;
+  for (int tries = 0; tries < 100 && !loaded; ++tries) {  // cat may still be finishing
+    try {
+      loaded = bpnn::load_model((dir.path / "from_fifo.st").string()).n_outputs() == 1;
+    } catch (const bpnn::Error&) {
+      ::usleep(50'000);
+    }
+  }
+  CHECK(loaded);
+
+  // A folder is neither a file to replace nor a stream.
+  fs::create_directory(dir.path / "folder");
+  r = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o folder");
+  CHECK(r.exit_code == 4);
+  CHECK(one_line(r.err));
+  CHECK(fs::is_directory(dir.path / "folder"));
+}
+#endif
+
 TEST_CASE("errors are one printable line, whatever bytes the input holds", "[cli]") {
   TempDir dir;
   dir.write("nl.csv", "a,b,y\n0.1,0.2,1\n\"3\n\x1b[31mRED\",0.4,0\n");
