@@ -216,7 +216,8 @@ bool printable(const std::string& err) {
 
 }  // namespace
 
-TEST_CASE("--layers takes positive whole numbers that fit, and names the bad item", "[cli]") {
+TEST_CASE("train --layers takes positive whole numbers that fit, and names the bad item",
+          "[cli]") {
   TempDir dir;
   dir.write("d2.csv", d2_csv);
   // Shell words, and the text the message must hold.
@@ -351,7 +352,8 @@ TEST_CASE("no output may be an input of the same command", "[cli]") {
 // need it, so they are built where it is (never against a save_model that would replace
 // /dev/null with a regular file).
 #if __has_include("io/output_file.hpp")
-TEST_CASE("-o writes a device or a FIFO in place; -o /dev/stdout carries the model alone", "[cli]") {
+TEST_CASE("train -o writes a device or a FIFO in place, and -o /dev/stdout carries the model alone",
+          "[cli]") {
   TempDir dir;
   dir.write("d2.csv", d2_csv);
   Run r = run_cli(dir.path, "train d2.csv --layers 2,3,1 --epochs 1 -o /dev/null");
