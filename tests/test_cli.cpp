@@ -417,6 +417,23 @@ TEST_CASE("errors are one printable line, whatever bytes the input holds", "[cli
   CHECK(printable(r.err));
   CHECK(r.err.find("no\\x1b[31m\\xff.csv") != std::string::npos);
 
+  // Valid UTF-8 stays as it is; a C1 control (U+009B, the one-byte CSI) is escaped.
+  r = run_cli(dir.path, "train \"$(printf 'caf\303\251\302\233.csv')\" --layers 2,3,1 -o m.st");
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("caf\xc3\xa9\\xc2\\x9b.csv") != std::string::npos);
+
+  // A 2 000-byte file name: the message is cut at a character boundary and says how long it was.
+  std::string long_name = "missing/";
+  for (int i = 0; i < 1000; ++i) long_name += "\xc3\xa9";  // é
+  r = run_cli(dir.path, "train '" + long_name + "' --layers 2,3,1 -o m.st");
+  CHECK(r.exit_code == 4);
+  CHECK(one_line(r.err));
+  CHECK(r.err.size() <= 1100);
+  CHECK(r.err.find("bytes)\n") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\xc3') ==
+        std::count(r.err.begin(), r.err.end(), '\xa9'));  // no é cut in half
+
   // An argument CLI11 itself refuses, carrying an escape sequence.
   r = run_cli(dir.path, "train nl.csv \"$(printf 'x\\033[2J')\" --layers 2,3,1 -o m.st");
   INFO(r.err);
