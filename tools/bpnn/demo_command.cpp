@@ -1,9 +1,9 @@
 // bpnn demo: the seed tutorial's 3-4-1 network, traced and plotted, then real learning on iris.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
+#include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
@@ -11,6 +11,7 @@
 #include "bpnn/network.hpp"
 #include "bpnn/svg_plot.hpp"
 #include "bpnn/train.hpp"
+#include "io/output_file.hpp"
 
 namespace bpnn::cli {
 namespace {
@@ -54,10 +55,7 @@ void run_seed(const DemoOptions& options) {
     plot.series[1].y.push_back(error);
     trainer.run_epoch();
   }
-  std::ofstream svg(options.svg_path, std::ios::binary);
-  svg << svg_line_chart(plot);
-  svg.close();
-  if (!svg) throw Error(ErrorKind::io, options.svg_path + ": cannot write the figure");
+  output_file_write(options.svg_path, svg_line_chart(plot));
   std::printf("# figure of output and error against epoch: %s\n", options.svg_path.c_str());
 }
 
@@ -111,12 +109,10 @@ void demo_command_register(CLI::App& app, int& exit_code) {
       "demo", "Train the seed tutorial's 3-4-1 network (trace + SVG figure), then iris");
   cmd->add_option("--svg", options->svg_path, "Where to write the seed network's figure")
       ->capture_default_str();
-  cmd->add_option("--seed-epochs", options->seed_epochs, "Epochs of the seed network")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--iris-epochs", options->iris_epochs, "Epochs of the iris network")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_whole_option(*cmd, "--seed-epochs", options->seed_epochs, 1, max_epochs,
+                   "Epochs of the seed network, 1 to 1e9");
+  add_whole_option(*cmd, "--iris-epochs", options->iris_epochs, 1, max_epochs,
+                   "Epochs of the iris network, 1 to 1e9");
   cmd->callback([options, &exit_code] {
     run_seed(*options);
     run_iris(*options);

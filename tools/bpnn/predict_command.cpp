@@ -35,9 +35,15 @@ std::vector<std::string> metadata_names(const Network& net, const std::string& k
 void run_predict(const PredictOptions& o) {
   const Network net = load_model(o.model_path);
   const auto label = net.metadata().find("label");
-  CsvOptions csv;
+  CsvOptions csv{.text_column = std::nullopt, .precision = net.config().precision};
   if (label != net.metadata().end()) csv.text_column = label->second;
   const std::vector<std::string> input_names = metadata_names(net, "input_names", o.model_path);
+  // A model's names describe its inputs: a different count is a corrupt model, not a bad call.
+  if (!input_names.empty() && input_names.size() != net.n_inputs())
+    throw Error(ErrorKind::format,
+                o.model_path + ": metadata 'input_names' lists " +
+                    std::to_string(input_names.size()) + " names, but the network has " +
+                    std::to_string(net.n_inputs()) + " inputs");
   std::vector<std::string> output_names = metadata_names(net, "classes", o.model_path);
   if (output_names.empty()) output_names = metadata_names(net, "output_names", o.model_path);
   if (output_names.size() != net.n_outputs()) {
@@ -51,7 +57,8 @@ void run_predict(const PredictOptions& o) {
   } catch (const Error& e) {
     // A file without the label column is fine for prediction: read it all as numbers.
     if (!csv.text_column || e.kind() != ErrorKind::data) throw;
-    table = read_csv(o.data_path);
+    table = read_csv(o.data_path,
+                     CsvOptions{.text_column = std::nullopt, .precision = csv.precision});
   }
   const Dataset data = dataset_inputs(table, input_names, net.n_inputs());
   std::vector<double> y(data.n * net.n_outputs());

@@ -1,5 +1,8 @@
 // bpnn train DATA.csv --layers ... -o model.safetensors
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -7,15 +10,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/output_paths.hpp"
 #include "bpnn/train.hpp"
+#include "io/output_file.hpp"
+#include "nn/size_check.hpp"
 
 namespace bpnn::cli {
 namespace {
+
+// Limits of the numeric options (README, "Command line"). A batch at least the data's size is
+// full-batch, so 10^9 only keeps out typos; more threads than cores are capped to the cores.
+constexpr std::uint64_t max_batch = 1'000'000'000;
+constexpr std::uint64_t max_threads = 65'536;
 
 struct TrainOptions {
   std::string data_path, model_path, init_from;
@@ -29,6 +41,13 @@ struct TrainOptions {
 };
 
 void run_train(const TrainOptions& o) {
+  std::vector<CommandFile> inputs{{"the training data", o.data_path}};
+  if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
+  output_paths_check_distinct(inputs, {{"--output", o.model_path}});
+  output_kind(o.model_path);  // a folder, a socket, a missing folder: exit 4 before any work
+  // With -o /dev/stdout the model is the output: keep the progress lines out of it.
+  const bool progress = !output_is_stdout(o.model_path);
+
   NetworkConfig config;
   config.sizes = o.layers;
   config.hidden_act = parse_activation(o.hidden_act);
@@ -40,7 +59,8 @@ void run_train(const TrainOptions& o) {
   config.seed = o.train.seed;
   validate(config);
 
-  const CsvTable table = read_csv(o.data_path, CsvOptions{o.label});
+  const CsvTable table =
+      read_csv(o.data_path, CsvOptions{.text_column = o.label, .precision = config.precision});
   const Dataset data = o.label ? dataset_from_label(table, *o.label)
                                : dataset_from_targets(table, config.sizes.back());
   const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
@@ -66,10 +86,12 @@ void run_train(const TrainOptions& o) {
   TrainConfig train = o.train;
   train.shuffle = !o.no_shuffle;
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
-  std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
-              data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
-              net.kernel_arch().c_str());
-  bpnn::train(net, train, data, [](const EpochStats& s) {
+  if (progress)
+    std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
+                data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
+                net.kernel_arch().c_str());
+  bpnn::train(net, train, data, [progress](const EpochStats& s) {
+    if (!progress) return EpochAction::go_on;
     if (std::isnan(s.accuracy))
       std::printf("epoch %zu loss %.9g samples/s %.4g\n", s.epoch + 1, s.loss, s.samples_per_s);
     else
@@ -79,7 +101,7 @@ void run_train(const TrainOptions& o) {
     return EpochAction::go_on;
   });
   save_model(net, o.model_path);
-  std::printf("# saved %s\n", o.model_path.c_str());
+  if (progress) std::printf("# saved %s\n", o.model_path.c_str());
 }
 
 }  // namespace
@@ -89,32 +111,37 @@ void train_command_register(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("train", "Train a network on a CSV file and save it");
   cmd->add_option("data", o->data_path, "CSV file: inputs, then targets (or a --label column)")
       ->required();
-  cmd->add_option("--layers", o->layers, "Layer widths, inputs first, e.g. 4,8,3")
-      ->required()
-      ->delimiter(',')
-      ->expected(2, 1 << 20);
+  add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
+                        "Layer widths, inputs first, comma-separated, e.g. 4,8,3")
+      ->required();
   cmd->add_option("-o,--output", o->model_path, "Model file to write (.safetensors)")->required();
   cmd->add_option("--hidden-act", o->hidden_act, "sigmoid|tanh|relu|linear")->capture_default_str();
   cmd->add_option("--output-act", o->output_act, "sigmoid|softmax|linear|tanh|relu")
       ->capture_default_str();
   cmd->add_option("--loss", o->loss, "mse|xent")->capture_default_str();
-  cmd->add_option("--lr", o->train.learning_rate, "Learning rate")->capture_default_str();
-  cmd->add_option("--momentum", o->train.momentum, "Momentum in [0, 1)")->capture_default_str();
-  cmd->add_option("--batch", o->train.batch, "Samples per step (1 = per-sample SGD)")
-      ->capture_default_str();
-  cmd->add_option("--epochs", o->train.epochs, "Passes over the data")->capture_default_str();
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  add_real_option(*cmd, "--lr", o->train.learning_rate, {.low = 0, .high = infinity},
+                  "Learning rate, finite and ≥ 0");
+  add_real_option(*cmd, "--momentum", o->train.momentum, {.low = 0, .high = 1, .high_open = true},
+                  "Momentum in [0, 1)");
+  add_whole_option(*cmd, "--batch", o->train.batch, 1, max_batch,
+                   "Samples per step, 1 to 1e9 (1 = per-sample SGD; ≥ the data = full batch)");
+  add_whole_option(*cmd, "--epochs", o->train.epochs, 1, max_epochs,
+                   "Passes over the data, 1 to 1e9");
   cmd->add_option("--init", o->init, "zero|uniform|xavier|he")->capture_default_str();
-  cmd->add_option("--init-scale", o->init_scale, "a of --init uniform: U(-a, a)")
-      ->capture_default_str();
+  add_real_option(*cmd, "--init-scale", o->init_scale,
+                  {.low = 0, .low_open = true, .high = infinity},
+                  "a of --init uniform: U(-a, a), finite and > 0");
   cmd->add_option("--init-from", o->init_from,
                   "Start from the weights of a safetensors file ({i}.weight, {i}.bias)");
-  cmd->add_option("--seed", o->train.seed, "Seed of the initialiser and the shuffle")
-      ->capture_default_str();
+  add_whole_option(*cmd, "--seed", o->train.seed, 0, std::numeric_limits<std::uint64_t>::max(),
+                   "Seed of the initialiser and the shuffle, 0 to 2^64-1");
   cmd->add_flag("--no-shuffle", o->no_shuffle, "Keep the file's sample order");
   cmd->add_option("--precision", o->precision, "f32|f64")->capture_default_str();
   cmd->add_option("--label", o->label,
                   "One-hot encode this class column (header name or 0-based index) as the targets");
-  cmd->add_option("--threads", o->train.threads, "Threads (0 = all cores)")->capture_default_str();
+  add_whole_option(*cmd, "--threads", o->train.threads, 0, max_threads,
+                   "Threads, 0 to 65536 (0 = all cores; more than the cores = all cores)");
   cmd->add_option("--backend", o->backend, "tbb|omp")
       ->capture_default_str()
       ->check(CLI::IsMember({"tbb", "omp"}));
