@@ -1,6 +1,10 @@
 // bpnn bench: the benchmark workloads (or a custom network) for users, with Google Benchmark's
 // console and JSON output, so that compare.py can compare two runs.
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -8,8 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
 #include "bpnn/error.hpp"
+#include "data/file_read.hpp"
+#include "io/output_file.hpp"
+#include "nn/size_check.hpp"
 
 #ifdef BPNN_HAVE_BENCHMARK
 #include "fma_peak.hpp"
@@ -25,10 +33,10 @@ struct BenchOptions {
   std::vector<std::size_t> layers;
   std::size_t batch = 1;
   std::string precision = "f32";
-  std::vector<int> threads{1};
+  std::vector<std::size_t> threads{1};
   std::string json_path;
   double min_time = 0.5;
-  int repetitions = 1;
+  std::size_t repetitions = 1;
   double peak_gflops = 0;  // > 0: fixed f32 peak per core (f64: half of it)
   bool compare_blas = false;
   bool smoke = false;
@@ -38,7 +46,7 @@ struct BenchOptions {
 void run_bench(const BenchOptions& o) {
   std::vector<int> threads;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int t : o.threads) threads.push_back(t == 0 ? cores : t);
+  for (std::size_t t : o.threads) threads.push_back(t == 0 ? cores : static_cast<int>(t));
 
   std::vector<bench::Workload> selected;
   if (!o.layers.empty()) {
@@ -66,12 +74,9 @@ void run_bench(const BenchOptions& o) {
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
 
-  if (o.repetitions < 1 || o.repetitions > 1000)
-    throw Error(ErrorKind::argument, "--repetitions: must be between 1 and 1000");
-  if (!(o.min_time >= 0 && o.min_time <= 3600))
-    throw Error(ErrorKind::argument, "--min-time: must be between 0 and 3600 seconds");
-  if (!(o.peak_gflops >= 0 && std::isfinite(o.peak_gflops)))
-    throw Error(ErrorKind::argument, "--peak: must be a positive number of GFLOP/s");
+  // Google Benchmark writes the JSON itself: to a temporary file, copied to --json through
+  // bpnn's output rule afterwards (checked first, so a bad path fails before the benchmarks).
+  if (!o.json_path.empty()) output_kind(o.json_path);
   const auto peak = o.peak_gflops > 0
                         ? std::make_shared<bench::PeakTracker>(
                               bench::FmaPeak{o.peak_gflops, o.peak_gflops / 2, "fixed"})
@@ -86,11 +91,14 @@ void run_bench(const BenchOptions& o) {
     bench::gemm_register(selected, peak);
   }
 
+  const std::string json_temp =
+      o.json_path.empty() ? "" : (std::filesystem::temp_directory_path() /
+                                  ("bpnn-bench-" + std::to_string(::getpid()) + ".json")).string();
   std::vector<std::string> args{"bpnn bench",
                                 "--benchmark_min_time=" + std::to_string(o.smoke ? 0.0 : o.min_time)};
   if (o.repetitions > 1) args.push_back("--benchmark_repetitions=" + std::to_string(o.repetitions));
   if (!o.json_path.empty()) {
-    args.push_back("--benchmark_out=" + o.json_path);
+    args.push_back("--benchmark_out=" + json_temp);
     args.push_back("--benchmark_out_format=json");
   }
   std::vector<char*> argv;
@@ -99,6 +107,17 @@ void run_bench(const BenchOptions& o) {
   benchmark::Initialize(&argc, argv.data());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (!o.json_path.empty()) {
+    std::string json;
+    try {
+      json = file_read_all(json_temp);
+    } catch (...) {
+      std::filesystem::remove(json_temp);
+      throw;
+    }
+    std::filesystem::remove(json_temp);
+    output_file_write(o.json_path, std::string_view(json));
+  }
 }
 #endif
 
@@ -113,24 +132,36 @@ void bench_command_register(CLI::App& app, int& exit_code) {
                   "Named workloads: seed (2-4-1 per-sample), seed_f64, small (64-32-10 per-sample), "
                   "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all")
       ->delimiter(',');
-  cmd->add_option("--layers", o->layers, "A custom network instead, e.g. 784,512,10")
-      ->delimiter(',')
-      ->expected(2, 1 << 20)
+  add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
+                        "A custom network instead, e.g. 784,512,10")
       ->excludes("--workload");
-  cmd->add_option("--batch", o->batch, "Batch of the custom network")->capture_default_str();
+  add_whole_option(*cmd, "--batch", o->batch, 1, 1'000'000'000, "Batch of the custom network");
   cmd->add_option("--precision", o->precision, "f32|f64, for the custom network")
-      ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. 1,2 (0 = all cores)")
-      ->delimiter(',')
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f64"}));
+  cmd->add_option_function<std::string>(
+         "--threads",
+         [o](const std::string& text) {
+           o->threads.clear();
+           std::size_t start = 0;
+           for (;;) {  // a comma-separated list of 0 (all cores) … 65536
+             const std::size_t comma = text.find(',', start);
+             o->threads.push_back(parse_whole("--threads", std::string_view(text).substr(start, comma - start), 0, 65536));
+             if (comma == std::string::npos) break;
+             start = comma + 1;
+           }
+         },
+         "Thread counts to run, e.g. 1,2 (0 = all cores)")
+      ->type_name("LIST")
+      ->default_str("1");
   cmd->add_option("--json", o->json_path, "Also write Google Benchmark JSON here (for compare.py)");
-  cmd->add_option("--min-time", o->min_time, "Seconds to run each benchmark at least")
-      ->capture_default_str();
-  cmd->add_option("--repetitions", o->repetitions,
-                  "Run each benchmark N times; the JSON then has mean, median, stddev and cv "
-                  "aggregates, which compare.py's U-test needs (use 9 or more)")
-      ->capture_default_str();
-  cmd->add_option("--peak", o->peak_gflops,
+  add_real_option(*cmd, "--min-time", o->min_time, {.low = 0, .high = 3600},
+                  "Seconds to run each benchmark at least");
+  add_whole_option(*cmd, "--repetitions", o->repetitions, 1, 1000,
+                   "Run each benchmark N times; the JSON then has mean, median, stddev and cv "
+                   "aggregates, which compare.py's U-test needs (use 9 or more)");
+  add_real_option(*cmd, "--peak", o->peak_gflops,
+                  {.low = 0, .low_open = true, .high = std::numeric_limits<double>::infinity()},
                   "Fix the f32 FMA peak of one core in GFLOP/s (f64: half) instead of measuring "
                   "it: the best of 5 FMA-chain runs at the start and again before each benchmark");
   cmd->add_flag("--compare-blas", o->compare_blas,
@@ -138,7 +169,7 @@ void bench_command_register(CLI::App& app, int& exit_code) {
                 "(when built with libopenblas-dev) at the same shapes");
   cmd->add_flag("--smoke", o->smoke, "One short iteration of each, to check they run");
   cmd->footer(std::string("Counters:\n  peak_fraction = ") + bench::peak_fraction_definition +
-              ".\n  peak_suspect = 1 when peak_fraction > 1 (never clamped).\n  rss_ratio = " +
+              ".\n  peak_suspect=true in the label when peak_fraction > 1 (never clamped).\n  rss_ratio = " +
               bench::rss_ratio_definition + ".");
   cmd->callback([o, &exit_code] {
     run_bench(*o);
