@@ -299,6 +299,33 @@ Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& in
   return dataset_base(table, picked);
 }
 
+Dataset dataset_targets(const CsvTable& table, const std::vector<std::string>& output_names,
+                        std::size_t outputs) {
+  if (outputs == 0) throw Error(ErrorKind::argument, "dataset_targets: outputs must be at least 1");
+  table_check(table);
+  bool by_name = table.has_header && output_names.size() == outputs;
+  for (std::size_t i = 0; by_name && i < output_names.size(); ++i)
+    by_name = std::find(table.columns.begin(), table.columns.end(), output_names[i]) != table.columns.end();
+  Dataset d;
+  if (by_name) {
+    d = dataset_inputs(table, output_names, outputs);  // the same lookup by name
+  } else {
+    if (table.cols < outputs)
+      throw Error(ErrorKind::data, where_table(table) + ": expected at least " + std::to_string(outputs) +
+                                       " target columns, the table has " + std::to_string(table.cols));
+    std::vector<std::size_t> picked;
+    for (std::size_t j = table.cols - outputs; j < table.cols; ++j) picked.push_back(j);
+    d = dataset_base(table, picked);
+  }
+  d.y = std::move(d.x);
+  d.x.clear();
+  d.outputs = d.inputs;
+  d.inputs = 0;
+  d.output_names = std::move(d.input_names);
+  d.input_names.clear();
+  return d;
+}
+
 namespace {
 
 // Uniform in [0, bound) from a 64-bit generator, unbiased: draws below 2^64 mod bound are

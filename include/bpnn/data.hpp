@@ -84,6 +84,11 @@ BPNN_API Dataset dataset_from_label(const CsvTable& table, const std::string& la
 BPNN_API Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
                                 std::size_t inputs);
 
+// Only the targets of a model: the columns named `output_names` when the table has a header
+// holding them all, else the last `outputs` columns. Inputs are left empty.
+BPNN_API Dataset dataset_targets(const CsvTable& table, const std::vector<std::string>& output_names,
+                                 std::size_t outputs);
+
 // Splits off a seeded random `test_fraction` of the rows: returns {train, test}, each in file
 // order.
 BPNN_API std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,

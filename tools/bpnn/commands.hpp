@@ -9,5 +9,7 @@ void train_command_register(CLI::App& app, int& exit_code);
 void predict_command_register(CLI::App& app, int& exit_code);
 void bench_command_register(CLI::App& app, int& exit_code);
 void export_command_register(CLI::App& app, int& exit_code);
+void check_grad_command_register(CLI::App& app, int& exit_code);
+void eval_command_register(CLI::App& app, int& exit_code);
 
 }  // namespace bpnn::cli

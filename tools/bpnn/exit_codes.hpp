@@ -13,6 +13,7 @@ enum ExitCode : int {
   exit_format = 5,     // a malformed or corrupt model file
   exit_diverged = 6,   // training produced a NaN or infinite loss
   exit_memory = 7,     // out of memory (an allocation failed)
+  exit_check_failed = 8,  // bpnn check-grad: back-propagation differs from finite differences
 };
 
 inline int exit_code_for(ErrorKind kind) {

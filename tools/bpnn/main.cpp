@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
     predict_command_register(app, exit_code);
     bench_command_register(app, exit_code);
     export_command_register(app, exit_code);
+    check_grad_command_register(app, exit_code);
+    eval_command_register(app, exit_code);
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

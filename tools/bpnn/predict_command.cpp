@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bpnn/commands.hpp"
+#include "bpnn/model_data.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
@@ -20,47 +21,16 @@ struct PredictOptions {
   std::string model_path, data_path;
 };
 
-// A JSON list of strings from the model's metadata, or {} when absent.
-std::vector<std::string> metadata_names(const Network& net, const std::string& key,
-                                        const std::string& model_path) {
-  const auto it = net.metadata().find(key);
-  if (it == net.metadata().end()) return {};
-  try {
-    return nlohmann::json::parse(it->second).get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(ErrorKind::format, model_path + ": metadata '" + key + "' is not a list of names");
-  }
-}
-
 void run_predict(const PredictOptions& o) {
   const Network net = load_model(o.model_path);
-  const auto label = net.metadata().find("label");
-  CsvOptions csv{.text_column = std::nullopt, .precision = net.config().precision};
-  if (label != net.metadata().end()) csv.text_column = label->second;
-  const std::vector<std::string> input_names = metadata_names(net, "input_names", o.model_path);
-  // A model's names describe its inputs: a different count is a corrupt model, not a bad call.
-  if (!input_names.empty() && input_names.size() != net.n_inputs())
-    throw Error(ErrorKind::format,
-                o.model_path + ": metadata 'input_names' lists " +
-                    std::to_string(input_names.size()) + " names, but the network has " +
-                    std::to_string(net.n_inputs()) + " inputs");
-  std::vector<std::string> output_names = metadata_names(net, "classes", o.model_path);
-  if (output_names.empty()) output_names = metadata_names(net, "output_names", o.model_path);
+  std::vector<std::string> output_names = model_names(net, "classes", o.model_path);
+  if (output_names.empty()) output_names = model_names(net, "output_names", o.model_path);
   if (output_names.size() != net.n_outputs()) {
     output_names.clear();
     for (std::size_t j = 0; j < net.n_outputs(); ++j) output_names.push_back("y" + std::to_string(j));
   }
-
-  CsvTable table;
-  try {
-    table = read_csv(o.data_path, csv);
-  } catch (const Error& e) {
-    // A file without the label column is fine for prediction: read it all as numbers.
-    if (!csv.text_column || e.kind() != ErrorKind::data) throw;
-    table = read_csv(o.data_path,
-                     CsvOptions{.text_column = std::nullopt, .precision = csv.precision});
-  }
-  const Dataset data = dataset_inputs(table, input_names, net.n_inputs());
+  const CsvTable table = model_table_read(net, o.data_path);
+  const Dataset data = model_inputs(net, table, o.model_path);
   std::vector<double> y(data.n * net.n_outputs());
   net.predict(data.x.data(), data.n, y.data());
 

@@ -1,0 +1,106 @@
+// bpnn eval and bpnn check-grad end to end through the built CLI.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bpnn/model_io.hpp"
+#include "bpnn/network.hpp"
+#include "cli_run.hpp"
+
+using bpnn_test::cli_run;
+using bpnn_test::ScratchDir;
+
+TEST_CASE("eval scores a regression model by its output column's name", "[cli][eval]") {
+  ScratchDir dir;
+  bpnn::NetworkConfig c;
+  c.sizes = {1, 1};
+  c.output_act = bpnn::Activation::linear;
+  c.precision = bpnn::Precision::f64;
+  bpnn::Network net(c);
+  net.set_layer(0, std::vector<double>{2}, std::vector<double>{1});  // ŷ = 2x + 1
+  net.metadata()["input_names"] = R"(["x"])";
+  net.metadata()["output_names"] = R"(["y"])";
+  bpnn::save_model(net, (dir.path / "m.st").string());
+  // y is not the last column: found by name. ŷ = 1, 3, 5, 7; errors 0, 0, 1, 2.
+  dir.write("d.csv", "y,x,extra\n1,0,9\n3,1,9\n4,2,9\n5,3,9\n");
+  const auto r = cli_run(dir.path, "eval m.st d.csv --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["n"] == 4);
+  CHECK(j["rmse"].get<double>() == Approx(std::sqrt(5.0 / 4)).epsilon(1e-12));
+  CHECK(j["mae"].get<double>() == Approx(3.0 / 4));
+  CHECK(j["loss"].get<double>() == Approx(0.5 * 5 / 4));
+  CHECK(j["per_output"][0]["output"] == "y");
+  CHECK_FALSE(j.contains("accuracy"));
+  const auto text = cli_run(dir.path, "eval m.st d.csv");
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("rmse 1.11803399\n"));
+}
+
+TEST_CASE("eval of a --label model agrees with predict's arg-max, class by class", "[cli][eval]") {
+  ScratchDir dir;
+  std::string csv = "a,b,kind\n";
+  for (int i = 0; i < 60; ++i) {
+    const double a = (i % 10) / 10.0, b = (i % 7) / 7.0;
+    csv += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0.9 ? "hi" : a > 0.5 ? "mid" : "lo") + "\n";
+  }
+  dir.write("d.csv", csv);
+  REQUIRE(cli_run(dir.path, "train d.csv --label kind --layers 2,6,3 --output-act softmax --loss xent "
+                            "--epochs 30 --batch 4 --lr 0.5 -o m.st").exit_code == 0);
+  const auto r = cli_run(dir.path, "eval m.st d.csv --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["classes"] == std::vector<std::string>{"hi", "lo", "mid"});
+  // Recount from predict's probabilities and the file's labels.
+  const auto p = cli_run(dir.path, "predict m.st d.csv");
+  REQUIRE(p.exit_code == 0);
+  std::istringstream rows(p.out), labels(csv);
+  std::string line, label_line;
+  std::getline(rows, line);
+  std::getline(labels, label_line);
+  std::vector<std::vector<std::size_t>> confusion(3, std::vector<std::size_t>(3, 0));
+  const std::vector<std::string> classes = {"hi", "lo", "mid"};
+  while (std::getline(rows, line) && std::getline(labels, label_line)) {
+    double v[3];
+    char comma;
+    std::istringstream(line) >> v[0] >> comma >> v[1] >> comma >> v[2];
+    const std::size_t guess = std::max_element(v, v + 3) - v;
+    const std::string truth = label_line.substr(label_line.rfind(',') + 1);
+    confusion[std::find(classes.begin(), classes.end(), truth) - classes.begin()][guess]++;
+  }
+  CHECK(j["confusion"] == confusion);
+  std::size_t hits = confusion[0][0] + confusion[1][1] + confusion[2][2];
+  CHECK(j["accuracy"].get<double>() == Approx(hits / 60.0));
+  CHECK(j["per_class"][1]["support"] == confusion[1][0] + confusion[1][1] + confusion[1][2]);
+}
+
+TEST_CASE("eval refuses a file without the model's label column", "[cli][eval]") {
+  ScratchDir dir;
+  dir.write("d.csv", "a,b,kind\n0,1,x\n1,0,y\n");
+  REQUIRE(cli_run(dir.path, "train d.csv --label kind --layers 2,2 --output-act softmax --loss xent -o m.st")
+              .exit_code == 0);
+  dir.write("nolabel.csv", "a,b\n0,1\n");
+  const auto r = cli_run(dir.path, "eval m.st nolabel.csv");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("kind"));
+}
+
+TEST_CASE("check-grad passes a correct configuration and fails a tolerance it cannot meet", "[cli][check-grad]") {
+  ScratchDir dir;
+  auto r = cli_run(dir.path, "check-grad --layers 4,5,3 --hidden-act tanh --output-act softmax --loss xent");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("ok: worst relative error"));
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 4);  // header, 2 layers, verdict
+  r = cli_run(dir.path, "check-grad --layers 4,5,3 --precision f32 --tol 1e-12");
+  CHECK(r.exit_code == 8);
+  CHECK_THAT(r.out, Catch::Contains("FAILED"));
+  CHECK(cli_run(dir.path, "check-grad --layers 4,-5,3").exit_code == 2);
+  CHECK(cli_run(dir.path, "check-grad --layers 4,5,3 --output-act softmax --loss xent --hidden-act softmax").exit_code == 2);
+}

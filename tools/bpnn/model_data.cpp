@@ -1,0 +1,63 @@
+// A data file read for a trained model; see model_data.hpp.
+#include "bpnn/model_data.hpp"
+
+#include "bpnn/error.hpp"
+#include "io/model_metadata.hpp"
+
+namespace bpnn::cli {
+
+std::vector<std::string> model_names(const Network& net, const std::string& key,
+                                     const std::string& model_path) {
+  return metadata_names_get(net.metadata(), key, model_path).value_or(std::vector<std::string>{});
+}
+
+CsvTable model_table_read(const Network& net, const std::string& data_path) {
+  const auto label = net.metadata().find("label");
+  CsvOptions csv{.text_column = std::nullopt, .precision = net.config().precision};
+  if (label != net.metadata().end()) csv.text_column = label->second;
+  try {
+    return read_csv(data_path, csv);
+  } catch (const Error& e) {
+    // A file without the label column is fine for prediction: read it all as numbers.
+    if (!csv.text_column || e.kind() != ErrorKind::data) throw;
+    return read_csv(data_path, CsvOptions{.text_column = std::nullopt, .precision = csv.precision});
+  }
+}
+
+Dataset model_inputs(const Network& net, const CsvTable& table, const std::string& model_path) {
+  const std::vector<std::string> input_names = model_names(net, "input_names", model_path);
+  // A model's names describe its inputs: a different count is a corrupt model, not a bad call.
+  if (!input_names.empty() && input_names.size() != net.n_inputs())
+    throw Error(ErrorKind::format, model_path + ": metadata 'input_names' lists " +
+                                       std::to_string(input_names.size()) +
+                                       " names, but the network has " +
+                                       std::to_string(net.n_inputs()) + " inputs");
+  return dataset_inputs(table, input_names, net.n_inputs());
+}
+
+Dataset model_labelled(const Network& net, const CsvTable& table, const std::string& model_path) {
+  Dataset data = model_inputs(net, table, model_path);
+  const auto label = net.metadata().find("label");
+  if (label != net.metadata().end()) {
+    if (!table.text_column)
+      throw Error(ErrorKind::data, table.source + ": no column \"" + label->second +
+                                       "\" with the class labels the model was trained on");
+    const std::vector<std::string> classes = model_names(net, "classes", model_path);
+    Dataset labelled = dataset_from_label(table, label->second, classes);
+    if (labelled.outputs != net.n_outputs())
+      throw Error(ErrorKind::format, model_path + ": the model has " + std::to_string(net.n_outputs()) +
+                                         " outputs but " + std::to_string(labelled.outputs) + " classes");
+    data.y = std::move(labelled.y);
+    data.outputs = labelled.outputs;
+    data.output_names = std::move(labelled.output_names);
+    data.classes = std::move(labelled.classes);
+    return data;
+  }
+  Dataset targets = dataset_targets(table, model_names(net, "output_names", model_path), net.n_outputs());
+  data.y = std::move(targets.y);
+  data.outputs = targets.outputs;
+  data.output_names = std::move(targets.output_names);
+  return data;
+}
+
+}  // namespace bpnn::cli
