@@ -104,3 +104,59 @@ TEST_CASE("check-grad passes a correct configuration and fails a tolerance it ca
   CHECK(cli_run(dir.path, "check-grad --layers 4,-5,3").exit_code == 2);
   CHECK(cli_run(dir.path, "check-grad --layers 4,5,3 --output-act softmax --loss xent --hidden-act softmax").exit_code == 2);
 }
+
+TEST_CASE("predict refuses a header without the model's input columns, never the first columns instead",
+          "[cli][predict]") {
+  ScratchDir dir;
+  dir.write("d.csv", "a,b,y\n0.1,0.2,1\n0.3,0.4,0\n0.5,0.1,1\n");
+  REQUIRE(cli_run(dir.path, "train d.csv --layers 2,3,1 --epochs 2 -o m.st").exit_code == 0);
+  dir.write("renamed.csv", "a,c\n0.1,0.2\n");
+  auto r = cli_run(dir.path, "predict m.st renamed.csv");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("renamed.csv:1:1: the header lacks 1 of the 2 input columns") &&
+                        Catch::Contains(": b"));
+  // Reordered and extra columns are fine: found by name.
+  dir.write("reordered.csv", "y,b,x,a\n9,0.2,9,0.1\n");
+  dir.write("plain.csv", "a,b\n0.1,0.2\n");
+  const auto reordered = cli_run(dir.path, "predict m.st reordered.csv");
+  CHECK(reordered.exit_code == 0);
+  CHECK(reordered.out == cli_run(dir.path, "predict m.st plain.csv").out);
+}
+
+TEST_CASE("predict reads a header-less file of the model's inputs or of the training layout",
+          "[cli][predict]") {
+  ScratchDir dir;
+  dir.write("d.csv", "0.1,0.2,1\n0.3,0.4,0\n0.5,0.1,1\n");  // no header: inputs 0, 1; target 2
+  REQUIRE(cli_run(dir.path, "train d.csv --layers 2,3,1 --epochs 2 -o m.st").exit_code == 0);
+  const auto same = cli_run(dir.path, "predict m.st d.csv");
+  CHECK(same.exit_code == 0);
+  dir.write("inputs.csv", "0.1,0.2\n0.3,0.4\n0.5,0.1\n");
+  CHECK(cli_run(dir.path, "predict m.st inputs.csv").out == same.out);
+  dir.write("four.csv", "0.1,0.2,1,7\n");
+  const auto r = cli_run(dir.path, "predict m.st four.csv");
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("the rows have 4 columns, but the model takes 2 inputs (its training file had 3 columns)"));
+}
+
+TEST_CASE("predict --labels, --layer and -o", "[cli][predict]") {
+  ScratchDir dir;
+  dir.write("d.csv", "a,b,kind\n0,1,x\n1,0,y\n0,0.9,x\n0.9,0,y\n");
+  REQUIRE(cli_run(dir.path, "train d.csv --label kind --layers 2,3,2 --output-act softmax --loss xent "
+                            "--epochs 200 --lr 1 -o m.st").exit_code == 0);
+  auto r = cli_run(dir.path, "predict m.st d.csv --labels");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "label\n\"x\"\n\"y\"\n\"x\"\n\"y\"\n");
+  r = cli_run(dir.path, "predict m.st d.csv --layer 1 -o hidden.csv");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.empty());
+  const std::string hidden = bpnn_test::file_text(dir.path / "hidden.csv");
+  CHECK(hidden.rfind("\"h1_0\",\"h1_1\",\"h1_2\"\n", 0) == 0);
+  CHECK(std::count(hidden.begin(), hidden.end(), '\n') == 5);
+  r = cli_run(dir.path, "predict m.st d.csv --layer 0");
+  CHECK(r.out.rfind("\"a\",\"b\"\n0,1\n", 0) == 0);
+  CHECK(cli_run(dir.path, "predict m.st d.csv --layer 3").exit_code == 2);
+  CHECK(cli_run(dir.path, "predict m.st d.csv --layer 1 --labels").exit_code == 2);
+  CHECK(cli_run(dir.path, "predict m.st d.csv -o d.csv").exit_code == 2);
+  CHECK(bpnn_test::file_text(dir.path / "d.csv").rfind("a,b,kind\n", 0) == 0);
+}

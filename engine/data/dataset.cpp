@@ -299,6 +299,15 @@ Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& in
   return dataset_base(table, picked);
 }
 
+Dataset dataset_columns(const CsvTable& table, const std::vector<std::size_t>& columns) {
+  table_check(table);
+  for (std::size_t c : columns)
+    if (c >= table.cols)
+      throw Error(ErrorKind::argument, "dataset_columns: column " + std::to_string(c) + " of a table of " +
+                                           std::to_string(table.cols));
+  return dataset_base(table, columns);
+}
+
 Dataset dataset_targets(const CsvTable& table, const std::vector<std::string>& output_names,
                         std::size_t outputs) {
   if (outputs == 0) throw Error(ErrorKind::argument, "dataset_targets: outputs must be at least 1");

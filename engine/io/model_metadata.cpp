@@ -138,6 +138,13 @@ std::optional<std::vector<double>> metadata_numbers_get(const Metadata& m, const
   return metadata_numbers_parse(it->second, source, key);
 }
 
+std::optional<std::vector<std::size_t>> metadata_counts_get(const Metadata& m, const std::string& key,
+                                                            const std::string& source) {
+  const auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  return metadata_counts_parse(it->second, source, key);
+}
+
 void metadata_names_set(Metadata& m, const std::string& key, const std::vector<std::string>& names) {
   m[key] = metadata_names_format(names, key);
 }

@@ -58,6 +58,8 @@ std::vector<std::string> metadata_names_parse(std::string_view text, const std::
 void metadata_numbers_set(Metadata& m, const std::string& key, std::span<const double> values);
 std::optional<std::vector<double>> metadata_numbers_get(const Metadata& m, const std::string& key,
                                                         const std::string& source);
+std::optional<std::vector<std::size_t>> metadata_counts_get(const Metadata& m, const std::string& key,
+                                                            const std::string& source);
 void metadata_names_set(Metadata& m, const std::string& key, const std::vector<std::string>& names);
 std::optional<std::vector<std::string>> metadata_names_get(const Metadata& m, const std::string& key,
                                                            const std::string& source);

@@ -84,6 +84,9 @@ BPNN_API Dataset dataset_from_label(const CsvTable& table, const std::string& la
 BPNN_API Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
                                 std::size_t inputs);
 
+// Inputs from the columns at the given 0-based positions, in that order. Targets are left empty.
+BPNN_API Dataset dataset_columns(const CsvTable& table, const std::vector<std::size_t>& columns);
+
 // Only the targets of a model: the columns named `output_names` when the table has a header
 // holding them all, else the last `outputs` columns. Inputs are left empty.
 BPNN_API Dataset dataset_targets(const CsvTable& table, const std::vector<std::string>& output_names,

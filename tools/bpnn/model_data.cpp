@@ -1,7 +1,10 @@
 // A data file read for a trained model; see model_data.hpp.
 #include "bpnn/model_data.hpp"
 
+#include <algorithm>
+
 #include "bpnn/error.hpp"
+#include "data/message_quote.hpp"
 #include "io/model_metadata.hpp"
 
 namespace bpnn::cli {
@@ -32,7 +35,34 @@ Dataset model_inputs(const Network& net, const CsvTable& table, const std::strin
                                        std::to_string(input_names.size()) +
                                        " names, but the network has " +
                                        std::to_string(net.n_inputs()) + " inputs");
-  return dataset_inputs(table, input_names, net.n_inputs());
+  const std::string where = message_path(table.source) + ":" +
+                            std::to_string(table.has_header ? table.header_line : table.line_of_row.at(0)) + ":1: ";
+  if (table.has_header && !input_names.empty()) {
+    // By name, all of them: never silently the first columns instead.
+    std::vector<std::string> missing;
+    for (const std::string& name : input_names)
+      if (std::find(table.columns.begin(), table.columns.end(), name) == table.columns.end())
+        missing.push_back(name);
+    if (!missing.empty())
+      throw Error(ErrorKind::data, where + "the header lacks " + std::to_string(missing.size()) + " of the " +
+                                       std::to_string(input_names.size()) + " input columns the model was trained on: " +
+                                       message_list(missing));
+    return dataset_inputs(table, input_names, net.n_inputs());
+  }
+  // By position: a file of exactly the inputs, or one laid out as the training file was.
+  if (table.cols == net.n_inputs()) return dataset_inputs(table, {}, net.n_inputs());
+  const auto width = metadata_counts_get(net.metadata(), "data_columns", model_path);
+  const auto columns = metadata_counts_get(net.metadata(), "input_columns", model_path);
+  if (width && width->size() == 1 && columns && columns->size() == net.n_inputs() && table.cols == (*width)[0]) {
+    for (std::size_t c : *columns)
+      if (c >= table.cols) throw Error(ErrorKind::format, model_path + ": metadata 'input_columns' is out of range");
+    return dataset_columns(table, *columns);
+  }
+  throw Error(ErrorKind::data,
+              where + "the rows have " + std::to_string(table.cols) + " columns, but the model takes " +
+                  std::to_string(net.n_inputs()) + " inputs" +
+                  (width && width->size() == 1 ? " (its training file had " + std::to_string((*width)[0]) + " columns)" : "") +
+                  (table.has_header ? "" : " and the file has no header to find them by name"));
 }
 
 Dataset model_labelled(const Network& net, const CsvTable& table, const std::string& model_path) {

@@ -1,5 +1,7 @@
 // bpnn predict model.safetensors DATA.csv  → outputs as CSV on stdout
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -7,7 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
+#include "bpnn/output_paths.hpp"
+#include "io/output_file.hpp"
+#include "nn/size_check.hpp"
 #include "bpnn/model_data.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
@@ -17,36 +23,88 @@
 namespace bpnn::cli {
 namespace {
 
+constexpr std::size_t no_layer = std::numeric_limits<std::size_t>::max();
+
 struct PredictOptions {
-  std::string model_path, data_path;
+  std::string model_path, data_path, output_path;
+  std::size_t layer = no_layer;  // --layer K: that layer's activations instead of the outputs
+  bool labels = false;               // --labels: the predicted class name per row
 };
+
+// The predicted class of each row of outputs y:(n, k): the arg-max, or for one sigmoid column
+// output ≥ 0.5.
+std::vector<std::size_t> predicted_classes(const std::vector<double>& y, std::size_t n, std::size_t k) {
+  std::vector<std::size_t> classes(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    const double* row = y.data() + r * k;
+    classes[r] = k == 1 ? (row[0] >= 0.5) : static_cast<std::size_t>(std::max_element(row, row + k) - row);
+  }
+  return classes;
+}
 
 void run_predict(const PredictOptions& o) {
   const Network net = load_model(o.model_path);
-  std::vector<std::string> output_names = model_names(net, "classes", o.model_path);
-  if (output_names.empty()) output_names = model_names(net, "output_names", o.model_path);
-  if (output_names.size() != net.n_outputs()) {
-    output_names.clear();
-    for (std::size_t j = 0; j < net.n_outputs(); ++j) output_names.push_back("y" + std::to_string(j));
+  if (!o.output_path.empty()) {
+    output_paths_check_distinct({{"the model", o.model_path}, {"the data", o.data_path}},
+                                {{"--output", o.output_path}});
+    output_kind(o.output_path);  // exit 4 before any work for a folder or a missing folder
+  }
+  const bool hidden = o.layer != no_layer;
+  const std::size_t layer = hidden ? o.layer : net.n_layers();
+  if (layer > net.n_layers())
+    throw Error(ErrorKind::argument, "--layer " + std::to_string(layer) + ": the model has layers 0 (its "
+                                     "scaled inputs) to " + std::to_string(net.n_layers()) + " (its outputs)");
+  const bool classifier = net.config().output_act == Activation::softmax ||
+                          net.config().output_act == Activation::sigmoid;
+  if (o.labels && (hidden || !classifier))
+    throw Error(ErrorKind::argument, hidden ? "--labels: not with --layer (a hidden layer has no classes)"
+                                             : "--labels: the model's outputs are not classes (its output "
+                                               "activation is " + std::string(to_string(net.config().output_act)) + ")");
+  const std::size_t width = net.width(layer);
+  std::vector<std::string> names;
+  if (layer == net.n_layers()) {
+    names = model_names(net, "classes", o.model_path);
+    if (names.size() != width) names = model_names(net, "output_names", o.model_path);
+  } else if (layer == 0) {
+    names = model_names(net, "input_names", o.model_path);
+  }
+  if (names.size() != width) {
+    names.clear();
+    const std::string prefix = layer == net.n_layers() ? "y" : layer == 0 ? "x" : "h" + std::to_string(layer) + "_";
+    for (std::size_t j = 0; j < width; ++j) names.push_back(prefix + std::to_string(j));
   }
   const CsvTable table = model_table_read(net, o.data_path);
   const Dataset data = model_inputs(net, table, o.model_path);
-  std::vector<double> y(data.n * net.n_outputs());
-  net.predict(data.x.data(), data.n, y.data());
+  std::vector<double> y(data.n * width);
+  net.predict_layer(data.x.data(), data.n, layer, y.data());
 
   const bool f32 = net.config().precision == Precision::f32;
   std::string out;
-  for (std::size_t j = 0; j < output_names.size(); ++j)
-    out += (j ? "," : "") + nlohmann::json(output_names[j]).dump();
-  out += '\n';
-  char buf[40];
-  for (std::size_t r = 0; r < data.n; ++r) {
-    for (std::size_t j = 0; j < net.n_outputs(); ++j) {
-      std::snprintf(buf, sizeof buf, f32 ? "%.9g" : "%.17g", y[r * net.n_outputs() + j]);
-      if (j) out += ',';
-      out += buf;
+  if (o.labels) {
+    std::vector<std::string> classes = model_names(net, "classes", o.model_path);
+    const std::size_t n_classes = width == 1 ? 2 : width;
+    if (classes.size() != n_classes) {
+      classes.clear();
+      for (std::size_t c = 0; c < n_classes; ++c) classes.push_back(std::to_string(c));
     }
+    out += "label\n";
+    for (std::size_t c : predicted_classes(y, data.n, width)) out += nlohmann::json(classes[c]).dump() + '\n';
+  } else {
+    for (std::size_t j = 0; j < names.size(); ++j) out += (j ? "," : "") + nlohmann::json(names[j]).dump();
     out += '\n';
+    char buf[40];
+    for (std::size_t r = 0; r < data.n; ++r) {
+      for (std::size_t j = 0; j < width; ++j) {
+        std::snprintf(buf, sizeof buf, f32 ? "%.9g" : "%.17g", y[r * width + j]);
+        if (j) out += ',';
+        out += buf;
+      }
+      out += '\n';
+    }
+  }
+  if (!o.output_path.empty()) {
+    output_file_write(o.output_path, std::string_view(out));
+    return;
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
     throw Error(ErrorKind::io, "stdout: write failed");
@@ -63,6 +121,12 @@ void predict_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("data", o->data_path,
                   "CSV file holding the model's input columns (target columns are ignored)")
       ->required();
+  cmd->add_option("-o,--output", o->output_path, "Write the CSV here instead of stdout");
+  add_whole_option(*cmd, "--layer", o->layer, 0, max_layer_width,
+                   "Write the activations of layer K instead: 0 = the inputs after the model's "
+                   "scaler, 1 = the first hidden layer, …, the last = the outputs")
+      ->default_str("the outputs");
+  cmd->add_flag("--labels", o->labels, "Write the predicted class name of each row instead");
   cmd->callback([o, &exit_code] {
     run_predict(*o);
     exit_code = 0;

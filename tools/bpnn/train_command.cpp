@@ -1,6 +1,7 @@
 // bpnn train DATA.csv --layers ... -o model.safetensors
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <memory>
@@ -12,6 +13,7 @@
 
 #include "bpnn/cli_values.hpp"
 #include "bpnn/commands.hpp"
+#include "io/model_metadata.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
@@ -77,6 +79,14 @@ void run_train(const TrainOptions& o) {
   Network net(config);
   if (!o.init_from.empty()) load_weights(net, o.init_from);
   net.metadata()["input_names"] = nlohmann::json(data.input_names).dump();
+  // Where the inputs sat in the training file, so predict and eval can read a header-less file
+  // of the same layout (model_data.hpp).
+  std::vector<std::size_t> input_columns;
+  for (const std::string& name : data.input_names)
+    input_columns.push_back(static_cast<std::size_t>(
+        std::find(table.columns.begin(), table.columns.end(), name) - table.columns.begin()));
+  net.metadata()["data_columns"] = std::to_string(table.cols);
+  net.metadata()["input_columns"] = metadata_counts_format(input_columns);
   net.metadata()["output_names"] = nlohmann::json(data.output_names).dump();
   if (o.label) {
     net.metadata()["label"] = *o.label;
