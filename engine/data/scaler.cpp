@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bpnn/error.hpp"
+#include "data/message_quote.hpp"
 
 namespace bpnn {
 namespace {
@@ -105,7 +106,7 @@ std::optional<std::string> scaling_hint(const double* x, std::size_t n, std::siz
     column_moments(x, n, inputs, j, mean, variance);
     for (std::size_t r = 0; r < n; ++r) extreme = std::max(extreme, std::abs(x[r * inputs + j]));
     if (std::sqrt(variance) > 10 || extreme > 100) {
-      const std::string name = j < names.size() ? "\"" + names[j].substr(0, 40) + "\"" : std::to_string(j);
+      const std::string name = j < names.size() ? message_quote(names[j]) : std::to_string(j);
       char detail[96];
       std::snprintf(detail, sizeof detail, " (σ %.3g, largest |value| %.3g)", std::sqrt(variance), extreme);
       return "input column " + name + detail +
