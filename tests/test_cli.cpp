@@ -461,7 +461,7 @@ TEST_CASE("train reads its data in --precision, predict in the model's", "[cli]"
   dir.write("huge.csv", "a,b,y\n0.1,1e300,1\n0.3,0.4,0\n");  // 1e300 overflows f32
   bool reader_checks_precision = false;
   try {
-    bpnn::parse_csv("1e300\n", "t.csv", bpnn::CsvOptions{.precision = bpnn::Precision::f32});
+    bpnn::parse_csv("1e300\n", "t.csv", bpnn::CsvOptions{.text_column = std::nullopt, .precision = bpnn::Precision::f32});
   } catch (const bpnn::Error&) {
     reader_checks_precision = true;
   }
