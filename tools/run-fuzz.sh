@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds bpnn's libFuzzer targets (tests/fuzz, clang-14, ASan + UBSan) in build-fuzz/ and runs them.
-#   tools/run-fuzz.sh SECONDS      fuzz each target for SECONDS; new inputs accumulate in
-#                                  build-fuzz/work/TARGET/, findings in build-fuzz/artifacts/TARGET/
+#   tools/run-fuzz.sh SECONDS      fuzz each target for SECONDS, going on after a finding; new
+#                                  inputs accumulate in build-fuzz/work/TARGET/, findings go to
+#                                  build-fuzz/artifacts/TARGET-DATE/
 #   tools/run-fuzz.sh --regression the CI gate: every target over its regression inputs and seeds
 #                                  (each input run once, in full), then a fixed number of mutations
 #                                  from a fixed seed (-runs=N -seed=1), so the result never
@@ -21,10 +22,11 @@ case $mode in
 esac
 
 targets=(csv model weights)
-# Mutations per target in the gate: about a minute per target on one core under ASan + UBSan.
-regression_runs=${BPNN_FUZZ_RUNS:-20000}
+# Mutations per target in the gate: under a minute per target on one core (ASan + UBSan).
+regression_runs=${BPNN_FUZZ_RUNS:-30000}
 build=build-fuzz
-fuzz_options=(-timeout=25 -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1)
+# -timeout: seconds per input (the largest regression input takes about 4 s under ASan).
+fuzz_options=(-rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -65,16 +67,15 @@ regression_dirs() {  # regression_dirs TARGET
 failed=()
 for t in "${targets[@]}"; do
   bin=$build/fuzz_$t
-  artifacts=$build/artifacts/$t
-  mkdir -p "$artifacts"
   mapfile -t seeds < <(seed_dirs "$t")
   if [ "$mode" = --regression ]; then
     mapfile -t regressions < <(regression_dirs "$t")
     # New inputs a run finds go to a scratch directory, never into the committed corpus.
     scratch=$build/scratch/$t
-    rm -rf "$scratch" && mkdir -p "$scratch"
+    artifacts=$build/artifacts/regression-$t
+    rm -rf "$scratch" "$artifacts" && mkdir -p "$scratch" "$artifacts"
     echo "== fuzz $t: regression inputs and seeds, each once" >&2
-    if ! "$bin" "${fuzz_options[@]}" -runs=0 -artifact_prefix="$artifacts/" \
+    if ! "$bin" "${fuzz_options[@]}" -timeout=60 -runs=0 -artifact_prefix="$artifacts/" \
         "$scratch" "${regressions[@]}" "${seeds[@]}" >"$build/$t-regression.log" 2>&1; then
       tail -n 60 "$build/$t-regression.log" >&2
       failed+=("$t (regression corpus; log $build/$t-regression.log)")
@@ -83,14 +84,14 @@ for t in "${targets[@]}"; do
       for d in "${regressions[@]}"; do
         [ "$(basename "$d")" = header_flips ] && continue
         for f in "$d"/*; do
-          "$bin" "${fuzz_options[@]}" "$f" >/dev/null 2>&1 || echo "   FAILS: $f" >&2
+          "$bin" "${fuzz_options[@]}" -timeout=60 "$f" >/dev/null 2>&1 || echo "   FAILS: $f" >&2
         done
       done
       continue
     fi
     echo "== fuzz $t: $regression_runs mutations from seed 1" >&2
     rm -rf "$scratch" && mkdir -p "$scratch"
-    if ! "$bin" "${fuzz_options[@]}" -runs="$regression_runs" -seed=1 -max_len=4096 \
+    if ! "$bin" "${fuzz_options[@]}" -timeout=10 -runs="$regression_runs" -seed=1 -max_len=4096 \
         -artifact_prefix="$artifacts/" "$scratch" "${seeds[@]}" "tests/fuzz/regression/$t" \
         >"$build/$t-runs.log" 2>&1; then
       tail -n 60 "$build/$t-runs.log" >&2
@@ -98,13 +99,20 @@ for t in "${targets[@]}"; do
     fi
   else
     work=$build/work/$t
-    mkdir -p "$work"
-    echo "== fuzz $t for $mode s (corpus $work)" >&2
-    if ! "$bin" "${fuzz_options[@]}" -max_total_time="$mode" -max_len=4096 \
-        -artifact_prefix="$artifacts/" "$work" "${seeds[@]}" "tests/fuzz/regression/$t" \
-        >"$build/$t-fuzz.log" 2>&1; then
-      tail -n 60 "$build/$t-fuzz.log" >&2
-      failed+=("$t (log $build/$t-fuzz.log, input in $artifacts/)")
+    artifacts=$build/artifacts/$t-$(date +%Y%m%d-%H%M%S)
+    mkdir -p "$work" "$artifacts"
+    echo "== fuzz $t for $mode s (corpus $work, findings $artifacts/)" >&2
+    # One child process that is restarted after a finding, so one run reports them all.
+    "$bin" "${fuzz_options[@]}" -timeout=10 -max_total_time="$mode" -max_len=4096 \
+      -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
+      -artifact_prefix="$artifacts/" "$work" "${seeds[@]}" "tests/fuzz/regression/$t" \
+      >"$build/$t-fuzz.log" 2>&1 || true
+    findings=$(find "$artifacts" -type f | wc -l)
+    if [ "$findings" -gt 0 ]; then
+      grep -E "fuzz finding|ERROR: (Address|Undefined|Leak)|runtime error|SUMMARY" "$build/$t-fuzz.log" | sort | uniq -c | sort -rn | head -n 20 >&2
+      failed+=("$t ($findings inputs in $artifacts/; log $build/$t-fuzz.log)")
+    else
+      rmdir "$artifacts"
     fi
   fi
 done

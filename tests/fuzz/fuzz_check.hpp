@@ -40,15 +40,35 @@ inline const char* kind_name(ErrorKind kind) {
   return "unknown";
 }
 
-// An Error raised by bad input: of one of `allowed` kinds, starting with `prefix` (the source's
-// name), on one line (no control bytes), at most message_limit bytes.
-inline void error_check(const Error& e, std::initializer_list<ErrorKind> allowed, std::string_view prefix) {
+// Where a message must say the error is: in the source, or at a LINE:COLUMN of it.
+enum class Where { source, line_column };
+
+// "LINE:COLUMN: " at the start of `s`, both positive decimal numbers.
+inline bool starts_with_line_column(std::string_view s) {
+  for (int part = 0; part < 2; ++part) {
+    std::size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    if (digits == 0 || s[0] == '0' || digits >= s.size() || s[digits] != ':') return false;
+    s.remove_prefix(digits + 1);
+  }
+  return !s.empty() && s[0] == ' ';
+}
+
+// An Error raised by bad input: of one of `allowed` kinds, starting with "SOURCE: " or
+// "SOURCE:LINE:COLUMN: ", on one line (no control bytes), at most message_limit bytes.
+inline void error_check(const Error& e, std::initializer_list<ErrorKind> allowed, std::string_view source,
+                        Where where) {
   const std::string_view msg = e.what();
   bool kind_ok = false;
   for (ErrorKind k : allowed) kind_ok = kind_ok || k == e.kind();
   if (!kind_ok) finding(std::string("Error of kind ") + kind_name(e.kind()), msg);
-  if (msg.substr(0, prefix.size()) != prefix)
-    finding("error message does not start with " + std::string(prefix), msg);
+  const bool named = msg.size() > source.size() + 1 && msg.substr(0, source.size()) == source && msg[source.size()] == ':';
+  const std::string_view rest = named ? msg.substr(source.size() + 1) : std::string_view();
+  if (!named || (where == Where::source && rest.substr(0, 1) != " ") ||
+      (where == Where::line_column && !starts_with_line_column(rest)))
+    finding("error message does not start with " + std::string(source) +
+                (where == Where::source ? ": " : ":LINE:COLUMN: "),
+            msg);
   for (unsigned char c : msg)
     if (c < 0x20 || c == 0x7f) finding("error message holds a control byte " + std::to_string(c), msg);
   if (msg.size() > message_limit)
@@ -58,11 +78,12 @@ inline void error_check(const Error& e, std::initializer_list<ErrorKind> allowed
 
 // Runs `body`; an Error is checked as above, any other exception is a finding.
 template <class Body>
-void expect_only_errors(Body&& body, std::initializer_list<ErrorKind> allowed, std::string_view prefix) {
+void expect_only_errors(Body&& body, std::initializer_list<ErrorKind> allowed, std::string_view source,
+                        Where where) {
   try {
     body();
   } catch (const Error& e) {
-    error_check(e, allowed, prefix);
+    error_check(e, allowed, source, where);
   } catch (const std::exception& e) {
     finding("exception other than bpnn::Error", e.what());
   }

@@ -1,8 +1,9 @@
 // Fuzz target: the CSV reader (bpnn::parse_csv) in both precisions, then the data sets train
 // builds from the table (dataset_from_targets, dataset_from_label by name and by index, the label
 // also read as a text column), and the model metadata train writes from their names.
-// Input: the bytes of a CSV file. Checks beyond the sanitizers: see fuzz_check.hpp, plus the
-// table's and data sets' shapes, finite numbers, and names that a model file can hold (UTF-8).
+// Input: the bytes of a CSV file. Checks beyond the sanitizers: see fuzz_check.hpp (every data
+// error at FILE:LINE:COLUMN, as bpnn/data.hpp promises), plus the table's and data sets' shapes,
+// numbers finite in the requested precision, and names that a model file can hold (UTF-8).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -63,7 +64,7 @@ void dataset_check(const Dataset& d, const CsvTable& t) {
 
 template <class Build>
 void dataset_try(const CsvTable& t, Build build) {
-  fuzz::expect_only_errors([&] { dataset_check(build(), t); }, {ErrorKind::data}, source);
+  fuzz::expect_only_errors([&] { dataset_check(build(), t); }, {ErrorKind::data}, source, fuzz::Where::line_column);
 }
 
 // Guesses for the last column's name and index from the first line, for a text-column parse
@@ -91,7 +92,7 @@ void table_use(std::string_view text, Precision precision) {
         table = parse_csv(text, source, options);
         parsed = true;
       },
-      {ErrorKind::data}, std::string(source) + ":");
+      {ErrorKind::data}, source, fuzz::Where::line_column);
   if (parsed) {
     table_check(table, precision);
     dataset_try(table, [&] { return dataset_from_targets(table, 1); });
@@ -109,7 +110,7 @@ void table_use(std::string_view text, Precision precision) {
           table_check(labelled, precision);
           dataset_try(labelled, [&] { return dataset_from_label(labelled, label); });
         },
-        {ErrorKind::data}, std::string(source) + ":");
+        {ErrorKind::data}, source, fuzz::Where::line_column);
   }
 }
 

@@ -66,6 +66,6 @@ void network_check(const Network& net) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::MemoryFile file;
   const std::string& path = file.hold(data, size);
-  fuzz::expect_only_errors([&] { network_check(load_model(path)); }, {ErrorKind::format}, path + ":");
+  fuzz::expect_only_errors([&] { network_check(load_model(path)); }, {ErrorKind::format}, path, fuzz::Where::source);
   return 0;
 }

@@ -49,6 +49,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           load_weights(net, path);
           weights_check(net);
         },
-        {ErrorKind::format}, path + ":");
+        {ErrorKind::format}, path, fuzz::Where::source);
   return 0;
 }
