@@ -1,6 +1,7 @@
 // Fuzz target: the model loader (bpnn::load_model) over a whole file — the safetensors length,
 // JSON header and metadata, the tensor buffer, the CRC and the network built from them.
-// Input: the bytes of a model file. Checks beyond the sanitizers: see fuzz_check.hpp; a model
+// Input: the bytes of a model file, loaded as they are and with the checksum rewritten to match
+// (checksum_fixup.hpp), so mutations reach the checks behind the CRC. Checks beyond the sanitizers: see fuzz_check.hpp; a model
 // that loads must be consistent with its own tensors (finite weights of the declared widths) and
 // predict without fault, and its input_names / output_names, when they are JSON arrays (as train
 // writes them), name each input (distinct) and output once.
@@ -8,11 +9,13 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "bpnn/model_io.hpp"
+#include "checksum_fixup.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -65,7 +68,13 @@ void network_check(const Network& net) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::MemoryFile file;
-  const std::string& path = file.hold(data, size);
-  fuzz::expect_only_errors([&] { network_check(load_model(path)); }, {ErrorKind::format}, path, fuzz::Where::source);
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  auto load = [&](std::string_view bytes) {
+    const std::string& path = file.hold(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    fuzz::expect_only_errors([&] { network_check(load_model(path)); }, {ErrorKind::format}, path, fuzz::Where::source);
+  };
+  load(input);
+  for (auto version : {fuzz::ChecksumVersion::v1, fuzz::ChecksumVersion::v2})
+    if (const auto fixed = fuzz::checksum_fixed(input, version); fixed && *fixed != input) load(*fixed);
   return 0;
 }

@@ -1,12 +1,16 @@
 // Fuzz target: bpnn::load_weights, which reads any safetensors file (PyTorch's included: no
 // metadata or CRC required) into an existing network, tried on networks of both precisions and
-// two shapes. Input: the bytes of a safetensors file; the seeds hold weights for these networks.
+// two shapes. Input: the bytes of a safetensors file, as they are and, for a bpnn model, with its
+// checksum rewritten to match (checksum_fixup.hpp); the seeds hold weights for these networks.
 // Checks beyond the sanitizers: see fuzz_check.hpp; weights that load are the file's, finite.
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpnn/model_io.hpp"
+#include "checksum_fixup.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -42,13 +46,19 @@ void weights_check(const Network& net) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::MemoryFile file;
   static std::vector<Network> nets = networks_make();
-  const std::string& path = file.hold(data, size);
-  for (Network& net : nets)
-    fuzz::expect_only_errors(
-        [&] {
-          load_weights(net, path);
-          weights_check(net);
-        },
-        {ErrorKind::format}, path, fuzz::Where::source);
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  auto load = [&](std::string_view bytes) {
+    const std::string& path = file.hold(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    for (Network& net : nets)
+      fuzz::expect_only_errors(
+          [&] {
+            load_weights(net, path);
+            weights_check(net);
+          },
+          {ErrorKind::format}, path, fuzz::Where::source);
+  };
+  load(input);
+  for (auto version : {fuzz::ChecksumVersion::v1, fuzz::ChecksumVersion::v2})
+    if (const auto fixed = fuzz::checksum_fixed(input, version); fixed && *fixed != input) load(*fixed);
   return 0;
 }
