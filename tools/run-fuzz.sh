@@ -64,8 +64,9 @@ regression_dirs() {  # regression_dirs TARGET
   case $1 in model | weights) echo "$generated/regression/header_flips" ;; esac
 }
 
-# The fixed-seed runs repeat exactly only without address randomisation: libFuzzer's tables of
-# recent comparisons are indexed by code addresses.
+# The fixed-seed runs repeat exactly only without address randomisation (libFuzzer's tables of
+# recent comparisons are indexed by code addresses) and with -reload=0 (rereading the corpus
+# directory on a timer makes the path depend on speed).
 no_aslr=()
 setarch "$(uname -m)" -R true 2>/dev/null && no_aslr=(setarch "$(uname -m)" -R)
 
@@ -96,7 +97,7 @@ for t in "${targets[@]}"; do
     fi
     echo "== fuzz $t: $regression_runs mutations from seed 1" >&2
     rm -rf "$scratch" && mkdir -p "$scratch"
-    if ! "${no_aslr[@]}" "$bin" "${fuzz_options[@]}" -timeout=10 -runs="$regression_runs" -seed=1 -max_len=4096 \
+    if ! "${no_aslr[@]}" "$bin" "${fuzz_options[@]}" -timeout=10 -runs="$regression_runs" -seed=1 -reload=0 -max_len=4096 \
         -artifact_prefix="$artifacts/" "$scratch" "${seeds[@]}" "tests/fuzz/regression/$t" \
         >"$build/$t-runs.log" 2>&1; then
       tail -n 60 "$build/$t-runs.log" >&2
