@@ -6,6 +6,7 @@ packages=(
   build-essential cmake pkg-config
   libxsimd-dev libtbb-dev catch2 libbenchmark-dev libbenchmark-tools
   libcli11-dev nlohmann-json3-dev libgomp1 python3 python3-numpy python3-scipy
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tools/run-fuzz.sh (libFuzzer, ASan, UBSan)
 )
 missing=()
 for p in "${packages[@]}"; do
