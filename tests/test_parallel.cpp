@@ -42,7 +42,8 @@ std::vector<double> all_parameters(const bpnn::Network& net) {
 }
 
 bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 bpnn::NetworkConfig wide_config(bpnn::Precision precision, std::uint64_t seed) {

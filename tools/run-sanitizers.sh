@@ -5,8 +5,8 @@
 # Under ASan+UBSan the label holds the C API tests (tests/capi: every C API function and error
 # path, 8 threads predicting on one net while another trains), the Catch2 cases tagged [parallel]
 # (bit-identical models across thread counts, a stress run of many concurrent short trainings),
-# [io] (safetensors, model files, CRC), [data] (CSV reader, datasets) and [capi] (C API against
-# C++). Under TSan only the threads test and [parallel] (libtbb is not TSan-instrumented; there
+# [io] (safetensors, model files, CRC), [data] (CSV reader, datasets), [capi] (C API against
+# C++) and [cli] (the instrumented bpnn binary on good and bad input). Under TSan only the threads test and [parallel] (libtbb is not TSan-instrumented; there
 # the trainer runs its tasks on std::threads). See tests/CMakeLists.txt and tests/capi/.
 # The per-ISA kernel files are compiled uninstrumented (CMakeLists.txt); the Release suite's
 # guard-page test ([guard]) checks their bounds instead.
