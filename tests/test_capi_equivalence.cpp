@@ -13,12 +13,10 @@
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
+#include "same_bits.hpp"
 
+using bpnn_test::same_bits;
 namespace {
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
 
 // Every layer of the C++ network equals the C network's, bit for bit.
 void require_same_weights(const bpnn::Network& cpp, const bpnn_net* c) {

@@ -1,12 +1,22 @@
 // Every dense kernel of every kernel table this CPU runs, against the scalar reference, over odd
-// shapes; the packed layout; and the BPNN_ARCH override.
+// shapes and the edge shapes of each table's vector width and panel width; the packed layout; and
+// the BPNN_ARCH override.
 //
-// Tolerances: a sum of K products computed in any order differs from the exact one by at most
-// about K·ε·Σ|terms| (ε = machine epsilon), so each output is compared with
-//   (K + 2)·ε·Σ|terms| + 64·ε
-// where Σ|terms| is the sum of the magnitudes of everything added into that output (including
-// the bias or the initial gradient) and 64·ε absolute covers the vector exp/tanh, whose outputs
-// are bounded by 1. A missing or doubled term is of order Σ|terms|/K, far above the bound.
+// Tolerances. Both the fast kernel and the reference add K products and one more term (the bias,
+// or the gradient already there) in some order, with or without FMA. Each result is then within
+// γ_{K+2}·Σ|terms| of the exact sum (Higham, Accuracy and Stability of Numerical Algorithms,
+// §3.1; γ_m = m·u/(1 − m·u), u = ε/2 the unit roundoff, one rounding per addition and at most
+// one per product), so the two differ by at most 2·γ_{K+2}·Σ|terms| ≤ (K + 2)·ε·Σ|terms|·(1 + 1e-3)
+// for the K ≤ 1000 used here. Σ|terms| is the sum of the magnitudes of everything added into that
+// output (computed in double, and kept in T only for the comparison).
+// The activation scales that difference by |act'| ≤ 1 (sigmoid 1/4, tanh, relu and linear 1;
+// backward_data multiplies by act'(x) and the magnitude is scaled by max(1, |act'(x)|)) and adds
+// its own rounding: the vector exp/sigmoid/tanh are within 4 ULP (tests/test_vector_math.cpp)
+// and the scalar std::exp/std::tanh forms within 3, of outputs bounded by 1, so 8·ε absolute.
+// The bound is therefore (K + 2)·ε·Σ|terms|·1.001 + 8·ε, where K + 2 leaves one rounding to spare
+// for the forward and the weight gradient; backward_data passes K = out + 1 (see there).
+// A missing or doubled term is of order Σ|terms|/K, far above it; in f64 a relative error of
+// 1e-6 is ~10^6 times above it (the test "the tolerance rejects ..." checks that it fails).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -15,17 +25,22 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "bpnn/error.hpp"
+#include "kernel_tables.hpp"
 #include "kernels/activation_scalar.hpp"
+#include "kernels/isa.hpp"
 #include "kernels/kernels.hpp"
 
 using bpnn::Activation;
 using bpnn::kernels::DenseShape;
 using bpnn::kernels::KernelTable;
+using bpnn::test::TableUnderTest;
 
 namespace {
 
@@ -52,28 +67,9 @@ class ScopedArch {
   std::optional<std::string> old_;
 };
 
-bool cpu_claims(const std::string& name) {
-  if (name == "avx512")
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512cd");
-  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return true;  // sse2 is the x86-64 baseline
-}
-
-// The fast tables this CPU runs, reached through BPNN_ARCH.
-template <class T>
-std::vector<const KernelTable<T>*> fast_tables() {
-  std::vector<const KernelTable<T>*> tables;
-  for (const char* name : {"avx512", "avx2", "sse2"}) {
-    if (!cpu_claims(name)) continue;
-    ScopedArch arch(name);
-    const KernelTable<T>& t = bpnn::kernels::kernels_select<T>();
-    REQUIRE(std::string(t.arch) == name);
-    tables.push_back(&t);
-  }
-  REQUIRE(!tables.empty());
-  return tables;
+bool cpu_runs(const std::string& name) {
+  const auto info = bpnn::kernels::instruction_set_named(name);
+  return info && bpnn::kernels::cpu_runs(info->set);
 }
 
 template <class T>
@@ -100,10 +96,39 @@ struct Guarded {
   }
 };
 
+// The largest difference allowed between the fast kernel and the reference for an output that
+// adds K products and one more term, whose magnitudes sum to `magnitude` (see the top of the file).
 template <class T>
-T tolerance(std::size_t k, T magnitude) {
-  const T eps = std::numeric_limits<T>::epsilon();
-  return T(k + 2) * eps * magnitude + 64 * eps;
+T tolerance(std::size_t k, double magnitude) {
+  const double eps = std::numeric_limits<T>::epsilon();
+  return T(double(k + 2) * eps * magnitude * 1.001 + 8 * eps);
+}
+
+// The outputs compared and those outside the tolerance, with the first of them described.
+struct Mismatches {
+  std::size_t checked = 0, count = 0;
+  std::string first;
+};
+
+// where() names the output; it is called for the first mismatch only
+template <class T, class Where>
+void compare(Mismatches& m, T got, T want, T bound, const Where& where) {
+  ++m.checked;
+  if (std::abs(got - want) <= bound) return;  // false for NaN
+  if (m.count++ == 0) {
+    std::ostringstream s;
+    s.precision(17);
+    s << where() << ": got " << got << ", reference " << want << ", |difference| "
+      << std::abs(got - want) << " > bound " << bound;
+    m.first = s.str();
+  }
+}
+
+std::string describe(const char* kernel, const char* arch, const DenseShape& s, Activation act) {
+  std::ostringstream d;
+  d << arch << " " << kernel << " n=" << s.n << " in=" << s.in << " out=" << s.out
+    << " act=" << bpnn::to_string(act);
+  return d.str();
 }
 
 // Activations' outputs for x of the backward pass: in the range act produces.
@@ -121,8 +146,11 @@ std::vector<T> activation_outputs(Activation act, std::size_t n, std::mt19937& r
   }
 }
 
+// The fast kernels' outputs are multiplied by (1 + relative_error) before the comparison: 0 in
+// the real tests, non-zero only to check that the tolerance catches such an error.
 template <class T>
-void check_forward(const KernelTable<T>& fast, DenseShape s, Activation act, std::mt19937& rng) {
+Mismatches check_forward(const KernelTable<T>& fast, DenseShape s, Activation act,
+                         std::mt19937& rng, double relative_error = 0) {
   const auto& ref = bpnn::kernels::kernels_reference<T>();
   const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
   const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
@@ -134,22 +162,23 @@ void check_forward(const KernelTable<T>& fast, DenseShape s, Activation act, std
   Guarded<T> y(s.n * s.out, T(std::nan("")));
   fast.dense_forward(s, act, x.data(), packed.data(), b.data(), y.data());
   REQUIRE(y.guards_intact());
+  Mismatches m;
+  const std::string what = describe("forward", fast.arch, s, act);
   for (std::size_t r = 0; r < s.n; ++r)
     for (std::size_t o = 0; o < s.out; ++o) {
-      T mag = std::abs(b[o]);
-      for (std::size_t i = 0; i < s.in; ++i) mag += std::abs(x[r * s.in + i] * w[o * s.in + i]);
-      const T got = y.data()[r * s.out + o], want = expect[r * s.out + o];
-      if (!(std::abs(got - want) <= tolerance<T>(s.in, mag))) {
-        INFO(fast.arch << " forward n=" << s.n << " in=" << s.in << " out=" << s.out
-                       << " act=" << bpnn::to_string(act) << " at (" << r << "," << o << ")");
-        REQUIRE(got == Approx(want));
-      }
+      double mag = std::abs(double(b[o]));
+      for (std::size_t i = 0; i < s.in; ++i)
+        mag += std::abs(double(x[r * s.in + i]) * double(w[o * s.in + i]));
+      const T got = T(y.data()[r * s.out + o] * (1 + relative_error));
+      compare(m, got, expect[r * s.out + o], tolerance<T>(s.in, mag),
+              [&] { return what + " at (" + std::to_string(r) + "," + std::to_string(o) + ")"; });
     }
+  return m;
 }
 
 template <class T>
-void check_backward_data(const KernelTable<T>& fast, DenseShape s, Activation act,
-                         std::mt19937& rng) {
+Mismatches check_backward_data(const KernelTable<T>& fast, DenseShape s, Activation act,
+                               std::mt19937& rng, double relative_error = 0) {
   const auto& ref = bpnn::kernels::kernels_reference<T>();
   const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
   const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
@@ -161,22 +190,27 @@ void check_backward_data(const KernelTable<T>& fast, DenseShape s, Activation ac
   Guarded<T> dx(s.n * s.in, T(std::nan("")));
   fast.dense_backward_data(s, act, dy.data(), packed.data(), x.data(), dx.data());
   REQUIRE(dx.guards_intact());
+  Mismatches m;
+  const std::string what = describe("backward_data", fast.arch, s, act);
   for (std::size_t r = 0; r < s.n; ++r)
     for (std::size_t i = 0; i < s.in; ++i) {
-      T mag = 0;
-      for (std::size_t o = 0; o < s.out; ++o) mag += std::abs(dy[r * s.out + o] * w[o * s.in + i]);
-      mag *= std::max(T(1), std::abs(bpnn::kernels::activation_derivative_scalar(act, x[r * s.in + i])));
-      const T got = dx.data()[r * s.in + i], want = expect[r * s.in + i];
-      if (!(std::abs(got - want) <= tolerance<T>(s.out, mag))) {
-        INFO(fast.arch << " backward_data n=" << s.n << " in=" << s.in << " out=" << s.out
-                       << " act=" << bpnn::to_string(act) << " at (" << r << "," << i << ")");
-        REQUIRE(got == Approx(want));
-      }
+      double mag = 0;
+      for (std::size_t o = 0; o < s.out; ++o)
+        mag += std::abs(double(dy[r * s.out + o]) * double(w[o * s.in + i]));
+      mag *= std::max(1.0, std::abs(double(
+                               bpnn::kernels::activation_derivative_scalar(act, x[r * s.in + i]))));
+      const T got = T(dx.data()[r * s.in + i] * (1 + relative_error));
+      // out products, then ·act'(x): act' = x(1−x), 1−x² is off by at most 2u absolute (|x| ≤ 1)
+      // and the product adds a rounding, so each side is within γ_{out+3}·mag: K = out + 1
+      compare(m, got, expect[r * s.in + i], tolerance<T>(s.out + 1, mag),
+              [&] { return what + " at (" + std::to_string(r) + "," + std::to_string(i) + ")"; });
     }
+  return m;
 }
 
 template <class T>
-void check_backward_weights(const KernelTable<T>& fast, DenseShape s, std::mt19937& rng) {
+Mismatches check_backward_weights(const KernelTable<T>& fast, DenseShape s, std::mt19937& rng,
+                                  double relative_error = 0) {
   const auto& ref = bpnn::kernels::kernels_reference<T>();
   const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
   const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
@@ -199,23 +233,35 @@ void check_backward_weights(const KernelTable<T>& fast, DenseShape s, std::mt199
   // the padding of the packed gradient is still zero: repacking reproduces it exactly
   std::vector<T> repacked(size);
   fast.pack(s.out, s.in, got.data(), repacked.data());
+  INFO(describe("backward_weights", fast.arch, s, Activation::linear));
   REQUIRE(std::equal(repacked.begin(), repacked.end(), dw.data()));
 
-  INFO(fast.arch << " backward_weights n=" << s.n << " in=" << s.in << " out=" << s.out);
+  Mismatches m;
+  const std::string what = describe("backward_weights", fast.arch, s, Activation::linear);
   for (std::size_t o = 0; o < s.out; ++o) {
-    T mag = std::abs(db0[o]);
-    for (std::size_t r = 0; r < s.n; ++r) mag += std::abs(dy[r * s.out + o]);
-    REQUIRE(std::abs(db.data()[o] - db_ref[o]) <= tolerance<T>(s.n, mag));
+    double mag = std::abs(double(db0[o]));
+    for (std::size_t r = 0; r < s.n; ++r) mag += std::abs(double(dy[r * s.out + o]));
+    // db adds n terms to db0: n − 1 + 1 additions, within the bound for K = n
+    compare(m, T(db.data()[o] * (1 + relative_error)), db_ref[o], tolerance<T>(s.n, mag),
+            [&] { return what + " db at " + std::to_string(o); });
     for (std::size_t i = 0; i < s.in; ++i) {
-      T m = std::abs(dw0[o * s.in + i]);
-      for (std::size_t r = 0; r < s.n; ++r) m += std::abs(dy[r * s.out + o] * x[r * s.in + i]);
-      if (!(std::abs(got[o * s.in + i] - dw_ref[o * s.in + i]) <= tolerance<T>(s.n, m))) {
-        INFO("at (" << o << "," << i << ")");
-        REQUIRE(got[o * s.in + i] == Approx(dw_ref[o * s.in + i]));
-      }
+      double mi = std::abs(double(dw0[o * s.in + i]));
+      for (std::size_t r = 0; r < s.n; ++r)
+        mi += std::abs(double(dy[r * s.out + o]) * double(x[r * s.in + i]));
+      compare(m, T(got[o * s.in + i] * (1 + relative_error)), dw_ref[o * s.in + i],
+              tolerance<T>(s.n, mi),
+              [&] { return what + " dw at (" + std::to_string(o) + "," + std::to_string(i) + ")"; });
     }
   }
+  return m;
 }
+
+#define REQUIRE_NO_MISMATCH(call)  \
+  do {                              \
+    const Mismatches m_ = (call);   \
+    INFO(m_.first);                 \
+    REQUIRE(m_.count == 0);         \
+  } while (false)
 
 constexpr Activation all_activations[] = {Activation::sigmoid, Activation::tanh,
                                           Activation::relu, Activation::linear};
@@ -233,6 +279,26 @@ std::vector<DenseShape> test_shapes() {
   shapes.push_back({130, 33, 200});   // several row blocks in the weight gradient
   shapes.push_back({2, 100, 40});     // the small-batch matrix-vector paths
   shapes.push_back({5, 7, 300});
+  for (std::size_t n : {1, 2})  // the layers of the 64-32-10 and 4-8-3 nets, one and two rows
+    for (DenseShape layer : {DenseShape{n, 64, 32}, {n, 32, 10}, {n, 4, 8}, {n, 8, 3}})
+      shapes.push_back(layer);
+  return shapes;
+}
+
+// The shapes where each table's paths switch, from its vector width W (lanes) and panel width NR
+// (out_block): n = 1 (the matrix-vector forms) and 2, 3 (the per-row backward_data), with out in
+// (4, W] and exactly W (the single masked vector of the 64-32-10 and 4-8-3 nets), around W and NR,
+// and the few-lane scalar paths (out, in ≤ 4); in around W (backward_data reduces W inputs at once).
+template <class T>
+std::vector<DenseShape> edge_shapes(const TableUnderTest<T>& t) {
+  const std::size_t W = t.lanes, NR = t.table->out_block;
+  const std::set<std::size_t> outs = {1, 2, 3, 4, 5, W - 1, W, W + 1, 2 * W + 1, NR - 1, NR, NR + 1};
+  const std::set<std::size_t> ins = {1, 2, 3, 4, 5, W - 1, W, W + 1, 2 * W + 3};
+  std::vector<DenseShape> shapes;
+  for (std::size_t n : {1, 2, 3})
+    for (std::size_t out : outs)
+      for (std::size_t in : ins)
+        if (out > 0 && in > 0) shapes.push_back({n, in, out});
   return shapes;
 }
 
@@ -240,21 +306,24 @@ template <class T>
 void check_all_kernels() {
   std::mt19937 rng(12345);
   const auto shapes = test_shapes();
-  for (const KernelTable<T>* t : fast_tables<T>()) {
+  for (const TableUnderTest<T>& t : bpnn::test::fast_tables<T>()) {
     std::size_t k = 0;
-    for (const DenseShape& s : shapes) {
+    std::vector<DenseShape> all = shapes;
+    const auto edges = edge_shapes(t);
+    all.insert(all.end(), edges.begin(), edges.end());
+    for (const DenseShape& s : all) {
       // rotate the activations so each meets every kind of shape
       const Activation act = all_activations[k++ % 4];
-      check_forward(*t, s, act, rng);
-      check_backward_data(*t, s, all_activations[(k + 1) % 4], rng);
-      check_backward_weights(*t, s, rng);
+      REQUIRE_NO_MISMATCH(check_forward(*t.table, s, act, rng));
+      REQUIRE_NO_MISMATCH(check_backward_data(*t.table, s, all_activations[(k + 1) % 4], rng));
+      REQUIRE_NO_MISMATCH(check_backward_weights(*t.table, s, rng));
     }
     // every activation on one shape with all edge cases at once
     for (Activation act : all_activations) {
-      check_forward(*t, {65, 63, 65}, act, rng);
-      check_backward_data(*t, {65, 63, 65}, act, rng);
-      check_forward(*t, {1, 17, 3}, act, rng);
-      check_backward_data(*t, {1, 17, 3}, act, rng);
+      REQUIRE_NO_MISMATCH(check_forward(*t.table, {65, 63, 65}, act, rng));
+      REQUIRE_NO_MISMATCH(check_backward_data(*t.table, {65, 63, 65}, act, rng));
+      REQUIRE_NO_MISMATCH(check_forward(*t.table, {1, 17, 3}, act, rng));
+      REQUIRE_NO_MISMATCH(check_backward_data(*t.table, {1, 17, 3}, act, rng));
     }
   }
 }
@@ -263,9 +332,10 @@ template <class T>
 void check_pack_round_trip() {
   std::mt19937 rng(7);
   const std::size_t dims[] = {1, 3, 17, 63, 64, 65, 257};
-  for (const KernelTable<T>* t : fast_tables<T>())
+  for (const TableUnderTest<T>& tut : bpnn::test::fast_tables<T>())
     for (auto out : dims)
       for (auto in : dims) {
+        const KernelTable<T>* t = tut.table;
         INFO(t->arch << " out=" << out << " in=" << in);
         const auto w = random_vector<T>(out * in, T(-1), T(1), rng);
         const std::size_t size = t->packed_size(out, in);
@@ -313,7 +383,7 @@ TEST_CASE("BPNN_ARCH forces the kernel table", "[kernels]") {
   }
   for (const char* name : {"avx512", "avx2", "sse2"}) {
     ScopedArch arch(name);
-    if (cpu_claims(name)) {
+    if (cpu_runs(name)) {
       CHECK(std::string(bpnn::kernels::kernels_select<float>().arch) == name);
     } else {
       CHECK_THROWS_AS(bpnn::kernels::kernels_select<float>(), bpnn::Error);
@@ -332,14 +402,15 @@ TEST_CASE("BPNN_ARCH forces the kernel table", "[kernels]") {
   {
     ScopedArch arch(nullptr);  // unset: the widest this CPU runs
     const std::string chosen = bpnn::kernels::kernels_select<float>().arch;
-    CHECK(chosen == (cpu_claims("avx512") ? "avx512" : cpu_claims("avx2") ? "avx2" : "sse2"));
+    CHECK(chosen == (cpu_runs("avx512") ? "avx512" : cpu_runs("avx2") ? "avx2" : "sse2"));
   }
 }
 
 TEST_CASE("dense_forward gives a row the same bits alone or in a batch", "[kernels]") {
   std::mt19937 rng(99);
-  for (const KernelTable<float>* t : fast_tables<float>())
+  for (const TableUnderTest<float>& tut : bpnn::test::fast_tables<float>())
     for (DenseShape s : {DenseShape{13, 700, 70}, DenseShape{7, 5, 3}}) {
+      const KernelTable<float>* t = tut.table;
       INFO(t->arch << " in=" << s.in << " out=" << s.out);
       const auto x = random_vector<float>(s.n * s.in, -1, 1, rng);
       const auto w = random_vector<float>(s.out * s.in, -1, 1, rng);
@@ -353,4 +424,23 @@ TEST_CASE("dense_forward gives a row the same bits alone or in a batch", "[kerne
         REQUIRE(std::equal(one.begin(), one.end(), batch.begin() + r * s.out));
       }
     }
+}
+
+TEST_CASE("the kernel tolerance rejects a relative error of 1e-6 in f64", "[kernels]") {
+  // The same comparisons as above with the fast kernels' outputs scaled by (1 + error): every
+  // output of these shapes (n = 1 and the GEMM forms) must then be reported.
+  std::mt19937 rng(2024);
+  for (DenseShape s : {DenseShape{1, 64, 10}, DenseShape{2, 257, 17}, DenseShape{65, 63, 65}}) {
+    for (const auto& t : bpnn::test::fast_tables<double>()) {
+      for (double e : {1e-6, -1e-6}) {
+        for (const Mismatches& m : {check_forward(*t.table, s, Activation::linear, rng, e),
+                                    check_backward_data(*t.table, s, Activation::linear, rng, e),
+                                    check_backward_weights(*t.table, s, rng, e)}) {
+          INFO(t.table->arch << " n=" << s.n << " in=" << s.in << " out=" << s.out << " e=" << e);
+          CHECK(m.checked > 0);
+          CHECK(m.count == m.checked);
+        }
+      }
+    }
+  }
 }

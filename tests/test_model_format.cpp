@@ -19,6 +19,7 @@
 #include "io/model_metadata.hpp"
 #include "io/safetensors.hpp"
 #include "io_test_util.hpp"
+#include "same_bits.hpp"
 
 using bpnn::ErrorKind;
 using bpnn::Network;
@@ -29,6 +30,7 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using Bytes = std::vector<unsigned char>;
 
+using bpnn_test::same_bits;
 namespace {
 
 Network small_network(Precision precision) {
@@ -65,10 +67,6 @@ std::vector<double> predictions(const Network& net) {
   std::vector<double> y(x.size() / net.n_inputs() * net.n_outputs());
   net.predict(x.data(), x.size() / net.n_inputs(), y.data());
   return y;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 // A model file's SafetensorsFile, to edit a field and write it back sealed.

@@ -11,6 +11,7 @@
 #include "io/crc32.hpp"
 #include "io/safetensors.hpp"
 #include "io_test_util.hpp"
+#include "same_bits.hpp"
 
 using bpnn::Activation;
 using bpnn::ErrorKind;
@@ -22,6 +23,7 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using Bytes = std::vector<unsigned char>;
 
+using bpnn_test::same_bits;
 namespace {
 
 NetworkConfig config_of(std::vector<std::size_t> sizes, Precision precision) {
@@ -34,10 +36,6 @@ NetworkConfig config_of(std::vector<std::size_t> sizes, Precision precision) {
   c.init = bpnn::Init::xavier;
   c.seed = 7;
   return c;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 void check_same_parameters(const Network& a, const Network& b) {

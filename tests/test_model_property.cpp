@@ -13,6 +13,7 @@
 #include "io/model_file.hpp"
 #include "io/model_metadata.hpp"
 #include "io_test_util.hpp"
+#include "same_bits.hpp"
 
 using bpnn::Activation;
 using bpnn::Loss;
@@ -20,6 +21,7 @@ using bpnn::Network;
 using bpnn::NetworkConfig;
 using bpnn::Precision;
 
+using bpnn_test::same_bits;
 namespace {
 
 constexpr Activation activations[] = {Activation::sigmoid, Activation::tanh, Activation::relu, Activation::linear,
@@ -50,10 +52,6 @@ double random_value(std::mt19937_64& random, Precision precision) {
     else v = static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(random())));
     if (std::isfinite(v)) return v;
   }
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 }  // namespace

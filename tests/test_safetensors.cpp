@@ -15,6 +15,7 @@
 #include "io/crc32.hpp"
 #include "io/safetensors.hpp"
 #include "io_test_util.hpp"
+#include "same_bits.hpp"
 
 using bpnn::ErrorKind;
 using bpnn::SafetensorsFile;
@@ -24,6 +25,7 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using Bytes = std::vector<unsigned char>;
 
+using bpnn_test::same_bits;
 namespace {
 
 // A file from a header (as JSON text) and a buffer, the way any writer would lay it out.
@@ -44,10 +46,6 @@ bpnn::Error decode_error(const Bytes& bytes) {
   auto e = error_of([&] { bpnn::safetensors_decode(bytes, "m.st"); });
   CHECK(e.kind() == ErrorKind::format);
   return e;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 SafetensorsFile sample(const std::string& dtype) {

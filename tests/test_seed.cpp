@@ -75,24 +75,36 @@ TEST_CASE("the seed network in f32 follows the f64 trace closely", "[seed]") {
 
 TEST_CASE("a threshold input of -1 with weight theta equals a bias of -theta", "[seed]") {
   // The seed feeds every unit a constant −1 input; bpnn stores a bias instead. Build the same
-  // network both ways with random weights and compare outputs.
+  // network both ways with random weights and non-zero biases (uniform init leaves every bias 0,
+  // which would make any sign of θ pass) and compare outputs.
   bpnn::NetworkConfig with_bias = seed_config(bpnn::Precision::f64);
   with_bias.init = bpnn::Init::uniform;
   bpnn::Network a(with_bias);
+  const std::vector<double> hidden_bias = {0.7, -1.3, 0.45, -0.25};
+  a.set_layer(0, a.weights(0), hidden_bias);
+  a.set_layer(1, a.weights(1), std::vector<double>{-0.6});
+  REQUIRE(a.bias(0) == hidden_bias);
+
   bpnn::NetworkConfig threshold_input = with_bias;
   threshold_input.sizes = {3, 4, 1};  // x1, x2 and the −1 input; hidden layer has no bias
-  bpnn::Network b(threshold_input);
-  // hidden layer: weights [v1 v2 θ], bias 0; the −1 input carries θ = −bias
-  const auto w0 = a.weights(0), b0 = a.bias(0);
-  std::vector<double> w0b;
-  for (int h = 0; h < 4; ++h) {
-    w0b.insert(w0b.end(), {w0[h * 2], w0[h * 2 + 1], -b0[h]});
-  }
-  b.set_layer(0, w0b, std::vector<double>(4, 0.0));
-  b.set_layer(1, a.weights(1), a.bias(1));
-  const double xa[2] = {0.985, 0.211}, xb[3] = {0.985, 0.211, -1.0};
-  double ya = 0, yb = 0;
+  // hidden layer: weights [v1 v2 θ], bias 0; the −1 input carries θ (θ = −bias when
+  // theta_sign = −1, the seed's convention; +1 is the sign error the test must catch)
+  const auto threshold_output = [&](double theta_sign) {
+    bpnn::Network b(threshold_input);
+    const auto w0 = a.weights(0), b0 = a.bias(0);
+    std::vector<double> w0b;
+    for (int h = 0; h < 4; ++h) w0b.insert(w0b.end(), {w0[h * 2], w0[h * 2 + 1], theta_sign * b0[h]});
+    b.set_layer(0, w0b, std::vector<double>(4, 0.0));
+    b.set_layer(1, a.weights(1), a.bias(1));
+    const double xb[3] = {0.985, 0.211, -1.0};
+    double yb = 0;
+    b.predict(xb, 1, &yb);
+    return yb;
+  };
+  const double xa[2] = {0.985, 0.211};
+  double ya = 0;
   a.predict(xa, 1, &ya);
-  b.predict(xb, 1, &yb);
-  CHECK(ya == Approx(yb).epsilon(1e-15));
+  CHECK(ya == Approx(threshold_output(-1.0)).epsilon(1e-15));
+  // the flipped sign gives a clearly different output: the comparison above can fail
+  CHECK(std::abs(ya - threshold_output(+1.0)) > 1e-3);
 }

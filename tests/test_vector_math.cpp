@@ -17,27 +17,21 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <xsimd/xsimd.hpp>
 
 #include "kernels/activation_scalar.hpp"
 #include "kernels/arch/elementwise.hpp"
 #include "kernels/kernels.hpp"
+#include "kernel_tables.hpp"
 
 using bpnn::Activation;
 using bpnn::kernels::ElementwiseKernels;
 
 namespace {
 
-// The tables of the instruction sets this CPU supports, widest first.
+// The tables of the instruction sets this CPU runs, widest first.
 template <class T>
 std::vector<const ElementwiseKernels<T>*> supported_tables() {
-  const auto cpu = xsimd::available_architectures();
-  std::vector<const ElementwiseKernels<T>*> out;
-  if (cpu.avx512f && cpu.avx512cd && cpu.avx512dq && cpu.avx512bw)
-    out.push_back(&bpnn::kernels::elementwise_avx512<T>());
-  if (cpu.fma3_avx2) out.push_back(&bpnn::kernels::elementwise_avx2<T>());
-  if (cpu.sse2) out.push_back(&bpnn::kernels::elementwise_sse2<T>());
-  return out;
+  return bpnn::test::elementwise_tables<T>();
 }
 
 bool dense_mode() {

@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds bpnn (Release) and runs the whole test suite through ctest.
+# The whole test suite, as CI runs it (.ci/run) and the README's test command:
+#   1. installs the dependencies;
+#   2. builds bpnn (Release, -Werror) in build/ and runs every test through ctest;
+#   3. builds the sanitizer suite in build-asan/ (ASan+UBSan: the C API, the multicore trainer,
+#      the model and data readers; tools/run-sanitizers.sh) and runs it;
+#   4. runs the fuzz regression corpus.
+# BPNN_TEST_SANITIZERS names the sanitizer suites of step 3 (default "asan"; "asan tsan" adds the
+# ThreadSanitizer suite in build-tsan/, "" skips step 3). Any failure stops the script with a
+# non-zero status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)"
-ctest --test-dir build --output-on-failure -j "$(nproc)"
+jobs=$(nproc)
+
+echo "== Release suite (build/)" >&2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBPNN_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+read -r -a sanitizers <<< "${BPNN_TEST_SANITIZERS-asan}"
+if [ ${#sanitizers[@]} -gt 0 ]; then
+  tools/run-sanitizers.sh "${sanitizers[@]}"
+fi
+
+# The fuzz gate: every regression and seed input once, then 30000 mutations from a fixed seed per
+# target (libFuzzer, clang-14, ASan+UBSan; prints "skipped" and passes without clang).
+echo "== fuzz regression corpus (build-fuzz/)" >&2
+tools/run-fuzz.sh --regression
