@@ -7,7 +7,9 @@
 // Two fast paths of plain SGD (no momentum, no decay, no clipping) keep no gradient at all:
 //   per-sample steps fuse the update into the backward sweep (sgd_sample_in_place), and
 //   mini-batch steps sum δ scaled by −lr/rows straight into the weights (in_place()).
-// Adding an optimizer touches this module and the Optimizer enum (include/bpnn/train.hpp) only.
+// Adding an optimizer touches this module (its rule in update_range, its state buffers), the
+// Optimizer enum (include/bpnn/train.hpp) with its name and defaults (train_config.cpp), and the
+// front ends — not the network or the kernels.
 #include <cstddef>
 #include <vector>
 
