@@ -11,7 +11,6 @@
 // Optimizer enum (include/bpnn/train.hpp) with its name and defaults (train_config.cpp), and the
 // front ends — not the network or the kernels.
 #include <cstddef>
-#include <vector>
 
 #include "bpnn/train.hpp"
 #include "nn/aligned.hpp"
@@ -61,8 +60,6 @@ class OptimizerCore {
   void step_begin() { ++steps_; }
   // The tile's update from its summed gradient times grad_scale; params is the arena.
   void update(const ParamTile& tile, T grad_scale, T* params);
-
-  std::size_t steps() const { return steps_; }
 
  private:
   void update_range(std::size_t begin, std::size_t count, T grad_scale, T decay, T* params);
