@@ -44,6 +44,8 @@ struct KernelTable {
   // y:(count) delta:(count) -> delta ⊙= act'(y), the derivative from the activation's outputs
   void (*activation_backward)(Activation act, std::size_t count, const T* y, T* delta);
   // g,v,w:(count); v = μ·v + scale·g ; w −= lr·v   (μ = 0: w −= lr·scale·g, v untouched)
+  // Training no longer calls it (engine/train/optimizer.cpp owns every update); the dense
+  // benchmark, tests/test_vector_math.cpp and tests/test_parallel.cpp still do.
   void (*sgd_update)(std::size_t count, T lr, T momentum, T grad_scale, const T* g, T* v, T* w);
   // x,y:(count); y = act(x) elementwise (act is not softmax); x == y allowed
   void (*activation_forward)(Activation act, std::size_t count, const T* x, T* y);

@@ -128,32 +128,12 @@ void Mlp<T>::forward_outputs(std::size_t l, const T* x, std::size_t o0, std::siz
 }
 
 template <class T>
-void Mlp<T>::backward_data_row(std::size_t l, Workspace<T>& ws) const {
-  const LayerSpec& layer = layers_[l];
-  kernels_->dense_backward_data({1, layer.in, layer.out}, layers_[l - 1].act, ws.deltas[l].data(),
-                                arena_.data() + layer.weight_offset, ws.activations[l - 1].data(),
-                                ws.deltas[l - 1].data());
-}
-
-template <class T>
-void Mlp<T>::sgd_outputs_in_place(std::size_t l, const T* x, std::size_t o0, std::size_t m,
-                                  Workspace<T>& ws, T lr) {
-  const LayerSpec& layer = layers_[l];
-  const T* in = l == 0 ? x : ws.activations[l - 1].data();
-  T* delta = ws.deltas[l].data() + o0;
-  for (std::size_t o = 0; o < m; ++o) delta[o] *= -lr;
-  // w += (−lr·δ)ᵀ·x ; b += −lr·δ
-  kernels_->dense_backward_weights(
-      {1, layer.in, m}, delta, in,
-      arena_.data() + layer.weight_offset + kernels_->packed_size(o0, layer.in),
-      arena_.data() + layer.bias_offset + o0);
-}
-
-template <class T>
 void Mlp<T>::backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr) {
   for (std::size_t l = layers_.size(); l-- > 0;) {
     if (l > 0) backward_data_row(l, ws);  // δ_{l−1} from the weights before this step
-    sgd_outputs_in_place(l, x, 0, layers_[l].out, ws, lr);
+    T* delta = ws.deltas[l].data();
+    for (std::size_t o = 0; o < layers_[l].out; ++o) delta[o] *= -lr;
+    backward_weights_outputs(l, x, ws, 1, delta, 0, layers_[l].out, arena_.data());
   }
 }
 

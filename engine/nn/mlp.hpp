@@ -87,22 +87,38 @@ class Mlp {
   // grad += Σ_rows ∂E/∂params. Reads the weights, writes only grad and ws.deltas.
   void backward(const T* x, std::size_t n, Workspace<T>& ws, T* grad) const;
 
-  // Per-sample SGD without momentum, fused: back-propagates δ_L and updates the weights in the
-  // same sweep, w −= lr·∂E/∂w for one row. Layer l's weights are updated only after they have
-  // propagated δ to layer l−1, so every gradient uses the weights from before the step.
-  void backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr);
+  // The pieces of a step that the optimizer (engine/train/optimizer.hpp) puts together, so it can
+  // split a layer's outputs across threads and fuse the update into the backward sweep. Output
+  // ranges start at multiples of kernels().out_block and own disjoint outputs. Inline: the
+  // per-sample step of tiny networks calls them millions of times a second.
 
-  // The pieces of the per-sample step, for one row (row 0 of the workspace), so the training
-  // module can split a wide layer's outputs across threads. Output ranges start at multiples of
-  // kernels().out_block and own disjoint outputs.
-  // outputs [o0, o0 + m) of layer l: y = act(a_{l−1}·wᵀ + b); not for a layer that keeps logits
+  // outputs [o0, o0 + m) of layer l for row 0: y = act(a_{l−1}·wᵀ + b); not for a layer that
+  // keeps logits
   void forward_outputs(std::size_t l, const T* x, std::size_t o0, std::size_t m,
                        Workspace<T>& ws) const;
-  // δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}), l > 0
-  void backward_data_row(std::size_t l, Workspace<T>& ws) const;
-  // outputs [o0, o0 + m) of layer l: δ ⊙= −lr; w += δᵀ·a_{l−1}; b += δ
-  void sgd_outputs_in_place(std::size_t l, const T* x, std::size_t o0, std::size_t m,
-                            Workspace<T>& ws, T lr);
+  // δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}) for row 0, l > 0
+  void backward_data_row(std::size_t l, Workspace<T>& ws) const {
+    const LayerSpec& layer = layers_[l];
+    kernels_->dense_backward_data({1, layer.in, layer.out}, layers_[l - 1].act,
+                                  ws.deltas[l].data(), arena_.data() + layer.weight_offset,
+                                  ws.activations[l - 1].data(), ws.deltas[l - 1].data());
+  }
+  // delta:(rows, m), the δ of outputs [o0, o0 + m) of layer l for rows 0 … rows−1 (any scale)
+  // → grad_w[o0, o0 + m) += deltaᵀ·a_{l−1} ; grad_b[o0, o0 + m) += Σ_rows delta, where grad has
+  // the arena's layout and may be the arena itself (an in-place update) and a_{−1} = x.
+  void backward_weights_outputs(std::size_t l, const T* x, const Workspace<T>& ws,
+                                std::size_t rows, const T* delta, std::size_t o0, std::size_t m,
+                                T* grad) const {
+    const LayerSpec& layer = layers_[l];
+    const T* in = l == 0 ? x : ws.activations[l - 1].data();
+    kernels_->dense_backward_weights({rows, layer.in, m}, delta, in,
+                                     grad + layer.weight_offset + kernels_->packed_size(o0, layer.in),
+                                     grad + layer.bias_offset + o0);
+  }
+
+  // Per-sample SGD without momentum, fused, for row 0: w −= lr·∂E/∂w. Only tests/test_parallel.cpp
+  // still calls it, as its reference; training uses sgd_sample_in_place (train/optimizer.hpp).
+  void backward_sgd_in_place(const T* x, Workspace<T>& ws, T lr);
 
   // True when the output layer computes its logits separately (softmax, or cross-entropy).
   bool keeps_logits() const { return keeps_logits_; }

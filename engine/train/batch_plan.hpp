@@ -5,9 +5,12 @@
 //
 //   phase 1, per chunk of rows: forward through all layers, loss, δ of every layer
 //            (rows are independent, each chunk owns its rows of the work buffers);
-//   phase 2, per (layer, tile of outputs): dW_tile = Σ_all rows δ_tileᵀ·a, then the SGD update of
-//            that tile (each task owns its slice of weights, gradient and momentum).
-// Two fork/joins per step, whatever the depth of the network.
+//   phase 2, per (layer, tile of outputs): dW_tile = Σ_all rows δ_tileᵀ·a, then the optimizer's
+//            update of that tile (each task owns its slice of weights, gradient and optimizer
+//            state).
+// Two fork/joins per step, whatever the depth of the network; three with gradient clipping,
+// whose norm needs every tile's gradient before any update (each task's part of ‖g‖² is kept
+// apart and the parts are added in task order, so the norm does not depend on the threads).
 #include <algorithm>
 #include <cstddef>
 #include <vector>

@@ -24,24 +24,29 @@ struct Trainer::Impl {
   std::variant<TrainerCore<float>, TrainerCore<double>> core;
 };
 
-// What training allocates beyond the network, as an upper bound: a gradient and optimizer state
-// of the parameters' size each, activations and deltas for a batch (twice, for gathered rows and
-// logits), and a converted copy of the data when it comes in the other precision.
+// What training allocates beyond the network, as an upper bound: the optimizer's gradient and
+// state (none for plain SGD, up to three times the parameters for Adam and iRPROP), activations
+// and deltas for a batch (twice, for gathered rows, logits and regrouped deltas), and a converted
+// copy of the data when it comes in the other precision. Throws Error(argument) for an invalid
+// optimizer setting.
 std::size_t training_bytes(const NetworkConfig& net, const TrainConfig& config, std::size_t n,
                            std::size_t data_element_bytes) {
   const std::string what = "training";
+  const TrainConfig resolved = train_config_resolve(config);
   const std::size_t element = net.precision == Precision::f64 ? sizeof(double) : sizeof(float);
   const std::size_t params = arena_bytes_bound(net.sizes, element);
   std::size_t widths = 0;
   for (std::size_t w : net.sizes) widths = checked_add(widths, w, what);
-  const std::size_t rows = std::min<std::size_t>(std::max<std::size_t>(config.batch, 1), n);
+  const std::size_t batch = resolved.batch == 0 ? 1 : train_batch(resolved, n);
+  const std::size_t rows = std::min<std::size_t>(batch, n);
   const std::size_t activations =
       checked_mul(checked_mul(rows, widths, what), checked_mul(4, element, what), what);
   const std::size_t data = element == data_element_bytes
                                ? 0
                                : checked_mul(n, checked_mul(net.sizes.front() + net.sizes.back(),
                                                             element, what), what);
-  return checked_add(checked_add(checked_mul(params, 3, what), activations, what), data, what);
+  const std::size_t optimizer = checked_mul(params, optimizer_state_factor(resolved), what);
+  return checked_add(checked_add(optimizer, activations, what), data, what);
 }
 
 struct TrainerAccess {

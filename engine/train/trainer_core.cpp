@@ -13,11 +13,10 @@
 namespace bpnn {
 namespace {
 
-const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
-  if (!(std::isfinite(c.learning_rate) && c.learning_rate >= 0))
-    throw Error(ErrorKind::argument, "learning rate: must be a finite number ≥ 0");
-  if (!(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
-    throw Error(ErrorKind::argument, "momentum: must be in [0, 1)");
+// The config resolved (train_config_resolve) and checked against the data; irprop's batch
+// becomes the whole data set.
+TrainConfig validated(const TrainConfig& config, std::size_t n) {
+  TrainConfig c = train_config_resolve(config);
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
   if (c.epochs == 0 || c.epochs > max_epochs)
     throw Error(ErrorKind::argument,
@@ -25,6 +24,7 @@ const TrainConfig& validated(const TrainConfig& c, std::size_t n) {
                     std::to_string(c.epochs));
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
+  c.batch = train_batch(c, n);
   return c;
 }
 
@@ -43,6 +43,16 @@ const T* data_in(const U* data, std::size_t count, AlignedVector<T>& copy) {
 
 }  // namespace
 
+std::size_t train_batch(const TrainConfig& c, std::size_t n) {
+  if (c.optimizer != Optimizer::irprop) return c.batch;
+  if (c.batch != 1 && c.batch < n)
+    throw Error(ErrorKind::argument,
+                "batch: irprop steps on the full batch (" + std::to_string(n) +
+                    " samples); leave batch at its default or give at least that many, not " +
+                    std::to_string(c.batch));
+  return n;
+}
+
 template <class T>
 template <class U>
 TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y,
@@ -54,17 +64,28 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       y_(data_in(y, n * mlp.n_outputs(), y_copy_)),
       order_(n),
       random_(config.seed),
-      workspace_(mlp, std::min(config.batch, n)),
-      gradient_(config.momentum > 0 ? mlp.arena().size() : 0),
-      velocity_(config.momentum > 0 ? mlp.arena().size() : 0),
+      workspace_(mlp, std::min(config_.batch, n)),
       plan_(batch_plan_make(mlp, workspace_.capacity)),
+      tile_square_norms_(config_.clip > 0 ? plan_.weight_tasks : 0),
+      optimizer_(config_, mlp.arena().size()),
       chunk_loss_(plan_.chunks(workspace_.capacity)),
       chunk_correct_(plan_.chunks(workspace_.capacity)),
       parallel_(config.backend, config.threads) {
-  for (std::size_t l = 0; l < mlp.layers().size(); ++l)
-    delta_tiles_.emplace_back(plan_.layers[l].tiles > 1 ? workspace_.capacity * mlp.layers()[l].out : 0);
+  const kernels::KernelTable<T>& table = mlp.kernels();
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
+    const LayerSpec& layer = mlp.layers()[l];
+    const LayerTiles& cut = plan_.layers[l];
+    delta_tiles_.emplace_back(cut.tiles > 1 ? workspace_.capacity * layer.out : 0);
+    for (std::size_t t = 0; t < cut.tiles; ++t) {
+      const std::size_t o0 = t * cut.tile_outputs;
+      const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
+      const std::size_t w0 = table.packed_size(o0, layer.in);
+      weight_tasks_.push_back({l, o0, {layer.weight_offset + w0, table.packed_size(o0 + m, layer.in) - w0,
+                                       layer.bias_offset + o0, m}});
+    }
+  }
   std::iota(order_.begin(), order_.end(), std::size_t{0});
-  if (config.shuffle) {
+  if (config_.shuffle) {
     batch_x_.resize(workspace_.capacity * mlp.n_inputs());
     batch_y_.resize(workspace_.capacity * mlp.n_outputs());
   }
@@ -103,46 +124,46 @@ std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t first, std::si
 }
 
 template <class T>
-void TrainerCore<T>::update_tile(std::size_t l, std::size_t tile, const T* x, std::size_t rows) {
-  const LayerSpec& layer = mlp_.layers()[l];
-  const LayerTiles& cut = plan_.layers[l];
-  const kernels::KernelTable<T>& k = mlp_.kernels();
-  const std::size_t o0 = tile * cut.tile_outputs;
-  const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
-  const T lr = static_cast<T>(config_.learning_rate);
-  const T* in = l == 0 ? x : workspace_.activations[l - 1].data();
-  const std::size_t w_begin = layer.weight_offset + k.packed_size(o0, layer.in);
-  const std::size_t w_count = k.packed_size(o0 + m, layer.in) - k.packed_size(o0, layer.in);
-  const std::size_t b_begin = layer.bias_offset + o0;
-  T* w = mlp_.arena().data();
+void TrainerCore<T>::weight_task(std::size_t task, const T* x, std::size_t rows) {
+  const WeightTask& job = weight_tasks_[task];
+  const std::size_t l = job.layer, o0 = job.first_output, m = job.params.bias_count;
+  const std::size_t out = mlp_.layers()[l].out;
 
-  // This tile's columns of δ:(rows, out) as a contiguous (rows, m) block, scaled by −lr/rows
-  // for plain SGD: phase 1 is done with δ, so the single-tile case scales it in place.
-  const T scale = velocity_.empty() ? -lr / static_cast<T>(rows) : T(1);
+  // This tile's columns of δ:(rows, out) as a contiguous (rows, m) block, scaled as the optimizer
+  // asks (by −lr/rows for an in-place update): phase 1 is done with δ, so the single-tile case
+  // scales it in place.
+  const T scale = optimizer_.delta_scale(rows);
   T* delta = workspace_.deltas[l].data();
-  if (cut.tiles > 1) {
+  if (plan_.layers[l].tiles > 1) {
     T* block = delta_tiles_[l].data() + rows * o0;
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t j = 0; j < m; ++j) block[r * m + j] = scale * delta[r * layer.out + o0 + j];
+      for (std::size_t j = 0; j < m; ++j) block[r * m + j] = scale * delta[r * out + o0 + j];
     delta = block;
   } else if (scale != T(1)) {
     for (std::size_t i = 0; i < rows * m; ++i) delta[i] *= scale;
   }
 
-  if (velocity_.empty()) {  // plain SGD: w += Σ_rows (−lr/rows·δ)ᵀ·a, straight into the weights
-    k.dense_backward_weights({rows, layer.in, m}, delta, in, w + w_begin, w + b_begin);
+  if (optimizer_.in_place()) {  // w += Σ_rows (−lr/rows·δ)ᵀ·a, straight into the weights
+    mlp_.backward_weights_outputs(l, x, workspace_, rows, delta, o0, m, mlp_.arena().data());
     return;
   }
-  // with momentum: g = Σ_rows δᵀ·a ; v = μ·v + g/rows ; w −= lr·v
-  T* grad = gradient_.data();
-  std::fill_n(grad + w_begin, w_count, T(0));
-  std::fill_n(grad + b_begin, m, T(0));
-  k.dense_backward_weights({rows, layer.in, m}, delta, in, grad + w_begin, grad + b_begin);
-  const T mu = static_cast<T>(config_.momentum);
-  const T mean = T(1) / static_cast<T>(rows);
-  T* v = velocity_.data();
-  k.sgd_update(w_count, lr, mu, mean, grad + w_begin, v + w_begin, w + w_begin);
-  k.sgd_update(m, lr, mu, mean, grad + b_begin, v + b_begin, w + b_begin);
+  // g = Σ_rows δᵀ·a, then the optimizer's update of the tile from g/rows
+  optimizer_.gradient_clear(job.params);
+  mlp_.backward_weights_outputs(l, x, workspace_, rows, delta, o0, m, optimizer_.gradient());
+  if (optimizer_.clips())
+    tile_square_norms_[task] = optimizer_.tile_square_norm(job.params);
+  else
+    optimizer_.update(job.params, optimizer_.gradient_scale(rows, 0), mlp_.arena().data());
+}
+
+template <class T>
+template <class Task>
+void TrainerCore<T>::weight_tasks_run(Task&& task) {
+  if (plan_.weights_in_parallel) {
+    parallel_.run(plan_.weight_tasks, task);
+  } else {
+    for (std::size_t t = 0; t < plan_.weight_tasks; ++t) task(t);
+  }
 }
 
 template <class T>
@@ -162,7 +183,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
     const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
     check_finite(loss);
     if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
-    mlp_.backward_sgd_in_place(x, workspace_, lr);
+    sgd_sample_in_place(mlp_, x, workspace_, lr);
     return loss;
   }
   // Wide layers: their outputs are split across threads in the forward pass and the update;
@@ -185,7 +206,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
   for (std::size_t l = last + 1; l-- > 0;) {
     if (l > 0) mlp_.backward_data_row(l, workspace_);
     tiles(l, [&](std::size_t o0, std::size_t m) {
-      mlp_.sgd_outputs_in_place(l, x, o0, m, workspace_, lr);
+      sgd_outputs_in_place(mlp_, l, x, o0, m, workspace_, lr);
     });
   }
   return loss;
@@ -193,7 +214,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
 
 template <class T>
 double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
-  if (rows == 1 && velocity_.empty()) return sample_step(x, y, correct);
+  if (rows == 1 && optimizer_.in_place()) return sample_step(x, y, correct);
   // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
   const std::size_t chunks = plan_.chunks(rows);
   parallel_.run(chunks, [&](std::size_t c) {
@@ -211,15 +232,15 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
   }
   check_finite(loss);
   // phase 2: weight gradients over all rows and the update, tile by tile
-  const auto update = [&](std::size_t task) {
-    std::size_t l = 0;
-    while (task >= plan_.layers[l].first_task + plan_.layers[l].tiles) ++l;
-    update_tile(l, task - plan_.layers[l].first_task, x, rows);
-  };
-  if (plan_.weights_in_parallel) {
-    parallel_.run(plan_.weight_tasks, update);
-  } else {
-    for (std::size_t task = 0; task < plan_.weight_tasks; ++task) update(task);
+  optimizer_.step_begin();
+  weight_tasks_run([&](std::size_t task) { weight_task(task, x, rows); });
+  if (optimizer_.clips()) {  // the norm over all tiles, in task order, then the updates
+    double square_norm = 0;
+    for (double s : tile_square_norms_) square_norm += s;
+    const T scale = optimizer_.gradient_scale(rows, square_norm);
+    weight_tasks_run([&](std::size_t task) {
+      optimizer_.update(weight_tasks_[task].params, scale, mlp_.arena().data());
+    });
   }
   return loss;
 }

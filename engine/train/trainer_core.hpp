@@ -1,6 +1,6 @@
 #pragma once
 // The training loop in one precision: epochs of shuffled (or file-order) batches, each a forward
-// pass, the loss, a backward pass and an SGD step. Buffers are allocated once, here.
+// pass, the loss, a backward pass and the optimizer's step. Buffers are allocated once, here.
 #include <cstddef>
 #include <vector>
 
@@ -8,9 +8,19 @@
 #include "nn/mlp.hpp"
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
+#include "train/optimizer.hpp"
 #include "train/parallel.hpp"
 
 namespace bpnn {
+
+// The rows per step of a resolved config on n samples: its batch, except for irprop, which
+// takes all n (its batch must be 1, the default, or at least n; else Error(argument)).
+std::size_t train_batch(const TrainConfig& config, std::size_t n);
+
+// Bytes training allocates beyond the network, an upper bound checked against the memory before
+// training (trainer.cpp); data_element_bytes: the size of the caller's data elements.
+std::size_t training_bytes(const NetworkConfig& net, const TrainConfig& config, std::size_t n,
+                           std::size_t data_element_bytes);
 
 template <class T>
 class TrainerCore {
@@ -34,8 +44,12 @@ class TrainerCore {
   double sample_step(const T* x, const T* y, std::size_t& correct);
   // Throws Error(nonfinite) unless the step's loss is finite (before any weight changes).
   void check_finite(double loss) const;
-  // Phase 2 task: the weight gradient of one tile of one layer's outputs, then its update.
-  void update_tile(std::size_t layer, std::size_t tile, const T* x, std::size_t rows);
+  // Phase 2 task: the weight gradient of one tile of one layer's outputs, then (unless the
+  // optimizer clips, which needs all tiles first) its update.
+  void weight_task(std::size_t task, const T* x, std::size_t rows);
+  // Runs task(i) for every phase-2 task, on threads when the plan says so.
+  template <class Task>
+  void weight_tasks_run(Task&& task);
   // Correct classifications among rows [first, first + rows) of the last forward pass.
   std::size_t count_correct(const T* y, std::size_t first, std::size_t rows) const;
 
@@ -49,9 +63,16 @@ class TrainerCore {
   Random random_;
   Workspace<T> workspace_;
   AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
-  AlignedVector<T> gradient_, velocity_;  // only with momentum: plain SGD updates in place
   std::vector<AlignedVector<T>> delta_tiles_;  // per layer: δ regrouped tile by tile, (rows, tile)
   BatchPlan plan_;
+  // per phase-2 task: its layer, first output and parameters
+  struct WeightTask {
+    std::size_t layer, first_output;
+    ParamTile params;
+  };
+  std::vector<WeightTask> weight_tasks_;
+  std::vector<double> tile_square_norms_;  // per phase-2 task, when clipping
+  OptimizerCore<T> optimizer_;
   std::vector<double> chunk_loss_;
   std::vector<std::size_t> chunk_correct_;
   ParallelFor parallel_;
