@@ -220,10 +220,21 @@ typedef struct bpnn_epoch_stats {
   double samples_per_s;
 } bpnn_epoch_stats;
 
+typedef enum bpnn_optimizer {
+  BPNN_OPT_SGD = 0,      /* w -= lr*g; with momentum > 0 as BPNN_OPT_MOMENTUM */
+  BPNN_OPT_MOMENTUM = 1, /* PyTorch SGD(momentum): v = mu*v + g; w -= lr*v */
+  BPNN_OPT_NESTEROV = 2, /* PyTorch SGD(nesterov=True) */
+  BPNN_OPT_ADAM = 3,     /* PyTorch Adam: bias-corrected, eps outside the square root */
+  BPNN_OPT_ADAMW = 4,    /* PyTorch AdamW: decoupled weight decay */
+  BPNN_OPT_IRPROP = 5    /* iRPROP- (Igel & Huesken 2000) on the full batch; ignores the rate */
+} bpnn_optimizer;
+
 typedef struct bpnn_train_config {
   size_t struct_size;   /* set by bpnn_train_config_init */
-  double learning_rate; /* default 0.1 */
-  double momentum;      /* in [0, 1); default 0: v = momentum*v + g; w -= learning_rate*v */
+  double learning_rate; /* NaN (the default) = the optimizer's: 0.1 for the SGD family, 1e-3 for
+                           adam and adamw */
+  double momentum;      /* in [0, 1); NaN (the default) = the optimizer's: 0 for sgd, 0.9 for
+                           momentum and nesterov (which need > 0) */
   size_t batch;         /* samples per step (>= 1), averaged; default 1 (per-sample SGD) */
   size_t epochs;        /* 1 to 1000000000; default 10 */
   int threads;          /* 0 = all cores; default 0 */
@@ -233,6 +244,17 @@ typedef struct bpnn_train_config {
      training (report->stopped_by_callback). NULL: none. `user` is passed through. */
   int (*on_epoch)(void *user, const bpnn_epoch_stats *stats);
   void *user;
+  /* Added in 0.2 (appended; an older struct_size gets these defaults): */
+  bpnn_optimizer optimizer; /* default BPNN_OPT_SGD */
+  double beta1, beta2;      /* adam, adamw: each in [0, 1); default 0.9, 0.999 */
+  double eps;               /* adam, adamw: > 0; default 1e-8 */
+  double l2;                /* weight decay on weights (not biases), PyTorch's weight_decay
+                               (decoupled for adamw); NaN (the default) = 0.01 for adamw, else 0 */
+  double clip;              /* > 0: clip the gradient's norm over all parameters (PyTorch's
+                               clip_grad_norm_); 0 (the default) = off */
+  bpnn_scaling scaling;     /* fit this input scaler on the training data and keep it in the
+                               network (then predict applies it); default BPNN_SCALE_NONE keeps
+                               the network's own scaler */
 } bpnn_train_config;
 
 typedef struct bpnn_train_report {

@@ -3,6 +3,8 @@
 // and a fraction above 1 is flagged in the label, never clamped.
 #include <catch2/catch.hpp>
 
+#ifdef BPNN_CLI_HAS_BENCH  // the CLI has `bench` only when Google Benchmark is built (not in sanitizer builds)
+
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -68,3 +70,5 @@ TEST_CASE("bench refuses repetitions, peaks and times out of range", "[cli][benc
     CHECK(r.err.rfind("bpnn: ", 0) == 0);
   }
 }
+
+#endif  // BPNN_CLI_HAS_BENCH

@@ -160,3 +160,26 @@ TEST_CASE("predict --labels, --layer and -o", "[cli][predict]") {
   CHECK(cli_run(dir.path, "predict m.st d.csv -o d.csv").exit_code == 2);
   CHECK(bpnn_test::file_text(dir.path / "d.csv").rfind("a,b,kind\n", 0) == 0);
 }
+
+TEST_CASE("train --optimizer adam --scale standard keeps the scaler; irprop refuses --batch", "[cli][train]") {
+  ScratchDir dir;
+  std::string csv = "a,b,y\n";
+  for (int i = 0; i < 40; ++i)
+    csv += std::to_string(100 + i * 3) + "," + std::to_string(-50 + (i * 7) % 23) + "," + (i % 2 ? "1" : "0") + "\n";
+  dir.write("d.csv", csv);
+  auto r = cli_run(dir.path, "train d.csv --layers 2,4,1 --optimizer adam --scale standard --epochs 3 -o m.st");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const bpnn::Network net = bpnn::load_model((dir.path / "m.st").string());
+  CHECK(net.scaler().kind == bpnn::Scaling::standard);
+  CHECK(net.scaler().offset[0] == Approx(100 + 39 * 3 / 2.0));
+  // Raw values far from unit scale without --scale: a one-line hint on stderr, training goes on.
+  r = cli_run(dir.path, "train d.csv --layers 2,4,1 --epochs 1 -o raw.st");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::StartsWith("bpnn: warning: input column \"a\"") && Catch::Contains("--scale standard"));
+  CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --optimizer irprop --batch 8 -o x.st").exit_code == 2);
+  CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --optimizer irprop --epochs 2 -o x.st").exit_code == 0);
+  CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --optimizer momentum --momentum 0 -o x.st").exit_code == 2);
+  CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --betas 0.9 -o x.st").exit_code == 2);
+  CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --scale zscore -o x.st").exit_code == 2);
+}

@@ -14,6 +14,7 @@
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
 #include "same_bits.hpp"
+#include "train/optimizer.hpp"
 
 namespace {
 
@@ -198,7 +199,7 @@ TEST_CASE("per-sample SGD splits wide layers across threads, with identical resu
     for (std::size_t i = 0; i < 16; ++i) y[i] = static_cast<float>(data.y[s * 16 + i]);
     mlp.forward(x.data(), 1, ws);
     mlp.loss_and_output_delta(y.data(), 1, ws);
-    mlp.backward_sgd_in_place(x.data(), ws, 0.1f);
+    bpnn::sgd_sample_in_place(mlp, x.data(), ws, 0.1f);
   }
   const auto expected = all_parameters(reference);
   std::size_t differing = 0;

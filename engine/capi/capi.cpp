@@ -148,6 +148,8 @@ static_assert(static_cast<int>(bpnn::Loss::xent) == BPNN_LOSS_XENT);
 static_assert(static_cast<int>(bpnn::Precision::f64) == BPNN_F64);
 static_assert(static_cast<int>(bpnn::Init::he) == BPNN_INIT_HE);
 static_assert(static_cast<int>(bpnn::Scaling::none) == BPNN_SCALE_NONE);
+static_assert(static_cast<int>(bpnn::Optimizer::sgd) == BPNN_OPT_SGD);
+static_assert(static_cast<int>(bpnn::Optimizer::irprop) == BPNN_OPT_IRPROP);
 static_assert(static_cast<int>(bpnn::Scaling::standard) == BPNN_SCALE_STANDARD);
 static_assert(static_cast<int>(bpnn::Scaling::minmax) == BPNN_SCALE_MINMAX);
 
@@ -183,6 +185,17 @@ bpnn::TrainConfig train_config(const bpnn_train_config* c) {
   if (BPNN_HAS(c, bpnn_train_config, threads)) config.threads = c->threads;
   if (BPNN_HAS(c, bpnn_train_config, shuffle)) config.shuffle = c->shuffle != 0;
   if (BPNN_HAS(c, bpnn_train_config, seed)) config.seed = c->seed;
+  if (BPNN_HAS(c, bpnn_train_config, optimizer)) {
+    const int v = raw(c->optimizer);
+    if (v < BPNN_OPT_SGD || v > BPNN_OPT_IRPROP)
+      fail_arg("config->optimizer = " + std::to_string(v) + " is not a bpnn_optimizer");
+    config.optimizer = static_cast<bpnn::Optimizer>(v);
+  }
+  if (BPNN_HAS(c, bpnn_train_config, beta1)) config.beta1 = c->beta1;
+  if (BPNN_HAS(c, bpnn_train_config, beta2)) config.beta2 = c->beta2;
+  if (BPNN_HAS(c, bpnn_train_config, eps)) config.eps = c->eps;
+  if (BPNN_HAS(c, bpnn_train_config, l2)) config.l2 = c->l2;
+  if (BPNN_HAS(c, bpnn_train_config, clip)) config.clip = c->clip;
   if (config.batch == 0) fail_arg("config->batch is 0 (need at least 1 sample per step)");
   if (config.epochs == 0) fail_arg("config->epochs is 0");
   return config;
@@ -261,6 +274,15 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
     need_precision(net, p);
     checked_product(n, net.n_inputs(), "x");
     checked_product(n, net.n_outputs(), "y");
+    if (c != nullptr && BPNN_HAS(c, bpnn_train_config, scaling)) {
+      const int k = raw(c->scaling);
+      if (k < BPNN_SCALE_NONE || k > BPNN_SCALE_MINMAX)
+        fail_arg("config->scaling = " + std::to_string(k) + " is not a bpnn_scaling");
+      if (k != BPNN_SCALE_NONE) {
+        const std::vector<double> xd(x, x + n * net.n_inputs());
+        net.set_scaler(bpnn::scaler_fit(static_cast<bpnn::Scaling>(k), xd.data(), n, net.n_inputs()));
+      }
+    }
     const auto start = std::chrono::steady_clock::now();
     bpnn::Trainer trainer(net, config, x, y, n);
     int (*on_epoch)(void*, const bpnn_epoch_stats*) =
@@ -566,6 +588,13 @@ void bpnn_train_config_init(bpnn_train_config* config) {
   config->seed = d.seed;
   config->on_epoch = nullptr;
   config->user = nullptr;
+  config->optimizer = static_cast<bpnn_optimizer>(d.optimizer);
+  config->beta1 = d.beta1;
+  config->beta2 = d.beta2;
+  config->eps = d.eps;
+  config->l2 = d.l2;
+  config->clip = d.clip;
+  config->scaling = BPNN_SCALE_NONE;
 }
 
 void bpnn_train_report_init(bpnn_train_report* report) {

@@ -1,5 +1,6 @@
 // bpnn::Trainer and bpnn::train over TrainerCore<T> in the network's precision.
 #include <algorithm>
+#include <type_traits>
 #include <chrono>
 #include <string>
 #include <variant>
@@ -14,13 +15,31 @@
 namespace bpnn {
 
 // The busy lock is taken first and released last: the network is the trainer's for its life.
+// A network with an input scaler trains on raw inputs, as predict takes them: the trainer scales
+// its own copy of the inputs (in double, as predict does, then stored in the caller's precision)
+// before the core sees them.
 struct Trainer::Impl {
   template <class T, class U>
   Impl(Network::Impl& net, std::in_place_type_t<T> type, const TrainConfig& config, const U* x,
        const U* y, std::size_t n)
       : lock(net.busy, "train"),
-        core(type, std::get<Mlp<typename T::value_type>>(net.mlp), config, x, y, n) {}
+        scaled(scaled_copy(net.scaler, x, n, net.config.sizes.front())),
+        core(type, std::get<Mlp<typename T::value_type>>(net.mlp), config,
+             net.scaler.active() ? scaled_as<U>() : x, y, n) {}
+
+  static std::variant<std::vector<float>, std::vector<double>> scaled_copy(
+      const InputScaler& scaler, const auto* x, std::size_t n, std::size_t inputs) {
+    using U = std::remove_cv_t<std::remove_pointer_t<decltype(x)>>;
+    if (!scaler.active()) return std::vector<U>{};
+    std::vector<double> copy(x, x + n * inputs);
+    scaler_apply(scaler, copy.data(), n, inputs);
+    return std::vector<U>(copy.begin(), copy.end());
+  }
+  template <class U>
+  const U* scaled_as() const { return std::get<std::vector<U>>(scaled).data(); }
+
   BusyLock lock;
+  std::variant<std::vector<float>, std::vector<double>> scaled;  // inputs after the scaler, if any
   std::variant<TrainerCore<float>, TrainerCore<double>> core;
 };
 

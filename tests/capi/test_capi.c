@@ -479,7 +479,7 @@ static void test_train(void) {
   bpnn_train_config_init(NULL);
   bpnn_train_report_init(NULL);
   bpnn_train_config_init(&t);
-  CHECK(t.struct_size == sizeof t && t.learning_rate == 0.1 && t.momentum == 0);
+  CHECK(t.struct_size == sizeof t && isnan(t.learning_rate) && isnan(t.momentum) && t.optimizer == BPNN_OPT_SGD && t.clip == 0 && isnan(t.l2) && t.scaling == BPNN_SCALE_NONE);
   CHECK(t.batch == 1 && t.epochs == 10 && t.threads == 0 && t.shuffle == 1 && t.seed == 1);
   CHECK(t.on_epoch == NULL && t.user == NULL);
   bpnn_train_report_init(&r);

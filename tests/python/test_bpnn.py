@@ -274,6 +274,31 @@ class TestScalerAndTorch(unittest.TestCase):
                     self.assertIsInstance(to_torch_model, torch.nn.Sequential)
 
 
+class TestOptimizers(unittest.TestCase):
+    def test_adam_with_scaling_learns_and_keeps_the_scaler(self):
+        rng = np.random.default_rng(1)
+        x = rng.normal(500, 100, size=(200, 2))
+        y = ((x[:, 0] - 500) * (x[:, 1] - 500) > 0).astype(float).reshape(-1, 1)
+        with bpnn.Network([2, 8, 1], precision="f64", seed=2) as net:
+            report = net.train(x, y, optimizer="adam", learning_rate=0.01, batch=16, epochs=200,
+                               scale="standard")
+            self.assertEqual(net.scaler[0], "standard")
+            self.assertAlmostEqual(net.scaler[1][0], x[:, 0].mean(), places=9)
+            self.assertGreater(net.evaluate(x, y)["accuracy"], 0.9)
+            self.assertLess(report["final_loss"], 0.05)
+
+    def test_optimizer_arguments_are_checked(self):
+        x, y = np.zeros((4, 1)), np.zeros((4, 1))
+        with bpnn.Network([1, 1]) as net:
+            with self.assertRaises(ValueError):
+                net.train(x, y, optimizer="lbfgs")
+            with self.assertRaises(bpnn.Error):
+                net.train(x, y, optimizer="momentum", momentum=0.0)
+            with self.assertRaises(bpnn.Error):
+                net.train(x, y, optimizer="irprop", batch=2)
+            net.train(x, y, optimizer="irprop", epochs=2)
+
+
 class TestHardening(unittest.TestCase):
     """Misuse that used to kill the interpreter, wrap silently or truncate."""
 

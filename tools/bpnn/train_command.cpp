@@ -18,6 +18,7 @@
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/message_line.hpp"
 #include "bpnn/output_paths.hpp"
 #include "bpnn/train.hpp"
 #include "io/output_file.hpp"
@@ -39,7 +40,9 @@ struct TrainOptions {
   std::optional<std::string> label;
   double init_scale = 0.5;
   TrainConfig train;
+  std::string optimizer = "sgd", scale = "none";
   bool no_shuffle = false;
+  bool batch_given = false;
 };
 
 void run_train(const TrainOptions& o) {
@@ -94,7 +97,15 @@ void run_train(const TrainOptions& o) {
   }
 
   TrainConfig train = o.train;
+  train.optimizer = parse_optimizer(o.optimizer);
+  if (train.optimizer == Optimizer::irprop && o.batch_given)
+    throw Error(ErrorKind::argument, "--batch: irprop steps on the full batch; leave --batch out");
   train.shuffle = !o.no_shuffle;
+  const Scaling scaling = parse_scaling(o.scale);
+  if (scaling != Scaling::none) net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
+  else if (progress)
+    if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
+      std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
   if (progress)
     std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
@@ -130,12 +141,45 @@ void train_command_register(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--loss", o->loss, "mse|xent")->capture_default_str();
   constexpr double infinity = std::numeric_limits<double>::infinity();
+  cmd->add_option("--optimizer", o->optimizer, "sgd|momentum|nesterov|adam|adamw|irprop")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adam", "adamw", "irprop"}));
   add_real_option(*cmd, "--lr", o->train.learning_rate, {.low = 0, .high = infinity},
-                  "Learning rate, finite and ≥ 0");
+                  "Learning rate, finite and ≥ 0 (default 0.1 for the SGD family, 1e-3 for adam "
+                  "and adamw; irprop ignores it)")
+      ->default_str("");
   add_real_option(*cmd, "--momentum", o->train.momentum, {.low = 0, .high = 1, .high_open = true},
-                  "Momentum in [0, 1)");
+                  "Momentum in [0, 1) (default 0 for sgd, 0.9 for momentum and nesterov)")
+      ->default_str("");
+  cmd->add_option_function<std::string>(
+         "--betas",
+         [o](const std::string& text) {
+           const auto comma = text.find(',');
+           if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos)
+             throw Error(ErrorKind::argument, "--betas " + quoted_value(text) + ": expected two numbers, B1,B2");
+           const RealRange unit{.low = 0, .high = 1, .high_open = true};
+           o->train.beta1 = parse_real("--betas", std::string_view(text).substr(0, comma), unit);
+           o->train.beta2 = parse_real("--betas", std::string_view(text).substr(comma + 1), unit);
+         },
+         "adam, adamw: β1,β2 each in [0, 1)")
+      ->type_name("B1,B2")
+      ->default_str("0.9,0.999");
+  add_real_option(*cmd, "--eps", o->train.eps, {.low = 0, .low_open = true, .high = infinity},
+                  "adam, adamw: added outside the square root, > 0");
+  add_real_option(*cmd, "--l2", o->train.l2, {.low = 0, .high = infinity},
+                  "Weight decay on weights (not biases): PyTorch's weight_decay, decoupled for "
+                  "adamw (default 0.01 for adamw, else 0)")
+      ->default_str("");
+  add_real_option(*cmd, "--clip", o->train.clip, {.low = 0, .high = infinity},
+                  "Clip the gradient's norm over all parameters to this (clip_grad_norm_); 0 = off");
+  cmd->add_option("--scale", o->scale,
+                  "Fit an input scaler on the training rows and keep it in the model: "
+                  "none|standard|minmax")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "standard", "minmax"}));
   add_whole_option(*cmd, "--batch", o->train.batch, 1, max_batch,
-                   "Samples per step, 1 to 1e9 (1 = per-sample SGD; ≥ the data = full batch)");
+                   "Samples per step, 1 to 1e9 (1 = per-sample SGD; ≥ the data = full batch)")
+      ->each([o](const std::string&) { o->batch_given = true; });
   add_whole_option(*cmd, "--epochs", o->train.epochs, 1, max_epochs,
                    "Passes over the data, 1 to 1e9");
   cmd->add_option("--init", o->init, "zero|uniform|xavier|he")->capture_default_str();

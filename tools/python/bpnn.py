@@ -80,7 +80,10 @@ class _TrainConfig(ctypes.Structure):
     _fields_ = [("struct_size", _size_t), ("learning_rate", ctypes.c_double),
                 ("momentum", ctypes.c_double), ("batch", _size_t), ("epochs", _size_t),
                 ("threads", ctypes.c_int), ("shuffle", ctypes.c_int), ("seed", ctypes.c_uint64),
-                ("on_epoch", _ON_EPOCH), ("user", ctypes.c_void_p)]
+                ("on_epoch", _ON_EPOCH), ("user", ctypes.c_void_p),
+                ("optimizer", ctypes.c_int), ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
+                ("eps", ctypes.c_double), ("l2", ctypes.c_double), ("clip", ctypes.c_double),
+                ("scaling", ctypes.c_int)]
 
 
 class _TrainReport(ctypes.Structure):
@@ -202,6 +205,7 @@ _PRECISIONS = ["f32", "f64"]
 _INITS = ["zero", "uniform", "xavier", "he"]
 _DTYPES = [np.float32, np.float64]
 _SCALINGS = ["none", "standard", "minmax"]
+_OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw", "irprop"]
 
 
 def version():
@@ -360,20 +364,35 @@ class Network:
             _check(f(self._live(), self._ptr(x), x.shape[0], layer, self._ptr(y)))
         return y[0] if single else y
 
-    def train(self, x, y, learning_rate=0.1, momentum=0.0, batch=1, epochs=10, threads=0,
-              shuffle=True, seed=1, on_epoch=None):
+    def train(self, x, y, learning_rate=None, momentum=None, batch=1, epochs=10, threads=0,
+              shuffle=True, seed=1, on_epoch=None, optimizer="sgd", betas=(0.9, 0.999), eps=1e-8,
+              l2=None, clip=0.0, scale=None):
         """Trains on x:(n, inputs), y:(n, outputs). on_epoch(stats: dict) is called after every
         epoch; returning True stops training. Returns the report as a dict (epochs_run,
         final_loss, stopped_by_callback, seconds). An exception in on_epoch stops training and
-        is raised from train."""
+        is raised from train.
+
+        optimizer: "sgd", "momentum", "nesterov", "adam", "adamw" or "irprop" (PyTorch's update
+        rules; see the README). learning_rate, momentum and l2 default (None) to the optimizer's:
+        lr 0.1 for the SGD family and 1e-3 for adam/adamw, momentum 0.9 for momentum/nesterov,
+        l2 0.01 for adamw (decoupled), else 0; l2 decays weights, not biases. clip > 0 clips the
+        gradient norm. scale ("standard" or "minmax") fits an input scaler on x and keeps it in
+        the network, so predict applies it; None keeps the network's own."""
         x = self._rows(x, self.n_inputs, "x")
         y = self._rows(y, self.n_outputs, "y")
         if x.shape[0] != y.shape[0]:
             raise Error(ERR_ARG, f"x has {x.shape[0]} rows but y has {y.shape[0]}")
         config = _TrainConfig()
         _train_config_init(ctypes.byref(config))
-        config.learning_rate = float(learning_rate)
-        config.momentum = float(momentum)
+        nan = float("nan")
+        config.learning_rate = nan if learning_rate is None else float(learning_rate)
+        config.momentum = nan if momentum is None else float(momentum)
+        config.optimizer = _code(_OPTIMIZERS, optimizer, "optimizer")
+        config.beta1, config.beta2 = (float(b) for b in betas)
+        config.eps = float(eps)
+        config.l2 = nan if l2 is None else float(l2)
+        config.clip = float(clip)
+        config.scaling = 0 if scale is None else _code(_SCALINGS, scale, "scale")
         # Only what ctypes would silently wrap is checked here; the C API checks the rest.
         config.batch = _integer(batch, "batch", 0, _SIZE_MAX)
         config.epochs = _integer(epochs, "epochs", 0, _SIZE_MAX)
