@@ -794,6 +794,42 @@ static void test_scaler(void) {
   bpnn_net_free(net);
 }
 
+/* The optimizer fields appended to bpnn_train_config: Adam with a standard scaler fitted on the
+   data, an out-of-range optimizer, and irprop's full batch. */
+static void test_train_optimizers(void) {
+  static const size_t sizes[] = {1, 4, 1};
+  double x[16], y[16], w[4], b[4];
+  bpnn_scaling kind;
+  double offset, factor;
+  bpnn_train_config t;
+  bpnn_net *net = make_net(3, sizes, BPNN_F64, 3);
+  int i;
+  for (i = 0; i < 16; ++i) {
+    x[i] = 1000 + 10 * i;
+    y[i] = i % 2;
+  }
+  bpnn_train_config_init(&t);
+  t.optimizer = BPNN_OPT_ADAM;
+  t.scaling = BPNN_SCALE_STANDARD;
+  t.batch = 4;
+  t.epochs = 3;
+  CHECK_OK(bpnn_net_train_f64(net, &t, x, y, 16, NULL));
+  CHECK_OK(bpnn_net_get_scaler(net, &kind, &offset, &factor, 1));
+  CHECK(kind == BPNN_SCALE_STANDARD && offset == 1075);
+  CHECK_OK(bpnn_net_get_layer_f64(net, 0, w, 4, b, 4));
+  t.optimizer = (bpnn_optimizer)6;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 16, NULL), BPNN_ERR_ARG, "config->optimizer");
+  t.optimizer = BPNN_OPT_IRPROP;
+  t.scaling = BPNN_SCALE_NONE;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 16, NULL), BPNN_ERR_ARG, "batch");
+  t.batch = 1;
+  CHECK_OK(bpnn_net_train_f64(net, &t, x, y, 16, NULL));
+  t.optimizer = BPNN_OPT_MOMENTUM;
+  t.momentum = 0;
+  CHECK_ERR(bpnn_net_train_f64(net, &t, x, y, 16, NULL), BPNN_ERR_ARG, "momentum");
+  bpnn_net_free(net);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
     fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
@@ -815,6 +851,7 @@ int main(int argc, char **argv) {
   test_set_bad_values();
   test_evaluate();
   test_scaler();
+  test_train_optimizers();
   if (failures) {
     fprintf(stderr, "test_capi: %d failure(s)\n", failures);
     return 1;
