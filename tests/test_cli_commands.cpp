@@ -183,3 +183,20 @@ TEST_CASE("train --optimizer adam --scale standard keeps the scaler; irprop refu
   CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --betas 0.9 -o x.st").exit_code == 2);
   CHECK(cli_run(dir.path, "train d.csv --layers 2,4,1 --scale zscore -o x.st").exit_code == 2);
 }
+
+TEST_CASE("train warns, on one stderr line, when the targets lie outside the output's range", "[cli][train]") {
+  ScratchDir dir;
+  dir.write("neg.csv", "a,y\n0.1,-2\n0.2,0.5\n0.3,1\n");
+  auto r = cli_run(dir.path, "train neg.csv --layers 1,2,1 --epochs 1 -o m.st");
+  CHECK(r.exit_code == 0);  // training goes on
+  CHECK_THAT(r.err, Catch::StartsWith("bpnn: warning: the targets lie in [-2, 1], outside [0, 1]") &&
+                        Catch::Contains("--output-act linear"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  dir.write("digits.csv", "a,digit\n0.1,0\n0.2,7\n0.3,9\n");
+  r = cli_run(dir.path, "train digits.csv --layers 1,2,1 --epochs 1 -o m.st");
+  CHECK_THAT(r.err, Catch::Contains("class indices in one sigmoid column") && Catch::Contains("--label"));
+  r = cli_run(dir.path, "train neg.csv --layers 1,2,1 --output-act linear --epochs 1 -o m.st");
+  CHECK(r.err.empty());
+  r = cli_run(dir.path, "train neg.csv --layers 1,2,1 --output-act tanh --epochs 1 -o m.st");
+  CHECK_THAT(r.err, Catch::Contains("outside [-1, 1] where a tanh output lives"));
+}

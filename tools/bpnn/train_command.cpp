@@ -45,6 +45,37 @@ struct TrainOptions {
   bool batch_given = false;
 };
 
+// A one-line hint when the targets lie outside what the output activation can produce (negative
+// targets with a sigmoid output, class indices 0–9 in one sigmoid column), with the fix.
+std::optional<std::string> target_range_hint(Activation out, const Dataset& data) {
+  if (data.y.empty()) return std::nullopt;
+  const auto [lo_it, hi_it] = std::minmax_element(data.y.begin(), data.y.end());
+  const double lo = *lo_it, hi = *hi_it;
+  char range[96];
+  std::snprintf(range, sizeof range, "the targets lie in [%.6g, %.6g]", lo, hi);
+  const bool whole = std::all_of(data.y.begin(), data.y.end(), [](double v) { return v == std::floor(v); });
+  switch (out) {
+    case Activation::sigmoid:
+    case Activation::softmax:
+      if (lo >= 0 && hi <= 1) return std::nullopt;
+      if (data.outputs == 1 && whole && lo >= 0)
+        return std::string(range) + ", class indices in one " + std::string(to_string(out)) +
+               " column, whose outputs stay in [0, 1]; use --label COLUMN (one-hot classes) with "
+               "--output-act softmax, or --output-act linear for a number";
+      return std::string(range) + ", outside [0, 1] where a " + std::string(to_string(out)) +
+             " output lives; use --output-act linear (or rescale the targets)";
+    case Activation::tanh:
+      if (lo >= -1 && hi <= 1) return std::nullopt;
+      return std::string(range) + ", outside [-1, 1] where a tanh output lives; use --output-act linear";
+    case Activation::relu:
+      if (lo >= 0) return std::nullopt;
+      return std::string(range) + ", below 0 where a relu output cannot go; use --output-act linear";
+    case Activation::linear:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void run_train(const TrainOptions& o) {
   std::vector<CommandFile> inputs{{"the training data", o.data_path}};
   if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
@@ -103,9 +134,10 @@ void run_train(const TrainOptions& o) {
   train.shuffle = !o.no_shuffle;
   const Scaling scaling = parse_scaling(o.scale);
   if (scaling != Scaling::none) net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
-  else if (progress)
-    if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
-      std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
+  else if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
+    std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
+  if (const auto hint = target_range_hint(config.output_act, data))
+    std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
   if (progress)
     std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
