@@ -200,3 +200,25 @@ TEST_CASE("train warns, on one stderr line, when the targets lie outside the out
   r = cli_run(dir.path, "train neg.csv --layers 1,2,1 --output-act tanh --epochs 1 -o m.st");
   CHECK_THAT(r.err, Catch::Contains("outside [-1, 1] where a tanh output lives"));
 }
+
+TEST_CASE("train --targets inputs makes an autoencoder; predict --layer 1 is its code", "[cli][train]") {
+  ScratchDir dir;
+  std::string csv = "a,b,c,d\n";
+  for (int i = 0; i < 60; ++i) {
+    const double t = i / 60.0;  // four columns driven by one number: a 1-unit code can hold them
+    csv += std::to_string(100 * t) + "," + std::to_string(50 - 20 * t) + "," + std::to_string(3 * t * t) +
+           "," + std::to_string(7 + t) + "\n";
+  }
+  dir.write("d.csv", csv);
+  auto r = cli_run(dir.path, "train d.csv --layers 4,3,4 --output-act linear --targets inputs --scale standard "
+                        "--optimizer adam --lr 0.01 --batch 8 --epochs 300 -o ae.st");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  r = cli_run(dir.path, "predict ae.st d.csv --layer 1");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.rfind("\"h1_0\",\"h1_1\",\"h1_2\"\n", 0) == 0);
+  const auto e = nlohmann::json::parse(cli_run(dir.path, "eval ae.st d.csv --json").out);
+  CHECK(e["r2"].get<double>() > 0.9);  // reconstructs its scaled inputs well
+  CHECK(cli_run(dir.path, "train d.csv --layers 4,3,2 --targets inputs -o x.st").exit_code == 2);
+  CHECK(cli_run(dir.path, "train d.csv --layers 4,3,4 --targets inputs --label kind -o x.st").exit_code == 2);
+}

@@ -67,6 +67,20 @@ Dataset model_inputs(const Network& net, const CsvTable& table, const std::strin
 
 Dataset model_labelled(const Network& net, const CsvTable& table, const std::string& model_path) {
   Dataset data = model_inputs(net, table, model_path);
+  const auto targets_kind = net.metadata().find("targets");
+  if (targets_kind != net.metadata().end() && targets_kind->second == "inputs") {
+    // An autoencoder (train --targets inputs): the targets are the inputs, scaled as the model
+    // saw them.
+    if (net.n_outputs() != net.n_inputs())
+      throw Error(ErrorKind::format, model_path + ": metadata 'targets' is 'inputs' but the network has " +
+                                         std::to_string(net.n_inputs()) + " inputs and " +
+                                         std::to_string(net.n_outputs()) + " outputs");
+    data.y = data.x;
+    scaler_apply(net.scaler(), data.y.data(), data.n, net.n_inputs());
+    data.outputs = data.inputs;
+    data.output_names = data.input_names;
+    return data;
+  }
   const auto label = net.metadata().find("label");
   if (label != net.metadata().end()) {
     if (!table.text_column)

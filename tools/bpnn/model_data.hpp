@@ -21,7 +21,8 @@ CsvTable model_table_read(const Network& net, const std::string& data_path);
 Dataset model_inputs(const Network& net, const CsvTable& table, const std::string& model_path);
 
 // The model's inputs and targets: a --label model's label column one-hot in the model's class
-// order; otherwise the columns named output_names, else the last columns.
+// order; an autoencoder's (--targets inputs) scaled inputs; otherwise the columns named
+// output_names, else the last columns.
 Dataset model_labelled(const Network& net, const CsvTable& table, const std::string& model_path);
 
 }  // namespace bpnn::cli

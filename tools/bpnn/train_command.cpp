@@ -40,7 +40,7 @@ struct TrainOptions {
   std::optional<std::string> label;
   double init_scale = 0.5;
   TrainConfig train;
-  std::string optimizer = "sgd", scale = "none";
+  std::string optimizer = "sgd", scale = "none", targets = "columns";
   bool no_shuffle = false;
   bool batch_given = false;
 };
@@ -95,10 +95,21 @@ void run_train(const TrainOptions& o) {
   config.seed = o.train.seed;
   validate(config);
 
+  const bool autoencoder = o.targets == "inputs";
+  if (autoencoder && (o.label || config.sizes.back() != config.sizes.front()))
+    throw Error(ErrorKind::argument, o.label ? "--targets inputs: not with --label"
+                                             : "--targets inputs: --layers must end with as many outputs as it has inputs");
+
   const CsvTable table =
       read_csv(o.data_path, CsvOptions{.text_column = o.label, .precision = config.precision});
-  const Dataset data = o.label ? dataset_from_label(table, *o.label)
+  Dataset data = o.label       ? dataset_from_label(table, *o.label)
+                 : autoencoder ? dataset_inputs(table, {}, config.sizes.front())
                                : dataset_from_targets(table, config.sizes.back());
+  if (autoencoder) {  // the targets are the inputs (scaled below, when --scale is given)
+    data.y = data.x;
+    data.outputs = data.inputs;
+    data.output_names = data.input_names;
+  }
   const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
   if (data.outputs != config.sizes.back())
     throw Error(ErrorKind::data, where + "--label " + *o.label + " has " +
@@ -122,6 +133,7 @@ void run_train(const TrainOptions& o) {
   net.metadata()["data_columns"] = std::to_string(table.cols);
   net.metadata()["input_columns"] = metadata_counts_format(input_columns);
   net.metadata()["output_names"] = nlohmann::json(data.output_names).dump();
+  if (autoencoder) net.metadata()["targets"] = "inputs";  // eval then scores against the inputs
   if (o.label) {
     net.metadata()["label"] = *o.label;
     net.metadata()["classes"] = nlohmann::json(data.classes).dump();
@@ -133,7 +145,11 @@ void run_train(const TrainOptions& o) {
     throw Error(ErrorKind::argument, "--batch: irprop steps on the full batch; leave --batch out");
   train.shuffle = !o.no_shuffle;
   const Scaling scaling = parse_scaling(o.scale);
-  if (scaling != Scaling::none) net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
+  if (scaling != Scaling::none) {
+    net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
+    // An autoencoder reproduces what its first layer sees: the scaled inputs.
+    if (autoencoder) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
+  }
   else if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
     std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
   if (const auto hint = target_range_hint(config.output_act, data))
@@ -204,6 +220,11 @@ void train_command_register(CLI::App& app, int& exit_code) {
       ->default_str("");
   add_real_option(*cmd, "--clip", o->train.clip, {.low = 0, .high = infinity},
                   "Clip the gradient's norm over all parameters to this (clip_grad_norm_); 0 = off");
+  cmd->add_option("--targets", o->targets,
+                  "columns: the last columns (or --label) are the targets; inputs: the targets are "
+                  "the (scaled) inputs, for an autoencoder such as --layers 64,8,64")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"columns", "inputs"}));
   cmd->add_option("--scale", o->scale,
                   "Fit an input scaler on the training rows and keep it in the model: "
                   "none|standard|minmax")
