@@ -16,36 +16,21 @@
 #include "nn/network_impl.hpp"
 #include "train/batch_plan.hpp"
 #include "train/optimizer.hpp"
+#include "same_bits.hpp"
+#include "train_test_util.hpp"
 #include "train/trainer_core.hpp"
 
 namespace {
 
 using bpnn::Optimizer;
 
-struct Data {
-  std::vector<double> x, y;
-  std::size_t n;
-};
+using Data = bpnn_test::TrainData;
+using bpnn_test::all_parameters;
 
 Data make_data(std::size_t n, std::size_t in, std::size_t out, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> u(-1, 1), p(0, 1);
-  Data d{{}, {}, n};
-  for (std::size_t i = 0; i < n * in; ++i) d.x.push_back(u(gen));
-  for (std::size_t i = 0; i < n * out; ++i) d.y.push_back(p(gen));
-  return d;
+  return bpnn_test::random_train_data(n, in, out, seed);
 }
 
-// Every parameter, layer by layer: weights [out, in] row-major, then biases.
-std::vector<double> all_parameters(const bpnn::Network& net) {
-  std::vector<double> all;
-  for (std::size_t l = 0; l < net.n_layers(); ++l) {
-    const auto w = net.weights(l), b = net.bias(l);
-    all.insert(all.end(), w.begin(), w.end());
-    all.insert(all.end(), b.begin(), b.end());
-  }
-  return all;
-}
 
 // The hyper-parameters the reference uses, written out (not taken from train_config_resolve, so
 // the engine's defaults are checked too).
@@ -267,10 +252,6 @@ std::vector<Case> reference_cases(std::size_t n) {
   return cases;
 }
 
-bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 }  // namespace
 
 TEST_CASE("every optimizer matches its reference step by step to 1e-12", "[optimizer]") {
@@ -296,7 +277,7 @@ TEST_CASE("every optimizer matches its reference step by step to 1e-12", "[optim
     }
     CHECK(worst <= 1e-12);
     // the parameters moved, and clipping (where asked for) was in force
-    CHECK_FALSE(bitwise_equal(all_parameters(net), all_parameters(bpnn::Network(tiny_config(21)))));
+    CHECK_FALSE(bpnn_test::same_bits(all_parameters(net), all_parameters(bpnn::Network(tiny_config(21)))));
     if (c.rule.clip > 0) CHECK(reference.clipped_steps > 0);
     if (c.rule.optimizer == Optimizer::irprop) {
       CHECK(reference.sign_changes > 0);
@@ -388,7 +369,7 @@ TEST_CASE("every optimizer gives the same bits for 1, 2 and 3 threads and both b
             if (first.empty()) first = params;
             INFO(s.name << " " << bpnn::to_string(precision) << " batch " << batch << " threads "
                         << threads << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
-            CHECK(bitwise_equal(params, first));
+            CHECK(bpnn_test::same_bits(params, first));
           }
       }
 }

@@ -15,33 +15,17 @@
 #include "train/batch_plan.hpp"
 #include "same_bits.hpp"
 #include "train/optimizer.hpp"
+#include "train_test_util.hpp"
 
 namespace {
 
-struct Data {
-  std::vector<double> x, y;
-  std::size_t n;
-};
+using Data = bpnn_test::TrainData;
+using bpnn_test::all_parameters;
 
 Data training_data(std::size_t n, std::size_t in, std::size_t out, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> u(-1, 1), p(0, 1);
-  Data d{{}, {}, n};
-  for (std::size_t i = 0; i < n * in; ++i) d.x.push_back(u(gen));
-  for (std::size_t i = 0; i < n * out; ++i) d.y.push_back(p(gen));
-  return d;
+  return bpnn_test::random_train_data(n, in, out, seed);
 }
 
-// Every parameter's bytes, in the public layout.
-std::vector<double> all_parameters(const bpnn::Network& net) {
-  std::vector<double> all;
-  for (std::size_t l = 0; l < net.n_layers(); ++l) {
-    const auto w = net.weights(l), b = net.bias(l);
-    all.insert(all.end(), w.begin(), w.end());
-    all.insert(all.end(), b.begin(), b.end());
-  }
-  return all;
-}
 
 bpnn::NetworkConfig wide_config(bpnn::Precision precision, std::uint64_t seed) {
   bpnn::NetworkConfig c;
