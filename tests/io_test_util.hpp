@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "io/crc32.hpp"
 
@@ -97,6 +98,13 @@ bpnn::Error error_of(F&& f) {
   }
   FAIL("expected a bpnn::Error, nothing was thrown");
   return bpnn::Error(bpnn::ErrorKind::internal, "unreachable");
+}
+
+// The Error(data) of parsing `text` as "t.csv".
+inline bpnn::Error csv_error(const std::string& text, const bpnn::CsvOptions& options = {}) {
+  auto e = error_of([&] { bpnn::parse_csv(text, "t.csv", options); });
+  CHECK(e.kind() == bpnn::ErrorKind::data);
+  return e;
 }
 
 }  // namespace bpnn_test

@@ -13,18 +13,13 @@
 using bpnn::CsvOptions;
 using bpnn::ErrorKind;
 using bpnn::parse_csv;
+using bpnn_test::csv_error;
 using bpnn_test::error_of;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
 
-// The Error(data) of parsing `text` as "t.csv".
-bpnn::Error csv_error(const std::string& text, const CsvOptions& options = {}) {
-  auto e = error_of([&] { parse_csv(text, "t.csv", options); });
-  CHECK(e.kind() == ErrorKind::data);
-  return e;
-}
 
 }  // namespace
 
