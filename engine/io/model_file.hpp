@@ -17,15 +17,28 @@
 // Version 1 (read only): the same, with format_version = "1" and crc32 over the buffer alone.
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpnn/network.hpp"
+#include "io/safetensors.hpp"
 
 namespace bpnn {
 
 // The bytes of `net`'s model file (version 2). Error(argument) for a network metadata key that
 // the format reserves, or a key or value that is not UTF-8 or holds a NUL.
 std::vector<unsigned char> model_encode(const Network& net);
+
+// The pieces, for files that hold a model and more (train/checkpoint.cpp):
+// the model's tensors and metadata, without the checksum (Error(argument) as model_encode);
+SafetensorsFile model_file_make(const Network& net);
+// any such file encoded with the version 2 whole-file crc32 filled in;
+std::vector<unsigned char> checksummed_encode(SafetensorsFile file);
+// the inverse: Error(format) unless metadata "format" is `format` and the checksum holds;
+SafetensorsFile checksummed_decode(std::span<const unsigned char> bytes, const std::string& source,
+                                   std::string_view format);
+// the network of a decoded model file (only the model's tensors; metadata "format" not read).
+Network model_from_file(const SafetensorsFile& file, const std::string& source);
 
 // A network from a model file's bytes (version 1 or 2); `source` names it in messages.
 // Error(format) for anything malformed or corrupt: see load_model.

@@ -241,7 +241,7 @@ void scaler_load(Network& net, const Metadata& m, const std::string& path) {
 
 }  // namespace
 
-std::vector<unsigned char> model_encode(const Network& net) {
+SafetensorsFile model_file_make(const Network& net) {
   const NetworkConfig& config = net.config();
   for (const auto& [key, value] : net.metadata()) {
     if (model_format_key(key))
@@ -280,6 +280,10 @@ std::vector<unsigned char> model_encode(const Network& net) {
     metadata_numbers_set(file.metadata, "scaler.offset", scaler.offset);
     metadata_numbers_set(file.metadata, "scaler.factor", scaler.factor);
   }
+  return file;
+}
+
+std::vector<unsigned char> checksummed_encode(SafetensorsFile file) {
   file.metadata["crc32"] = std::string(crc_digits, '0');
   std::vector<unsigned char> bytes = safetensors_encode(file);
   const std::size_t at = crc_position(bytes, "save_model");
@@ -288,15 +292,31 @@ std::vector<unsigned char> model_encode(const Network& net) {
   return bytes;
 }
 
-Network model_decode(std::span<const unsigned char> bytes, const std::string& path) {
-  const SafetensorsFile file = safetensors_decode(bytes, path);
+std::vector<unsigned char> model_encode(const Network& net) { return checksummed_encode(model_file_make(net)); }
+
+SafetensorsFile checksummed_decode(std::span<const unsigned char> bytes, const std::string& path,
+                                   std::string_view format_wanted) {
+  SafetensorsFile file = safetensors_decode(bytes, path);
   const auto& m = file.metadata;
   auto format = m.find("format");
-  if (format == m.end() || format->second != format_name)
-    format_fail(path, "not a bpnn model file (metadata \"format\" is " +
-                          (format == m.end() ? std::string("missing") : name_quote(format->second)) +
-                          "); load_weights reads plain safetensors weights");
+  if (format == m.end() || format->second != format_wanted) {
+    if (format_wanted == format_name)
+      format_fail(path, "not a bpnn model file (metadata \"format\" is " +
+                            (format == m.end() ? std::string("missing") : name_quote(format->second)) +
+                            "); load_weights reads plain safetensors weights");
+    format_fail(path, "not a " + std::string(format_wanted) + " file (metadata \"format\" is " +
+                          (format == m.end() ? std::string("missing") : name_quote(format->second)) + ")");
+  }
   checksum_check(bytes, file, path, true);
+  return file;
+}
+
+Network model_decode(std::span<const unsigned char> bytes, const std::string& path) {
+  return model_from_file(checksummed_decode(bytes, path, format_name), path);
+}
+
+Network model_from_file(const SafetensorsFile& file, const std::string& path) {
+  const auto& m = file.metadata;
 
   NetworkConfig config;
   const std::string& sizes_text = metadata_need(path, m, "sizes");

@@ -3,6 +3,8 @@
 // bit the same on every platform (std:: distributions are implementation-defined).
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
 
 namespace bpnn {
 
@@ -26,6 +28,24 @@ class Random {
   template <class It>
   void shuffle(It first, std::uint64_t count) {
     for (std::uint64_t i = count; i > 1; --i) std::swap(first[i - 1], first[below(i)]);
+  }
+
+  // The generator's whole state as text (the standard's decimal form) and back, for checkpoints;
+  // set_state returns false, changing nothing, for text that is not such a state.
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_;
+    return out.str();
+  }
+  bool set_state(const std::string& text) {
+    std::istringstream in(text);
+    std::mt19937_64 engine;
+    in >> engine;
+    if (in.fail()) return false;
+    in >> std::ws;
+    if (!in.eof()) return false;
+    engine_ = engine;
+    return true;
   }
 
  private:

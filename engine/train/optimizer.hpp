@@ -58,6 +58,15 @@ class OptimizerCore {
 
   // Once per step, before any update (Adam's step count).
   void step_begin() { ++steps_; }
+  // The rate of the steps from now on (a schedule changes it between epochs).
+  void set_learning_rate(double rate) { config_.learning_rate = rate; }
+
+  // The state a checkpoint keeps: the step count and the state buffers (empty when unused), in
+  // the arena's layout.
+  std::size_t steps() const { return steps_; }
+  void set_steps(std::size_t steps) { steps_ = steps; }
+  AlignedVector<T>& state1() { return state1_; }
+  AlignedVector<T>& state2() { return state2_; }
   // The tile's update from its summed gradient times grad_scale; params is the arena.
   void update(const ParamTile& tile, T grad_scale, T* params);
 

@@ -1,46 +1,125 @@
-// bpnn::Trainer and bpnn::train over TrainerCore<T> in the network's precision.
+// bpnn::Trainer and bpnn::train over TrainerCore<T> in the network's precision: the data as the
+// core sees it (split, scaled), the epoch loop with early stopping, and checkpoints.
 #include <algorithm>
-#include <type_traits>
 #include <chrono>
+#include <cmath>
 #include <string>
-#include <variant>
+#include <type_traits>
 
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/train.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/size_check.hpp"
+#include "train/checkpoint.hpp"
 #include "train/trainer_core.hpp"
 
 namespace bpnn {
+namespace {
+
+// Raw rows as a Dataset (doubles), for the validation split.
+template <class U>
+Dataset dataset_of(const U* x, const U* y, std::size_t n, std::size_t inputs, std::size_t outputs) {
+  Dataset d;
+  d.n = n;
+  d.inputs = inputs;
+  d.outputs = outputs;
+  d.x.assign(x, x + checked_mul(n, inputs, "training inputs"));
+  d.y.assign(y, y + checked_mul(n, outputs, "training targets"));
+  return d;
+}
+
+// x:(n, inputs) raw → the scaler's output in T (computed in double, as predict does)
+template <class T, class U>
+std::vector<T> scaled_in(const InputScaler& scaler, const U* x, std::size_t n, std::size_t inputs) {
+  std::vector<double> copy(x, x + n * inputs);
+  scaler_apply(scaler, copy.data(), n, inputs);
+  return std::vector<T>(copy.begin(), copy.end());
+}
+
+}  // namespace
 
 // The busy lock is taken first and released last: the network is the trainer's for its life.
 // A network with an input scaler trains on raw inputs, as predict takes them: the trainer scales
-// its own copy of the inputs (in double, as predict does, then stored in the caller's precision)
-// before the core sees them.
+// its own copy of the inputs (in double, as predict does, then stored in the network's precision)
+// before the core sees them. With config.val_split the data is split first (both sides copied).
 struct Trainer::Impl {
-  template <class T, class U>
-  Impl(Network::Impl& net, std::in_place_type_t<T> type, const TrainConfig& config, const U* x,
-       const U* y, std::size_t n)
-      : lock(net.busy, "train"),
-        scaled(scaled_copy(net.scaler, x, n, net.config.sizes.front())),
-        core(type, std::get<Mlp<typename T::value_type>>(net.mlp), config,
-             net.scaler.active() ? scaled_as<U>() : x, y, n) {}
-
-  static std::variant<std::vector<float>, std::vector<double>> scaled_copy(
-      const InputScaler& scaler, const auto* x, std::size_t n, std::size_t inputs) {
-    using U = std::remove_cv_t<std::remove_pointer_t<decltype(x)>>;
-    if (!scaler.active()) return std::vector<U>{};
-    std::vector<double> copy(x, x + n * inputs);
-    scaler_apply(scaler, copy.data(), n, inputs);
-    return std::vector<U>(copy.begin(), copy.end());
-  }
   template <class U>
-  const U* scaled_as() const { return std::get<std::vector<U>>(scaled).data(); }
+  Impl(Network& network, const TrainConfig& train_config, const U* x, const U* y, std::size_t n)
+      : lock(NetworkAccess::impl(network).busy, "train"),
+        public_net(network),
+        net(NetworkAccess::impl(network)),
+        config(train_config) {
+    const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
+    data_fingerprint_ = data_fingerprint(x, y, n, inputs, outputs);
+    if (config.val_split > 0) {
+      if (!(config.val_split < 1))
+        throw Error(ErrorKind::argument, "val_split: must be in [0, 1)");
+      split = split_dataset_stratified(dataset_of(x, y, n, inputs, outputs), config.val_split, config.seed);
+      if (split->first.n == 0 || split->second.n == 0)
+        throw Error(ErrorKind::argument, "val_split: " + std::to_string(n) +
+                                             " samples are too few to hold out a validation part");
+      core_make(split->first.x.data(), split->first.y.data(), split->first.n);
+      validation_set(split->second.x.data(), split->second.y.data(), split->second.n);
+    } else {
+      core_make(x, y, n);
+    }
+  }
+
+  template <class U>
+  void core_make(const U* x, const U* y, std::size_t n) {
+    if (net.scaler.active()) {  // the scaled inputs in the caller's type, as the targets
+      std::vector<U>& scaled = scaled_as<U>();
+      scaled = scaled_in<U>(net.scaler, x, n, net.config.sizes.front());
+      x = scaled.data();
+    }
+    if (net.config.precision == Precision::f32)
+      core_f32 = std::make_unique<TrainerCore<float>>(std::get<Mlp<float>>(net.mlp), config, x, y, n);
+    else
+      core_f64 = std::make_unique<TrainerCore<double>>(std::get<Mlp<double>>(net.mlp), config, x, y, n);
+  }
+
+  template <class U>
+  std::vector<U>& scaled_as() {
+    if constexpr (std::is_same_v<U, float>) return scaled_f32;
+    else return scaled_f64;
+  }
+
+  // The validation rows, scaled and in the network's precision, owned here.
+  template <class U>
+  void validation_set(const U* x, const U* y, std::size_t n) {
+    if (n > 0 && (x == nullptr || y == nullptr))
+      throw Error(ErrorKind::argument, "validation data: null x or y");
+    const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
+    const auto set = [&](auto& core, auto& vx, auto& vy) {
+      using T = typename std::remove_reference_t<decltype(core)>::value_type;
+      vx = net.scaler.active() ? scaled_in<T>(net.scaler, x, n, inputs)
+                               : std::vector<T>(x, x + checked_mul(n, inputs, "validation inputs"));
+      vy.assign(y, y + checked_mul(n, outputs, "validation targets"));
+      core.set_validation(vx.data(), vy.data(), n);
+    };
+    if (core_f32) set(*core_f32, val_x_f32, val_y_f32);
+    else set(*core_f64, val_x_f64, val_y_f64);
+    if (!split) validation_fingerprint = data_fingerprint(x, y, n, inputs, outputs);
+  }
+
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    if (core_f32) return f(*core_f32);
+    return f(*core_f64);
+  }
 
   BusyLock lock;
-  std::variant<std::vector<float>, std::vector<double>> scaled;  // inputs after the scaler, if any
-  std::variant<TrainerCore<float>, TrainerCore<double>> core;
+  Network& public_net;
+  Network::Impl& net;
+  TrainConfig config;
+  std::optional<std::pair<Dataset, Dataset>> split;  // {training, validation} with val_split
+  std::vector<float> scaled_f32, val_x_f32, val_y_f32;
+  std::vector<double> scaled_f64, val_x_f64, val_y_f64;
+  std::unique_ptr<TrainerCore<float>> core_f32;  // one of the two, in the network's precision
+  std::unique_ptr<TrainerCore<double>> core_f64;
+  DataFingerprint data_fingerprint_;                     // the training data as given (before any split)
+  std::optional<DataFingerprint> validation_fingerprint;  // a validation set given apart
 };
 
 // What training allocates beyond the network, as an upper bound: the optimizer's gradient and
@@ -64,8 +143,15 @@ std::size_t training_bytes(const NetworkConfig& net, const TrainConfig& config, 
                                ? 0
                                : checked_mul(n, checked_mul(net.sizes.front() + net.sizes.back(),
                                                             element, what), what);
+  // a validation split copies the data (in double) once more
+  const std::size_t split = resolved.val_split > 0
+                                ? checked_mul(n, checked_mul(net.sizes.front() + net.sizes.back(),
+                                                             sizeof(double), what), what)
+                                : 0;
   const std::size_t optimizer = checked_mul(params, optimizer_state_factor(resolved), what);
-  return checked_add(checked_add(optimizer, activations, what), data, what);
+  const std::size_t best = resolved.early_stop > 0 ? params : 0;
+  return checked_add(checked_add(checked_add(optimizer, activations, what), checked_add(data, split, what), what),
+                     best, what);
 }
 
 struct TrainerAccess {
@@ -74,17 +160,19 @@ struct TrainerAccess {
                                              const U* y, std::size_t n) {
     if (n > 0 && (x == nullptr || y == nullptr))
       throw Error(ErrorKind::argument, "training data: null x or y");
-    Network::Impl& impl = NetworkAccess::impl(net);
-    check_fits_in_memory(training_bytes(impl.config, config, n, sizeof(U)),
+    check_fits_in_memory(training_bytes(NetworkAccess::impl(net).config, config, n, sizeof(U)),
                          "training (parameters, gradients, optimizer state, activations and data)");
-    if (impl.config.precision == Precision::f32)
-      return std::make_unique<Trainer::Impl>(impl, std::in_place_type<TrainerCore<float>>, config,
-                                             x, y, n);
-    return std::make_unique<Trainer::Impl>(impl, std::in_place_type<TrainerCore<double>>, config,
-                                           x, y, n);
+    return std::make_unique<Trainer::Impl>(net, config, x, y, n);
+  }
+
+  static void shapes_check(const Network& net, const Dataset& data, const char* what) {
+    if (data.inputs != net.n_inputs() || data.outputs != net.n_outputs())
+      throw Error(ErrorKind::data, std::string(what) + " has " + std::to_string(data.inputs) +
+                                       " inputs and " + std::to_string(data.outputs) +
+                                       " targets, but the network takes " + std::to_string(net.n_inputs()) +
+                                       " inputs and gives " + std::to_string(net.n_outputs()) + " outputs");
   }
 };
-
 
 Trainer::Trainer(Network& net, const TrainConfig& config, const double* x, const double* y,
                  std::size_t n)
@@ -95,33 +183,98 @@ Trainer::Trainer(Network& net, const TrainConfig& config, const float* x, const 
     : impl_(TrainerAccess::make(net, config, x, y, n)) {}
 
 Trainer::Trainer(Network& net, const TrainConfig& config, const Dataset& data) {
-  if (data.inputs != net.n_inputs() || data.outputs != net.n_outputs())
-    throw Error(ErrorKind::data, "data set has " + std::to_string(data.inputs) + " inputs and " +
-                                     std::to_string(data.outputs) + " targets, but the network takes " +
-                                     std::to_string(net.n_inputs()) + " inputs and gives " +
-                                     std::to_string(net.n_outputs()) + " outputs");
+  TrainerAccess::shapes_check(net, data, "data set");
   impl_ = TrainerAccess::make(net, config, data.x.data(), data.y.data(), data.n);
+}
+
+Trainer::Trainer(Network& net, const TrainConfig& config, const Dataset& data,
+                 const Dataset& validation)
+    : Trainer(net, config, data) {
+  TrainerAccess::shapes_check(net, validation, "validation set");
+  set_validation(validation.x.data(), validation.y.data(), validation.n);
 }
 
 Trainer::~Trainer() = default;
 
+void Trainer::set_validation(const double* x, const double* y, std::size_t n) {
+  if (impl_->config.val_split > 0)
+    throw Error(ErrorKind::argument, "validation data: given apart while val_split holds out a part");
+  impl_->validation_set(x, y, n);
+}
+
+void Trainer::set_validation(const float* x, const float* y, std::size_t n) {
+  if (impl_->config.val_split > 0)
+    throw Error(ErrorKind::argument, "validation data: given apart while val_split holds out a part");
+  impl_->validation_set(x, y, n);
+}
+
 EpochStats Trainer::run_epoch() {
-  return std::visit([](auto& core) { return core.run_epoch(); }, impl_->core);
+  return impl_->visit([](auto& core) { return core.run_epoch(); });
+}
+
+std::size_t Trainer::epochs_done() const {
+  return impl_->visit([](auto& core) { return core.epochs_done(); });
+}
+
+bool Trainer::should_stop() const {
+  return impl_->visit([](auto& core) { return core.should_stop(); });
+}
+
+void Trainer::restore_best() {
+  impl_->visit([](auto& core) { core.restore_best(); });
+}
+
+void Trainer::checkpoint_save(const std::string& path) const {
+  Impl& impl = *impl_;
+  impl.visit([&](auto& core) {
+    checkpoint_write(path, impl.public_net, core, impl.config, impl.data_fingerprint_,
+                     impl.validation_fingerprint);
+  });
+}
+
+void Trainer::resume(const std::string& path) {
+  Impl& impl = *impl_;
+  impl.visit([&](auto& core) {
+    checkpoint_restore(path, impl.net, core, impl.config, impl.data_fingerprint_,
+                       impl.validation_fingerprint);
+  });
 }
 
 TrainReport Trainer::run(const EpochCallback& on_epoch) {
   const auto start = std::chrono::steady_clock::now();
   TrainReport report;
-  const std::size_t epochs = std::visit([](auto& core) { return core.epochs(); }, impl_->core);
-  for (std::size_t e = 0; e < epochs; ++e) {
+  const TrainConfig& config = impl_->config;
+  const auto checkpoint = [&] {
+    if (!config.checkpoint.empty()) checkpoint_save(config.checkpoint);
+  };
+  while (epochs_done() < config.epochs) {
+    if (should_stop()) {  // a resumed run whose patience had already run out
+      report.stopped_early = true;
+      break;
+    }
     const EpochStats stats = run_epoch();
     report.epochs_run++;
     report.final_loss = stats.loss;
+    const bool last = epochs_done() == config.epochs || should_stop();
+    if (!last && config.checkpoint_every > 0 && epochs_done() % config.checkpoint_every == 0)
+      checkpoint();
     if (on_epoch && on_epoch(stats) == EpochAction::stop) {
       report.stopped_by_callback = true;
       break;
     }
+    if (should_stop()) {
+      report.stopped_early = true;
+      break;
+    }
   }
+  checkpoint();
+  impl_->visit([&](auto& core) {
+    if (core.has_validation() && core.epochs_done() > 0) {
+      report.best_epoch = core.early_stop().best_epoch;
+      report.best_val_loss = core.early_stop().best_loss;
+    }
+  });
+  restore_best();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -129,6 +282,12 @@ TrainReport Trainer::run(const EpochCallback& on_epoch) {
 TrainReport train(Network& net, const TrainConfig& config, const Dataset& data,
                   const EpochCallback& on_epoch) {
   Trainer trainer(net, config, data);
+  return trainer.run(on_epoch);
+}
+
+TrainReport train(Network& net, const TrainConfig& config, const Dataset& data,
+                  const Dataset& validation, const EpochCallback& on_epoch) {
+  Trainer trainer(net, config, data, validation);
   return trainer.run(on_epoch);
 }
 

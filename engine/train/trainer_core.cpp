@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -23,6 +24,11 @@ TrainConfig validated(const TrainConfig& config, std::size_t n) {
                 "epochs: must be between 1 and " + std::to_string(max_epochs) + ", not " +
                     std::to_string(c.epochs));
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
+  schedule_validate(c.schedule);
+  if (!(c.val_split >= 0 && c.val_split < 1))
+    throw Error(ErrorKind::argument, "val_split: must be in [0, 1), not " + std::to_string(c.val_split));
+  if (c.early_stop > max_epochs)
+    throw Error(ErrorKind::argument, "early_stop: must be at most " + std::to_string(max_epochs));
   if (n == 0) throw Error(ErrorKind::argument, "training data: no samples");
   c.batch = train_batch(c, n);
   return c;
@@ -70,7 +76,9 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       optimizer_(config_, mlp.arena().size()),
       chunk_loss_(plan_.chunks(workspace_.capacity)),
       chunk_correct_(plan_.chunks(workspace_.capacity)),
-      parallel_(config.backend, config.threads) {
+      parallel_(config.backend, config.threads),
+      schedule_(config_.schedule, config_.learning_rate, config_.epochs),
+      early_stop_{std::numeric_limits<double>::infinity()} {
   const kernels::KernelTable<T>& table = mlp.kernels();
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const LayerSpec& layer = mlp.layers()[l];
@@ -108,9 +116,10 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
 }
 
 template <class T>
-std::size_t TrainerCore<T>::count_correct(const T* y, std::size_t first, std::size_t rows) const {
+std::size_t TrainerCore<T>::count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
+                                          std::size_t rows) const {
   const std::size_t k = mlp_.n_outputs();
-  const T* yhat = workspace_.activations.back().data();
+  const T* yhat = ws.activations.back().data();
   std::size_t correct = 0;
   for (std::size_t r = first; r < first + rows; ++r) {
     const T* p = yhat + r * k;
@@ -182,7 +191,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
     mlp_.forward(x, 0, 1, workspace_);
     const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
     check_finite(loss);
-    if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+    if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, 1);
     sgd_sample_in_place(mlp_, x, workspace_, lr);
     return loss;
   }
@@ -202,7 +211,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
   mlp_.forward_layer(last, x, 0, 1, workspace_);
   const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);
   check_finite(loss);
-  if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+  if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, 1);
   for (std::size_t l = last + 1; l-- > 0;) {
     if (l > 0) mlp_.backward_data_row(l, workspace_);
     tiles(l, [&](std::size_t o0, std::size_t m) {
@@ -222,7 +231,7 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
     const std::size_t n = std::min(plan_.chunk_rows, rows - first);
     mlp_.forward(x, first, n, workspace_);
     chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
-    chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(y, first, n);
+    chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
     mlp_.backward_data(first, n, workspace_);
   });
   double loss = 0;
@@ -246,7 +255,72 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
 }
 
 template <class T>
+void TrainerCore<T>::set_validation(const T* x, const T* y, std::size_t n) {
+  if (epoch_ > 0) throw Error(ErrorKind::argument, "validation data: set before the first epoch");
+  if (n > 0 && (x == nullptr || y == nullptr))
+    throw Error(ErrorKind::argument, "validation data: null x or y");
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  for (std::size_t i = 0; i < n * in; ++i)
+    if (!std::isfinite(x[i]))
+      throw Error(ErrorKind::data, "validation data: input " + std::to_string(i % in) + " of sample " +
+                                       std::to_string(i / in) + " is not finite in this precision");
+  for (std::size_t i = 0; i < n * k; ++i)
+    if (!std::isfinite(y[i]))
+      throw Error(ErrorKind::data, "validation data: target " + std::to_string(i % k) + " of sample " +
+                                       std::to_string(i / k) + " is not finite in this precision");
+  val_x_ = x;
+  val_y_ = y;
+  val_n_ = n;
+  val_workspace_ = n > 0 ? Workspace<T>(mlp_, std::min(n, validation_pass_rows)) : Workspace<T>();
+}
+
+template <class T>
+std::pair<double, std::size_t> TrainerCore<T>::validation_score() {
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  const std::size_t capacity = val_workspace_.capacity;
+  const std::size_t tasks = (capacity + validation_chunk_rows - 1) / validation_chunk_rows;
+  std::vector<double> loss(tasks);
+  std::vector<std::size_t> correct(tasks);
+  double loss_sum = 0;
+  std::size_t correct_sum = 0;
+  for (std::size_t pass = 0; pass < val_n_; pass += capacity) {
+    const std::size_t rows = std::min(capacity, val_n_ - pass);
+    const T* x = val_x_ + pass * in;
+    const T* y = val_y_ + pass * k;
+    const std::size_t chunks = (rows + validation_chunk_rows - 1) / validation_chunk_rows;
+    parallel_.run(chunks, [&](std::size_t c) {
+      const std::size_t first = c * validation_chunk_rows;
+      const std::size_t n = std::min(validation_chunk_rows, rows - first);
+      mlp_.forward(x, first, n, val_workspace_);
+      loss[c] = mlp_.loss_and_output_delta(y, first, n, val_workspace_);
+      correct[c] = classes_ == Classes::none ? 0 : count_correct(val_workspace_, y, first, n);
+    });
+    for (std::size_t c = 0; c < chunks; ++c) {
+      loss_sum += loss[c];
+      correct_sum += correct[c];
+    }
+  }
+  return {loss_sum, correct_sum};
+}
+
+template <class T>
+void TrainerCore<T>::learning_rate_set(double rate) {
+  config_.learning_rate = rate;
+  optimizer_.set_learning_rate(rate);
+}
+
+template <class T>
+void TrainerCore<T>::restore_best() {
+  if (best_arena_.empty()) return;
+  std::copy(best_arena_.begin(), best_arena_.end(), mlp_.arena().begin());
+}
+
+template <class T>
 EpochStats TrainerCore<T>::run_epoch() {
+  if (config_.early_stop > 0 && val_n_ == 0)
+    throw Error(ErrorKind::argument,
+                "early stopping needs validation data (a validation split or set)");
+  learning_rate_set(schedule_.rate(epoch_));
   const auto start = std::chrono::steady_clock::now();
   if (config_.shuffle) random_.shuffle(order_.begin(), n_);
   const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
@@ -277,6 +351,30 @@ EpochStats TrainerCore<T>::run_epoch() {
     stats.accuracy = static_cast<double>(correct) / static_cast<double>(n_);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   stats.samples_per_s = stats.seconds > 0 ? static_cast<double>(n_) / stats.seconds : 0;
+  stats.learning_rate = config_.optimizer == Optimizer::irprop
+                            ? std::numeric_limits<double>::quiet_NaN()
+                            : config_.learning_rate;
+  if (val_n_ > 0) {
+    const auto [val_loss, val_correct] = validation_score();
+    stats.val_loss = val_loss / static_cast<double>(val_n_);
+    if (classes_ != Classes::none)
+      stats.val_accuracy = static_cast<double>(val_correct) / static_cast<double>(val_n_);
+    if (!std::isfinite(stats.val_loss))
+      throw Error(ErrorKind::nonfinite, "training diverged: the validation loss became " +
+                                            std::string(std::isnan(stats.val_loss) ? "NaN" : "infinite") +
+                                            " after epoch " + std::to_string(epoch_) +
+                                            " (try a smaller learning rate)");
+    stats.best = stats.val_loss < early_stop_.best_loss;
+    if (stats.best) {
+      early_stop_.best_loss = stats.val_loss;
+      early_stop_.best_epoch = stats.epoch;
+      early_stop_.bad_epochs = 0;
+      if (config_.early_stop > 0) best_arena_.assign(mlp_.arena().begin(), mlp_.arena().end());
+    } else {
+      ++early_stop_.bad_epochs;
+    }
+  }
+  schedule_.observe(val_n_ > 0 ? stats.val_loss : stats.loss);
   return stats;
 }
 

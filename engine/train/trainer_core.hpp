@@ -10,6 +10,7 @@
 #include "train/batch_plan.hpp"
 #include "train/optimizer.hpp"
 #include "train/parallel.hpp"
+#include "train/schedule.hpp"
 
 namespace bpnn {
 
@@ -31,9 +32,43 @@ class TrainerCore {
   template <class U>
   TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y, std::size_t n);
 
+  // Validation rows vx:(n, inputs) vy:(n, outputs) in T, kept by pointer (the caller owns them);
+  // before the first epoch. Error(data) for a value that is not finite.
+  void set_validation(const T* x, const T* y, std::size_t n);
+  bool has_validation() const { return val_n_ > 0; }
+
+  // One epoch at the schedule's rate, then the validation score and the bookkeeping of the
+  // schedule and early stopping. Error(argument) when early stopping has no validation data.
   EpochStats run_epoch();
   std::size_t epochs_done() const { return epoch_; }
   std::size_t epochs() const { return config_.epochs; }
+  const TrainConfig& config() const { return config_; }
+  // Early stopping's patience has run out.
+  bool should_stop() const {
+    return config_.early_stop > 0 && early_stop_.bad_epochs >= config_.early_stop;
+  }
+  // The network gets the best epoch's weights (when early stopping kept them).
+  void restore_best();
+
+  // Early stopping's state: the best validation loss (∞ before the first epoch), its epoch, the
+  // epochs since it, and (with early stopping) the weights of that epoch.
+  struct EarlyStopState {
+    double best_loss;
+    std::size_t best_epoch = 0;
+    std::size_t bad_epochs = 0;
+  };
+
+  // The state a checkpoint saves and restores (train/checkpoint.cpp).
+  Mlp<T>& mlp() { return mlp_; }
+  OptimizerCore<T>& optimizer() { return optimizer_; }
+  const OptimizerCore<T>& optimizer() const { return optimizer_; }
+  std::vector<std::size_t>& order() { return order_; }
+  Random& random() { return random_; }
+  LearningRateSchedule& schedule() { return schedule_; }
+  EarlyStopState& early_stop() { return early_stop_; }
+  const EarlyStopState& early_stop() const { return early_stop_; }
+  AlignedVector<T>& best_arena() { return best_arena_; }
+  void set_epochs_done(std::size_t epochs) { epoch_ = epochs; }
 
  private:
   enum class Classes { none, one_hot, binary };
@@ -50,8 +85,13 @@ class TrainerCore {
   // Runs task(i) for every phase-2 task, on threads when the plan says so.
   template <class Task>
   void weight_tasks_run(Task&& task);
-  // Correct classifications among rows [first, first + rows) of the last forward pass.
-  std::size_t count_correct(const T* y, std::size_t first, std::size_t rows) const;
+  // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
+  std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
+                            std::size_t rows) const;
+  // Σ E and the correct classifications over the validation rows, in a fixed chunk order.
+  std::pair<double, std::size_t> validation_score();
+  // Sets the rate the steps use from now on.
+  void learning_rate_set(double rate);
 
   Mlp<T>& mlp_;
   TrainConfig config_;
@@ -78,6 +118,19 @@ class TrainerCore {
   ParallelFor parallel_;
   Classes classes_;
   std::size_t epoch_ = 0;
+  LearningRateSchedule schedule_;
+  EarlyStopState early_stop_;
+  AlignedVector<T> best_arena_;  // with early stopping: the best epoch's parameters
+  // validation rows, (val_n_, inputs) and (val_n_, outputs); their work buffers
+  const T* val_x_ = nullptr;
+  const T* val_y_ = nullptr;
+  std::size_t val_n_ = 0;
+  Workspace<T> val_workspace_;
 };
+
+// Rows per task when scoring the validation set, and rows per pass over its work buffers: fixed,
+// so the validation loss is summed in the same order for every thread count.
+constexpr std::size_t validation_chunk_rows = 64;
+constexpr std::size_t validation_pass_rows = 256;
 
 }  // namespace bpnn
