@@ -1,4 +1,5 @@
 // bpnn train DATA.csv --layers ... -o model.safetensors
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "bpnn/message_line.hpp"
 #include "bpnn/output_paths.hpp"
 #include "bpnn/train.hpp"
+#include "io/crc32.hpp"
 #include "io/output_file.hpp"
 #include "nn/size_check.hpp"
 
@@ -43,7 +45,132 @@ struct TrainOptions {
   std::string optimizer = "sgd", scale = "none", targets = "columns";
   bool no_shuffle = false;
   bool batch_given = false;
+  std::string schedule = "constant";
+  std::string val_path, checkpoint_path, resume_path;
 };
+
+// The options that shape the trained model, as exact text under their option names (without
+// "--"): the model keeps them in its "training" metadata, a checkpoint too, and `--resume` takes
+// them from there. NaN (an optimizer default) is "default".
+nlohmann::json shaping_options(const TrainOptions& o) {
+  const auto real = [](double v) {
+    if (std::isnan(v)) return std::string("default");
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return std::string(text);
+  };
+  nlohmann::json j;
+  j["layers"] = metadata_counts_format(o.layers);
+  j["hidden-act"] = o.hidden_act;
+  j["output-act"] = o.output_act;
+  j["loss"] = o.loss;
+  j["precision"] = o.precision;
+  j["init"] = o.init;
+  j["init-scale"] = real(o.init_scale);
+  j["init-from"] = o.init_from;
+  j["seed"] = std::to_string(o.train.seed);
+  j["label"] = o.label ? *o.label : std::string();
+  j["targets"] = o.targets;
+  j["scale"] = o.scale;
+  j["optimizer"] = o.optimizer;
+  j["lr"] = real(o.train.learning_rate);
+  j["momentum"] = real(o.train.momentum);
+  j["betas"] = real(o.train.beta1) + "," + real(o.train.beta2);
+  j["eps"] = real(o.train.eps);
+  j["l2"] = real(o.train.l2);
+  j["clip"] = real(o.train.clip);
+  j["batch"] = o.batch_given ? std::to_string(o.train.batch) : std::string("default");
+  j["no-shuffle"] = o.no_shuffle ? "1" : "0";
+  j["schedule"] = o.schedule;
+  j["val-split"] = real(o.train.val_split);
+  j["early-stop"] = std::to_string(o.train.early_stop);
+  return j;
+}
+
+// The inverse of shaping_options over `o`; Error(format) naming the checkpoint for a value that
+// does not parse.
+void shaping_options_apply(const nlohmann::json& j, TrainOptions& o, const std::string& source) {
+  const auto text = [&](const char* key) -> std::string {
+    if (!j.contains(key) || !j[key].is_string())
+      throw Error(ErrorKind::format, source + ": metadata \"training\" lacks the option " + key);
+    return j[key].get<std::string>();
+  };
+  const auto real = [&](const char* key) {
+    const std::string t = text(key);
+    if (t == "default") return optimizer_default;
+    return parse_real(std::string("--") + key, t, {.low = -HUGE_VAL, .high = HUGE_VAL});
+  };
+  const auto whole = [&](const char* key) {
+    const std::string t = text(key);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc{} || end != t.data() + t.size())
+      throw Error(ErrorKind::format, source + ": metadata \"training\" option " + key + " = " + quoted_value(t) +
+                                         " is not a whole number");
+    return v;
+  };
+  o.layers = metadata_counts_parse(text("layers"), source, "training.layers");
+  o.hidden_act = text("hidden-act");
+  o.output_act = text("output-act");
+  o.loss = text("loss");
+  o.precision = text("precision");
+  o.init = text("init");
+  o.init_scale = real("init-scale");
+  o.init_from = text("init-from");
+  o.train.seed = whole("seed");
+  const std::string label = text("label");
+  o.label = label.empty() ? std::nullopt : std::optional<std::string>(label);
+  o.targets = text("targets");
+  o.scale = text("scale");
+  o.optimizer = text("optimizer");
+  o.train.learning_rate = real("lr");
+  o.train.momentum = real("momentum");
+  const std::string betas = text("betas");
+  const auto comma = betas.find(',');
+  if (comma == std::string::npos)
+    throw Error(ErrorKind::format, source + ": metadata \"training\" option betas = " + quoted_value(betas));
+  o.train.beta1 = parse_real("--betas", betas.substr(0, comma), {.low = -HUGE_VAL, .high = HUGE_VAL});
+  o.train.beta2 = parse_real("--betas", betas.substr(comma + 1), {.low = -HUGE_VAL, .high = HUGE_VAL});
+  o.train.eps = real("eps");
+  o.train.l2 = real("l2");
+  o.train.clip = real("clip");
+  o.batch_given = text("batch") != "default";
+  if (o.batch_given) o.train.batch = whole("batch");
+  o.no_shuffle = text("no-shuffle") == "1";
+  o.schedule = text("schedule");
+  o.train.val_split = real("val-split");
+  o.train.early_stop = whole("early-stop");
+}
+
+// The training files a data argument names, for their size and CRC-32 in a checkpoint.
+std::vector<std::string> data_files(const std::string& spec) {
+  std::string_view rest = spec;
+  if (rest.starts_with("fann:")) return {std::string(rest.substr(5))};
+  if (!rest.starts_with("idx:")) return {spec};
+  rest.remove_prefix(4);
+  std::vector<std::string> files;
+  for (std::size_t comma; (comma = rest.find(',')) != std::string_view::npos; rest.remove_prefix(comma + 1))
+    files.emplace_back(rest.substr(0, comma));
+  files.emplace_back(rest);
+  return files;
+}
+
+// "SIZE:CRC32" of the files, in order, read in pieces.
+std::string data_files_stamp(const std::string& spec) {
+  std::uint64_t size = 0;
+  std::uint32_t crc = 0;
+  std::vector<unsigned char> buffer(1 << 20);
+  for (const std::string& path : data_files(spec)) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) throw Error(ErrorKind::io, path + ": cannot be read");
+    for (std::size_t got; (got = std::fread(buffer.data(), 1, buffer.size(), f)) > 0; size += got)
+      crc = crc32_update(crc, std::span(buffer.data(), got));
+    const bool failed = std::ferror(f);
+    std::fclose(f);
+    if (failed) throw Error(ErrorKind::io, path + ": read error");
+  }
+  return std::to_string(size) + ":" + crc32_hex(crc);
+}
 
 // A one-line hint when the targets lie outside what the output activation can produce (negative
 // targets with a sigmoid output, class indices 0–9 in one sigmoid column), with the fix.
@@ -76,11 +203,59 @@ std::optional<std::string> target_range_hint(Activation out, const Dataset& data
   return std::nullopt;
 }
 
-void run_train(const TrainOptions& o) {
+// `bpnn train --resume CKPT`: the options that shape the result from the checkpoint. Given again
+// with the same value is fine, with another is Error(argument); the training files must be the
+// checkpoint's (size and CRC-32), else Error(data).
+std::optional<Checkpoint> resume_prepare(TrainOptions& o, const CLI::App& cmd) {
+  if (o.resume_path.empty()) return std::nullopt;
+  Checkpoint ck = checkpoint_read(o.resume_path);
+  const auto& m = ck.network.metadata();
+  const auto stored_it = m.find("training");
+  nlohmann::json stored;
+  if (stored_it != m.end()) stored = nlohmann::json::parse(stored_it->second, nullptr, false);
+  if (!stored.is_object())
+    throw Error(ErrorKind::format, o.resume_path + ": a checkpoint without the options of `bpnn train` "
+                                                   "(metadata \"training\"); resume it through the library");
+  const nlohmann::json given = shaping_options(o);
+  for (const auto& [key, value] : given.items())
+    if (cmd.count("--" + key) > 0 && stored.contains(key) && stored[key] != value)
+      throw Error(ErrorKind::argument, "--" + key + " " + quoted_value(value.get<std::string>()) +
+                                           " differs from the checkpoint's " +
+                                           quoted_value(stored[key].is_string() ? stored[key].get<std::string>() : "?") +
+                                           " (" + o.resume_path + "); leave it out to continue the run");
+  shaping_options_apply(stored, o, o.resume_path);
+  const auto stamp = m.find("training_data");
+  if (stamp != m.end() && stamp->second != data_files_stamp(o.data_path))
+    throw Error(ErrorKind::data, o.data_path + ": not the training data of " + o.resume_path +
+                                     " (size:CRC-32 " + data_files_stamp(o.data_path) + ", the checkpoint's " +
+                                     stamp->second + ")");
+  if (cmd.count("--epochs") == 0) o.train.epochs = ck.config.epochs;
+  return ck;
+}
+
+void run_train(TrainOptions& o, const CLI::App& cmd) {
   std::vector<CommandFile> inputs{{"the training data", o.data_path}};
   if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
-  output_paths_check_distinct(inputs, {{"--output", o.model_path}});
+  if (!o.val_path.empty()) inputs.push_back({"--val", o.val_path});
+  std::vector<CommandFile> outputs{{"--output", o.model_path}};
+  if (!o.checkpoint_path.empty()) {
+    outputs.push_back({"--checkpoint", o.checkpoint_path});
+    output_kind(o.checkpoint_path);
+  }
+  // Resuming and checkpointing to the same file is the usual way to continue a run: the
+  // checkpoint is read whole before training starts.
+  if (!o.resume_path.empty() && (o.checkpoint_path.empty() || !paths_same_file(o.resume_path, o.checkpoint_path)))
+    inputs.push_back({"--resume", o.resume_path});
+  output_paths_check_distinct(inputs, outputs);
   output_kind(o.model_path);  // a folder, a socket, a missing folder: exit 4 before any work
+  if (o.train.checkpoint_every > 0 && o.checkpoint_path.empty())
+    throw Error(ErrorKind::argument, "--checkpoint-every: give --checkpoint FILE too");
+  if (o.train.val_split > 0 && !o.val_path.empty())
+    throw Error(ErrorKind::argument, "--val-split and --val: give one or the other");
+  std::optional<Checkpoint> resumed = resume_prepare(o, cmd);
+  if (o.layers.empty()) throw Error(ErrorKind::argument, "--layers is required (unless --resume)");
+  if (o.train.early_stop > 0 && o.train.val_split == 0 && o.val_path.empty())
+    throw Error(ErrorKind::argument, "--early-stop needs validation data: --val-split F or --val FILE");
   // With -o /dev/stdout the model is the output: keep the progress lines out of it.
   const bool progress = !output_is_stdout(o.model_path);
 
@@ -121,8 +296,8 @@ void run_train(const TrainOptions& o) {
                                      std::to_string(data.outputs) + " targets, but --layers starts with " +
                                      std::to_string(config.sizes.front()) + " inputs");
 
-  Network net(config);
-  if (!o.init_from.empty()) load_weights(net, o.init_from);
+  Network net = resumed ? std::move(resumed->network) : Network(config);
+  if (!o.init_from.empty() && !resumed) load_weights(net, o.init_from);
   net.metadata()["input_names"] = nlohmann::json(data.input_names).dump();
   // Where the inputs sat in the training file, so predict and eval can read a header-less file
   // of the same layout (model_data.hpp).
@@ -145,7 +320,9 @@ void run_train(const TrainOptions& o) {
     throw Error(ErrorKind::argument, "--batch: irprop steps on the full batch; leave --batch out");
   train.shuffle = !o.no_shuffle;
   const Scaling scaling = parse_scaling(o.scale);
-  if (scaling != Scaling::none) {
+  if (resumed) {  // the checkpoint's network has its scaler
+    if (autoencoder && net.scaler().active()) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
+  } else if (scaling != Scaling::none) {
     net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
     // An autoencoder reproduces what its first layer sees: the scaled inputs.
     if (autoencoder) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
@@ -155,22 +332,61 @@ void run_train(const TrainOptions& o) {
   if (const auto hint = target_range_hint(config.output_act, data))
     std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
+  train.schedule = parse_schedule(o.schedule);
+  train.checkpoint = o.checkpoint_path;
+  net.metadata()["training"] = shaping_options(o).dump();
+  if (!o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
+
+  // A validation file: the same columns as the training file, classes in the training order.
+  std::optional<Dataset> validation;
+  if (!o.val_path.empty()) {
+    const CsvTable val_table =
+        read_csv(o.val_path, CsvOptions{.text_column = o.label, .precision = config.precision});
+    validation = o.label       ? dataset_from_label(val_table, *o.label, data.classes)
+                 : autoencoder ? dataset_inputs(val_table, data.input_names, config.sizes.front())
+                               : dataset_from_targets(val_table, config.sizes.back());
+    if (autoencoder) {
+      validation->y = validation->x;
+      validation->outputs = validation->inputs;
+      if (net.scaler().active())
+        scaler_apply(net.scaler(), validation->y.data(), validation->n, validation->outputs);
+    }
+    if (validation->inputs != data.inputs || validation->outputs != data.outputs)
+      throw Error(ErrorKind::data, o.val_path + ": " + std::to_string(validation->inputs) + " inputs and " +
+                                       std::to_string(validation->outputs) + " targets, the training data has " +
+                                       std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
+  }
+
   if (progress)
     std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
                 data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
                 net.kernel_arch().c_str());
-  bpnn::train(net, train, data, [progress](const EpochStats& s) {
+  Trainer trainer = validation ? Trainer(net, train, data, *validation) : Trainer(net, train, data);
+  if (resumed) {
+    trainer.resume(o.resume_path);
+    if (progress) std::printf("# resumed after epoch %zu of %s\n", trainer.epochs_done(), o.resume_path.c_str());
+  }
+  const TrainReport report = trainer.run([progress](const EpochStats& s) {
     if (!progress) return EpochAction::go_on;
-    if (std::isnan(s.accuracy))
-      std::printf("epoch %zu loss %.9g samples/s %.4g\n", s.epoch + 1, s.loss, s.samples_per_s);
-    else
-      std::printf("epoch %zu loss %.9g accuracy %.4f samples/s %.4g\n", s.epoch + 1, s.loss,
-                  s.accuracy, s.samples_per_s);
+    std::printf("epoch %zu loss %.9g", s.epoch + 1, s.loss);
+    if (!std::isnan(s.accuracy)) std::printf(" accuracy %.4f", s.accuracy);
+    if (!std::isnan(s.val_loss)) std::printf(" val_loss %.9g", s.val_loss);
+    if (!std::isnan(s.val_accuracy)) std::printf(" val_accuracy %.4f", s.val_accuracy);
+    if (!std::isnan(s.learning_rate)) std::printf(" lr %.6g", s.learning_rate);
+    std::printf(" samples/s %.4g%s\n", s.samples_per_s, s.best ? " *" : "");
     std::fflush(stdout);
     return EpochAction::go_on;
   });
   save_model(net, o.model_path);
-  if (progress) std::printf("# saved %s\n", o.model_path.c_str());
+  if (progress) {
+    if (report.stopped_early)
+      std::printf("# early stop: no better validation loss for %zu epochs; kept epoch %zu (val_loss %.9g)\n",
+                  train.early_stop, report.best_epoch + 1, report.best_val_loss);
+    else if (train.early_stop > 0)
+      std::printf("# kept epoch %zu, the best validation loss %.9g\n", report.best_epoch + 1,
+                  report.best_val_loss);
+    std::printf("# saved %s\n", o.model_path.c_str());
+  }
 }
 
 }  // namespace
@@ -181,8 +397,7 @@ void train_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("data", o->data_path, "CSV file: inputs, then targets (or a --label column)")
       ->required();
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
-                        "Layer widths, inputs first, comma-separated, e.g. 4,8,3")
-      ->required();
+                        "Layer widths, inputs first, comma-separated, e.g. 4,8,3 (required unless --resume)");
   cmd->add_option("-o,--output", o->model_path, "Model file to write (.safetensors)")->required();
   cmd->add_option("--hidden-act", o->hidden_act, "sigmoid|tanh|relu|linear")->capture_default_str();
   cmd->add_option("--output-act", o->output_act, "sigmoid|softmax|linear|tanh|relu")
@@ -252,8 +467,28 @@ void train_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("--backend", o->backend, "tbb|omp")
       ->capture_default_str()
       ->check(CLI::IsMember({"tbb", "omp"}));
-  cmd->callback([o, &exit_code] {
-    run_train(*o);
+  cmd->add_option_function<std::string>(
+         "--schedule", [o](const std::string& text) { o->schedule = to_string(parse_schedule(text)); },
+         "Learning rate per epoch: constant | step:EPOCHS:GAMMA | cosine | plateau:PATIENCE:FACTOR "
+         "(plateau watches the validation loss, else the training loss)")
+      ->type_name("SPEC")
+      ->default_str("constant");
+  add_real_option(*cmd, "--val-split", o->train.val_split, {.low = 0, .high = 1, .high_open = true},
+                  "Hold out this fraction of the training rows (seeded by --seed; stratified for "
+                  "classes) and score each epoch on it");
+  cmd->add_option("--val", o->val_path, "Score each epoch on this file (the training file's columns)");
+  add_whole_option(*cmd, "--early-stop", o->train.early_stop, 0, max_epochs,
+                   "Stop when the validation loss has not been strictly below its best for this "
+                   "many epochs, and keep the best epoch's weights (needs --val-split or --val)");
+  cmd->add_option("--checkpoint", o->checkpoint_path,
+                  "Write a checkpoint here (atomically) every --checkpoint-every epochs and at the end");
+  add_whole_option(*cmd, "--checkpoint-every", o->train.checkpoint_every, 0, max_epochs,
+                   "Epochs between checkpoints (0 = only at the end)");
+  cmd->add_option("--resume", o->resume_path,
+                  "Continue the run saved in this checkpoint: the options that shape the model come "
+                  "from it; --epochs sets the new total");
+  cmd->callback([o, cmd, &exit_code] {
+    run_train(*o, *cmd);
     exit_code = 0;
   });
 }
