@@ -218,6 +218,11 @@ typedef struct bpnn_epoch_stats {
   double accuracy;      /* NaN unless the targets are classes (one-hot or 0/1) */
   double seconds;
   double samples_per_s;
+  /* Added in 0.3 (read them only when struct_size covers them): */
+  double learning_rate; /* the rate of the epoch's steps (NaN for irprop) */
+  double val_loss;      /* with validation data: mean loss on it after the epoch; else NaN */
+  double val_accuracy;  /* with validation data and classes; else NaN */
+  int best;             /* with validation data: non-zero when val_loss is the best so far */
 } bpnn_epoch_stats;
 
 typedef enum bpnn_optimizer {
@@ -255,6 +260,25 @@ typedef struct bpnn_train_config {
   bpnn_scaling scaling;     /* fit this input scaler on the training data and keep it in the
                                network (then predict applies it); default BPNN_SCALE_NONE keeps
                                the network's own scaler */
+  /* Added in 0.3: */
+  const char *schedule;     /* the learning rate per epoch: NULL or "constant" (the default),
+                               "step:EPOCHS:GAMMA", "cosine", "plateau:PATIENCE:FACTOR" (README) */
+  double val_split;         /* in [0, 1): hold out this fraction of the rows (seeded, stratified
+                               for classes) and score every epoch on it; default 0 = none */
+  const void *val_x;        /* or a validation set: (val_n, inputs) and (val_n, outputs), in the
+                               precision of the train function (float for _f32); NULL = none */
+  const void *val_y;
+  size_t val_n;
+  size_t early_stop;        /* > 0: stop when the validation loss has not been strictly below its
+                               best for this many epochs and keep the best epoch's weights (needs
+                               validation data); default 0 = off */
+  const char *checkpoint;   /* write a checkpoint here every checkpoint_every epochs (0 = only at
+                               the end) and after the last epoch; NULL = none */
+  size_t checkpoint_every;
+  const char *resume;       /* continue the run saved in this checkpoint: net must be the one
+                               bpnn_checkpoint_load gives and the config must equal the
+                               checkpoint's but for epochs (the new total), threads and the
+                               checkpoint fields; other data is BPNN_ERR_ARG. NULL = a new run */
 } bpnn_train_config;
 
 typedef struct bpnn_train_report {
@@ -263,6 +287,10 @@ typedef struct bpnn_train_report {
   double final_loss;    /* loss of the last completed epoch; NaN when none completed */
   int stopped_by_callback;
   double seconds;
+  /* Added in 0.3: */
+  int stopped_early;    /* early stopping ended the run */
+  size_t best_epoch;    /* with validation data: the epoch (0-based) of the best validation loss */
+  double best_val_loss; /* its loss; NaN without validation data */
 } bpnn_train_report;
 
 /* Fill with the defaults and set struct_size. NULL: no-op. */
@@ -285,6 +313,11 @@ BPNN_CAPI bpnn_status bpnn_net_train_f32(bpnn_net *net, const bpnn_train_config 
 BPNN_CAPI bpnn_status bpnn_net_train_f64(bpnn_net *net, const bpnn_train_config *config,
                                          const double *x, const double *y, size_t n,
                                          bpnn_train_report *report);
+
+/* Reads a checkpoint (written by a run with config->checkpoint): *out gets its network (weights,
+   scaler and metadata at the checkpoint; free it with bpnn_net_free) and *epochs_done (may be
+   NULL) the epochs it had trained. Train it with config->resume = path to continue the run. */
+BPNN_CAPI bpnn_status bpnn_checkpoint_load(const char *path, bpnn_net **out, size_t *epochs_done);
 
 /* ---- scoring ----------------------------------------------------------------------------- */
 

@@ -196,6 +196,12 @@ bpnn::TrainConfig train_config(const bpnn_train_config* c) {
   if (BPNN_HAS(c, bpnn_train_config, eps)) config.eps = c->eps;
   if (BPNN_HAS(c, bpnn_train_config, l2)) config.l2 = c->l2;
   if (BPNN_HAS(c, bpnn_train_config, clip)) config.clip = c->clip;
+  if (BPNN_HAS(c, bpnn_train_config, schedule) && c->schedule != nullptr)
+    config.schedule = bpnn::parse_schedule(c->schedule);
+  if (BPNN_HAS(c, bpnn_train_config, val_split)) config.val_split = c->val_split;
+  if (BPNN_HAS(c, bpnn_train_config, early_stop)) config.early_stop = c->early_stop;
+  if (BPNN_HAS(c, bpnn_train_config, checkpoint) && c->checkpoint != nullptr) config.checkpoint = c->checkpoint;
+  if (BPNN_HAS(c, bpnn_train_config, checkpoint_every)) config.checkpoint_every = c->checkpoint_every;
   if (config.batch == 0) fail_arg("config->batch is 0 (need at least 1 sample per step)");
   if (config.epochs == 0) fail_arg("config->epochs is 0");
   return config;
@@ -255,6 +261,9 @@ void report_write(bpnn_train_report* r, const bpnn::TrainReport& from) {
   if (BPNN_HAS(r, bpnn_train_report, stopped_by_callback))
     r->stopped_by_callback = from.stopped_by_callback ? 1 : 0;
   if (BPNN_HAS(r, bpnn_train_report, seconds)) r->seconds = from.seconds;
+  if (BPNN_HAS(r, bpnn_train_report, stopped_early)) r->stopped_early = from.stopped_early ? 1 : 0;
+  if (BPNN_HAS(r, bpnn_train_report, best_epoch)) r->best_epoch = from.best_epoch;
+  if (BPNN_HAS(r, bpnn_train_report, best_val_loss)) r->best_val_loss = from.best_val_loss;
 }
 
 template <class T>
@@ -285,11 +294,21 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
     }
     const auto start = std::chrono::steady_clock::now();
     bpnn::Trainer trainer(net, config, x, y, n);
+    if (c != nullptr && BPNN_HAS(c, bpnn_train_config, val_n) && (c->val_n > 0 || c->val_x != nullptr)) {
+      need(c->val_x, "config->val_x");
+      need(c->val_y, "config->val_y");
+      if (c->val_n == 0) fail_arg("config->val_n is 0 with a validation set");
+      checked_product(c->val_n, net.n_inputs(), "config->val_x");
+      checked_product(c->val_n, net.n_outputs(), "config->val_y");
+      trainer.set_validation(static_cast<const T*>(c->val_x), static_cast<const T*>(c->val_y), c->val_n);
+    }
+    if (c != nullptr && BPNN_HAS(c, bpnn_train_config, resume) && c->resume != nullptr)
+      trainer.resume(c->resume);
     int (*on_epoch)(void*, const bpnn_epoch_stats*) =
         c != nullptr && BPNN_HAS(c, bpnn_train_config, on_epoch) ? c->on_epoch : nullptr;
     void* user = c != nullptr && BPNN_HAS(c, bpnn_train_config, user) ? c->user : nullptr;
     bpnn::TrainReport done = trainer.run([&](const bpnn::EpochStats& s) {
-      progress.epochs_run = s.epoch + 1;
+      progress.epochs_run++;
       progress.final_loss = s.loss;
       progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (on_epoch == nullptr) return bpnn::EpochAction::go_on;
@@ -300,6 +319,10 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
       stats.accuracy = s.accuracy;
       stats.seconds = s.seconds;
       stats.samples_per_s = s.samples_per_s;
+      stats.learning_rate = s.learning_rate;
+      stats.val_loss = s.val_loss;
+      stats.val_accuracy = s.val_accuracy;
+      stats.best = s.best ? 1 : 0;
       return on_epoch(user, &stats) != 0 ? bpnn::EpochAction::stop : bpnn::EpochAction::go_on;
     });
     report_write(report, done);
@@ -361,6 +384,17 @@ bpnn_status bpnn_net_load(const char* path, bpnn_net** out) {
     need(out, "out");
     if (*path == '\0') fail_arg("path is empty");
     *out = new bpnn_net{bpnn::load_model(path)};
+  });
+}
+
+bpnn_status bpnn_checkpoint_load(const char* path, bpnn_net** out, size_t* epochs_done) {
+  return guard("bpnn_checkpoint_load", [&] {
+    need(path, "path");
+    need(out, "out");
+    if (*path == '\0') fail_arg("path is empty");
+    bpnn::Checkpoint ck = bpnn::checkpoint_read(path);
+    *out = new bpnn_net{std::move(ck.network)};
+    if (epochs_done != nullptr) *epochs_done = ck.epochs_done;
   });
 }
 
@@ -595,6 +629,15 @@ void bpnn_train_config_init(bpnn_train_config* config) {
   config->l2 = d.l2;
   config->clip = d.clip;
   config->scaling = BPNN_SCALE_NONE;
+  config->schedule = nullptr;
+  config->val_split = d.val_split;
+  config->val_x = nullptr;
+  config->val_y = nullptr;
+  config->val_n = 0;
+  config->early_stop = d.early_stop;
+  config->checkpoint = nullptr;
+  config->checkpoint_every = d.checkpoint_every;
+  config->resume = nullptr;
 }
 
 void bpnn_train_report_init(bpnn_train_report* report) {
@@ -602,6 +645,7 @@ void bpnn_train_report_init(bpnn_train_report* report) {
   std::memset(report, 0, sizeof *report);
   report->struct_size = sizeof *report;
   report->final_loss = std::numeric_limits<double>::quiet_NaN();
+  report->best_val_loss = std::numeric_limits<double>::quiet_NaN();
 }
 
 bpnn_status bpnn_net_train_f32(bpnn_net* net, const bpnn_train_config* config, const float* x,

@@ -830,6 +830,99 @@ static void test_train_optimizers(void) {
   bpnn_net_free(net);
 }
 
+/* Epoch callback of test_train_run_control: counts epochs and keeps the last stats. */
+struct epoch_log {
+  int epochs, bests;
+  bpnn_epoch_stats last;
+};
+static int log_epoch(void *user, const bpnn_epoch_stats *s) {
+  struct epoch_log *log = (struct epoch_log *)user;
+  log->epochs++;
+  log->bests += s->best != 0;
+  log->last = *s;
+  return 0;
+}
+
+/* Schedules, a validation set, early stopping, and a checkpoint resumed to the same bits. */
+static void test_train_run_control(void) {
+  static const size_t sizes[] = {2, 6, 1};
+  double x[80], y[40], vx[20], vy[10];
+  bpnn_train_config t;
+  bpnn_train_report r;
+  struct epoch_log log = {0, 0, {0}};
+  bpnn_net *whole = make_net(3, sizes, BPNN_F64, 5), *part = make_net(3, sizes, BPNN_F64, 5), *resumed = NULL;
+  size_t done = 0;
+  int i;
+  for (i = 0; i < 40; ++i) {
+    x[2 * i] = (i % 7) / 7.0;
+    x[2 * i + 1] = (i % 5) / 5.0;
+    y[i] = x[2 * i] > x[2 * i + 1];
+  }
+  for (i = 0; i < 10; ++i) {
+    vx[2 * i] = (i % 3) / 3.0;
+    vx[2 * i + 1] = (i % 4) / 4.0;
+    vy[i] = vx[2 * i] > vx[2 * i + 1];
+  }
+  bpnn_train_config_init(&t);
+  CHECK(t.schedule == NULL && t.val_split == 0 && t.early_stop == 0 && t.resume == NULL);
+  t.optimizer = BPNN_OPT_MOMENTUM;
+  t.batch = 4;
+  t.epochs = 8;
+  t.schedule = "step:3:0.5"; /* cosine would depend on the total, 8 or 3 */
+  t.val_x = vx;
+  t.val_y = vy;
+  t.val_n = 10;
+  t.on_epoch = log_epoch;
+  t.user = &log;
+  bpnn_train_report_init(&r);
+  CHECK(r.best_val_loss != r.best_val_loss); /* NaN */
+  CHECK_OK(bpnn_net_train_f64(whole, &t, x, y, 40, &r));
+  CHECK(log.epochs == 8 && log.bests >= 1);
+  CHECK(log.last.struct_size == sizeof(bpnn_epoch_stats));
+  CHECK(log.last.val_loss == log.last.val_loss && log.last.val_accuracy >= 0);
+  CHECK(log.last.learning_rate == 0.1 * 0.25); /* epoch 7 */
+  CHECK(r.best_epoch < 8 && r.best_val_loss == r.best_val_loss);
+
+  t.on_epoch = NULL;
+  t.epochs = 3;
+  t.checkpoint = scratch_path("c.ckpt");
+  CHECK_OK(bpnn_net_train_f64(part, &t, x, y, 40, NULL));
+  CHECK_OK(bpnn_checkpoint_load(scratch_path("c.ckpt"), &resumed, &done));
+  CHECK(done == 3);
+  t.epochs = 8;
+  t.checkpoint = NULL;
+  t.resume = scratch_path("c.ckpt");
+  t.threads = 2;
+  CHECK_OK(bpnn_net_train_f64(resumed, &t, x, y, 40, NULL));
+  CHECK(same_weights(whole, resumed));
+  t.learning_rate = 0.3; /* not the checkpoint's */
+  CHECK_ERR(bpnn_net_train_f64(resumed, &t, x, y, 40, NULL), BPNN_ERR_ARG, "learning_rate");
+  t.learning_rate = NAN;
+  x[3] += 1;
+  CHECK_ERR(bpnn_net_train_f64(resumed, &t, x, y, 40, NULL), BPNN_ERR_ARG, "differs");
+  x[3] -= 1;
+  CHECK_ERR(bpnn_checkpoint_load(scratch_path("missing.ckpt"), &part, NULL), BPNN_ERR_IO, "");
+
+  /* early stopping without validation data; a validation split with a set given apart */
+  t.resume = NULL;
+  t.val_n = 0;
+  t.val_x = t.val_y = NULL;
+  t.early_stop = 2;
+  CHECK_ERR(bpnn_net_train_f64(part, &t, x, y, 40, NULL), BPNN_ERR_ARG, "validation");
+  t.val_split = 0.25;
+  CHECK_OK(bpnn_net_train_f64(part, &t, x, y, 40, &r));
+  t.val_x = vx;
+  t.val_y = vy;
+  t.val_n = 10;
+  CHECK_ERR(bpnn_net_train_f64(part, &t, x, y, 40, NULL), BPNN_ERR_ARG, "val_split");
+  t.val_split = 0;
+  t.schedule = "step:0:1";
+  CHECK_ERR(bpnn_net_train_f64(part, &t, x, y, 40, NULL), BPNN_ERR_ARG, "schedule");
+  bpnn_net_free(whole);
+  bpnn_net_free(part);
+  bpnn_net_free(resumed);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strlen(argv[1]) >= sizeof scratch) {
     fprintf(stderr, "usage: test_capi SCRATCH_DIR\n");
@@ -852,6 +945,7 @@ int main(int argc, char **argv) {
   test_evaluate();
   test_scaler();
   test_train_optimizers();
+  test_train_run_control();
   if (failures) {
     fprintf(stderr, "test_capi: %d failure(s)\n", failures);
     return 1;

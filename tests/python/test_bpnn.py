@@ -373,5 +373,57 @@ class TestHardening(unittest.TestCase):
         self.assertEqual(seen, [bpnn.ERR_BUSY])
 
 
+class TestRunControl(unittest.TestCase):
+    """Schedules, validation, early stopping and checkpoints through the binding."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        rng = np.random.default_rng(4)
+        self.x = rng.uniform(-1, 1, (120, 3))
+        labels = (self.x[:, 0] + 0.3 * rng.uniform(-1, 1, 120) > 0).astype(int)
+        self.y = np.eye(2)[labels]
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def net(self):
+        return bpnn.Network([3, 8, 2], output_act="softmax", loss="xent", precision="f64", seed=2)
+
+    def test_validation_and_early_stopping(self):
+        net = self.net()
+        seen = []
+        report = net.train(self.x, self.y, optimizer="adam", learning_rate=0.05, batch=4,
+                           epochs=200, val_split=0.3, early_stop=3, schedule="plateau:1:0.5",
+                           on_epoch=lambda s: seen.append(s))
+        self.assertTrue(report["stopped_early"])
+        self.assertEqual(len(seen), report["best_epoch"] + 1 + 3)
+        best = min(seen, key=lambda s: s["val_loss"])
+        self.assertEqual(report["best_val_loss"], best["val_loss"])
+        self.assertTrue(best["best"])
+        self.assertTrue(all(0 <= s["val_accuracy"] <= 1 for s in seen))
+        with self.assertRaises(bpnn.Error):
+            self.net().train(self.x, self.y, early_stop=2)
+        with self.assertRaises(bpnn.Error):
+            self.net().train(self.x, self.y, schedule="sometimes")
+        with self.assertRaises(bpnn.Error):
+            self.net().train(self.x, self.y, val=(self.x[:5], self.y[:4]))
+
+    def test_resume_equals_uninterrupted(self):
+        options = dict(optimizer="nesterov", batch=8, schedule="step:2:0.5",
+                       val=(self.x[:20], self.y[:20]), seed=3)
+        whole = self.net()
+        whole.train(self.x, self.y, epochs=7, **options)
+        path = os.path.join(self.dir.name, "run.ckpt")
+        self.net().train(self.x, self.y, epochs=3, checkpoint=path, **options)
+        net, done = bpnn.checkpoint_load(path)
+        self.assertEqual(done, 3)
+        net.train(self.x, self.y, epochs=7, resume=path, threads=2, **options)
+        for layer in range(2):
+            for a, b in zip(whole.get_layer(layer), net.get_layer(layer)):
+                np.testing.assert_array_equal(a, b)
+        with self.assertRaises(bpnn.Error):
+            net.train(self.x, self.y, epochs=9, resume=path, **dict(options, batch=4))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -70,7 +70,9 @@ class _NetConfig(ctypes.Structure):
 class _EpochStats(ctypes.Structure):
     _fields_ = [("struct_size", _size_t), ("epoch", _size_t), ("loss", ctypes.c_double),
                 ("accuracy", ctypes.c_double), ("seconds", ctypes.c_double),
-                ("samples_per_s", ctypes.c_double)]
+                ("samples_per_s", ctypes.c_double), ("learning_rate", ctypes.c_double),
+                ("val_loss", ctypes.c_double), ("val_accuracy", ctypes.c_double),
+                ("best", ctypes.c_int)]
 
 
 _ON_EPOCH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_EpochStats))
@@ -83,12 +85,18 @@ class _TrainConfig(ctypes.Structure):
                 ("on_epoch", _ON_EPOCH), ("user", ctypes.c_void_p),
                 ("optimizer", ctypes.c_int), ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
                 ("eps", ctypes.c_double), ("l2", ctypes.c_double), ("clip", ctypes.c_double),
-                ("scaling", ctypes.c_int)]
+                ("scaling", ctypes.c_int), ("schedule", ctypes.c_char_p),
+                ("val_split", ctypes.c_double), ("val_x", ctypes.c_void_p),
+                ("val_y", ctypes.c_void_p), ("val_n", _size_t), ("early_stop", _size_t),
+                ("checkpoint", ctypes.c_char_p), ("checkpoint_every", _size_t),
+                ("resume", ctypes.c_char_p)]
 
 
 class _TrainReport(ctypes.Structure):
     _fields_ = [("struct_size", _size_t), ("epochs_run", _size_t), ("final_loss", ctypes.c_double),
-                ("stopped_by_callback", ctypes.c_int), ("seconds", ctypes.c_double)]
+                ("stopped_by_callback", ctypes.c_int), ("seconds", ctypes.c_double),
+                ("stopped_early", ctypes.c_int), ("best_epoch", _size_t),
+                ("best_val_loss", ctypes.c_double)]
 
 
 class _EvalReport(ctypes.Structure):
@@ -136,6 +144,8 @@ _net_train_f32 = _declare("bpnn_net_train_f32", _status, _p_net, ctypes.POINTER(
                           _p_f32, _size_t, ctypes.POINTER(_TrainReport))
 _net_train_f64 = _declare("bpnn_net_train_f64", _status, _p_net, ctypes.POINTER(_TrainConfig), _p_f64,
                           _p_f64, _size_t, ctypes.POINTER(_TrainReport))
+_checkpoint_load = _declare("bpnn_checkpoint_load", _status, ctypes.c_char_p, ctypes.POINTER(_p_net),
+                            ctypes.POINTER(_size_t))
 _p_scaling = ctypes.POINTER(ctypes.c_int)
 _net_get_scaler = _declare("bpnn_net_get_scaler", _status, _p_net, _p_scaling, _p_f64, _p_f64, _size_t)
 _net_set_scaler = _declare("bpnn_net_set_scaler", _status, _p_net, ctypes.c_int, _p_f64, _p_f64, _size_t)
@@ -366,7 +376,8 @@ class Network:
 
     def train(self, x, y, learning_rate=None, momentum=None, batch=1, epochs=10, threads=0,
               shuffle=True, seed=1, on_epoch=None, optimizer="sgd", betas=(0.9, 0.999), eps=1e-8,
-              l2=None, clip=0.0, scale=None):
+              l2=None, clip=0.0, scale=None, schedule=None, val_split=0.0, val=None,
+              early_stop=0, checkpoint=None, checkpoint_every=0, resume=None):
         """Trains on x:(n, inputs), y:(n, outputs). on_epoch(stats: dict) is called after every
         epoch; returning True stops training. Returns the report as a dict (epochs_run,
         final_loss, stopped_by_callback, seconds). An exception in on_epoch stops training and
@@ -377,7 +388,16 @@ class Network:
         lr 0.1 for the SGD family and 1e-3 for adam/adamw, momentum 0.9 for momentum/nesterov,
         l2 0.01 for adamw (decoupled), else 0; l2 decays weights, not biases. clip > 0 clips the
         gradient norm. scale ("standard" or "minmax") fits an input scaler on x and keeps it in
-        the network, so predict applies it; None keeps the network's own."""
+        the network, so predict applies it; None keeps the network's own.
+
+        schedule: None or "constant", "step:EPOCHS:GAMMA", "cosine", "plateau:PATIENCE:FACTOR".
+        val_split holds out a (seeded, stratified) fraction of the rows, or val=(x, y) gives a
+        validation set: every epoch is scored on it (the stats dict then has val_loss,
+        val_accuracy and best). early_stop=N stops after N epochs without a strictly better
+        validation loss and keeps the best epoch's weights. checkpoint=PATH writes a checkpoint
+        every checkpoint_every epochs (0: only at the end); resume=PATH continues the run saved
+        there on the network bpnn.checkpoint_load(PATH) gives, with the same options (epochs is
+        the new total). The report also has stopped_early, best_epoch and best_val_loss."""
         x = self._rows(x, self.n_inputs, "x")
         y = self._rows(y, self.n_outputs, "y")
         if x.shape[0] != y.shape[0]:
@@ -393,6 +413,25 @@ class Network:
         config.l2 = nan if l2 is None else float(l2)
         config.clip = float(clip)
         config.scaling = 0 if scale is None else _code(_SCALINGS, scale, "scale")
+        if schedule is not None:
+            config.schedule = str(schedule).encode()
+        config.val_split = float(val_split)
+        if val is not None:
+            if not isinstance(val, (tuple, list)) or len(val) != 2:
+                raise Error(ERR_ARG, "val: expected a pair (x, y)")
+            vx = self._rows(val[0], self.n_inputs, "val x")
+            vy = self._rows(val[1], self.n_outputs, "val y")
+            if vx.shape[0] != vy.shape[0]:
+                raise Error(ERR_ARG, f"val: x has {vx.shape[0]} rows but y has {vy.shape[0]}")
+            config.val_x = vx.ctypes.data
+            config.val_y = vy.ctypes.data
+            config.val_n = vx.shape[0]
+        config.early_stop = _integer(early_stop, "early_stop", 0, _SIZE_MAX)
+        if checkpoint is not None:
+            config.checkpoint = os.fsencode(checkpoint)
+        config.checkpoint_every = _integer(checkpoint_every, "checkpoint_every", 0, _SIZE_MAX)
+        if resume is not None:
+            config.resume = os.fsencode(resume)
         # Only what ctypes would silently wrap is checked here; the C API checks the rest.
         config.batch = _integer(batch, "batch", 0, _SIZE_MAX)
         config.epochs = _integer(epochs, "epochs", 0, _SIZE_MAX)
@@ -406,7 +445,11 @@ class Network:
                 try:
                     return 1 if on_epoch({"epoch": s.epoch, "loss": s.loss, "accuracy": s.accuracy,
                                           "seconds": s.seconds,
-                                          "samples_per_s": s.samples_per_s}) else 0
+                                          "samples_per_s": s.samples_per_s,
+                                          "learning_rate": s.learning_rate,
+                                          "val_loss": s.val_loss,
+                                          "val_accuracy": s.val_accuracy,
+                                          "best": bool(s.best)}) else 0
                 except BaseException as e:  # noqa: B902 - re-raised below, after the C call
                     raised.append(e)
                     return 1
@@ -421,7 +464,9 @@ class Network:
             raise raised[0]
         _check(status)
         return {"epochs_run": report.epochs_run, "final_loss": report.final_loss,
-                "stopped_by_callback": bool(report.stopped_by_callback), "seconds": report.seconds}
+                "stopped_by_callback": bool(report.stopped_by_callback), "seconds": report.seconds,
+                "stopped_early": bool(report.stopped_early), "best_epoch": report.best_epoch,
+                "best_val_loss": report.best_val_loss}
 
     def _layer_shape(self, layer):
         sizes = self.sizes
@@ -526,6 +571,16 @@ class Network:
         if not self._handle:
             return "<bpnn.Network closed>"
         return f"<bpnn.Network sizes={self.sizes} precision={self.precision}>"
+
+
+def checkpoint_load(path):
+    """The network of a checkpoint written by train(checkpoint=PATH) (its weights, scaler and
+    metadata at that point) and the epochs it had trained: (Network, epochs_done). Continue the
+    run with net.train(..., resume=PATH) and the same options."""
+    handle = _p_net()
+    done = _size_t(0)
+    _check(_checkpoint_load(os.fsencode(path), ctypes.byref(handle), ctypes.byref(done)))
+    return Network._adopt(handle), done.value
 
 
 def to_torch(net):
