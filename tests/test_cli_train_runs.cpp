@@ -128,3 +128,19 @@ TEST_CASE("train --resume ends with the model of the run never stopped", "[cli][
   dir.write("bad.ckpt", bytes);
   CHECK(cli_run(dir.path, "train train.csv --resume bad.ckpt --epochs 6 -o r.st").exit_code == 5);
 }
+
+TEST_CASE("the README's digits example: validation split, early stopping, then eval", "[cli][train][digits]") {
+  ScratchDir dir;
+  const std::string data = BPNN_TEST_DATA_DIR "/../../tools/data/";
+  auto r = cli_run(dir.path, "train '" + data + "digits_train.csv' --layers 64,64,10 --label digit "
+                             "--output-act softmax --loss xent --optimizer adam --scale standard --batch 32 "
+                             "--epochs 200 --val-split 0.15 --early-stop 10 -o digits.safetensors");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("# early stop"));
+  r = cli_run(dir.path, "eval digits.safetensors '" + data + "digits_test.csv' --json");
+  REQUIRE(r.exit_code == 0);
+  const auto at = r.out.find("\"accuracy\":");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(r.out.substr(at + 11)) >= 0.96);
+}
