@@ -59,6 +59,11 @@ TEST_CASE("train --val-split and --val score every epoch; --early-stop needs the
   r = cli_run(dir.path, base + "--epochs 2 --val val.csv -o b.st");
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("val_loss "));
+  r = cli_run(dir.path, base + "--epochs 2 --test val.csv -o t.st");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains(" test_loss ") && Catch::Contains(" test_accuracy ") && Catch::Contains(" time "));
+  // Scoring steers nothing without --early-stop: the same model as with --val, or with neither.
+  CHECK(bpnn_test::same_bits(model_parameters(dir.path / "t.st"), model_parameters(dir.path / "b.st")));
   CHECK(cli_run(dir.path, base + "--early-stop 3 -o c.st").exit_code == 2);
   CHECK(cli_run(dir.path, base + "--val-split 0.2 --val val.csv -o c.st").exit_code == 2);
   CHECK(cli_run(dir.path, base + "--val-split 1 -o c.st").exit_code == 2);
@@ -66,6 +71,7 @@ TEST_CASE("train --val-split and --val score every epoch; --early-stop needs the
   CHECK(cli_run(dir.path, base + "--val train.csv -o train.csv").exit_code == 2);  // output = an input
   dir.write("wrong.csv", "a,b,c,kind\n1,2,3,red\n");
   CHECK(cli_run(dir.path, base + "--val wrong.csv -o c.st").exit_code == 3);
+  CHECK(cli_run(dir.path, base + "--test wrong.csv -o c.st").exit_code == 3);
   dir.write("other.csv", "a,b,kind\n0.1,0.2,purple\n");
   CHECK(cli_run(dir.path, base + "--val other.csv -o c.st").exit_code == 3);  // a class not trained
 }

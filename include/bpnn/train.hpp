@@ -148,7 +148,9 @@ struct TrainReport {
 // Python a true one does, and here EpochAction::stop does.
 enum class EpochAction { go_on, stop };
 
-// Called after every epoch; return EpochAction::stop to stop training.
+// Called after every epoch, on the training thread; return EpochAction::stop to stop training.
+// Training is paused while it runs, so it may read the network (predict, evaluate, weights): the
+// weights are those after the epoch (before early stopping restores the best ones at the end).
 using EpochCallback = std::function<EpochAction(const EpochStats&)>;
 
 // While a Trainer lives it holds its network busy: a second Trainer, set_layer or load_weights on

@@ -1,5 +1,6 @@
 // bpnn train DATA.csv --layers ... -o model.safetensors
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "io/model_metadata.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
+#include "bpnn/evaluate.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/message_line.hpp"
@@ -46,7 +48,7 @@ struct TrainOptions {
   bool no_shuffle = false;
   bool batch_given = false;
   std::string schedule = "constant";
-  std::string val_path, checkpoint_path, resume_path;
+  std::string val_path, test_path, checkpoint_path, resume_path;
 };
 
 // The options that shape the trained model, as exact text under their option names (without
@@ -233,10 +235,32 @@ std::optional<Checkpoint> resume_prepare(TrainOptions& o, const CLI::App& cmd) {
   return ck;
 }
 
+// A file read beside the training data (--val, --test): the training file's columns, its classes
+// in the training order; for an autoencoder the targets are the inputs after the model's scaler.
+Dataset companion_read(const std::string& path, const TrainOptions& o, const Dataset& data,
+                       const NetworkConfig& config, const Network& net, bool autoencoder) {
+  const CsvTable table = read_csv(path, CsvOptions{.text_column = o.label, .precision = config.precision});
+  Dataset d = o.label       ? dataset_from_label(table, *o.label, data.classes)
+              : autoencoder ? dataset_inputs(table, data.input_names, config.sizes.front())
+                            : dataset_from_targets(table, config.sizes.back());
+  if (autoencoder) {
+    d.y = d.x;
+    d.outputs = d.inputs;
+    if (net.scaler().active()) scaler_apply(net.scaler(), d.y.data(), d.n, d.outputs);
+  }
+  if (d.inputs != data.inputs || d.outputs != data.outputs)
+    throw Error(ErrorKind::data, path + ": " + std::to_string(d.inputs) + " inputs and " +
+                                     std::to_string(d.outputs) + " targets, the training data has " +
+                                     std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
+  return d;
+}
+
 void run_train(TrainOptions& o, const CLI::App& cmd) {
+  const auto started = std::chrono::steady_clock::now();
   std::vector<CommandFile> inputs{{"the training data", o.data_path}};
   if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
   if (!o.val_path.empty()) inputs.push_back({"--val", o.val_path});
+  if (!o.test_path.empty()) inputs.push_back({"--test", o.test_path});
   std::vector<CommandFile> outputs{{"--output", o.model_path}};
   if (!o.checkpoint_path.empty()) {
     outputs.push_back({"--checkpoint", o.checkpoint_path});
@@ -337,28 +361,13 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   net.metadata()["training"] = shaping_options(o).dump();
   if (!o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
 
-  // A validation file: the same columns as the training file, classes in the training order.
-  std::optional<Dataset> validation;
-  if (!o.val_path.empty()) {
-    const CsvTable val_table =
-        read_csv(o.val_path, CsvOptions{.text_column = o.label, .precision = config.precision});
-    validation = o.label       ? dataset_from_label(val_table, *o.label, data.classes)
-                 : autoencoder ? dataset_inputs(val_table, data.input_names, config.sizes.front())
-                               : dataset_from_targets(val_table, config.sizes.back());
-    if (autoencoder) {
-      validation->y = validation->x;
-      validation->outputs = validation->inputs;
-      if (net.scaler().active())
-        scaler_apply(net.scaler(), validation->y.data(), validation->n, validation->outputs);
-    }
-    if (validation->inputs != data.inputs || validation->outputs != data.outputs)
-      throw Error(ErrorKind::data, o.val_path + ": " + std::to_string(validation->inputs) + " inputs and " +
-                                       std::to_string(validation->outputs) + " targets, the training data has " +
-                                       std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
-  }
+  std::optional<Dataset> validation, test;
+  if (!o.val_path.empty()) validation = companion_read(o.val_path, o, data, config, net, autoencoder);
+  if (!o.test_path.empty()) test = companion_read(o.test_path, o, data, config, net, autoencoder);
 
   if (progress)
-    std::printf("# %zu samples, %zu inputs, %zu outputs; network %s on %s\n", data.n, data.inputs,
+    std::printf("# %zu samples%s, %zu inputs, %zu outputs; network %s on %s\n", data.n,
+                train.val_split > 0 ? " (a part held out by --val-split)" : "", data.inputs,
                 data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
                 net.kernel_arch().c_str());
   Trainer trainer = validation ? Trainer(net, train, data, *validation) : Trainer(net, train, data);
@@ -366,14 +375,25 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
     trainer.resume(o.resume_path);
     if (progress) std::printf("# resumed after epoch %zu of %s\n", trainer.epochs_done(), o.resume_path.c_str());
   }
-  const TrainReport report = trainer.run([progress](const EpochStats& s) {
+  // Scoring --test is not part of training: its time is left out of the epoch lines' `time`.
+  double test_seconds = 0;
+  const TrainReport report = trainer.run([&](const EpochStats& s) {
     if (!progress) return EpochAction::go_on;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - test_seconds;
     std::printf("epoch %zu loss %.9g", s.epoch + 1, s.loss);
     if (!std::isnan(s.accuracy)) std::printf(" accuracy %.4f", s.accuracy);
     if (!std::isnan(s.val_loss)) std::printf(" val_loss %.9g", s.val_loss);
     if (!std::isnan(s.val_accuracy)) std::printf(" val_accuracy %.4f", s.val_accuracy);
+    if (test) {  // the callback runs between epochs: the network may be read
+      const auto t0 = std::chrono::steady_clock::now();
+      const Evaluation e = evaluate(net, test->x.data(), test->y.data(), test->n);
+      test_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf(" test_loss %.9g", e.loss);
+      if (!std::isnan(e.accuracy)) std::printf(" test_accuracy %.4f", e.accuracy);
+    }
     if (!std::isnan(s.learning_rate)) std::printf(" lr %.6g", s.learning_rate);
-    std::printf(" samples/s %.4g%s\n", s.samples_per_s, s.best ? " *" : "");
+    std::printf(" samples/s %.4g time %.3f%s\n", s.samples_per_s, elapsed, s.best ? " *" : "");
     std::fflush(stdout);
     return EpochAction::go_on;
   });
@@ -477,6 +497,9 @@ void train_command_register(CLI::App& app, int& exit_code) {
                   "Hold out this fraction of the training rows (seeded by --seed; stratified for "
                   "classes) and score each epoch on it");
   cmd->add_option("--val", o->val_path, "Score each epoch on this file (the training file's columns)");
+  cmd->add_option("--test", o->test_path,
+                  "Also print each epoch's loss and accuracy on this file (a report only: it "
+                  "steers nothing, and its time is left out of the epoch line's time)");
   add_whole_option(*cmd, "--early-stop", o->train.early_stop, 0, max_epochs,
                    "Stop when the validation loss has not been strictly below its best for this "
                    "many epochs, and keep the best epoch's weights (needs --val-split or --val)");
