@@ -185,6 +185,15 @@ TEST_CASE("line charts: a NaN is a gap, a lone point a dot, mismatched lengths a
   CHECK_THROWS_AS(bpnn::cli::svg_line_charts("t", {spec}), bpnn::Error);
 }
 
+TEST_CASE("line charts: one positive value gets an axis from 0, not a negative one", "[plot]") {
+  // One epoch, loss 0.4: the axis once ran from -0.2 to 1, a negative loss tick.
+  const std::string svg = bpnn::cli::training_history_svg(run_train_loss_only({0.4}), "");
+  CHECK(xml_well_formed(svg) == "");
+  CHECK_THAT(svg, Catch::Contains(">0</text>") && Catch::Contains(">0.8</text>"));
+  CHECK_THAT(svg, !Catch::Contains(">-"));
+  CHECK(count_of(svg, "<circle") == 1);  // the lone point as a dot
+}
+
 TEST_CASE("the structural XML check rejects what it must", "[plot]") {
   CHECK(xml_well_formed("<svg a=\"1\"><g><text>a &amp; b</text></g><rect/></svg>\n") == "");
   CHECK(xml_well_formed("<svg><g></svg>") != "");

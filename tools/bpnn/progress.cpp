@@ -102,12 +102,14 @@ void ProgressDisplay::batch(std::size_t samples_done, double running_mean_loss) 
 
   std::string head, tail;
   append(head, "epoch %zu/%zu ", epoch_, epochs_);
-  append(tail, " %3.0f%% %zu/%zu", 100.0 * static_cast<double>(done) / static_cast<double>(total), done, total);
-  if (rate > 0) append(tail, "  %.3g samples/s", rate);
-  if (std::isfinite(running_mean_loss)) append(tail, "  loss %.4g", running_mean_loss);
-  tail += "  ETA " + duration_format(eta);
-  // The bar takes what is left of the line, 10 to 30 cells, so the line does not wrap.
-  const std::size_t used = head.size() + tail.size() + 2, columns = terminal_columns(err_) - 1;
+  append(tail, " %zu/%zu", done, total);
+  if (rate > 0) append(tail, rate >= 100 ? " %.0f samples/s" : " %.3g samples/s", rate);
+  if (std::isfinite(running_mean_loss)) append(tail, " loss %.4g", running_mean_loss);
+  tail += " ETA " + duration_format(eta);
+  // The bar takes what the line leaves beside the longest fields (" 1234567 samples/s loss
+  // 1.234e-05 ETA 1:00:00", 44 characters), 10 to 30 cells, the same all epoch long.
+  const std::size_t used = head.size() + 2 + 2 * std::to_string(total).size() + 1 + 44;
+  const std::size_t columns = terminal_columns(err_) - 1;
   const std::size_t cells = std::clamp<std::size_t>(columns > used ? columns - used : 0, 10, 30);
   const auto full = static_cast<std::size_t>(static_cast<double>(cells) * static_cast<double>(done) /
                                              static_cast<double>(total));

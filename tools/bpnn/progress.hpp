@@ -63,7 +63,8 @@ class ProgressDisplay {
   void epoch_begin(std::size_t epoch, std::size_t epochs, std::size_t samples_total);
   // samples_done of the epoch's samples are through, at this mean loss so far. On a terminal the
   // bar is redrawn when 0.1 s has passed since the last drawing (and on the first call):
-  //   epoch 3/10 [#########...........]  45% 2700/6000  1.2e+05 samples/s  loss 0.1234  ETA 0:42
+  //   epoch 3/10 [#########...........] 2700/6000 12345 samples/s loss 0.1234 ETA 0:42
+  // the bar 10 to 30 cells wide, as the terminal's width leaves room for.
   // ETA: the rest of this epoch and the epochs after it at this epoch's rate so far.
   void batch(std::size_t samples_done, double running_mean_loss);
   // The epoch's summary: its line on `out` when epoch_line_due or line.last; the bar is erased
