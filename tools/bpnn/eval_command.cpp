@@ -7,17 +7,20 @@
 #include <nlohmann/json.hpp>
 
 #include "bpnn/commands.hpp"
+#include "bpnn/confusion_plot.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/evaluate.hpp"
 #include "bpnn/model_data.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/output_paths.hpp"
 
 namespace bpnn::cli {
 namespace {
 
 struct EvalOptions {
   std::string model_path, data_path;
+  std::string plot_path;  // --plot: the confusion matrix as an SVG heat map
   bool json = false;
 };
 
@@ -106,6 +109,12 @@ void run_eval(const EvalOptions& o) {
       for (std::size_t j = 0; j < net.n_outputs(); ++j) names.push_back("y" + std::to_string(j));
     }
   }
+  if (!o.plot_path.empty()) {
+    output_paths_check_distinct({{"the model", o.model_path}, {"the data", o.data_path}}, {{"--plot", o.plot_path}});
+    char accuracy[64];
+    std::snprintf(accuracy, sizeof accuracy, ", accuracy %.2f%% of %zu rows", 100 * e.accuracy, e.n);
+    confusion_plot_write(o.plot_path, e, names, "Confusion matrix: " + o.model_path + " on " + o.data_path + accuracy);
+  }
   const std::string out = o.json ? report_json(e, names).dump(2) + "\n" : report_text(e, names);
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
     throw Error(ErrorKind::io, "stdout: write failed");
@@ -127,6 +136,9 @@ void eval_command_register(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json,
                 "Write the scores as JSON: n, loss, and accuracy, classes, per_class, confusion, "
                 "macro_f1 or rmse, mae, r2, per_output");
+  cmd->add_option("--plot", o->plot_path,
+                  "Draw a classifier's confusion matrix as an SVG heat map with the counts")
+      ->type_name("FILE.svg");
   cmd->callback([o, &exit_code] {
     run_eval(*o);
     exit_code = 0;
