@@ -3,6 +3,7 @@
 // resume refuses, with its exit codes).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -149,4 +150,30 @@ TEST_CASE("the README's digits example: validation split, early stopping, then e
   const auto at = r.out.find("\"accuracy\":");
   REQUIRE(at != std::string::npos);
   CHECK(std::stod(r.out.substr(at + 11)) >= 0.96);
+}
+
+TEST_CASE("train --quiet, --log-every, --history and --plot", "[cli][train][history]") {
+  ScratchDir dir;
+  dir.write("train.csv", classes_csv(60, 7));
+  const std::string base = "train train.csv --layers 2,5,3 --label kind --output-act softmax --loss xent "
+                           "--batch 6 --epochs 7 --val-split 0.2 ";
+  auto r = cli_run(dir.path, base + "--log-every 3 --history h.csv --plot h.svg -o m.st");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(lines_starting(r.out, "epoch ") == 3);  // 1, 4, 7
+  CHECK(lines_starting(r.out, "epoch 4 ") == 1);
+  CHECK(r.err.empty());  // not a terminal: no bar, no escape codes
+  const std::string csv = bpnn_test::file_text(dir.path / "h.csv");
+  CHECK(csv.rfind("epoch,train_loss,val_loss,train_accuracy,val_accuracy,learning_rate,seconds\n", 0) == 0);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 8);  // every epoch, whatever --log-every says
+  const std::string svg = bpnn_test::file_text(dir.path / "h.svg");
+  CHECK_THAT(svg, Catch::StartsWith("<svg") && Catch::Contains("validation"));
+  r = cli_run(dir.path, base + "--quiet -o q.st");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.empty());
+  CHECK(cli_run(dir.path, base + "--history train.csv -o m.st").exit_code == 2);  // over an input
+  CHECK(cli_run(dir.path, base + "--plot m.st -o m.st").exit_code == 2);          // two outputs in one
+  CHECK(cli_run(dir.path, base + "--history nowhere/h.csv -o m.st").exit_code == 4);
+  CHECK(cli_run(dir.path, base + "--log-every 0 -o m.st").exit_code == 2);
 }

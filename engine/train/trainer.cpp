@@ -208,6 +208,10 @@ void Trainer::set_validation(const float* x, const float* y, std::size_t n) {
   impl_->validation_set(x, y, n);
 }
 
+void Trainer::set_batch_callback(BatchCallback on_batches) {
+  impl_->visit([&](auto& core) { core.set_batch_callback(std::move(on_batches)); });
+}
+
 EpochStats Trainer::run_epoch() {
   return impl_->visit([](auto& core) { return core.run_epoch(); });
 }

@@ -326,6 +326,11 @@ EpochStats TrainerCore<T>::run_epoch() {
   const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
   double loss = 0;
   std::size_t correct = 0;
+  // progress reports: about 100 an epoch, in whole steps
+  const std::size_t report_every =
+      std::max<std::size_t>(workspace_.capacity, (n_ / 100 + workspace_.capacity - 1) / workspace_.capacity * workspace_.capacity);
+  std::size_t next_report = report_every;
+  if (on_batches_) on_batches_(epoch_, 0, n_, std::numeric_limits<double>::quiet_NaN());
   for (std::size_t first = 0; first < n_; first += workspace_.capacity) {
     const std::size_t rows = std::min(workspace_.capacity, n_ - first);
     const T* x = x_ + first * in;
@@ -343,6 +348,10 @@ EpochStats TrainerCore<T>::run_epoch() {
       y = batch_y_.data();
     }
     loss += step(x, y, rows, correct);
+    if (on_batches_ && (first + rows >= next_report || first + rows == n_)) {
+      on_batches_(epoch_, first + rows, n_, loss / static_cast<double>(first + rows));
+      next_report = first + rows + report_every;
+    }
   }
   EpochStats stats;
   stats.epoch = epoch_++;

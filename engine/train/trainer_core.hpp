@@ -36,6 +36,8 @@ class TrainerCore {
   // before the first epoch. Error(data) for a value that is not finite.
   void set_validation(const T* x, const T* y, std::size_t n);
   bool has_validation() const { return val_n_ > 0; }
+  void set_batch_callback(BatchCallback callback) { on_batches_ = std::move(callback); }
+  std::size_t samples() const { return n_; }
 
   // One epoch at the schedule's rate, then the validation score and the bookkeeping of the
   // schedule and early stopping. Error(argument) when early stopping has no validation data.
@@ -126,6 +128,7 @@ class TrainerCore {
   const T* val_y_ = nullptr;
   std::size_t val_n_ = 0;
   Workspace<T> val_workspace_;
+  BatchCallback on_batches_;
 };
 
 // Rows per task when scoring the validation set, and rows per pass over its work buffers: fixed,

@@ -153,6 +153,13 @@ enum class EpochAction { go_on, stop };
 // weights are those after the epoch (before early stopping restores the best ones at the end).
 using EpochCallback = std::function<EpochAction(const EpochStats&)>;
 
+// Progress within an epoch, for a progress bar: the epoch (0-based), the samples done and in all
+// this epoch, and the mean loss over the samples done. Called on the training thread: once as the
+// epoch starts (0 samples done, loss NaN), then between steps at most about 100 times an epoch
+// and after its last step.
+using BatchCallback = std::function<void(std::size_t epoch, std::size_t samples_done,
+                                         std::size_t samples_total, double mean_loss)>;
+
 // While a Trainer lives it holds its network busy: a second Trainer, set_layer or load_weights on
 // that network throws Error(busy) instead of racing.
 // A trainer keeps its work buffers, optimizer state and shuffle generator between epochs, so a loop of
@@ -177,6 +184,9 @@ class BPNN_API Trainer {
   // when config.val_split is 0. vx:(n, inputs) vy:(n, outputs) raw, as the training data.
   void set_validation(const double* x, const double* y, std::size_t n);
   void set_validation(const float* x, const float* y, std::size_t n);
+
+  // Progress within each epoch from now on (empty: none).
+  void set_batch_callback(BatchCallback on_batches);
 
   // One epoch: the steps, then (with validation data) the score on it, the schedule's and early
   // stopping's bookkeeping. Does not stop by itself: see should_stop.

@@ -1,6 +1,7 @@
 // bpnn: train and run back-propagation networks from the command line.
 // Errors print one line "bpnn: message" on stderr and exit with a code from exit_codes.hpp.
-// stderr carries nothing else but "bpnn: warning: ..." lines; progress goes to stdout.
+// stderr carries nothing else but "bpnn: warning: ..." lines and, on a terminal, train's progress bar;
+// epoch lines and results go to stdout.
 #include <cstdio>
 #include <exception>
 #include <new>

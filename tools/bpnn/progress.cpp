@@ -4,6 +4,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -50,8 +52,11 @@ std::string epoch_line_format(const EpochLine& line) {
   if (std::isfinite(line.train_accuracy)) append(out, " accuracy %.4f", line.train_accuracy);
   if (std::isfinite(line.val_loss)) append(out, " val_loss %.9g", line.val_loss);
   if (std::isfinite(line.val_accuracy)) append(out, " val_accuracy %.4f", line.val_accuracy);
+  if (std::isfinite(line.test_loss)) append(out, " test_loss %.9g", line.test_loss);
+  if (std::isfinite(line.test_accuracy)) append(out, " test_accuracy %.4f", line.test_accuracy);
   if (std::isfinite(line.learning_rate)) append(out, " lr %.6g", line.learning_rate);
   append(out, " samples/s %.4g", line.samples_per_s);
+  if (std::isfinite(line.elapsed)) append(out, " time %.3f", line.elapsed);
   if (line.best) out += " best";
   return out;
 }
@@ -59,6 +64,11 @@ std::string epoch_line_format(const EpochLine& line) {
 bool epoch_line_due(std::size_t epoch, std::size_t epochs, std::size_t log_every) {
   if (epoch == 0) return false;
   return epoch == epochs || (epoch - 1) % std::max<std::size_t>(log_every, 1) == 0;
+}
+
+bool stderr_is_terminal() {
+  const char* term = std::getenv("TERM");
+  return isatty(fileno(stderr)) != 0 && !(term != nullptr && std::string_view(term) == "dumb");
 }
 
 double ProgressDisplay::steady_seconds() {

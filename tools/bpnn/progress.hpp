@@ -26,15 +26,19 @@ struct EpochLine {
   double train_accuracy = none;  // NaN unless the targets are classes
   double val_loss = none;        // NaN without validation data
   double val_accuracy = none;    // NaN without validation data, or without classes
+  double test_loss = none;       // train --test: the scores on that file; NaN without
+  double test_accuracy = none;
   double learning_rate = none;   // NaN when the optimizer has none (irprop)
   double seconds = 0;            // wall time of this epoch
   double samples_per_s = 0;
+  double elapsed = none;  // seconds since the command started, without --test's scoring
   bool best = false;  // the validation loss improved on every earlier epoch's
   bool last = false;  // the run ends here before `epochs` (early stopping): logged like the last
 };
 
 // The epoch line, without a newline. Fields appear only when they are finite (best when set):
-//   epoch N loss X [accuracy A] [val_loss V] [val_accuracy A] [lr L] samples/s S [best]
+//   epoch N loss X [accuracy A] [val_loss V] [val_accuracy A] [test_loss T] [test_accuracy A]
+//   [lr L] samples/s S [time E] [best]
 // X and V with %.9g, accuracies %.4f, L %.6g, S %.4g: "epoch N loss X" is the line's start as it
 // always was.
 std::string epoch_line_format(const EpochLine& line);
@@ -45,6 +49,9 @@ std::string epoch_line_format(const EpochLine& line);
 bool epoch_line_due(std::size_t epoch, std::size_t epochs, std::size_t log_every);
 
 enum class Verbosity { quiet, normal };
+
+// Whether stderr is a terminal that takes the bar's escape codes: isatty, and TERM not "dumb".
+bool stderr_is_terminal();
 
 class ProgressDisplay {
  public:

@@ -23,6 +23,8 @@
 #include "bpnn/network.hpp"
 #include "bpnn/message_line.hpp"
 #include "bpnn/output_paths.hpp"
+#include "bpnn/progress.hpp"
+#include "bpnn/training_history.hpp"
 #include "bpnn/train.hpp"
 #include "io/crc32.hpp"
 #include "io/output_file.hpp"
@@ -49,6 +51,9 @@ struct TrainOptions {
   bool batch_given = false;
   std::string schedule = "constant";
   std::string val_path, test_path, checkpoint_path, resume_path;
+  std::string history_path, plot_path;
+  bool quiet = false;
+  std::size_t log_every = 1;
 };
 
 // The options that shape the trained model, as exact text under their option names (without
@@ -262,6 +267,12 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   if (!o.val_path.empty()) inputs.push_back({"--val", o.val_path});
   if (!o.test_path.empty()) inputs.push_back({"--test", o.test_path});
   std::vector<CommandFile> outputs{{"--output", o.model_path}};
+  for (const auto& [role, path] : {std::pair{"--history", &o.history_path}, std::pair{"--plot", &o.plot_path}})
+    if (!path->empty()) {
+      outputs.push_back({role, *path});
+      output_kind(*path);
+    }
+
   if (!o.checkpoint_path.empty()) {
     outputs.push_back({"--checkpoint", o.checkpoint_path});
     output_kind(o.checkpoint_path);
@@ -281,7 +292,13 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   if (o.train.early_stop > 0 && o.train.val_split == 0 && o.val_path.empty())
     throw Error(ErrorKind::argument, "--early-stop needs validation data: --val-split F or --val FILE");
   // With -o /dev/stdout the model is the output: keep the progress lines out of it.
-  const bool progress = !output_is_stdout(o.model_path);
+  const bool progress = !output_is_stdout(o.model_path) && !o.quiet;
+  ProgressDisplay display(progress ? Verbosity::normal : Verbosity::quiet, o.log_every,
+                          stderr_is_terminal(), stdout, stderr);
+  const auto warn = [&](const std::string& text) {
+    if (progress) display.warning(message_one_line(text));
+    else if (!o.quiet) std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(text).c_str());
+  };
 
   NetworkConfig config;
   config.sizes = o.layers;
@@ -352,9 +369,8 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
     if (autoencoder) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
   }
   else if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
-    std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
-  if (const auto hint = target_range_hint(config.output_act, data))
-    std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(*hint).c_str());
+    warn(*hint);
+  if (const auto hint = target_range_hint(config.output_act, data)) warn(*hint);
   train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
   train.schedule = parse_schedule(o.schedule);
   train.checkpoint = o.checkpoint_path;
@@ -365,48 +381,65 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   if (!o.val_path.empty()) validation = companion_read(o.val_path, o, data, config, net, autoencoder);
   if (!o.test_path.empty()) test = companion_read(o.test_path, o, data, config, net, autoencoder);
 
-  if (progress)
-    std::printf("# %zu samples%s, %zu inputs, %zu outputs; network %s on %s\n", data.n,
-                train.val_split > 0 ? " (a part held out by --val-split)" : "", data.inputs,
-                data.outputs, std::to_string(net.n_params()).append(" parameters").c_str(),
-                net.kernel_arch().c_str());
+  char line[512];
+  std::snprintf(line, sizeof line, "# %zu samples%s, %zu inputs, %zu outputs; network %s on %s", data.n,
+                train.val_split > 0 ? " (a part held out by --val-split)" : "", data.inputs, data.outputs,
+                std::to_string(net.n_params()).append(" parameters").c_str(), net.kernel_arch().c_str());
+  display.message(line);
   Trainer trainer = validation ? Trainer(net, train, data, *validation) : Trainer(net, train, data);
   if (resumed) {
     trainer.resume(o.resume_path);
-    if (progress) std::printf("# resumed after epoch %zu of %s\n", trainer.epochs_done(), o.resume_path.c_str());
+    display.message("# resumed after epoch " + std::to_string(trainer.epochs_done()) + " of " + o.resume_path);
   }
+  if (progress)
+    trainer.set_batch_callback([&](std::size_t epoch, std::size_t done, std::size_t total, double loss) {
+      if (done == 0)
+        display.epoch_begin(epoch + 1, train.epochs, total);
+      else
+        display.batch(done, loss);
+    });
   // Scoring --test is not part of training: its time is left out of the epoch lines' `time`.
   double test_seconds = 0;
+  TrainingHistory history;
   const TrainReport report = trainer.run([&](const EpochStats& s) {
-    if (!progress) return EpochAction::go_on;
-    const double elapsed =
+    EpochLine line;
+    line.epoch = s.epoch + 1;
+    line.epochs = train.epochs;
+    line.train_loss = s.loss;
+    line.train_accuracy = s.accuracy;
+    line.val_loss = s.val_loss;
+    line.val_accuracy = s.val_accuracy;
+    line.learning_rate = s.learning_rate;
+    line.seconds = s.seconds;
+    line.samples_per_s = s.samples_per_s;
+    line.best = s.best;
+    line.last = trainer.should_stop();
+    line.elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - test_seconds;
-    std::printf("epoch %zu loss %.9g", s.epoch + 1, s.loss);
-    if (!std::isnan(s.accuracy)) std::printf(" accuracy %.4f", s.accuracy);
-    if (!std::isnan(s.val_loss)) std::printf(" val_loss %.9g", s.val_loss);
-    if (!std::isnan(s.val_accuracy)) std::printf(" val_accuracy %.4f", s.val_accuracy);
     if (test) {  // the callback runs between epochs: the network may be read
       const auto t0 = std::chrono::steady_clock::now();
       const Evaluation e = evaluate(net, test->x.data(), test->y.data(), test->n);
       test_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf(" test_loss %.9g", e.loss);
-      if (!std::isnan(e.accuracy)) std::printf(" test_accuracy %.4f", e.accuracy);
+      line.test_loss = e.loss;
+      line.test_accuracy = e.accuracy;
     }
-    if (!std::isnan(s.learning_rate)) std::printf(" lr %.6g", s.learning_rate);
-    std::printf(" samples/s %.4g time %.3f%s\n", s.samples_per_s, elapsed, s.best ? " *" : "");
-    std::fflush(stdout);
+    history.add(line);
+    display.epoch_end(line);
     return EpochAction::go_on;
   });
   save_model(net, o.model_path);
-  if (progress) {
-    if (report.stopped_early)
-      std::printf("# early stop: no better validation loss for %zu epochs; kept epoch %zu (val_loss %.9g)\n",
+  if (!o.history_path.empty()) history.csv_write(o.history_path);
+  if (!o.plot_path.empty())
+    history.svg_write(o.plot_path, "bpnn train " + o.data_path + ": " + metadata_counts_format(o.layers) + " " +
+                                       o.hidden_act + "/" + o.output_act + ", " + o.optimizer);
+  if (report.stopped_early)
+    std::snprintf(line, sizeof line, "# early stop: no better validation loss for %zu epochs; kept epoch %zu (val_loss %.9g)",
                   train.early_stop, report.best_epoch + 1, report.best_val_loss);
-    else if (train.early_stop > 0)
-      std::printf("# kept epoch %zu, the best validation loss %.9g\n", report.best_epoch + 1,
+  else if (train.early_stop > 0)
+    std::snprintf(line, sizeof line, "# kept epoch %zu, the best validation loss %.9g", report.best_epoch + 1,
                   report.best_val_loss);
-    std::printf("# saved %s\n", o.model_path.c_str());
-  }
+  if (train.early_stop > 0) display.message(line);
+  display.message("# saved " + o.model_path);
 }
 
 }  // namespace
@@ -503,6 +536,13 @@ void train_command_register(CLI::App& app, int& exit_code) {
   add_whole_option(*cmd, "--early-stop", o->train.early_stop, 0, max_epochs,
                    "Stop when the validation loss has not been strictly below its best for this "
                    "many epochs, and keep the best epoch's weights (needs --val-split or --val)");
+  cmd->add_flag("--quiet", o->quiet, "Print nothing but errors: no epoch lines, no progress bar, no warnings");
+  add_whole_option(*cmd, "--log-every", o->log_every, 1, max_epochs,
+                   "Print the line of every Nth epoch (1, 1+N, 1+2N, …) and of the last");
+  cmd->add_option("--history", o->history_path,
+                  "Write every epoch's figures to this CSV file (epoch, train/val loss and accuracy, "
+                  "learning rate, seconds)");
+  cmd->add_option("--plot", o->plot_path, "Draw the loss and accuracy curves into this SVG file");
   cmd->add_option("--checkpoint", o->checkpoint_path,
                   "Write a checkpoint here (atomically) every --checkpoint-every epochs and at the end");
   add_whole_option(*cmd, "--checkpoint-every", o->train.checkpoint_every, 0, max_epochs,
