@@ -73,3 +73,55 @@ def image_grid(path, title, rows, side, cell=6, gap=6, label_width=120, value_ra
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def heat_maps(path, title, maps, extent, cell=6, gap=40, value_range=None):
+    """maps: list of (label, 2-D list or array, rows = y from top to bottom). Draws them side by side
+    with a shared colour scale (blue low, white middle, red high) and a colour bar. extent:
+    (x0, x1, y0, y1) for the axis labels."""
+    rows, cols = len(maps[0][1]), len(maps[0][1][0])
+    values = [float(v) for _, grid in maps for row in grid for v in row]
+    lo, hi = value_range or (min(values), max(values))
+    w, h = cols * cell, rows * cell
+    left, top = 50, 50
+    width = left + len(maps) * (w + gap) + 90
+    height = top + h + 50
+
+    def colour(v):
+        t = min(1.0, max(0.0, (float(v) - lo) / (hi - lo or 1)))
+        if t < 0.5:
+            k = t / 0.5
+            return f"rgb({int(40 + 215 * k)},{int(90 + 165 * k)},{int(200 + 55 * k)})"
+        k = (t - 0.5) / 0.5
+        return f"rgb(255,{int(255 - 175 * k)},{int(255 - 205 * k)})"
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">{_escape(title)}</text>']
+    x0, x1, y0, y1 = extent
+    for m, (label, grid) in enumerate(maps):
+        gx = left + m * (w + gap)
+        out.append(f'<text x="{gx + w / 2}" y="{top - 8}" text-anchor="middle">{_escape(label)}</text>')
+        for r, row in enumerate(grid):
+            for c, v in enumerate(row):
+                out.append(f'<rect x="{gx + c * cell}" y="{top + r * cell}" width="{cell}" height="{cell}" '
+                           f'fill="{colour(v)}"/>')
+        out.append(f'<rect x="{gx}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#444"/>')
+        out.append(f'<text x="{gx}" y="{top + h + 16}" text-anchor="middle">{x0:g}</text>')
+        out.append(f'<text x="{gx + w}" y="{top + h + 16}" text-anchor="middle">{x1:g}</text>')
+        out.append(f'<text x="{gx + w / 2}" y="{top + h + 32}" text-anchor="middle">x</text>')
+        out.append(f'<text x="{gx - 6}" y="{top + h}" text-anchor="end">{y0:g}</text>')
+        out.append(f'<text x="{gx - 6}" y="{top + 10}" text-anchor="end">{y1:g}</text>')
+        out.append(f'<text x="{gx - 18}" y="{top + h / 2}" text-anchor="end">y</text>')
+    bx = left + len(maps) * (w + gap) - gap + 30
+    steps = 20
+    for i in range(steps):
+        v = hi - (hi - lo) * (i + 0.5) / steps
+        out.append(f'<rect x="{bx}" y="{top + i * h / steps:.1f}" width="14" height="{h / steps + 0.5:.1f}" '
+                   f'fill="{colour(v)}"/>')
+    out.append(f'<text x="{bx + 20}" y="{top + 10}">{hi:.3g}</text>')
+    out.append(f'<text x="{bx + 20}" y="{top + h}">{lo:.3g}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
