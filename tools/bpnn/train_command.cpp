@@ -15,6 +15,7 @@
 #include "bpnn/commands.hpp"
 #include "io/model_metadata.hpp"
 #include "bpnn/data.hpp"
+#include "bpnn/data_source.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
@@ -38,6 +39,7 @@ struct TrainOptions {
   std::string hidden_act = "sigmoid", output_act = "sigmoid", loss = "mse", init = "xavier",
               precision = "f32", backend = "tbb";
   std::optional<std::string> label;
+  std::vector<std::string> classes;
   double init_scale = 0.5;
   TrainConfig train;
   std::string optimizer = "sgd", scale = "none", targets = "columns";
@@ -96,48 +98,15 @@ void run_train(const TrainOptions& o) {
   validate(config);
 
   const bool autoencoder = o.targets == "inputs";
-  if (autoencoder && (o.label || config.sizes.back() != config.sizes.front()))
-    throw Error(ErrorKind::argument, o.label ? "--targets inputs: not with --label"
-                                             : "--targets inputs: --layers must end with as many outputs as it has inputs");
-
-  const CsvTable table =
-      read_csv(o.data_path, CsvOptions{.text_column = o.label, .precision = config.precision});
-  Dataset data = o.label       ? dataset_from_label(table, *o.label)
-                 : autoencoder ? dataset_inputs(table, {}, config.sizes.front())
-                               : dataset_from_targets(table, config.sizes.back());
-  if (autoencoder) {  // the targets are the inputs (scaled below, when --scale is given)
-    data.y = data.x;
-    data.outputs = data.inputs;
-    data.output_names = data.input_names;
-  }
-  const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
-  if (data.outputs != config.sizes.back())
-    throw Error(ErrorKind::data, where + "--label " + *o.label + " has " +
-                                     std::to_string(data.outputs) + " classes, but --layers ends with " +
-                                     std::to_string(config.sizes.back()) + " outputs");
-  if (data.inputs != config.sizes.front())
-    throw Error(ErrorKind::data, where + "the rows have " + std::to_string(table.cols) +
-                                     " columns, so " + std::to_string(data.inputs) + " inputs and " +
-                                     std::to_string(data.outputs) + " targets, but --layers starts with " +
-                                     std::to_string(config.sizes.front()) + " inputs");
+  TrainingData training = training_data_read(
+      o.data_path, TrainingDataOptions{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
+                                       .outputs = config.sizes.back(), .autoencoder = autoencoder,
+                                       .precision = config.precision, .rows = std::nullopt});
+  Dataset& data = training.data;
 
   Network net(config);
   if (!o.init_from.empty()) load_weights(net, o.init_from);
-  net.metadata()["input_names"] = nlohmann::json(data.input_names).dump();
-  // Where the inputs sat in the training file, so predict and eval can read a header-less file
-  // of the same layout (model_data.hpp).
-  std::vector<std::size_t> input_columns;
-  for (const std::string& name : data.input_names)
-    input_columns.push_back(static_cast<std::size_t>(
-        std::find(table.columns.begin(), table.columns.end(), name) - table.columns.begin()));
-  net.metadata()["data_columns"] = std::to_string(table.cols);
-  net.metadata()["input_columns"] = metadata_counts_format(input_columns);
-  net.metadata()["output_names"] = nlohmann::json(data.output_names).dump();
-  if (autoencoder) net.metadata()["targets"] = "inputs";  // eval then scores against the inputs
-  if (o.label) {
-    net.metadata()["label"] = *o.label;
-    net.metadata()["classes"] = nlohmann::json(data.classes).dump();
-  }
+  training_data_describe(training, autoencoder, net.metadata());
 
   TrainConfig train = o.train;
   train.optimizer = parse_optimizer(o.optimizer);
@@ -178,7 +147,9 @@ void run_train(const TrainOptions& o) {
 void train_command_register(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a network on a CSV file and save it");
-  cmd->add_option("data", o->data_path, "CSV file: inputs, then targets (or a --label column)")
+  cmd->add_option("data", o->data_path,
+                  "CSV file: inputs, then targets (or a --label column); FILE.data or fann:FILE: FANN "
+                  "data; idx:IMAGES,LABELS: an IDX pair (MNIST), plain or .gz")
       ->required();
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
                         "Layer widths, inputs first, comma-separated, e.g. 4,8,3")
@@ -247,6 +218,10 @@ void train_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("--precision", o->precision, "f32|f64")->capture_default_str();
   cmd->add_option("--label", o->label,
                   "One-hot encode this class column (header name or 0-based index) as the targets");
+  cmd->add_option("--classes", o->classes,
+                  "Class names in order, comma-separated: the order of --label's classes, or the "
+                  "names of IDX labels 0, 1, ...")
+      ->delimiter(',');
   add_whole_option(*cmd, "--threads", o->train.threads, 0, max_threads,
                    "Threads, 0 to 65536 (0 = all cores; more than the cores = all cores)");
   cmd->add_option("--backend", o->backend, "tbb|omp")
