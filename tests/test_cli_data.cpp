@@ -75,7 +75,7 @@ TEST_CASE("train, eval and predict on an IDX pair, gzip and plain", "[cli][idx]"
   CHECK(predict.out == cli_run(dir.path, "predict m.st idx:img").out);
 }
 
-TEST_CASE("train --classes names IDX labels by value; eval and predict use the names", "[cli][idx]") {
+TEST_CASE("train --classes names IDX labels by value, and eval and predict use the names", "[cli][idx]") {
   ScratchDir dir;
   idx_pair_write(dir, false);
   const auto train = cli_run(dir.path, std::string("train idx:img,lab --classes left,right ") + train_options);
@@ -96,7 +96,7 @@ TEST_CASE("train --classes names IDX labels by value; eval and predict use the n
   CHECK_THAT(few.err, Contains("lab:record 1: label 1 has no name"));
 }
 
-TEST_CASE("IDX data errors on the command line: located, exit 3; misuse, exit 2", "[cli][idx]") {
+TEST_CASE("IDX data errors on the command line: located, exit 3, and misuse, exit 2", "[cli][idx]") {
   ScratchDir dir;
   idx_pair_write(dir, false);
   file_write(dir.path / "short", idx_ubyte({40, 2, 2}, {1, 2, 3}));

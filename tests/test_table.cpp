@@ -55,7 +55,7 @@ TEST_CASE("CSV row ranges count rows after the header and keep only theirs", "[t
   CHECK(parse_csv("a,b\n1,x\n2,y\n", "t.csv", labelled).text == std::vector<std::string>{"y"});
 }
 
-TEST_CASE("CSV row ranges: outside the rows is a data error; rows outside the range are still checked",
+TEST_CASE("CSV row ranges: outside the rows is a data error, and rows outside the range are still checked",
           "[table][data]") {
   CHECK(csv_error("a,b\n1,2\n3,4\n", rows(1, 3)).what() ==
         std::string("t.csv: rows [1, 3) were asked for, but the file holds 2 data rows"));
