@@ -89,3 +89,31 @@ TEST_CASE("Data sets locate cells of a CSV range by the rows' own lines", "[tabl
   broken.row_origin.pop_back();
   CHECK(error_of([&] { bpnn::data_table_where(broken); }).kind() == ErrorKind::argument);
 }
+
+TEST_CASE("Row ranges of files larger than the read window read as from memory", "[table][data]") {
+  // read_csv and read_fann_data read a range through a window of 8 MiB that gives back the pages
+  // behind it; 12 MB files cross it, and the rows kept sit on both sides of the first release.
+  ScratchDir dir;
+  std::string csv = "a,b\n", fann;
+  const std::size_t n = 1'200'000;
+  csv.reserve(n * 11);
+  for (std::size_t i = 0; i < n; ++i) csv += std::to_string(100000 + i % 900000) + "," + std::to_string(i % 97) + "\n";
+  fann = std::to_string(n) + " 1 1\n" + csv.substr(4);
+  for (char& c : fann) if (c == ',') c = ' ';
+  dir.write("big.csv", csv);
+  dir.write("big.data", fann);
+  for (const RowRange r : {RowRange{700'000, 900'000}, RowRange{n - 3}, RowRange{0, 2}}) {
+    CsvOptions co;
+    co.rows = r;
+    const DataTable from_file = bpnn::read_csv((dir.path / "big.csv").string(), co);
+    const DataTable from_memory = parse_csv(csv, (dir.path / "big.csv").string(), co);
+    CHECK(from_file.rows == from_memory.rows);
+    CHECK(from_file.numbers == from_memory.numbers);
+    CHECK(from_file.row_origin == from_memory.row_origin);
+    bpnn::FannOptions fo;
+    fo.rows = r;
+    const DataTable fann_file = bpnn::read_fann_data((dir.path / "big.data").string(), fo);
+    CHECK(fann_file.numbers == from_memory.numbers);
+    CHECK(fann_file.row_origin == from_memory.row_origin);
+  }
+}

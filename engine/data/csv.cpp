@@ -369,20 +369,26 @@ void row_append(DataTable& t, const CsvParser& p, const CsvRecord& r) {
 // An upper bound of the records left in `rest`, to reserve for: each record starts a line that
 // is not empty, and each holds `cols` fields of one byte or more with a comma between two and a
 // line end after all but the last, so r records take r·2·cols − 1 bytes at least.
-std::size_t records_bound(std::string_view rest, std::size_t cols) {
+// (`lines`: false skips the pass over the lines, which would bring every page of a file read
+// through a window into memory at once; the bound by bytes alone remains.)
+std::size_t records_bound(std::string_view rest, std::size_t cols, bool lines_too = true) {
+  const std::size_t by_bytes = checked_add(rest.size(), 1, "CSV size") / checked_mul(cols, 2, "CSV columns");
+  if (!lines_too) return by_bytes;
   const auto starts_record = [&](std::size_t i) {
     return i < rest.size() && rest[i] != '\n' && !(rest[i] == '\r' && i + 1 < rest.size() && rest[i + 1] == '\n');
   };
   std::size_t lines = starts_record(0) ? 1 : 0;
   for (std::size_t i = rest.find('\n'); i != std::string_view::npos; i = rest.find('\n', i + 1))
     lines += starts_record(i + 1);
-  const std::size_t by_bytes = checked_add(rest.size(), 1, "CSV size") / checked_mul(cols, 2, "CSV columns");
   return std::min(lines, by_bytes);
 }
 
 }  // namespace
 
-DataTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+namespace {
+
+// The parser's one pass; with a window, the pages of the records already read are given back.
+DataTable csv_parse(std::string_view text, const std::string& source, const CsvOptions& options, FileWindow* window) {
   row_range_check(options.rows, "read_csv");
   DataTable t;
   t.source = source;
@@ -416,11 +422,12 @@ DataTable parse_csv(std::string_view text, const std::string& source, const CsvO
 
   // Room for every row at once (a memchr-speed pass saves the vectors' regrowth), bounded by both
   // the non-blank lines and the bytes left, so neither blank lines nor line breaks inside quotes
-  // make it exceed one double per two bytes of the file; and by the range.
-  std::size_t rows_bound =
-      checked_add((t.has_header ? 0 : 1) + (second ? 1 : 0),
-                  records_bound(std::string_view(p.pos(), static_cast<std::size_t>(p.end() - p.pos())), t.cols),
-                  "CSV rows");
+  // make it exceed one double per two bytes of the file; and by the range. (Reserved, not touched:
+  // only the rows kept become resident.)
+  std::size_t rows_bound = checked_add(
+      (t.has_header ? 0 : 1) + (second ? 1 : 0),
+      records_bound(std::string_view(p.pos(), static_cast<std::size_t>(p.end() - p.pos())), t.cols, !window),
+      "CSV rows");
   if (options.rows) rows_bound = std::min(rows_bound, keep_end - keep_begin);
   t.numbers.reserve(checked_mul(rows_bound, t.cols, "CSV cells"));
   t.row_origin.reserve(rows_bound);
@@ -447,6 +454,7 @@ DataTable parse_csv(std::string_view text, const std::string& source, const CsvO
       }
       if (j + 1 < cols) p.fail_too_few(cols, j + 1);
       ++file_row;
+      if (window) window->release_before(p.pos());
       continue;
     }
     for (;; ++j) {
@@ -465,12 +473,22 @@ DataTable parse_csv(std::string_view text, const std::string& source, const CsvO
     t.row_origin.push_back(line);
     ++t.rows;
     ++file_row;
+    if (window) window->release_before(p.pos());
   }
   row_range_resolve(options.rows, file_row, source);  // the range lies within the rows
   return t;
 }
 
+}  // namespace
+
+DataTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+  return csv_parse(text, source, options, nullptr);
+}
+
 DataTable read_csv(const std::string& path, const CsvOptions& options) {
+  // A range (a shard) is read through a window, so a rank holds its rows, not the whole file.
+  if (options.rows)
+    if (const auto window = FileWindow::open(path)) return csv_parse(window->text(), path, options, window.get());
   return parse_csv(file_read_all(path), path, options);
 }
 

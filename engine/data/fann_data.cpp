@@ -103,7 +103,10 @@ double value_parse(const FannScanner& s, const FannToken& t, double limit, Preci
 
 }  // namespace
 
-DataTable parse_fann_data(std::string_view text, const std::string& source, const FannOptions& options) {
+namespace {
+
+// The reader's one pass; with a window, the pages of the rows already read are given back.
+DataTable fann_parse(std::string_view text, const std::string& source, const FannOptions& options, FileWindow* window) {
   row_range_check(options.rows, "read_fann_data");
   DataTable t;
   t.source = source;
@@ -156,6 +159,7 @@ DataTable parse_fann_data(std::string_view text, const std::string& source, cons
       t.numbers.push_back(value_parse(s, tok, limit, options.precision));
     }
     if (keep) ++t.rows;
+    if (window) window->release_before(tok.text.data());
   }
   if (s.next(tok))
     s.fail_at(tok, "more numbers than the header's " + std::to_string(num_data) + " rows of " +
@@ -164,7 +168,16 @@ DataTable parse_fann_data(std::string_view text, const std::string& source, cons
   return t;
 }
 
+}  // namespace
+
+DataTable parse_fann_data(std::string_view text, const std::string& source, const FannOptions& options) {
+  return fann_parse(text, source, options, nullptr);
+}
+
 DataTable read_fann_data(const std::string& path, const FannOptions& options) {
+  // A range (a shard) is read through a window, so a rank holds its rows, not the whole file.
+  if (options.rows)
+    if (const auto window = FileWindow::open(path)) return fann_parse(window->text(), path, options, window.get());
   return parse_fann_data(file_read_all(path), path, options);
 }
 
