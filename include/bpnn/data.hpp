@@ -76,7 +76,9 @@ using CsvTable = DataTable;
 // number, NaN or infinite values, a value that overflows options.precision, an unterminated
 // quote, a NUL byte, a header name or text-column cell that is not valid UTF-8 (at the byte).
 // Rows outside options.rows are checked for quotes and their field count but not parsed.
-// Memory: the file's bytes plus at most one double per two bytes of the file.
+// Memory: the file's bytes plus at most one double per two bytes of the file; with a row range,
+// read_csv maps the file and keeps about 8 MiB of it resident at a time, plus the kept rows (a
+// file that shrinks while it is read then ends the process with SIGBUS, as any mmap reader).
 BPNN_API DataTable read_csv(const std::string& path, const CsvOptions& options = {});
 // The same parser over text in memory; `source` names it in messages.
 BPNN_API DataTable parse_csv(std::string_view text, const std::string& source,
@@ -95,6 +97,7 @@ struct FannOptions {
 // num_input at least 1), a header promising more numbers than the file's bytes can hold (each
 // takes two bytes at least; checked before allocating), a value that is not a finite number or
 // overflows options.precision, a file that ends early or holds numbers after the last row.
+// Memory: as read_csv's, row ranges read through a window likewise.
 BPNN_API DataTable read_fann_data(const std::string& path, const FannOptions& options = {});
 BPNN_API DataTable parse_fann_data(std::string_view text, const std::string& source,
                                    const FannOptions& options = {});
