@@ -211,18 +211,19 @@ void idx_check_memory(const IdxStream& s, std::size_t rows, std::size_t cols) {
                           " values need more than this machine's " + format_bytes(memory) + " of memory as doubles");
 }
 
-// Reads the header's records in order, passing each kept one's values (as doubles) to `take`
-// (record index, values). Skipped records are read and dropped. The stream must end after the last.
-template <class Take>
-void idx_records_read(IdxStream& s, const IdxHeader& h, std::size_t keep_begin, std::size_t keep_end, Take&& take) {
-  // Chunks of whole values: a record of any width is read piecewise, so a header claiming huge
-  // records of a short stream allocates nothing beyond one chunk.
+// Reads the header's records in order, appending each kept one's values (as doubles) to `out`,
+// then calling done(record index, where its values begin in out). Skipped records are read and
+// dropped. The stream must end after the last record.
+template <class Done>
+void idx_records_read(IdxStream& s, const IdxHeader& h, std::size_t keep_begin, std::size_t keep_end,
+                      std::vector<double>& out, Done&& done) {
+  // Chunks of whole values: a record of any width is read piecewise and `out` grows with what
+  // arrives, so a header claiming huge records of a short stream allocates nothing beyond a chunk.
   constexpr std::size_t chunk_bytes = std::size_t{1} << 16;  // a multiple of every value size
   std::vector<unsigned char> chunk(std::min(chunk_bytes, h.record_bytes));
-  std::vector<double> values;
   for (std::size_t r = 0; r < h.records; ++r) {
     const bool keep = r >= keep_begin && r < keep_end;
-    values.clear();
+    const std::size_t start = out.size();
     for (std::size_t left = h.record_bytes; left > 0;) {
       const std::size_t n = std::min(left, chunk.size());
       const std::size_t got = s.read(chunk.data(), n);
@@ -230,11 +231,17 @@ void idx_records_read(IdxStream& s, const IdxHeader& h, std::size_t keep_begin, 
         s.fail_at_byte(s.offset(), "the data ends inside record " + std::to_string(r) + " of " +
                                        std::to_string(h.records) + " (the header says " + h.shape + " " +
                                        h.type.name + " values)" + s.stream_problem());
-      if (keep)
-        for (std::size_t i = 0; i < n; i += h.type.bytes) values.push_back(idx_value(h.type, chunk.data() + i));
       left -= n;
+      if (!keep) continue;
+      const std::size_t count = n / h.type.bytes, at = out.size();
+      out.resize(at + count);  // geometric growth: amortised, never beyond twice what arrived
+      double* dst = out.data() + at;
+      if (h.type.code == 0x08)  // unsigned bytes, the MNIST case: no byte order to undo
+        for (std::size_t i = 0; i < count; ++i) dst[i] = chunk[i];
+      else
+        for (std::size_t i = 0; i < count; ++i) dst[i] = idx_value(h.type, chunk.data() + i * h.type.bytes);
     }
-    if (keep) take(r, values);
+    if (keep) done(r, start);
   }
   unsigned char extra;
   if (s.read(&extra, 1) != 0)
@@ -288,15 +295,14 @@ DataTable read_idx(const std::string& images_path, const std::string& labels_pat
 
   const double limit = number_magnitude_limit(options.precision);
   const bool floats = ih.type.code == 0x0D || ih.type.code == 0x0E;
-  idx_records_read(images, ih, keep_begin, keep_end, [&](std::size_t r, const std::vector<double>& values) {
+  idx_records_read(images, ih, keep_begin, keep_end, t.numbers, [&](std::size_t r, std::size_t start) {
     if (floats)
-      for (std::size_t j = 0; j < values.size(); ++j)
-        if (!(std::fabs(values[j]) < limit))
-          images.fail_at_record(r, "value " + std::to_string(j) + " is " +
-                                       (std::isnan(values[j]) ? std::string("NaN")
-                                        : std::isinf(values[j]) ? std::string("infinite")
-                                                                : "out of range for " + std::string(to_string(options.precision))));
-    t.numbers.insert(t.numbers.end(), values.begin(), values.end());
+      for (std::size_t j = start; j < t.numbers.size(); ++j)
+        if (const double v = t.numbers[j]; !(std::fabs(v) < limit))
+          images.fail_at_record(r, "value " + std::to_string(j - start) + " is " +
+                                       (std::isnan(v)   ? std::string("NaN")
+                                        : std::isinf(v) ? std::string("infinite")
+                                                        : "out of range for " + std::string(to_string(options.precision))));
     if (labels) t.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
     t.row_origin.push_back(r);
     ++t.rows;
@@ -309,9 +315,11 @@ DataTable read_idx(const std::string& images_path, const std::string& labels_pat
     t.text_column = ih.width;
     t.text_source = labels_path;
     t.text.reserve(t.rows);  // the images bore the count out
-    idx_records_read(*labels, lh, keep_begin, keep_end, [&](std::size_t r, const std::vector<double>& values) {
-      if (!std::isfinite(values[0])) labels->fail_at_record(r, "the label is not a finite number");
-      t.text.push_back(label_text(*labels, r, values[0], options.label_names));
+    std::vector<double> values;
+    values.reserve(t.rows);
+    idx_records_read(*labels, lh, keep_begin, keep_end, values, [&](std::size_t r, std::size_t start) {
+      if (!std::isfinite(values[start])) labels->fail_at_record(r, "the label is not a finite number");
+      t.text.push_back(label_text(*labels, r, values[start], options.label_names));
     });
   }
   return t;
