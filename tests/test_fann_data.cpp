@@ -56,6 +56,7 @@ TEST_CASE("FANN .data row ranges", "[fann][data][table]") {
   CHECK(t.first_row == 1);
   CHECK(t.numbers == std::vector<double>{1, 1, 2, 2});
   CHECK(t.row_origin == std::vector<std::size_t>{3, 4});
+  CHECK(t.file_rows == 4);
   // Rows outside the range are counted, not parsed ("x" is never read as a number)...
   CHECK(parse_fann_data(text, "r.data", o).rows == 2);
   // ...but they must be there.

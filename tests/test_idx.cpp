@@ -106,6 +106,7 @@ TEST_CASE("IDX row ranges keep only their records, plain and gzip", "[idx][data]
     CHECK(t.rows == 2);
     CHECK(t.first_row == 1);
     CHECK(t.row_origin == std::vector<std::size_t>{1, 2});
+    CHECK(t.file_rows == 3);
     CHECK(t.text == std::vector<std::string>{"10", "1"});
     CHECK(t.numbers[0] == 10);
     o.rows = bpnn::RowRange{3, 3};  // empty, at the end: allowed

@@ -35,6 +35,12 @@ TEST_CASE("CSV row ranges count rows after the header and keep only theirs", "[t
   CHECK(t.first_row == 1);
   CHECK(t.numbers == std::vector<double>{3, 4, 5, 6});
   CHECK(t.row_origin == std::vector<std::size_t>{4, 5});
+  CHECK(t.file_rows == 4);
+  // An empty range at the start counts the rows and keeps none (rank 0 finding the shards).
+  const DataTable counted = parse_csv(text, "t.csv", rows(0, 0));
+  CHECK(counted.rows == 0);
+  CHECK(counted.file_rows == 4);
+  CHECK(counted.numbers.empty());
   // Without a header the first line is row 0; the rows detected from still count.
   const DataTable h = parse_csv("1,2\n3,4\n5,6\n", "t.csv", rows(0, 1));
   CHECK_FALSE(h.has_header);
@@ -110,6 +116,7 @@ TEST_CASE("Row ranges of files larger than the read window read as from memory",
     CHECK(from_file.rows == from_memory.rows);
     CHECK(from_file.numbers == from_memory.numbers);
     CHECK(from_file.row_origin == from_memory.row_origin);
+    CHECK(from_file.file_rows == n);
     bpnn::FannOptions fo;
     fo.rows = r;
     const DataTable fann_file = bpnn::read_fann_data((dir.path / "big.data").string(), fo);

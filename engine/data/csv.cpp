@@ -476,6 +476,7 @@ DataTable csv_parse(std::string_view text, const std::string& source, const CsvO
     if (window) window->release_before(p.pos());
   }
   row_range_resolve(options.rows, file_row, source);  // the range lies within the rows
+  t.file_rows = file_row;
   return t;
 }
 

@@ -140,6 +140,7 @@ DataTable fann_parse(std::string_view text, const std::string& source, const Fan
   t.cols = cols;
   t.target_cols = num_output;
   t.first_row = keep_begin;
+  t.file_rows = num_data;
   for (std::size_t j = 0; j < cols; ++j) t.columns.push_back(std::to_string(j));
   t.numbers.reserve((keep_end - keep_begin) * cols);  // ≤ numbers, which the bytes bound
   t.row_origin.reserve(keep_end - keep_begin);

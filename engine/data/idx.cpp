@@ -285,6 +285,7 @@ DataTable read_idx(const std::string& images_path, const std::string& labels_pat
   t.source = images_path;
   t.format = TableFormat::idx;
   t.first_row = keep_begin;
+  t.file_rows = ih.records;
   if (__builtin_add_overflow(ih.width, labels ? 1 : 0, &t.cols))
     images.fail_at_byte(4, "records of 2⁶⁴ − 1 values leave no room for a label column");
   idx_check_memory(images, kept, t.cols);

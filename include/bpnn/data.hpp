@@ -64,6 +64,7 @@ struct DataTable {
   std::vector<std::size_t> row_origin;  // per row: its line (CSV, FANN) or record (IDX); see TableFormat
   std::size_t header_line = 0;          // CSV: 1-based file line of the header row; 0 without one
   std::size_t first_row = 0;            // the file's row number of row 0 (a row range's begin)
+  std::size_t file_rows = 0;            // the data rows the whole file holds (rows [0, 0) counts them)
   std::size_t target_cols = 0;          // FANN: the header's num_output (the last columns); else 0
 };
 // The name from when only CSV was read.

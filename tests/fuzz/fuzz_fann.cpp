@@ -26,6 +26,7 @@ void table_check(const DataTable& t, Precision precision, const std::optional<Ro
   if (t.row_origin.size() != t.rows) finding("table: row_origin.size() != rows", "");
   if (t.target_cols >= t.cols) finding("table: target_cols leaves no input", "");
   if (rows && t.first_row != rows->begin) finding("table: first_row is not the range's begin", "");
+  if (t.first_row + t.rows > t.file_rows) finding("table: rows beyond the file's row count", "");
   if (!rows && t.rows == 0) finding("table without rows", "");
   const double limit = precision == Precision::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
   for (double v : t.numbers)

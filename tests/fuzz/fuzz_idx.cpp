@@ -51,6 +51,7 @@ void table_check(const DataTable& t, Precision precision, bool labels, const std
   for (std::size_t r = 0; r < t.rows; ++r)
     if (t.row_origin[r] != t.first_row + r) finding("table: a row's record is not its place in the range", "");
   if (rows && t.first_row != rows->begin) finding("table: first_row is not the range's begin", "");
+  if (t.first_row + t.rows > t.file_rows) finding("table: rows beyond the file's row count", "");
   const double limit = precision == Precision::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
   for (std::size_t i = 0; i < t.numbers.size(); ++i) {
     if (labels && i % t.cols == t.cols - 1) continue;
