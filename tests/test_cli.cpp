@@ -121,7 +121,7 @@ TEST_CASE("bpnn train then predict reproduces the library's predictions", "[cli]
   }
 }
 
-TEST_CASE("bpnn train with --label writes class names; predict ignores the label column", "[cli]") {
+TEST_CASE("bpnn train with --label writes class names, predict ignores the label column", "[cli]") {
   TempDir dir;
   std::string csv = "a,b,kind\n";
   for (int i = 0; i < 30; ++i)

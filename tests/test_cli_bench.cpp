@@ -43,7 +43,7 @@ TEST_CASE("bench --repetitions writes mean, median, stddev and cv aggregates", "
   CHECK_THAT(context["fma_peak_source"].get<std::string>(), Catch::Contains("best of 5"));
 }
 
-TEST_CASE("bench --peak fixes the peak; a fraction above 1 is flagged, not clamped", "[cli][bench]") {
+TEST_CASE("bench --peak fixes the peak, a fraction above 1 is flagged, not clamped", "[cli][bench]") {
   ScratchDir dir;
   const nlohmann::json j = bench_json(dir, "--peak 1e-12");  // below any speed: a smoke epoch does 1 sample
   CHECK(j["context"]["fma_peak_source"] == "fixed by --peak");

@@ -161,7 +161,7 @@ TEST_CASE("predict --labels, --layer and -o", "[cli][predict]") {
   CHECK(bpnn_test::file_text(dir.path / "d.csv").rfind("a,b,kind\n", 0) == 0);
 }
 
-TEST_CASE("train --optimizer adam --scale standard keeps the scaler; irprop refuses --batch", "[cli][train]") {
+TEST_CASE("train --optimizer adam --scale standard keeps the scaler, irprop refuses --batch", "[cli][train]") {
   ScratchDir dir;
   std::string csv = "a,b,y\n";
   for (int i = 0; i < 40; ++i)
@@ -201,7 +201,7 @@ TEST_CASE("train warns, on one stderr line, when the targets lie outside the out
   CHECK_THAT(r.err, Catch::Contains("outside [-1, 1] where a tanh output lives"));
 }
 
-TEST_CASE("train --targets inputs makes an autoencoder; predict --layer 1 is its code", "[cli][train]") {
+TEST_CASE("train --targets inputs makes an autoencoder, predict --layer 1 is its code", "[cli][train]") {
   ScratchDir dir;
   std::string csv = "a,b,c,d\n";
   for (int i = 0; i < 60; ++i) {

@@ -46,7 +46,7 @@ int lines_starting(const std::string& text, const std::string& prefix) {
 
 }  // namespace
 
-TEST_CASE("train --val-split and --val score every epoch; --early-stop needs them", "[cli][train][validation]") {
+TEST_CASE("train --val-split and --val score every epoch, --early-stop needs them", "[cli][train][validation]") {
   ScratchDir dir;
   dir.write("train.csv", classes_csv(150, 1));
   dir.write("val.csv", classes_csv(40, 2));

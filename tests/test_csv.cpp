@@ -31,7 +31,7 @@ TEST_CASE("csv: a first row of names over numbers is a header", "[data][csv]") {
   CHECK(t.rows == 2);
   CHECK(t.cols == 3);
   CHECK(t.numbers == std::vector<double>{1, 2, 3, 4, 5.5, -600});
-  CHECK(t.line_of_row == std::vector<std::size_t>{2, 3});
+  CHECK(t.row_origin == std::vector<std::size_t>{2, 3});
   CHECK_FALSE(t.text_column);
   CHECK(t.text.empty());
 }
@@ -42,7 +42,7 @@ TEST_CASE("csv: numbers in the first row mean no header", "[data][csv]") {
   CHECK(t.columns == std::vector<std::string>{"0", "1"});
   CHECK(t.rows == 2);
   CHECK(t.numbers == std::vector<double>{1, 2, 3, 4});
-  CHECK(t.line_of_row == std::vector<std::size_t>{1, 2});
+  CHECK(t.row_origin == std::vector<std::size_t>{1, 2});
 
   SECTION("a single numeric row is data") {
     auto one = parse_csv("1,2,3", "t.csv");
@@ -63,7 +63,7 @@ TEST_CASE("csv: RFC 4180 quotes, escapes and embedded line breaks", "[data][csv]
   CHECK(t.columns == std::vector<std::string>{"a", "b \"x\", y", "c\nd"});
   CHECK(t.numbers == std::vector<double>{1.5, 2, 3, 4, 5, 6});
   // The header spans lines 1-2, so the rows start on lines 3 and 4.
-  CHECK(t.line_of_row == std::vector<std::size_t>{3, 4});
+  CHECK(t.row_origin == std::vector<std::size_t>{3, 4});
 }
 
 TEST_CASE("csv: \\r\\n line ends, blank lines, spaces around numbers", "[data][csv]") {
@@ -71,7 +71,7 @@ TEST_CASE("csv: \\r\\n line ends, blank lines, spaces around numbers", "[data][c
   CHECK(t.has_header);
   CHECK(t.columns == std::vector<std::string>{"x", "y"});
   CHECK(t.numbers == std::vector<double>{1, 2, 3, 0.5});
-  CHECK(t.line_of_row == std::vector<std::size_t>{3, 5});
+  CHECK(t.row_origin == std::vector<std::size_t>{3, 5});
   auto e = csv_error("x,y\r\n1,2\r\n3,oops\r\n");
   CHECK_THAT(e.what(), StartsWith("t.csv:3:3: "));
 }

@@ -155,7 +155,7 @@ TEST_CASE("csv hostile: memory follows the rows and not the line count", "[data]
     CHECK(t.rows == 1);
     CHECK(t.cols == cols);
     CHECK(t.numbers.capacity() <= 2 * cols);
-    CHECK(t.line_of_row.capacity() <= 2);
+    CHECK(t.row_origin.capacity() <= 2);
   }
   SECTION("wide rows, then one quoted text cell spanning a million lines") {
     const std::size_t cols = 1000;

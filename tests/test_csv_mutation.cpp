@@ -84,8 +84,8 @@ TEST_CASE("csv property: mutated files give a table or a located one-line Error(
       const bpnn::CsvTable t = bpnn::parse_csv(text, "t.csv", options);
       ++parsed;
       REQUIRE(t.numbers.size() == t.rows * t.cols);
-      REQUIRE(t.line_of_row.size() == t.rows);
-      for (std::size_t line : t.line_of_row) REQUIRE(line <= lines_in(text));
+      REQUIRE(t.row_origin.size() == t.rows);
+      for (std::size_t line : t.row_origin) REQUIRE(line <= lines_in(text));
       // The data sets over the table: each succeeds or gives a located Error(data).
       const auto located = [&](auto&& make) {
         try {

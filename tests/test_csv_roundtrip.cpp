@@ -157,7 +157,7 @@ Generated table_random(Rng& rng) {
     blank_lines();
   }
   for (std::size_t r = 0; r < t.rows; ++r) {
-    t.line_of_row.push_back(line);
+    t.row_origin.push_back(line);
     for (std::size_t j = 0; j < t.cols; ++j) {
       std::string f;
       if (t.text_column && j == *t.text_column) {
@@ -197,7 +197,7 @@ TEST_CASE("csv property: random valid tables read back exactly", "[data][csv][pr
     REQUIRE(got.cols == want.cols);
     REQUIRE(got.text_column == want.text_column);
     REQUIRE(got.text == want.text);
-    REQUIRE(got.line_of_row == want.line_of_row);
+    REQUIRE(got.row_origin == want.row_origin);
     REQUIRE(got.numbers.size() == want.numbers.size());
     for (std::size_t i = 0; i < want.numbers.size(); ++i) {
       INFO("cell " << i);

@@ -44,7 +44,7 @@ TEST_CASE("regression figures: RMSE, MAE, R² and the MSE loss", "[evaluate]") {
   CHECK(e.confusion.empty());
 }
 
-TEST_CASE("R² averages outputs uniformly; a constant target scores 1 only when exact", "[evaluate]") {
+TEST_CASE("R² averages outputs uniformly, a constant target scores 1 only when exact", "[evaluate]") {
   bpnn::Network net = identity_net(2, bpnn::Activation::linear, bpnn::Loss::mse);
   const double x[] = {1, 5, 2, 5, 3, 6}, y[] = {1, 5, 2, 5, 3, 5};
   const bpnn::Evaluation e = bpnn::evaluate(net, x, y, 3);

@@ -44,7 +44,7 @@ TEST_CASE("minmax scaling maps the training rows onto [0, 1]", "[scaler]") {
   CHECK(y == std::vector<double>{0, 0, 0.25, 0, 1, 0});
 }
 
-TEST_CASE("none fits nothing; names parse; bad scalers are refused", "[scaler]") {
+TEST_CASE("none fits nothing, names parse, bad scalers are refused", "[scaler]") {
   const double x[] = {1, 2};
   CHECK_FALSE(bpnn::scaler_fit(bpnn::Scaling::none, x, 1, 2).active());
   CHECK(bpnn::parse_scaling("standard") == bpnn::Scaling::standard);

@@ -54,7 +54,7 @@ TEST_CASE("a stratified split keeps every class's share on both sides", "[split]
   CHECK(bpnn::split_dataset_stratified(d, 0.25, 4).second.x != test.x);
 }
 
-TEST_CASE("a plain random split can miss a rare class; a stratified one cannot", "[split]") {
+TEST_CASE("a plain random split can miss a rare class, a stratified one cannot", "[split]") {
   const bpnn::Dataset d = labelled(200, {19, 1});  // 10 rows of class 1
   std::size_t misses = 0;
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {

@@ -149,7 +149,7 @@ TEST_CASE("the history plot: loss and accuracy panels, train and validation, leg
   CHECK_THAT(svg, !Catch::Contains("nan") && !Catch::Contains("inf"));
 }
 
-TEST_CASE("the history plot: no validation or accuracy panel when the run has none; a log loss axis past two decades",
+TEST_CASE("the history plot: no validation or accuracy panel when the run has none, a log loss axis past two decades",
           "[history][plot]") {
   std::vector<double> losses;
   for (int e = 0; e < 50; ++e) losses.push_back(2 * std::pow(10.0, -e / 10.0));  // 2 … 2.5e-5

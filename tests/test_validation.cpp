@@ -121,7 +121,7 @@ TEST_CASE("early stopping stops after its patience and keeps the best epoch's we
   }
 }
 
-TEST_CASE("early stopping needs validation data; val_split is checked", "[validation]") {
+TEST_CASE("early stopping needs validation data, val_split is checked", "[validation]") {
   const bpnn::Dataset data = noise_classes(20, 2, 2, 3);
   bpnn::Network net(classifier(2, 3, 2));
   bpnn::TrainConfig tc;

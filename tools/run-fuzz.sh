@@ -9,7 +9,8 @@
 #                                  depends on luck
 # Exits non-zero on any crash, leak, timeout, out-of-memory or sanitizer report; exits 0 with
 # "skipped: ..." when clang-14 or libFuzzer is not installed (tools/install-deps.sh installs them).
-# Targets: csv (the CSV reader and data sets), model (load_model), weights (load_weights).
+# Targets: csv (the CSV reader and data sets), model (load_model), weights (load_weights),
+# fann (the FANN .data reader), idx (the IDX reader, plain and gzip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ case $mode in
   *[!0-9]* | '' | 0) usage ;;
 esac
 
-targets=(csv model weights)
+targets=(csv model weights fann idx)
 # Mutations per target in the gate: under a minute per target on one core (ASan + UBSan).
 regression_runs=${BPNN_FUZZ_RUNS:-30000}
 build=build-fuzz

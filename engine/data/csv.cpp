@@ -1,4 +1,4 @@
-// CSV files → CsvTable: one pass over the bytes, RFC 4180 quoting, numbers by std::from_chars.
+// CSV files → DataTable: one pass over the bytes, RFC 4180 quoting, numbers by std::from_chars.
 //
 // Grammar accepted (bytes):
 //   file   = [BOM] { blank-line | record } ;  blank-line = {' ' | '\t'} ("\n" | "\r\n")
@@ -27,6 +27,7 @@
 #include "data/csv_number.hpp"
 #include "data/file_read.hpp"
 #include "data/message_quote.hpp"
+#include "data/row_range.hpp"
 #include "data/utf8.hpp"
 #include "nn/size_check.hpp"
 
@@ -60,22 +61,11 @@ struct CsvRecord {
   const char* end_line_start;
 };
 
-// The smallest magnitude that overflows `precision` once rounded to it: 2^128 − 2^103 is the
-// midpoint between FLT_MAX and 2^128, which rounds (to even) up to infinity. Every finite double
-// fits f64.
-double magnitude_limit(Precision precision) {
-  switch (precision) {
-    case Precision::f32: return 0x1.ffffffp127;
-    case Precision::f64: return std::numeric_limits<double>::infinity();
-  }
-  return std::numeric_limits<double>::infinity();
-}
-
 class CsvParser {
  public:
   CsvParser(std::string_view text, const std::string& source, Precision precision = Precision::f64)
       : begin_(text.data()), end_(text.data() + text.size()), p_(begin_), line_start_(begin_),
-        source_(source), precision_(precision), magnitude_limit_(magnitude_limit(precision)) {
+        source_(source), precision_(precision), magnitude_limit_(number_magnitude_limit(precision)) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") p_ += 3;  // UTF-8 byte order mark (Excel)
   }
 
@@ -335,7 +325,7 @@ bool header_detect(const CsvRecord& first, const CsvRecord* second, const CsvOpt
 
 // The text column named by `name`; an error at the first record's first field (the header, or the
 // first row) when there is none.
-std::size_t text_column_resolve(const CsvTable& t, const std::string& name, const CsvParser& p,
+std::size_t text_column_resolve(const DataTable& t, const std::string& name, const CsvParser& p,
                                 const CsvRecord& first) {
   const CsvField& at = first.fields[0];
   for (std::size_t j = 0; t.has_header && j < t.columns.size(); ++j)
@@ -351,14 +341,19 @@ std::size_t text_column_resolve(const CsvTable& t, const std::string& name, cons
                     (t.has_header ? " in the header" : " (the file has no header row)"));
 }
 
-// A record held whole → one table row.
-void row_append(CsvTable& t, const CsvParser& p, const CsvRecord& r) {
+// A record held whole must have the table's field count.
+void record_check_count(const DataTable& t, const CsvParser& p, const CsvRecord& r) {
   if (r.count > t.cols) {
     const CsvField& extra = r.fields[t.cols];
     p.fail_at(extra, CsvParser::ragged(t.cols, r.count));
   }
   if (r.count < t.cols)
     p.fail(r.end_line, r.end_line_start, r.end, CsvParser::ragged(t.cols, r.count));
+}
+
+// A record held whole → one table row.
+void row_append(DataTable& t, const CsvParser& p, const CsvRecord& r) {
+  record_check_count(t, p, r);
   for (std::size_t j = 0; j < t.cols; ++j) {
     if (t.text_column && j == *t.text_column) {
       t.text.push_back(field_text_cell(p, r.fields[j]));
@@ -367,29 +362,37 @@ void row_append(CsvTable& t, const CsvParser& p, const CsvRecord& r) {
       t.numbers.push_back(field_number(p, r.fields[j]));
     }
   }
-  t.line_of_row.push_back(r.line);
+  t.row_origin.push_back(r.line);
   ++t.rows;
 }
 
 // An upper bound of the records left in `rest`, to reserve for: each record starts a line that
 // is not empty, and each holds `cols` fields of one byte or more with a comma between two and a
 // line end after all but the last, so r records take r·2·cols − 1 bytes at least.
-std::size_t records_bound(std::string_view rest, std::size_t cols) {
+// (`lines`: false skips the pass over the lines, which would bring every page of a file read
+// through a window into memory at once; the bound by bytes alone remains.)
+std::size_t records_bound(std::string_view rest, std::size_t cols, bool lines_too = true) {
+  const std::size_t by_bytes = checked_add(rest.size(), 1, "CSV size") / checked_mul(cols, 2, "CSV columns");
+  if (!lines_too) return by_bytes;
   const auto starts_record = [&](std::size_t i) {
     return i < rest.size() && rest[i] != '\n' && !(rest[i] == '\r' && i + 1 < rest.size() && rest[i + 1] == '\n');
   };
   std::size_t lines = starts_record(0) ? 1 : 0;
   for (std::size_t i = rest.find('\n'); i != std::string_view::npos; i = rest.find('\n', i + 1))
     lines += starts_record(i + 1);
-  const std::size_t by_bytes = checked_add(rest.size(), 1, "CSV size") / checked_mul(cols, 2, "CSV columns");
   return std::min(lines, by_bytes);
 }
 
 }  // namespace
 
-CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
-  CsvTable t;
+namespace {
+
+// The parser's one pass; with a window, the pages of the records already read are given back.
+DataTable csv_parse(std::string_view text, const std::string& source, const CsvOptions& options, FileWindow* window) {
+  row_range_check(options.rows, "read_csv");
+  DataTable t;
   t.source = source;
+  t.format = TableFormat::csv;
   CsvParser p(text, t.source, options.precision);
   if (!p.record_begin()) p.fail(1, p.begin(), p.begin(), "empty file: no rows");
   const CsvRecord first = p.record_read();
@@ -410,25 +413,50 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
            "the file holds a header row but no data rows");
   if (options.text_column) t.text_column = text_column_resolve(t, *options.text_column, p, first);
 
+  // Rows [keep_begin, keep_end) of the file's data rows are kept (all of them without a range).
+  const std::size_t keep_begin = options.rows ? options.rows->begin : 0;
+  const std::size_t keep_end = options.rows ? options.rows->end : std::numeric_limits<std::size_t>::max();
+  t.first_row = keep_begin;
+  std::size_t file_row = 0;  // data rows seen so far
+  const auto keeps = [&](std::size_t row) { return row >= keep_begin && row < keep_end; };
+
   // Room for every row at once (a memchr-speed pass saves the vectors' regrowth), bounded by both
   // the non-blank lines and the bytes left, so neither blank lines nor line breaks inside quotes
-  // make it exceed one double per two bytes of the file.
-  const std::size_t rows_bound =
-      checked_add((t.has_header ? 0 : 1) + (second ? 1 : 0),
-                  records_bound(std::string_view(p.pos(), static_cast<std::size_t>(p.end() - p.pos())), t.cols),
-                  "CSV rows");
+  // make it exceed one double per two bytes of the file; and by the range. (Reserved, not touched:
+  // only the rows kept become resident.)
+  std::size_t rows_bound = checked_add(
+      (t.has_header ? 0 : 1) + (second ? 1 : 0),
+      records_bound(std::string_view(p.pos(), static_cast<std::size_t>(p.end() - p.pos())), t.cols, !window),
+      "CSV rows");
+  if (options.rows) rows_bound = std::min(rows_bound, keep_end - keep_begin);
   t.numbers.reserve(checked_mul(rows_bound, t.cols, "CSV cells"));
-  t.line_of_row.reserve(rows_bound);
+  t.row_origin.reserve(rows_bound);
   if (t.text_column) t.text.reserve(rows_bound);
 
-  if (!t.has_header) row_append(t, p, first);
-  if (second) row_append(t, p, *second);
+  const CsvRecord* const early[] = {t.has_header ? nullptr : &first, second ? &*second : nullptr};
+  for (const CsvRecord* r : early) {
+    if (!r) continue;
+    if (keeps(file_row)) row_append(t, p, *r);
+    else record_check_count(t, p, *r);
+    ++file_row;
+  }
 
   const std::size_t cols = t.cols;
   const std::size_t text_col = t.text_column.value_or(cols);
   while (p.record_begin()) {
     const std::size_t line = p.line();
     std::size_t j = 0;
+    if (!keeps(file_row)) {  // counted and checked for quotes and width, not parsed
+      for (;; ++j) {
+        if (j == cols) p.fail_too_many(cols);
+        p.field_read();
+        if (!p.field_next()) break;
+      }
+      if (j + 1 < cols) p.fail_too_few(cols, j + 1);
+      ++file_row;
+      if (window) window->release_before(p.pos());
+      continue;
+    }
     for (;; ++j) {
       if (j == cols) p.fail_too_many(cols);
       if (j == text_col) {
@@ -442,13 +470,26 @@ CsvTable parse_csv(std::string_view text, const std::string& source, const CsvOp
       if (!p.field_next()) break;
     }
     if (j + 1 < cols) p.fail_too_few(cols, j + 1);
-    t.line_of_row.push_back(line);
+    t.row_origin.push_back(line);
     ++t.rows;
+    ++file_row;
+    if (window) window->release_before(p.pos());
   }
+  row_range_resolve(options.rows, file_row, source);  // the range lies within the rows
+  t.file_rows = file_row;
   return t;
 }
 
-CsvTable read_csv(const std::string& path, const CsvOptions& options) {
+}  // namespace
+
+DataTable parse_csv(std::string_view text, const std::string& source, const CsvOptions& options) {
+  return csv_parse(text, source, options, nullptr);
+}
+
+DataTable read_csv(const std::string& path, const CsvOptions& options) {
+  // A range (a shard) is read through a window, so a rank holds its rows, not the whole file.
+  if (options.rows)
+    if (const auto window = FileWindow::open(path)) return csv_parse(window->text(), path, options, window.get());
   return parse_csv(file_read_all(path), path, options);
 }
 

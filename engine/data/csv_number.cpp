@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <system_error>
 
 namespace bpnn {
@@ -64,6 +65,14 @@ CsvNumber csv_number_parse(std::string_view field, double& value) {
   if (std::isinf(v)) return CsvNumber::infinite;
   value = v;
   return CsvNumber::ok;
+}
+
+double number_magnitude_limit(Precision precision) {
+  switch (precision) {
+    case Precision::f32: return 0x1.ffffffp127;
+    case Precision::f64: return std::numeric_limits<double>::infinity();
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 }  // namespace bpnn

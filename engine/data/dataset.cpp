@@ -1,6 +1,7 @@
-// CsvTable → Dataset: choose the input and target columns, one-hot encode a label, split off a
-// seeded test set. Every error about the file names FILE:LINE:COLUMN: the cell concerned, or for
-// the table as a whole the header's first field (the first row's without a header).
+// DataTable (any reader) → Dataset: choose the input and target columns, one-hot encode a label, split off a
+// seeded test set. Every error about the file names FILE:LINE:COLUMN (FILE:record N for IDX): the
+// cell concerned, or for the table as a whole the header's first field (the first row's without a
+// header).
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "bpnn/error.hpp"
 #include "data/csv_internal.hpp"
 #include "data/csv_number.hpp"
+#include "data/fann_internal.hpp"
 #include "data/file_read.hpp"
 #include "data/message_quote.hpp"
 #include "nn/size_check.hpp"
@@ -28,9 +30,9 @@ bool is_index(std::string_view s) {
 }
 
 // A table made by hand (not by parse_csv) whose parts disagree would be read out of bounds.
-void table_check(const CsvTable& t) {
+void table_check(const DataTable& t) {
   const auto fail = [&](const std::string& what) {
-    throw Error(ErrorKind::argument, "dataset: inconsistent CsvTable from " + message_quote(t.source) + ": " + what);
+    throw Error(ErrorKind::argument, "dataset: inconsistent DataTable from " + message_quote(t.source) + ": " + what);
   };
   std::size_t cells = 0;
   if (__builtin_mul_overflow(t.rows, t.cols, &cells) || t.numbers.size() != cells)
@@ -38,45 +40,86 @@ void table_check(const CsvTable& t) {
          " rows of " + std::to_string(t.cols) + " columns");
   if (t.columns.size() != t.cols)
     fail(std::to_string(t.columns.size()) + " column names for " + std::to_string(t.cols) + " columns");
-  if (t.line_of_row.size() != t.rows)
-    fail(std::to_string(t.line_of_row.size()) + " row lines for " + std::to_string(t.rows) + " rows");
+  if (t.row_origin.size() != t.rows)
+    fail(std::to_string(t.row_origin.size()) + " row origins for " + std::to_string(t.rows) + " rows");
   if (t.text_column && (*t.text_column >= t.cols || t.text.size() != t.rows))
     fail("the text column or its " + std::to_string(t.text.size()) + " cells do not match the table");
 }
 
-// "FILE:LINE:COLUMN" of field j of the record that starts on `line`. The table keeps lines but
-// not byte columns, so the column is found again in the file when the source names a regular
-// file that still holds the record (never a pipe or a device, which would block or read other
-// bytes); otherwise the column reads 1.
-std::string where(const CsvTable& t, std::size_t line, std::size_t j) {
-  std::pair<std::size_t, std::size_t> at{line, 1};
+// The file's bytes when `source` names a regular file (never a pipe or a device, which would block
+// or read other bytes); nullopt when it is gone or unreadable. Error paths only.
+std::optional<std::string> source_bytes(const std::string& source) {
   std::error_code ec;
   try {
-    if (line > 0 && std::filesystem::is_regular_file(t.source, ec))
-      if (auto found = csv_field_position(file_read_all(t.source), line, j)) at = *found;
+    if (std::filesystem::is_regular_file(source, ec)) return file_read_all(source);
   } catch (const Error&) {
-    // Unreadable now: keep column 1.
+    // Unreadable now.
   }
+  return std::nullopt;
+}
+
+// "FILE:LINE:COLUMN" of field j of the CSV record that starts on `line`. The table keeps lines but
+// not byte columns, so the column is found again in the file when it still holds the record;
+// otherwise the column reads 1.
+std::string where_csv(const DataTable& t, std::size_t line, std::size_t j) {
+  std::pair<std::size_t, std::size_t> at{line, 1};
+  if (line > 0)
+    if (const auto bytes = source_bytes(t.source))
+      if (auto found = csv_field_position(*bytes, line, j)) at = *found;
   return message_path(t.source) + ":" + std::to_string(at.first) + ":" + std::to_string(at.second);
 }
 
-// The first data row's line (1 for a table without rows).
-std::size_t first_row_line(const CsvTable& t) { return t.line_of_row.empty() ? 1 : t.line_of_row[0]; }
+// "FILE:LINE:COLUMN" of value j of row r (nullopt: the first value after the header) of a FANN
+// file: its token is found again by counting (three header numbers, then cols per row); when the
+// file no longer holds it, the row's first line and column 1.
+std::string where_fann(const DataTable& t, std::optional<std::size_t> r, std::size_t j) {
+  std::pair<std::size_t, std::size_t> at{r ? t.row_origin[*r] : 1, 1};
+  std::size_t token = 0;
+  const bool countable = !__builtin_mul_overflow(t.first_row + r.value_or(0), t.cols, &token) &&
+                         !__builtin_add_overflow(token, 3 + (r ? j : 0), &token);
+  if (countable)
+    if (const auto bytes = source_bytes(t.source))
+      if (auto found = fann_token_position(*bytes, token)) at = *found;
+  return message_path(t.source) + ":" + std::to_string(at.first) + ":" + std::to_string(at.second);
+}
 
-// Column j's header cell, or its first-row cell without a header.
-std::string where_column(const CsvTable& t, std::size_t j) {
-  return where(t, t.has_header ? std::max<std::size_t>(t.header_line, 1) : first_row_line(t), j);
+// The IDX file holding column j: the labels file for the label column.
+const std::string& idx_file(const DataTable& t, std::size_t j) {
+  return t.text_column && j == *t.text_column && !t.text_source.empty() ? t.text_source : t.source;
+}
+
+// The first data row's line (1 for a table without rows).
+std::size_t first_row_line(const DataTable& t) { return t.row_origin.empty() ? 1 : t.row_origin[0]; }
+
+// Column j's header cell, or its first-row cell without a header; for IDX, the file holding it.
+std::string where_column(const DataTable& t, std::size_t j) {
+  switch (t.format) {
+    case TableFormat::csv:
+      return where_csv(t, t.has_header ? std::max<std::size_t>(t.header_line, 1) : first_row_line(t), j);
+    case TableFormat::fann:
+      return t.rows ? where_fann(t, 0, j) : where_fann(t, std::nullopt, 0);
+    case TableFormat::idx:
+      return message_path(idx_file(t, j));
+  }
+  return message_path(t.source);
 }
 
 // The table as a whole: the first field of the header (of the first row without one).
-std::string where_table(const CsvTable& t) { return where_column(t, 0); }
+std::string where_table(const DataTable& t) { return where_column(t, 0); }
 
 // Row r's cell in column j.
-std::string where_cell(const CsvTable& t, std::size_t r, std::size_t j) { return where(t, t.line_of_row[r], j); }
+std::string where_cell(const DataTable& t, std::size_t r, std::size_t j) {
+  switch (t.format) {
+    case TableFormat::csv: return where_csv(t, t.row_origin[r], j);
+    case TableFormat::fann: return where_fann(t, r, j);
+    case TableFormat::idx: return message_path(idx_file(t, j)) + ":record " + std::to_string(t.row_origin[r]);
+  }
+  return message_path(t.source);
+}
 
 // A column by header name, else by 0-based index.
-std::optional<std::size_t> column_find(const CsvTable& t, const std::string& name) {
-  if (t.has_header)
+std::optional<std::size_t> column_find(const DataTable& t, const std::string& name) {
+  if (t.has_header || t.format == TableFormat::idx)  // IDX names its label column "label"
     for (std::size_t j = 0; j < t.columns.size(); ++j)
       if (t.columns[j] == name) return j;
   if (is_index(name)) {
@@ -88,7 +131,7 @@ std::optional<std::size_t> column_find(const CsvTable& t, const std::string& nam
 }
 
 // Columns `picked` must all hold numbers.
-void columns_check_numeric(const CsvTable& t, const std::vector<std::size_t>& picked) {
+void columns_check_numeric(const DataTable& t, const std::vector<std::size_t>& picked) {
   if (!t.text_column) return;
   if (std::find(picked.begin(), picked.end(), *t.text_column) != picked.end())
     throw Error(ErrorKind::data, where_column(t, *t.text_column) + ": column " +
@@ -98,7 +141,7 @@ void columns_check_numeric(const CsvTable& t, const std::vector<std::size_t>& pi
 
 // Names that go into a model must each say which column they are: with a header, refuse a name
 // that two of the columns `picked` (ascending) share, at the second one's header cell.
-void columns_check_unique(const CsvTable& t, const std::vector<std::size_t>& picked) {
+void columns_check_unique(const DataTable& t, const std::vector<std::size_t>& picked) {
   if (!t.has_header) return;
   std::unordered_map<std::string_view, std::size_t> seen;
   for (std::size_t j : picked) {
@@ -111,7 +154,7 @@ void columns_check_unique(const CsvTable& t, const std::vector<std::size_t>& pic
 }
 
 // x:(rows, picked.size()) ← the table's columns `picked`, row-major.
-std::vector<double> columns_gather(const CsvTable& t, const std::vector<std::size_t>& picked) {
+std::vector<double> columns_gather(const DataTable& t, const std::vector<std::size_t>& picked) {
   std::vector<double> out(checked_mul(t.rows, picked.size(), "dataset cells"));
   for (std::size_t r = 0; r < t.rows; ++r) {
     const double* row = t.numbers.data() + r * t.cols;
@@ -121,7 +164,7 @@ std::vector<double> columns_gather(const CsvTable& t, const std::vector<std::siz
   return out;
 }
 
-std::vector<std::string> columns_names(const CsvTable& t, const std::vector<std::size_t>& picked) {
+std::vector<std::string> columns_names(const DataTable& t, const std::vector<std::size_t>& picked) {
   std::vector<std::string> out;
   for (std::size_t j : picked) out.push_back(t.columns[j]);
   return out;
@@ -155,7 +198,7 @@ void classes_sort(std::vector<std::string>& classes) {
   for (std::size_t i = 0; i < classes.size(); ++i) classes[i] = numeric[i].second;
 }
 
-Dataset dataset_base(const CsvTable& t, const std::vector<std::size_t>& inputs) {
+Dataset dataset_base(const DataTable& t, const std::vector<std::size_t>& inputs) {
   columns_check_numeric(t, inputs);
   Dataset d;
   d.n = t.rows;
@@ -167,7 +210,12 @@ Dataset dataset_base(const CsvTable& t, const std::vector<std::size_t>& inputs) 
 
 }  // namespace
 
-Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs) {
+std::string data_table_where(const DataTable& table) {
+  table_check(table);
+  return where_table(table);
+}
+
+Dataset dataset_from_targets(const DataTable& table, std::size_t outputs) {
   if (outputs == 0) throw Error(ErrorKind::argument, "dataset_from_targets: outputs must be at least 1");
   table_check(table);
   if (table.cols <= outputs)
@@ -189,7 +237,7 @@ Dataset dataset_from_targets(const CsvTable& table, std::size_t outputs) {
   return d;
 }
 
-Dataset dataset_from_label(const CsvTable& table, const std::string& label,
+Dataset dataset_from_label(const DataTable& table, const std::string& label,
                            const std::vector<std::string>& classes) {
   table_check(table);
   const auto label_col = column_find(table, label);
@@ -262,7 +310,7 @@ Dataset dataset_from_label(const CsvTable& table, const std::string& label,
   return d;
 }
 
-Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& input_names,
+Dataset dataset_inputs(const DataTable& table, const std::vector<std::string>& input_names,
                        std::size_t inputs) {
   if (inputs == 0) throw Error(ErrorKind::argument, "dataset_inputs: inputs must be at least 1");
   if (!input_names.empty() && input_names.size() != inputs)
@@ -299,7 +347,7 @@ Dataset dataset_inputs(const CsvTable& table, const std::vector<std::string>& in
   return dataset_base(table, picked);
 }
 
-Dataset dataset_columns(const CsvTable& table, const std::vector<std::size_t>& columns) {
+Dataset dataset_columns(const DataTable& table, const std::vector<std::size_t>& columns) {
   table_check(table);
   for (std::size_t c : columns)
     if (c >= table.cols)
@@ -308,7 +356,7 @@ Dataset dataset_columns(const CsvTable& table, const std::vector<std::size_t>& c
   return dataset_base(table, columns);
 }
 
-Dataset dataset_targets(const CsvTable& table, const std::vector<std::string>& output_names,
+Dataset dataset_targets(const DataTable& table, const std::vector<std::string>& output_names,
                         std::size_t outputs) {
   if (outputs == 0) throw Error(ErrorKind::argument, "dataset_targets: outputs must be at least 1");
   table_check(table);

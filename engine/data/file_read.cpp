@@ -2,6 +2,7 @@
 #include "data/file_read.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,35 @@ std::string file_read_all(const std::string& path) {
   }
   ::close(fd);
   return bytes;
+}
+
+std::unique_ptr<FileWindow> FileWindow::open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error(ErrorKind::io, message_path(path) + ": cannot open: " + std::strerror(err));
+  }
+  struct stat st {};
+  void* map = MAP_FAILED;
+  std::size_t size = 0;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    size = static_cast<std::size_t>(st.st_size);
+    map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  if (map == MAP_FAILED) return nullptr;
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  return std::unique_ptr<FileWindow>(
+      new FileWindow(static_cast<const char*>(map), size, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE))));
+}
+
+FileWindow::~FileWindow() { ::munmap(const_cast<char*>(data_), size_); }
+
+void FileWindow::release_before(const char* p) {
+  const std::size_t upto = static_cast<std::size_t>(p - data_) / page_ * page_;
+  if (upto < released_ + window) return;
+  ::madvise(const_cast<char*>(data_) + released_, upto - released_, MADV_DONTNEED);
+  released_ = upto;
 }
 
 }  // namespace bpnn

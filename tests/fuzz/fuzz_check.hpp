@@ -40,8 +40,9 @@ inline const char* kind_name(ErrorKind kind) {
   return "unknown";
 }
 
-// Where a message must say the error is: in the source, or at a LINE:COLUMN of it.
-enum class Where { source, line_column };
+// Where a message must say the error is: in the source, at a LINE:COLUMN of it, or (IDX) in it
+// or at a "byte N" or "record N" of it.
+enum class Where { source, line_column, byte_or_record };
 
 // "LINE:COLUMN: " at the start of `s`, both positive decimal numbers.
 inline bool starts_with_line_column(std::string_view s) {
@@ -52,6 +53,18 @@ inline bool starts_with_line_column(std::string_view s) {
     s.remove_prefix(digits + 1);
   }
   return !s.empty() && s[0] == ' ';
+}
+
+// "byte N: " or "record N: " at the start of `s`, N a decimal number.
+inline bool starts_with_byte_or_record(std::string_view s) {
+  for (std::string_view word : {std::string_view("byte "), std::string_view("record ")}) {
+    if (s.substr(0, word.size()) != word) continue;
+    s.remove_prefix(word.size());
+    std::size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    return digits > 0 && s.substr(digits, 2) == ": ";
+  }
+  return false;
 }
 
 // An Error raised by bad input: of one of `allowed` kinds, starting with "SOURCE: " or
@@ -65,9 +78,10 @@ inline void error_check(const Error& e, std::initializer_list<ErrorKind> allowed
   const bool named = msg.size() > source.size() + 1 && msg.substr(0, source.size()) == source && msg[source.size()] == ':';
   const std::string_view rest = named ? msg.substr(source.size() + 1) : std::string_view();
   if (!named || (where == Where::source && rest.substr(0, 1) != " ") ||
-      (where == Where::line_column && !starts_with_line_column(rest)))
+      (where == Where::line_column && !starts_with_line_column(rest)) ||
+      (where == Where::byte_or_record && rest.substr(0, 1) != " " && !starts_with_byte_or_record(rest)))
     finding("error message does not start with " + std::string(source) +
-                (where == Where::source ? ": " : ":LINE:COLUMN: "),
+                (where == Where::source ? ": " : where == Where::line_column ? ":LINE:COLUMN: " : ": or :byte N: or :record N: "),
             msg);
   for (unsigned char c : msg)
     if (c < 0x20 || c == 0x7f) finding("error message holds a control byte " + std::to_string(c), msg);

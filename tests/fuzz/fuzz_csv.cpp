@@ -27,7 +27,7 @@ void table_check(const CsvTable& t, Precision precision) {
   if (t.cols == 0 || t.rows == 0) finding("table without rows or columns", std::to_string(t.rows) + "x" + std::to_string(t.cols));
   if (t.columns.size() != t.cols) finding("table: columns.size() != cols", "");
   if (t.numbers.size() != t.rows * t.cols) finding("table: numbers.size() != rows * cols", "");
-  if (t.line_of_row.size() != t.rows) finding("table: line_of_row.size() != rows", "");
+  if (t.row_origin.size() != t.rows) finding("table: row_origin.size() != rows", "");
   if (t.text_column && (*t.text_column >= t.cols || t.text.size() != t.rows))
     finding("table: text column out of range or text.size() != rows", "");
   const double limit = precision == Precision::f32 ? std::numeric_limits<float>::max()

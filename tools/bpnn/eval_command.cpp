@@ -97,7 +97,7 @@ std::string report_text(const Evaluation& e, const std::vector<std::string>& nam
 
 void run_eval(const EvalOptions& o) {
   const Network net = load_model(o.model_path);
-  const Dataset data = model_labelled(net, model_table_read(net, o.data_path), o.model_path);
+  const Dataset data = model_labelled(net, model_table_read(net, o.data_path, o.model_path, false), o.model_path);
   const Evaluation e = evaluate(net, data.x.data(), data.y.data(), data.n);
   std::vector<std::string> names;
   if (e.classifier) {
@@ -131,7 +131,8 @@ void eval_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("model", o->model_path, "Model file (.safetensors) written by bpnn train")->required();
   cmd->add_option("data", o->data_path,
                   "CSV file with the model's input columns and its targets (the --label column, "
-                  "the output columns by name, else the last columns)")
+                  "the output columns by name, else the last columns); FILE.data or fann:FILE: FANN "
+                  "data; idx:IMAGES,LABELS: an IDX pair, plain or .gz")
       ->required();
   cmd->add_flag("--json", o->json,
                 "Write the scores as JSON: n, loss, and accuracy, classes, per_class, confusion, "

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "bpnn/data_source.hpp"
 #include "bpnn/error.hpp"
 #include "data/message_quote.hpp"
 #include "io/model_metadata.hpp"
@@ -14,20 +15,27 @@ std::vector<std::string> model_names(const Network& net, const std::string& key,
   return metadata_names_get(net.metadata(), key, model_path).value_or(std::vector<std::string>{});
 }
 
-CsvTable model_table_read(const Network& net, const std::string& data_path) {
+DataTable model_table_read(const Network& net, const std::string& spec_text, const std::string& model_path,
+                           bool images_alone) {
+  const DataSpec spec = data_spec_parse(spec_text, images_alone);
+  DataReadOptions read{.text_column = std::nullopt, .precision = net.config().precision, .label_names = {}, .rows = std::nullopt};
+  const auto coding = net.metadata().find("label_values");
+  if (coding != net.metadata().end() && coding->second == "class_index")
+    read.label_names = model_names(net, "classes", model_path);
+  if (spec.format != DataFormat::csv) return data_table_read(spec, read);
   const auto label = net.metadata().find("label");
-  CsvOptions csv{.text_column = std::nullopt, .precision = net.config().precision};
-  if (label != net.metadata().end()) csv.text_column = label->second;
+  if (label != net.metadata().end()) read.text_column = label->second;
   try {
-    return read_csv(data_path, csv);
+    return data_table_read(spec, read);
   } catch (const Error& e) {
     // A file without the label column is fine for prediction: read it all as numbers.
-    if (!csv.text_column || e.kind() != ErrorKind::data) throw;
-    return read_csv(data_path, CsvOptions{.text_column = std::nullopt, .precision = csv.precision});
+    if (!read.text_column || e.kind() != ErrorKind::data) throw;
+    read.text_column.reset();
+    return data_table_read(spec, read);
   }
 }
 
-Dataset model_inputs(const Network& net, const CsvTable& table, const std::string& model_path) {
+Dataset model_inputs(const Network& net, const DataTable& table, const std::string& model_path) {
   const std::vector<std::string> input_names = model_names(net, "input_names", model_path);
   // A model's names describe its inputs: a different count is a corrupt model, not a bad call.
   if (!input_names.empty() && input_names.size() != net.n_inputs())
@@ -35,8 +43,7 @@ Dataset model_inputs(const Network& net, const CsvTable& table, const std::strin
                                        std::to_string(input_names.size()) +
                                        " names, but the network has " +
                                        std::to_string(net.n_inputs()) + " inputs");
-  const std::string where = message_path(table.source) + ":" +
-                            std::to_string(table.has_header ? table.header_line : table.line_of_row.at(0)) + ":1: ";
+  const std::string where = data_table_where(table) + ": ";
   if (table.has_header && !input_names.empty()) {
     // By name, all of them: never silently the first columns instead.
     std::vector<std::string> missing;
@@ -65,7 +72,7 @@ Dataset model_inputs(const Network& net, const CsvTable& table, const std::strin
                   (table.has_header ? "" : " and the file has no header to find them by name"));
 }
 
-Dataset model_labelled(const Network& net, const CsvTable& table, const std::string& model_path) {
+Dataset model_labelled(const Network& net, const DataTable& table, const std::string& model_path) {
   Dataset data = model_inputs(net, table, model_path);
   const auto targets_kind = net.metadata().find("targets");
   if (targets_kind != net.metadata().end() && targets_kind->second == "inputs") {
@@ -84,8 +91,9 @@ Dataset model_labelled(const Network& net, const CsvTable& table, const std::str
   const auto label = net.metadata().find("label");
   if (label != net.metadata().end()) {
     if (!table.text_column)
-      throw Error(ErrorKind::data, table.source + ": no column \"" + label->second +
-                                       "\" with the class labels the model was trained on");
+      throw Error(ErrorKind::data, data_table_where(table) + ": no column " + message_quote(label->second) +
+                                       " with the class labels the model was trained on" +
+                                       (table.format == TableFormat::idx ? " (name the labels: idx:IMAGES,LABELS)" : ""));
     const std::vector<std::string> classes = model_names(net, "classes", model_path);
     Dataset labelled = dataset_from_label(table, label->second, classes);
     if (labelled.outputs != net.n_outputs())

@@ -15,6 +15,7 @@
 #include "io/output_file.hpp"
 #include "nn/size_check.hpp"
 #include "bpnn/model_data.hpp"
+#include "bpnn/data_source.hpp"
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/model_io.hpp"
@@ -45,8 +46,9 @@ std::vector<std::size_t> predicted_classes(const std::vector<double>& y, std::si
 void run_predict(const PredictOptions& o) {
   const Network net = load_model(o.model_path);
   if (!o.output_path.empty()) {
-    output_paths_check_distinct({{"the model", o.model_path}, {"the data", o.data_path}},
-                                {{"--output", o.output_path}});
+    std::vector<CommandFile> inputs = data_spec_files(data_spec_parse(o.data_path, true), "the data");
+    inputs.push_back({"the model", o.model_path});
+    output_paths_check_distinct(inputs, {{"--output", o.output_path}});
     output_kind(o.output_path);  // exit 4 before any work for a folder or a missing folder
   }
   const bool hidden = o.layer != no_layer;
@@ -73,7 +75,7 @@ void run_predict(const PredictOptions& o) {
     const std::string prefix = layer == net.n_layers() ? "y" : layer == 0 ? "x" : "h" + std::to_string(layer) + "_";
     for (std::size_t j = 0; j < width; ++j) names.push_back(prefix + std::to_string(j));
   }
-  const CsvTable table = model_table_read(net, o.data_path);
+  const DataTable table = model_table_read(net, o.data_path, o.model_path, true);
   const Dataset data = model_inputs(net, table, o.model_path);
   std::vector<double> y(data.n * width);
   net.predict_layer(data.x.data(), data.n, layer, y.data());
@@ -115,11 +117,12 @@ void run_predict(const PredictOptions& o) {
 void predict_command_register(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<PredictOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "predict", "Run a trained model over a CSV file; write its outputs as CSV to stdout");
+      "predict", "Run a trained model over a data file; write its outputs as CSV to stdout");
   cmd->add_option("model", o->model_path, "Model file (.safetensors) written by bpnn train")
       ->required();
   cmd->add_option("data", o->data_path,
-                  "CSV file holding the model's input columns (target columns are ignored)")
+                  "CSV file holding the model's input columns (target columns are ignored); "
+                  "FILE.data or fann:FILE: FANN data; idx:IMAGES[,LABELS]: IDX images, plain or .gz")
       ->required();
   cmd->add_option("-o,--output", o->output_path, "Write the CSV here instead of stdout");
   add_whole_option(*cmd, "--layer", o->layer, 0, max_layer_width,

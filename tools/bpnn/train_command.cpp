@@ -17,6 +17,7 @@
 #include "bpnn/commands.hpp"
 #include "io/model_metadata.hpp"
 #include "bpnn/data.hpp"
+#include "bpnn/data_source.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/evaluate.hpp"
 #include "bpnn/model_io.hpp"
@@ -44,6 +45,7 @@ struct TrainOptions {
   std::string hidden_act = "sigmoid", output_act = "sigmoid", loss = "mse", init = "xavier",
               precision = "f32", backend = "tbb";
   std::optional<std::string> label;
+  std::vector<std::string> classes;
   double init_scale = 0.5;
   TrainConfig train;
   std::string optimizer = "sgd", scale = "none", targets = "columns";
@@ -77,6 +79,7 @@ nlohmann::json shaping_options(const TrainOptions& o) {
   j["init-from"] = o.init_from;
   j["seed"] = std::to_string(o.train.seed);
   j["label"] = o.label ? *o.label : std::string();
+  j["classes"] = nlohmann::json(o.classes).dump();
   j["targets"] = o.targets;
   j["scale"] = o.scale;
   j["optimizer"] = o.optimizer;
@@ -127,6 +130,10 @@ void shaping_options_apply(const nlohmann::json& j, TrainOptions& o, const std::
   o.train.seed = whole("seed");
   const std::string label = text("label");
   o.label = label.empty() ? std::nullopt : std::optional<std::string>(label);
+  const nlohmann::json classes = nlohmann::json::parse(text("classes"), nullptr, false);
+  if (!classes.is_array() || !std::all_of(classes.begin(), classes.end(), [](const auto& c) { return c.is_string(); }))
+    throw Error(ErrorKind::format, source + ": metadata \"training\" option classes is not a list of names");
+  o.classes = classes.get<std::vector<std::string>>();
   o.targets = text("targets");
   o.scale = text("scale");
   o.optimizer = text("optimizer");
@@ -149,25 +156,13 @@ void shaping_options_apply(const nlohmann::json& j, TrainOptions& o, const std::
   o.train.early_stop = whole("early-stop");
 }
 
-// The training files a data argument names, for their size and CRC-32 in a checkpoint.
-std::vector<std::string> data_files(const std::string& spec) {
-  std::string_view rest = spec;
-  if (rest.starts_with("fann:")) return {std::string(rest.substr(5))};
-  if (!rest.starts_with("idx:")) return {spec};
-  rest.remove_prefix(4);
-  std::vector<std::string> files;
-  for (std::size_t comma; (comma = rest.find(',')) != std::string_view::npos; rest.remove_prefix(comma + 1))
-    files.emplace_back(rest.substr(0, comma));
-  files.emplace_back(rest);
-  return files;
-}
-
 // "SIZE:CRC32" of the files, in order, read in pieces.
 std::string data_files_stamp(const std::string& spec) {
   std::uint64_t size = 0;
   std::uint32_t crc = 0;
   std::vector<unsigned char> buffer(1 << 20);
-  for (const std::string& path : data_files(spec)) {
+  for (const CommandFile& file : data_spec_files(data_spec_parse(spec), "")) {
+    const std::string& path = file.path;
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) throw Error(ErrorKind::io, path + ": cannot be read");
     for (std::size_t got; (got = std::fread(buffer.data(), 1, buffer.size(), f)) > 0; size += got)
@@ -240,32 +235,35 @@ std::optional<Checkpoint> resume_prepare(TrainOptions& o, const CLI::App& cmd) {
   return ck;
 }
 
-// A file read beside the training data (--val, --test): the training file's columns, its classes
-// in the training order; for an autoencoder the targets are the inputs after the model's scaler.
+// A file read beside the training data (--val, --test), in any data format: the training
+// data's widths and classes (a CSV label's in the training order); for an autoencoder the
+// targets are the inputs after the model's scaler.
 Dataset companion_read(const std::string& path, const TrainOptions& o, const Dataset& data,
                        const NetworkConfig& config, const Network& net, bool autoencoder) {
-  const CsvTable table = read_csv(path, CsvOptions{.text_column = o.label, .precision = config.precision});
-  Dataset d = o.label       ? dataset_from_label(table, *o.label, data.classes)
-              : autoencoder ? dataset_inputs(table, data.input_names, config.sizes.front())
-                            : dataset_from_targets(table, config.sizes.back());
-  if (autoencoder) {
-    d.y = d.x;
-    d.outputs = d.inputs;
-    if (net.scaler().active()) scaler_apply(net.scaler(), d.y.data(), d.n, d.outputs);
-  }
-  if (d.inputs != data.inputs || d.outputs != data.outputs)
-    throw Error(ErrorKind::data, path + ": " + std::to_string(d.inputs) + " inputs and " +
-                                     std::to_string(d.outputs) + " targets, the training data has " +
-                                     std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
+  const bool idx = data_spec_parse(path).format == DataFormat::idx;
+  Dataset d = training_data_read(path, TrainingDataOptions{.label = o.label,
+                                                           .classes = idx ? o.classes : data.classes,
+                                                           .inputs = config.sizes.front(),
+                                                           .outputs = config.sizes.back(),
+                                                           .autoencoder = autoencoder,
+                                                           .precision = config.precision})
+                  .data;
+  if (d.classes != data.classes)
+    throw Error(ErrorKind::data, path + ": its classes (" + std::to_string(d.classes.size()) +
+                                     ") differ from the training data's (" + std::to_string(data.classes.size()) +
+                                     "); name them with --classes");
+  if (autoencoder && net.scaler().active()) scaler_apply(net.scaler(), d.y.data(), d.n, d.outputs);
   return d;
 }
 
 void run_train(TrainOptions& o, const CLI::App& cmd) {
   const auto started = std::chrono::steady_clock::now();
-  std::vector<CommandFile> inputs{{"the training data", o.data_path}};
+  std::vector<CommandFile> inputs =
+      data_spec_files(data_spec_parse(o.data_path), "the training data");
   if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
-  if (!o.val_path.empty()) inputs.push_back({"--val", o.val_path});
-  if (!o.test_path.empty()) inputs.push_back({"--test", o.test_path});
+  for (const auto& [role, path] : {std::pair{"--val", &o.val_path}, std::pair{"--test", &o.test_path}})
+    if (!path->empty())
+      for (CommandFile& file : data_spec_files(data_spec_parse(*path), role)) inputs.push_back(std::move(file));
   std::vector<CommandFile> outputs{{"--output", o.model_path}};
   for (const auto& [role, path] : {std::pair{"--history", &o.history_path}, std::pair{"--plot", &o.plot_path}})
     if (!path->empty()) {
@@ -312,48 +310,15 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   validate(config);
 
   const bool autoencoder = o.targets == "inputs";
-  if (autoencoder && (o.label || config.sizes.back() != config.sizes.front()))
-    throw Error(ErrorKind::argument, o.label ? "--targets inputs: not with --label"
-                                             : "--targets inputs: --layers must end with as many outputs as it has inputs");
-
-  const CsvTable table =
-      read_csv(o.data_path, CsvOptions{.text_column = o.label, .precision = config.precision});
-  Dataset data = o.label       ? dataset_from_label(table, *o.label)
-                 : autoencoder ? dataset_inputs(table, {}, config.sizes.front())
-                               : dataset_from_targets(table, config.sizes.back());
-  if (autoencoder) {  // the targets are the inputs (scaled below, when --scale is given)
-    data.y = data.x;
-    data.outputs = data.inputs;
-    data.output_names = data.input_names;
-  }
-  const std::string where = o.data_path + ":" + std::to_string(table.line_of_row.at(0)) + ":1: ";
-  if (data.outputs != config.sizes.back())
-    throw Error(ErrorKind::data, where + "--label " + *o.label + " has " +
-                                     std::to_string(data.outputs) + " classes, but --layers ends with " +
-                                     std::to_string(config.sizes.back()) + " outputs");
-  if (data.inputs != config.sizes.front())
-    throw Error(ErrorKind::data, where + "the rows have " + std::to_string(table.cols) +
-                                     " columns, so " + std::to_string(data.inputs) + " inputs and " +
-                                     std::to_string(data.outputs) + " targets, but --layers starts with " +
-                                     std::to_string(config.sizes.front()) + " inputs");
+  TrainingData training = training_data_read(
+      o.data_path, TrainingDataOptions{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
+                                       .outputs = config.sizes.back(), .autoencoder = autoencoder,
+                                       .precision = config.precision, .rows = std::nullopt});
+  Dataset& data = training.data;
 
   Network net = resumed ? std::move(resumed->network) : Network(config);
   if (!o.init_from.empty() && !resumed) load_weights(net, o.init_from);
-  net.metadata()["input_names"] = nlohmann::json(data.input_names).dump();
-  // Where the inputs sat in the training file, so predict and eval can read a header-less file
-  // of the same layout (model_data.hpp).
-  std::vector<std::size_t> input_columns;
-  for (const std::string& name : data.input_names)
-    input_columns.push_back(static_cast<std::size_t>(
-        std::find(table.columns.begin(), table.columns.end(), name) - table.columns.begin()));
-  net.metadata()["data_columns"] = std::to_string(table.cols);
-  net.metadata()["input_columns"] = metadata_counts_format(input_columns);
-  net.metadata()["output_names"] = nlohmann::json(data.output_names).dump();
-  if (autoencoder) net.metadata()["targets"] = "inputs";  // eval then scores against the inputs
-  if (o.label) {
-    net.metadata()["label"] = *o.label;
-    net.metadata()["classes"] = nlohmann::json(data.classes).dump();
-  }
+  training_data_describe(training, autoencoder, net.metadata());
 
   TrainConfig train = o.train;
   train.optimizer = parse_optimizer(o.optimizer);
@@ -447,7 +412,9 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
 void train_command_register(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<TrainOptions>();
   CLI::App* cmd = app.add_subcommand("train", "Train a network on a CSV file and save it");
-  cmd->add_option("data", o->data_path, "CSV file: inputs, then targets (or a --label column)")
+  cmd->add_option("data", o->data_path,
+                  "CSV file: inputs, then targets (or a --label column); FILE.data or fann:FILE: FANN "
+                  "data; idx:IMAGES,LABELS: an IDX pair (MNIST), plain or .gz")
       ->required();
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
                         "Layer widths, inputs first, comma-separated, e.g. 4,8,3 (required unless --resume)");
@@ -515,6 +482,10 @@ void train_command_register(CLI::App& app, int& exit_code) {
   cmd->add_option("--precision", o->precision, "f32|f64")->capture_default_str();
   cmd->add_option("--label", o->label,
                   "One-hot encode this class column (header name or 0-based index) as the targets");
+  cmd->add_option("--classes", o->classes,
+                  "Class names in order, comma-separated: the order of --label's classes, or the "
+                  "names of IDX labels 0, 1, ...")
+      ->delimiter(',');
   add_whole_option(*cmd, "--threads", o->train.threads, 0, max_threads,
                    "Threads, 0 to 65536 (0 = all cores; more than the cores = all cores)");
   cmd->add_option("--backend", o->backend, "tbb|omp")
