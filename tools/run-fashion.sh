@@ -46,7 +46,7 @@ fi
 first_88() { awk '/^epoch / { for (i = 1; i < NF; i++) { if ($i == "test_accuracy") a = $(i+1); if ($i == "time") t = $(i+1) }
                               if (a >= 0.88) { print t, $2; found = 1; exit } }
                   END { if (!found) print "- -" }' "$1"; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf "%-6s %-5s %-14s %-9s %-15s %s\n" tool seed "time to 88%" epoch "final accuracy" epochs
 bpnn_acc="" torch_acc="" bpnn_t="" torch_t=""

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "bpnn/error.hpp"
 #include "data/message_quote.hpp"
@@ -12,17 +13,24 @@
 namespace bpnn {
 namespace {
 
-// Mean and population variance of column j, by Welford's update (stable for large offsets).
-void column_moments(const double* x, std::size_t n, std::size_t inputs, std::size_t j,
-                    double& mean, double& variance) {
-  mean = 0;
-  double m2 = 0;
+// Mean and population variance of every column, by Welford's update (stable for large offsets),
+// row by row so the data is read once in memory order; each column sees the same operations in
+// the same order as a pass down that column alone would make.
+void column_moments(const double* x, std::size_t n, std::size_t inputs, std::vector<double>& mean,
+                    std::vector<double>& variance) {
+  mean.assign(inputs, 0.0);
+  std::vector<double> m2(inputs, 0.0);
   for (std::size_t r = 0; r < n; ++r) {
-    const double v = x[r * inputs + j], d = v - mean;
-    mean += d / static_cast<double>(r + 1);
-    m2 += d * (v - mean);
+    const double* row = x + r * inputs;
+    const double count = static_cast<double>(r + 1);
+    for (std::size_t j = 0; j < inputs; ++j) {
+      const double v = row[j], d = v - mean[j];
+      mean[j] += d / count;
+      m2[j] += d * (v - mean[j]);
+    }
   }
-  variance = m2 / static_cast<double>(n);
+  variance.resize(inputs);
+  for (std::size_t j = 0; j < inputs; ++j) variance[j] = m2[j] / static_cast<double>(n);
 }
 
 }  // namespace
@@ -54,25 +62,27 @@ InputScaler scaler_fit(Scaling kind, const double* x, std::size_t n, std::size_t
                                            std::to_string(i / inputs) + " is not finite");
   s.offset.resize(inputs);
   s.factor.resize(inputs);
-  for (std::size_t j = 0; j < inputs; ++j) {
-    if (kind == Scaling::standard) {
-      double mean, variance;
-      column_moments(x, n, inputs, j, mean, variance);
-      const double sigma = std::sqrt(variance);
-      s.offset[j] = mean;
+  if (kind == Scaling::standard) {
+    std::vector<double> variance;
+    column_moments(x, n, inputs, s.offset, variance);
+    for (std::size_t j = 0; j < inputs; ++j) {
+      const double sigma = std::sqrt(variance[j]);
       s.factor[j] = sigma > 0 ? 1 / sigma : 1.0;
-    } else {
-      double lo = x[j], hi = x[j];
-      for (std::size_t r = 1; r < n; ++r) {
-        lo = std::min(lo, x[r * inputs + j]);
-        hi = std::max(hi, x[r * inputs + j]);
-      }
-      s.offset[j] = lo;
-      s.factor[j] = hi > lo ? 1 / (hi - lo) : 1.0;
     }
-    // 1/σ of a tiny σ can overflow; such a column is constant for every practical purpose.
-    if (!std::isfinite(s.factor[j])) s.factor[j] = 1.0;
+  } else {
+    std::vector<double> hi(x, x + inputs);
+    std::copy_n(x, inputs, s.offset.begin());
+    for (std::size_t r = 1; r < n; ++r)
+      for (std::size_t j = 0; j < inputs; ++j) {
+        s.offset[j] = std::min(s.offset[j], x[r * inputs + j]);
+        hi[j] = std::max(hi[j], x[r * inputs + j]);
+      }
+    for (std::size_t j = 0; j < inputs; ++j)
+      s.factor[j] = hi[j] > s.offset[j] ? 1 / (hi[j] - s.offset[j]) : 1.0;
   }
+  // 1/σ of a tiny σ can overflow; such a column is constant for every practical purpose.
+  for (double& f : s.factor)
+    if (!std::isfinite(f)) f = 1.0;
   return s;
 }
 
@@ -101,14 +111,16 @@ void scaler_validate(const InputScaler& s, std::size_t inputs) {
 
 std::optional<std::string> scaling_hint(const double* x, std::size_t n, std::size_t inputs,
                                         const std::vector<std::string>& names) {
-  for (std::size_t j = 0; j < inputs && n > 0; ++j) {
-    double mean, variance, extreme = 0;
-    column_moments(x, n, inputs, j, mean, variance);
-    for (std::size_t r = 0; r < n; ++r) extreme = std::max(extreme, std::abs(x[r * inputs + j]));
-    if (std::sqrt(variance) > 10 || extreme > 100) {
+  if (n == 0) return std::nullopt;
+  std::vector<double> mean, variance, extreme(inputs, 0.0);
+  column_moments(x, n, inputs, mean, variance);
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t j = 0; j < inputs; ++j) extreme[j] = std::max(extreme[j], std::abs(x[r * inputs + j]));
+  for (std::size_t j = 0; j < inputs; ++j) {
+    if (std::sqrt(variance[j]) > 10 || extreme[j] > 100) {
       const std::string name = j < names.size() ? message_quote(names[j]) : std::to_string(j);
       char detail[96];
-      std::snprintf(detail, sizeof detail, " (σ %.3g, largest |value| %.3g)", std::sqrt(variance), extreme);
+      std::snprintf(detail, sizeof detail, " (σ %.3g, largest |value| %.3g)", std::sqrt(variance[j]), extreme[j]);
       return "input column " + name + detail +
              " is far from unit scale; training usually goes better with --scale standard";
     }

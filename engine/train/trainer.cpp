@@ -29,12 +29,17 @@ Dataset dataset_of(const U* x, const U* y, std::size_t n, std::size_t inputs, st
   return d;
 }
 
-// x:(n, inputs) raw → the scaler's output in T (computed in double, as predict does)
+// x:(n, inputs) raw → the scaler's output in T, row by row (computed in double, as predict does)
 template <class T, class U>
 std::vector<T> scaled_in(const InputScaler& scaler, const U* x, std::size_t n, std::size_t inputs) {
-  std::vector<double> copy(x, x + n * inputs);
-  scaler_apply(scaler, copy.data(), n, inputs);
-  return std::vector<T>(copy.begin(), copy.end());
+  std::vector<T> out(checked_mul(n, inputs, "scaled inputs"));
+  std::vector<double> row(inputs);
+  for (std::size_t r = 0; r < n; ++r) {
+    std::copy_n(x + r * inputs, inputs, row.begin());
+    scaler_apply(scaler, row.data(), 1, inputs);
+    std::copy(row.begin(), row.end(), out.begin() + static_cast<std::ptrdiff_t>(r * inputs));
+  }
+  return out;
 }
 
 }  // namespace
@@ -66,23 +71,26 @@ struct Trainer::Impl {
     }
   }
 
+  // With a scaler the core gets the scaled inputs, and the targets, in the network's precision,
+  // owned here (so it converts nothing more); without, the caller's rows.
   template <class U>
   void core_make(const U* x, const U* y, std::size_t n) {
-    if (net.scaler.active()) {  // the scaled inputs in the caller's type, as the targets
-      std::vector<U>& scaled = scaled_as<U>();
-      scaled = scaled_in<U>(net.scaler, x, n, net.config.sizes.front());
-      x = scaled.data();
-    }
+    const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
+    const auto make = [&](auto& core, auto& scaled, auto& targets, auto& mlp) {
+      using T = typename std::remove_reference_t<decltype(scaled)>::value_type;
+      using Core = typename std::remove_reference_t<decltype(core)>::element_type;
+      if (net.scaler.active()) {
+        scaled = scaled_in<T>(net.scaler, x, n, inputs);
+        targets.assign(y, y + checked_mul(n, outputs, "training targets"));
+        core = std::make_unique<Core>(mlp, config, scaled.data(), targets.data(), n);
+      } else {
+        core = std::make_unique<Core>(mlp, config, x, y, n);
+      }
+    };
     if (net.config.precision == Precision::f32)
-      core_f32 = std::make_unique<TrainerCore<float>>(std::get<Mlp<float>>(net.mlp), config, x, y, n);
+      make(core_f32, scaled_f32, targets_f32, std::get<Mlp<float>>(net.mlp));
     else
-      core_f64 = std::make_unique<TrainerCore<double>>(std::get<Mlp<double>>(net.mlp), config, x, y, n);
-  }
-
-  template <class U>
-  std::vector<U>& scaled_as() {
-    if constexpr (std::is_same_v<U, float>) return scaled_f32;
-    else return scaled_f64;
+      make(core_f64, scaled_f64, targets_f64, std::get<Mlp<double>>(net.mlp));
   }
 
   // The validation rows, scaled and in the network's precision, owned here.
@@ -114,8 +122,8 @@ struct Trainer::Impl {
   Network::Impl& net;
   TrainConfig config;
   std::optional<std::pair<Dataset, Dataset>> split;  // {training, validation} with val_split
-  std::vector<float> scaled_f32, val_x_f32, val_y_f32;
-  std::vector<double> scaled_f64, val_x_f64, val_y_f64;
+  std::vector<float> scaled_f32, targets_f32, val_x_f32, val_y_f32;
+  std::vector<double> scaled_f64, targets_f64, val_x_f64, val_y_f64;
   std::unique_ptr<TrainerCore<float>> core_f32;  // one of the two, in the network's precision
   std::unique_ptr<TrainerCore<double>> core_f64;
   DataFingerprint data_fingerprint_;                     // the training data as given (before any split)
