@@ -87,7 +87,10 @@ template <class Arch, class T>
       r.cols[o] = B::load_aligned(col);
     }
   }
-  r.bias = load_small<Arch>(params + l.bias_offset, l.out);
+  // the whole vector: the arena keeps each layer's biases in a block of 16 elements (≥ W), whose
+  // lanes past out stay zero (their δ is zero), and a vector load of the vector this kernel
+  // stored in the previous step is forwarded from the store, which scalar loads of it are not
+  r.bias = B::load_unaligned(params + l.bias_offset);
 }
 
 // a:(in) lanes → act(a·wᵀ + b), as dense_forward_vec's one-panel branch
@@ -155,7 +158,7 @@ double sample_sgd_tiny(const TinyNet& net, const T* x, const T* y, T lr, T* para
     }
     // δ ⊙= −lr; b += δ; row_i += a_i·δ
     const B d = delta * minus_lr;
-    store_few<Arch>(params + layer.bias_offset, r.bias + d, layer.out);
+    (r.bias + d).store_unaligned(params + layer.bias_offset);
     T* w = params + layer.weight_offset;
 #pragma GCC unroll 4
     for (std::size_t i = 0; i < tiny_max_width; ++i)
