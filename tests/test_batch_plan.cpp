@@ -13,6 +13,7 @@
 
 namespace {
 
+using bpnn::fork_flops;
 using bpnn::task_target_flops;
 
 template <class T>
@@ -31,7 +32,7 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   if (chunks > 1) {
     CHECK(plan.chunk_rows % 16 == 0);
     CHECK(flops_per_row * static_cast<double>(plan.chunk_rows) >= task_target_flops);
-    CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= task_target_flops);
+    CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= fork_flops);
   }
 
   // phase 2: a layer is cut into several tiles only when that pays; tiles are whole blocks
@@ -46,7 +47,7 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     if (t.tiles > 1) {
       CHECK(t.tile_outputs % block == 0);
       CHECK(per_output * static_cast<double>(t.tile_outputs) >= task_target_flops);
-      CHECK(per_output * static_cast<double>(layers[l].out - t.tile_outputs) >= task_target_flops);
+      CHECK(per_output * static_cast<double>(layers[l].out - t.tile_outputs) >= fork_flops);
     }
     tasks += t.tiles;
     weight_flops += per_output * static_cast<double>(layers[l].out);
@@ -54,7 +55,7 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   }
   CHECK(plan.weight_tasks == tasks);
   CHECK(plan.weights_in_parallel ==
-        (tasks > 1 && weight_flops - largest >= task_target_flops));
+        (tasks > 1 && weight_flops - largest >= fork_flops));
 
   // per-sample steps: split only where a layer was cut (and so pays)
   const bool any_cut = std::any_of(plan.layers.begin(), plan.layers.end(),

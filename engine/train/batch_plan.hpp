@@ -38,23 +38,27 @@ struct BatchPlan {
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
-// (a fork/join of ParallelFor with two threads: bench/bench_parallel.cpp measured 5–15 µs on
-// this 2-core Xeon, TBB and OpenMP alike, under load; 20 µs is the figure taken). A task is worth
-// a fork when its work takes pays_factor times that on one core at kernel_flops_per_second, a
-// sustained rate of the kernels well below the FMA peak (about 115 GFLOP/s f32 here; the
-// per-sample matrix-vector kernels stream their weights and run at 10–20). So:
-//   task_target_flops = pays_factor · task_overhead_seconds · kernel_flops_per_second = 4 MFLOP,
-// and a phase is split only when what the split moves off the largest task — the phase's work
-// minus its largest task, the least that a second thread takes over — is itself at least
-// task_target_flops. Everything else runs on the calling thread, so more threads are never
-// slower than one: no fork is made whose work is not several times its cost.
+// (a fork/join of ParallelFor with two threads, bench/bench_parallel.cpp on this 2-core Xeon:
+// oneTBB 0.3 µs back to back and 10 µs once its workers have gone to sleep; 20 µs is the figure
+// taken. OpenMP's fork waits for its worker to run, which on a machine with more runnable
+// threads than cores takes a scheduler time slice, ~10 ms measured under load: no plan fixes
+// that, use the tbb backend there). Work runs on one core at about kernel_flops_per_second, a sustained rate
+// well below the FMA peak (about 115 GFLOP/s f32 here). Two rules follow:
+//   - a task should carry pays_factor forks' worth of work:
+//       task_target_flops = pays_factor · task_overhead_seconds · kernel_flops_per_second = 4 MFLOP;
+//   - a phase is split only when the work the split moves off its largest task — the least a
+//     second thread takes over — at least pays for the fork (split_pays: ≥ 1 MFLOP).
+// Everything else runs on the calling thread, so more threads are never slower than one. The
+// per-sample matrix-vector kernels stream their weights at 10–20 GFLOP/s, so for them both
+// figures are conservative by a further factor of 2–5.
 constexpr double task_overhead_seconds = 20e-6;
 constexpr double kernel_flops_per_second = 50e9;
+constexpr double fork_flops = task_overhead_seconds * kernel_flops_per_second;
 constexpr double pays_factor = 4;
-constexpr double task_target_flops = pays_factor * task_overhead_seconds * kernel_flops_per_second;
+constexpr double task_target_flops = pays_factor * fork_flops;
 
 // Whether a phase of `work` flops whose largest task has `largest` flops pays for its fork.
-constexpr bool split_pays(double work, double largest) { return work - largest >= task_target_flops; }
+constexpr bool split_pays(double work, double largest) { return work - largest >= fork_flops; }
 
 // A phase-1 chunk streams every layer's weights once; when a layer's weights outgrow a core's L2
 // cache (1 MiB here and on most current x86 cores), chunks get at least this many rows so the
