@@ -20,11 +20,17 @@
 //            rounded), so results that overflow become +inf and results in the subnormal range
 //            are rounded once, correctly, from p·2^n1 (gradual underflow, no flush to zero).
 //            x = +inf -> +inf, x = -inf -> 0, NaN -> NaN.
-//   sigmoid: e = exp(−|x|) ∈ [0, 1]; y = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0, one division
-//            (the numerator is selected), so e's error is the only one that is not a single
-//            rounding. Nothing overflows: for any non-NaN input y is finite and in [0, 1].
-//            AVX-512's rcp14 + a Newton step instead of the division was no faster on Zen 4.
-//            For x ≲ −87 (f32) the result is subnormal and inherits exp's gradual underflow.
+//   sigmoid: e = exp(−|x|) ∈ [0, 1]; y = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0 (the numerator
+//            is selected), with 1 + e = (1 + s)·2^n + 1 as one FMA from exp's s = e^r − 1.
+//            Nothing overflows: for any non-NaN input y is finite and in [0, 1]. For x ≲ −87
+//            (f32) the result is subnormal and inherits exp's gradual underflow. The quotient is
+//            one correctly rounded division, except for AVX-512 f32: rcp14 (r0, 14 bits), then
+//            y = y0 + y0·(1 − den·r0) with y0 = num·r0, 12 cycles of latency against the
+//            division's 17, for about 0.4 ULP more (table). It is on every per-sample step's
+//            dependency chain, twice for the seed network (README "The per-sample chain"); so
+//            are exp's reduction, whose n·ln2_lo is computed beside x − n·ln2_hi, and its
+//            polynomial, in second-order Estrin form (poly_pairs): 57 cycles for the f32 sigmoid
+//            on this Xeon (bench/latency_chain.cpp), 70 before, 75 for f64 (91 before).
 //   tanh:    |x| < atanh(1/2): x + x³·g(x²), g a near-minimax fit (degree 4 f32, 10 f64), so small
 //            arguments keep full relative accuracy (tanh(±0) = ±0, subnormals pass through);
 //            otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| clamped to 10 (f32) / 20 (f64),
@@ -38,6 +44,8 @@
 //                whole range   |x| ≤ 20          whole range   |x| ≤ 20
 //   f32 exp        1.05         1.05     f64 exp   1.01         1.06
 //   f32 sigmoid    2.28         2.36     f64 sig   2.13         2.38
+//   f32 sigmoid, AVX-512 (rcp14 + correction, Estrin), the default sweep (every 1021st / 257th
+//                  bit pattern): 2.36         2.72     f64 (division, Estrin): 1.75 / 2.18
 //   f32 tanh       1.42         1.49     f64 tanh  1.37         1.46
 // The tests hold every ISA to ≤ 4 ULP. Subnormal results (exp, and sigmoid for very negative x)
 // are measured on the subnormal grid: gradual underflow, no flush to zero.
@@ -232,7 +240,7 @@ template <class Arch, class T>
     // plus the 4 of the FMA it would wait on... (README "The per-sample chain")
     const B r0 = xsimd::reciprocal(den);
     const B y0 = num * r0;
-    return xsimd::fma(r0, xsimd::fnma(den, y0, num), y0);
+    return xsimd::fma(y0, xsimd::fnma(den, r0, B(T(1))), y0);
   } else {
     return num / den;  // one correctly rounded quotient
   }
