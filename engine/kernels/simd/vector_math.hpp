@@ -220,19 +220,22 @@ template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
   const B minus_a = x | B(T(-0.0));  // −|x|: one OR of the sign bit
-  B num, den;                         // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0
-  if (xsimd::all(xsimd::abs(x) < B(detail::MathConst<T>::fast_limit))) {
-    // e = (1 + s)·2^n; den = 1 + e as one FMA from s, with 1 + 2^n exact for n ≥ −p and, below
-    // that, within half an ulp of 1 where e no longer reaches den's last bit
-    B k;
-    const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
-    const B scale = detail::exp2_bits<Arch>(k);
-    num = xsimd::select(x < B(T(0)), xsimd::fma(s, scale, scale), B(T(1)));
-    den = xsimd::fma(s, scale, scale + B(T(1)));
-  } else {
+  // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0, e = (1 + s)·2^n; den = 1 + e as one
+  // FMA from s, with 1 + 2^n exact for n ≥ −p and, below that, within half an ulp of 1 where e
+  // no longer reaches den's last bit
+  const auto negative = x < B(T(0));
+  B k;
+  const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
+  const B scale = detail::exp2_bits<Arch>(k);
+  B num = xsimd::select(negative, xsimd::fma(s, scale, scale), B(T(1)));
+  B den = xsimd::fma(s, scale, scale + B(T(1)));
+  const auto fast = xsimd::abs(x) < B(detail::MathConst<T>::fast_limit);
+  if (!xsimd::all(fast)) {
+    // lanes out of the fast range (and NaN) from exp_edges; the others keep the values above,
+    // so that no lane depends on its neighbours
     const B e = detail::exp_edges<Arch>(minus_a);
-    num = xsimd::select(x < B(T(0)), e, B(T(1)));
-    den = B(T(1)) + e;
+    num = xsimd::select(fast, num, xsimd::select(negative, e, B(T(1))));
+    den = xsimd::select(fast, den, B(T(1)) + e);
   }
   if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, Arch>) {
     // AVX-512 f32: the 14-bit reciprocal r0, then one correction of the quotient from its
