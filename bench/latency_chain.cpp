@@ -143,6 +143,7 @@ int main() {
       BPNN_CHAIN_ZMM("vfmadd231ps zmm", "vfmadd231ps %1, %1, %0"),
       BPNN_CHAIN_ZMM("vdivps zmm", "vdivps %1, %0, %0"),
       BPNN_CHAIN_ZMM("vshuff32x4 zmm", "vshuff32x4 $0x4e, %0, %0, %0"),
+      BPNN_CHAIN_ZMM("vpermps zmm (lane broadcast)", "vpermps %0, %1, %0"),
       {"store→load forward xmm (pair)", store_load_xmm},
       {"bpnn sigmoid f32 zmm", sigmoid_chain<float>},
       {"bpnn sigmoid f64 zmm", sigmoid_chain<double>},
