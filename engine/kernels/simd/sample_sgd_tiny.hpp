@@ -59,6 +59,29 @@ template <class Arch, class T>
   }
 }
 
+// act(v) and act'(y) by the same functors as the dense kernels' epilogues, without
+// with_activation's call through a lambda: that call kept the activations in memory.
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> activation_apply(Activation act,
+                                                                     xsimd::batch<T, Arch> v) {
+  switch (act) {
+    case Activation::sigmoid: return bpnn::simd::SigmoidOp{}(v);
+    case Activation::tanh: return bpnn::simd::TanhOp{}(v);
+    case Activation::relu: return bpnn::simd::ReluOp{}(v);
+    default: return bpnn::simd::LinearOp{}(v);
+  }
+}
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> activation_grad_apply(Activation act,
+                                                                          xsimd::batch<T, Arch> y) {
+  switch (act) {
+    case Activation::sigmoid: return bpnn::simd::SigmoidGradOp{}(y);
+    case Activation::tanh: return bpnn::simd::TanhGradOp{}(y);
+    case Activation::relu: return bpnn::simd::ReluGradOp{}(y);
+    default: return bpnn::simd::LinearGradOp{}(y);
+  }
+}
+
 // One tiny layer's parameters in registers: rows[i] = the packed row of input i (outputs in
 // lanes), cols[o] = column o (inputs in lanes, for δ back-propagation), bias (outputs in lanes,
 // zero beyond out).
@@ -76,15 +99,16 @@ template <class Arch, class T>
   const T* w = params + l.weight_offset;
 #pragma GCC unroll 4
   for (std::size_t i = 0; i < tiny_max_width; ++i)
-    if (i < l.in) r.rows[i] = B::load_unaligned(w + i * W);
-  if (need_cols) {
-    // cols[o] lane i = w(o, i): scalar loads, gathered like load_few
-    alignas(Arch::alignment()) T col[W] = {};
+    r.rows[i] = i < l.in ? B::load_unaligned(w + i * W) : B(T(0));
+  // cols[o] lane i = w(o, i): scalar loads, gathered like load_few
+  alignas(Arch::alignment()) T col[W] = {};
 #pragma GCC unroll 4
-    for (std::size_t o = 0; o < tiny_max_width; ++o) {
-      if (o >= l.out) break;
+  for (std::size_t o = 0; o < tiny_max_width; ++o) {
+    if (need_cols && o < l.out) {
       for (std::size_t i = 0; i < l.in; ++i) col[i] = w[i * W + o];
       r.cols[o] = B::load_aligned(col);
+    } else {
+      r.cols[o] = B(T(0));
     }
   }
   // the whole vector: the arena keeps each layer's biases in a block of 16 elements (≥ W), whose
@@ -103,46 +127,52 @@ template <class Arch, class T>
 #pragma GCC unroll 4
   for (std::size_t k = 0; k < tiny_max_width; ++k)
     if (k < l.in) acc = xsimd::fma(lane_broadcast<Arch, T>(a, k), r.rows[k], acc);
-  return bpnn::simd::with_activation(l.act, [&](auto op) { return op(acc + r.bias); });
+  return activation_apply<Arch, T>(l.act, acc + r.bias);
 }
 
-// x:(In) y:(K) params → yhat:(K); see KernelTable::sample_sgd_tiny
-template <class Arch, class T>
-double sample_sgd_tiny(const TinyNet& net, const T* x, const T* y, T lr, T* params, T* yhat) {
+// x:(In) y:(K) params → yhat:(K) for a network of exactly L layers
+template <class Arch, class T, std::size_t L>
+double sample_sgd_tiny_layers(const TinyNet& net, const T* x, const T* y, T lr, T* params,
+                              T* yhat) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   alignas(Arch::alignment()) static constexpr T lane_ids[16] = {0, 1, 2,  3,  4,  5,  6,  7,
                                                                 8, 9, 10, 11, 12, 13, 14, 15};
   const B lane = B::load_aligned(lane_ids);
-  const std::size_t L = net.layers;
-  TinyLayerRegs<Arch, T> regs[tiny_max_layers];
-  B act[tiny_max_layers + 1];  // act[0] = x, act[l + 1] = output of layer l
+  // Every loop has a compile-time trip count and constant indices after unrolling, and the layer
+  // count is a template argument, so the arrays below stay in registers (the seed network's
+  // need 20 of AVX-512's 32); a runtime index, or a call (store_few's memcpy), would put them on
+  // the stack and the chain through memory.
+  TinyLayerRegs<Arch, T> regs[L];
+  B act[L + 1];  // act[0] = x, act[l + 1] = output of layer l
 #pragma GCC unroll 3
-  for (std::size_t l = 0; l < tiny_max_layers; ++l)
-    if (l < L) tiny_layer_load<Arch, T>(net.layer[l], params, regs[l], l > 0);
-  act[0] = load_small<Arch>(x, net.layer[0].in);
+  for (std::size_t l = 0; l < L; ++l) tiny_layer_load<Arch, T>(net.layer[l], params, regs[l], l > 0);
+  act[0] = load_few<Arch>(x, net.layer[0].in);
 #pragma GCC unroll 3
-  for (std::size_t l = 0; l < tiny_max_layers; ++l)
-    if (l < L) act[l + 1] = tiny_forward<Arch, T>(net.layer[l], regs[l], act[l]);
+  for (std::size_t l = 0; l < L; ++l) act[l + 1] = tiny_forward<Arch, T>(net.layer[l], regs[l], act[l]);
+  const B yhat_v = act[L];
 
   // the MSE loss and δ_L
   const TinyLayer& top = net.layer[L - 1];
   const std::size_t k = top.out;
-  const B yhat_v = act[L];
-  store_few<Arch>(yhat, yhat_v, k);
-  const B g = yhat_v - load_small<Arch>(y, k);
-  alignas(Arch::alignment()) T squares[W];
-  (g * g).store_aligned(squares);
+  alignas(Arch::alignment()) T lanes[W];
+  yhat_v.store_aligned(lanes);
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < tiny_max_width; ++j)
+    if (j < k) yhat[j] = lanes[j];
+  const B g = yhat_v - load_few<Arch>(y, k);
+  (g * g).store_aligned(lanes);
   T e = 0;
-  for (std::size_t j = 0; j < k; ++j) e += squares[j];
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < tiny_max_width; ++j)
+    if (j < k) e += lanes[j];
   const double loss = static_cast<double>(T(0.5) * e);
   if (!std::isfinite(loss)) return loss;
 
   B delta = xsimd::select(lane < B(T(k)), g * output_derivative<Arch, T>(top.act, yhat_v), B(T(0)));
   const B minus_lr(-lr);
 #pragma GCC unroll 3
-  for (std::size_t step = 0; step < tiny_max_layers; ++step) {
-    if (step >= L) break;
+  for (std::size_t step = 0; step < L; ++step) {
     const std::size_t l = L - 1 - step;
     const TinyLayer& layer = net.layer[l];
     const TinyLayerRegs<Arch, T>& r = regs[l];
@@ -152,8 +182,7 @@ double sample_sgd_tiny(const TinyNet& net, const T* x, const T* y, T lr, T* para
 #pragma GCC unroll 4
       for (std::size_t o = 1; o < tiny_max_width; ++o)
         if (o < layer.out) acc = xsimd::fma(lane_broadcast<Arch, T>(delta, o), r.cols[o], acc);
-      const B grad = bpnn::simd::with_activation_grad(
-          net.layer[l - 1].act, [&](auto gop) { return gop(act[l]); });
+      const B grad = activation_grad_apply<Arch, T>(net.layer[l - 1].act, act[l]);
       below = xsimd::select(lane < B(T(layer.in)), acc * grad, B(T(0)));
     }
     // δ ⊙= −lr; b += δ; row_i += a_i·δ
@@ -167,6 +196,17 @@ double sample_sgd_tiny(const TinyNet& net, const T* x, const T* y, T lr, T* para
     delta = below;
   }
   return loss;
+}
+
+// x:(In) y:(K) params → yhat:(K); see KernelTable::sample_sgd_tiny
+template <class Arch, class T>
+double sample_sgd_tiny(const TinyNet& net, const T* x, const T* y, T lr, T* params, T* yhat) {
+  static_assert(tiny_max_layers == 3);
+  switch (net.layers) {
+    case 1: return sample_sgd_tiny_layers<Arch, T, 1>(net, x, y, lr, params, yhat);
+    case 2: return sample_sgd_tiny_layers<Arch, T, 2>(net, x, y, lr, params, yhat);
+    default: return sample_sgd_tiny_layers<Arch, T, 3>(net, x, y, lr, params, yhat);
+  }
 }
 
 }  // namespace bpnn::kernels::simd
