@@ -20,6 +20,21 @@ struct DenseShape {
   std::size_t out;  // outputs per row
 };
 
+// A network small enough for the one-call per-sample step (KernelTable::sample_sgd_tiny): at
+// most tiny_max_layers layers, every one at most tiny_max_width inputs and outputs (the seed
+// network 2-4-1, XOR 2-2-1), MSE loss, no softmax. Offsets are into the parameter arena.
+inline constexpr std::size_t tiny_max_layers = 3;
+inline constexpr std::size_t tiny_max_width = 4;
+struct TinyLayer {
+  std::size_t in = 0, out = 0;
+  Activation act = Activation::sigmoid;
+  std::size_t weight_offset = 0, bias_offset = 0;  // packed (out, in) weights; (out) biases
+};
+struct TinyNet {
+  std::size_t layers = 0;
+  TinyLayer layer[tiny_max_layers];
+};
+
 template <class T>
 struct KernelTable {
   const char* arch;  // "avx512", "avx2", "sse2" or "reference"
@@ -55,6 +70,17 @@ struct KernelTable {
   // packed (o1 − o0, in) layer starting packed_size(o0, in) elements in. 0: the layout cannot be
   // split, the whole layer is one range.
   std::size_t out_block;
+
+  // One per-sample SGD step (no momentum) of a tiny network, all of it in registers:
+  // x:(In) y:(K) params: the arena → yhat:(K) = ŷ before the step; returns E = ½Σ(ŷ − y)², and,
+  // when E is finite, params −= lr·∂E/∂params. The same operations in the same order as
+  // dense_forward, the MSE loss (nn/output_layer.hpp), dense_backward_data and
+  // dense_backward_weights of this table with n = 1, so results are bit for bit those of the
+  // layer-by-layer step; it only skips the round trips through memory between them (README "The
+  // per-sample chain"). Null in tables without it: the reference, and SSE2 f64, whose 2-lane
+  // vectors cannot hold a tiny layer.
+  double (*sample_sgd_tiny)(const TinyNet& net, const T* x, const T* y, T lr, T* params,
+                            T* yhat);
 };
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the

@@ -38,6 +38,19 @@ Mlp<T>::Mlp(const NetworkConfig& config, const kernels::KernelTable<T>& kernels)
     layers_.push_back(layer);
   }
   arena_.assign(offset, T(0));
+  const bool tiny =
+      kernels.sample_sgd_tiny && loss_ == Loss::mse && !keeps_logits_ &&
+      layers_.size() <= kernels::tiny_max_layers &&
+      std::all_of(layers_.begin(), layers_.end(), [](const LayerSpec& l) {
+        return l.in <= kernels::tiny_max_width && l.out <= kernels::tiny_max_width;
+      });
+  if (tiny) {
+    tiny_.layers = layers_.size();
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const LayerSpec& s = layers_[l];
+      tiny_.layer[l] = {s.in, s.out, s.act, s.weight_offset, s.bias_offset};
+    }
+  }
 }
 
 template <class T>

@@ -123,12 +123,24 @@ class Mlp {
   // True when the output layer computes its logits separately (softmax, or cross-entropy).
   bool keeps_logits() const { return keeps_logits_; }
 
+  // Whether the kernels step this network per sample in one call (sample_sgd_tiny): every layer
+  // at most kernels::tiny_max_width wide, at most kernels::tiny_max_layers layers, MSE loss,
+  // no softmax, and a table that has the kernel.
+  bool has_tiny_step() const { return tiny_.layers > 0; }
+  // Per-sample SGD without momentum for row 0, in one call (has_tiny_step()): forward, loss,
+  // backward and update, bit for bit forward + loss_and_output_delta + sgd_sample_in_place.
+  // Returns E; writes ŷ into ws.activations.back(); changes the weights only when E is finite.
+  double sample_sgd_tiny(const T* x, const T* y, T lr, Workspace<T>& ws) {
+    return kernels_->sample_sgd_tiny(tiny_, x, y, lr, arena_.data(), ws.activations.back().data());
+  }
+
  private:
   const kernels::KernelTable<T>* kernels_;
   std::vector<LayerSpec> layers_;
   AlignedVector<T> arena_;
   Loss loss_;
   bool keeps_logits_;
+  kernels::TinyNet tiny_;  // layers = 0 unless has_tiny_step()
 };
 
 }  // namespace bpnn

@@ -187,6 +187,12 @@ void TrainerCore<T>::check_finite(double loss) const {
 template <class T>
 double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct) {
   const T lr = static_cast<T>(config_.learning_rate);
+  if (mlp_.has_tiny_step()) {  // tiny layers: the whole step in registers, one kernel call
+    const double loss = mlp_.sample_sgd_tiny(x, y, lr, workspace_);
+    check_finite(loss);
+    if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+    return loss;
+  }
   if (!plan_.sample_in_parallel) {  // small layers: one thread, the fused sweep
     mlp_.forward(x, 0, 1, workspace_);
     const double loss = mlp_.loss_and_output_delta(y, 0, 1, workspace_);

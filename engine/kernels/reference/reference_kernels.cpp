@@ -78,11 +78,18 @@ void ref_sgd_update(std::size_t count, T lr, T momentum, T grad_scale, const T* 
 
 template <class T>
 constexpr KernelTable<T> reference_table{
-    "reference",           ref_packed_size,         ref_copy<T>,
-    ref_copy<T>,           ref_dense_forward<T>,    ref_dense_backward_data<T>,
-    ref_dense_backward_weights<T>, ref_activation_backward<T>, ref_sgd_update<T>,
-    ref_activation_forward<T>,
-    1,
+    .arch = "reference",
+    .packed_size = ref_packed_size,
+    .pack = ref_copy<T>,
+    .unpack = ref_copy<T>,
+    .dense_forward = ref_dense_forward<T>,
+    .dense_backward_data = ref_dense_backward_data<T>,
+    .dense_backward_weights = ref_dense_backward_weights<T>,
+    .activation_backward = ref_activation_backward<T>,
+    .sgd_update = ref_sgd_update<T>,
+    .activation_forward = ref_activation_forward<T>,
+    .out_block = 1,
+    .sample_sgd_tiny = nullptr,  // the layer-by-layer step is the reference
 };
 
 }  // namespace

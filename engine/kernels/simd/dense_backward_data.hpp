@@ -32,19 +32,18 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
   using S = TileShape<Arch, T>;
   constexpr std::size_t W = S::W;
   if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {
-    // a handful of each: scalar dot products with the (single) panel rows, gathered into one
-    // vector for act'; no reduction tree
-    alignas(S::align) static constexpr T lane_ids[16] = {0, 1, 2,  3,  4,  5,  6,  7,
-                                                         8, 9, 10, 11, 12, 13, 14, 15};
-    const B lane = B::load_aligned(lane_ids);
-    B sums(T(0));
-    for (std::size_t i = 0; i < s.in; ++i) {
-      const T* row = w + i * W;
-      T acc = dy[0] * row[0];
-      for (std::size_t o = 1; o < s.out; ++o) acc += dy[o] * row[o];
-      sums = xsimd::select(lane == B(T(i)), B(acc), sums);
-    }
-    store_few<Arch>(dx, sums * gop(load_few<Arch>(x, s.in)), s.in);
+    // a handful of each: the (single) panel's columns gathered by scalar loads, inputs in lanes,
+    // dx = (dy_0·col_0 + Σ_{o>0} fma(dy_o, col_o, ·)) ⊙ act'(x); no reduction tree. Explicit
+    // FMAs, so the operations are fixed (sample_sgd_tiny.hpp repeats them), not left to the
+    // compiler's contraction of scalar code
+    alignas(S::align) T col[W] = {};
+    const auto column = [&](std::size_t o) {
+      for (std::size_t i = 0; i < s.in; ++i) col[i] = w[i * W + o];
+      return B::load_aligned(col);
+    };
+    B acc = B(dy[0]) * column(0);
+    for (std::size_t o = 1; o < s.out; ++o) acc = xsimd::fma(B(dy[o]), column(o), acc);
+    store_few<Arch>(dx, acc * gop(load_few<Arch>(x, s.in)), s.in);
     return;
   }
   const PanelLayout<Arch, T> L{s.out, s.in};

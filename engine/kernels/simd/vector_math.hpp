@@ -20,11 +20,17 @@
 //            rounded), so results that overflow become +inf and results in the subnormal range
 //            are rounded once, correctly, from p·2^n1 (gradual underflow, no flush to zero).
 //            x = +inf -> +inf, x = -inf -> 0, NaN -> NaN.
-//   sigmoid: e = exp(−|x|) ∈ [0, 1]; y = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0, one division
-//            (the numerator is selected), so e's error is the only one that is not a single
-//            rounding. Nothing overflows: for any non-NaN input y is finite and in [0, 1].
-//            AVX-512's rcp14 + a Newton step instead of the division was no faster on Zen 4.
-//            For x ≲ −87 (f32) the result is subnormal and inherits exp's gradual underflow.
+//   sigmoid: e = exp(−|x|) ∈ [0, 1]; y = 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0 (the numerator
+//            is selected), with 1 + e = (1 + s)·2^n + 1 as one FMA from exp's s = e^r − 1.
+//            Nothing overflows: for any non-NaN input y is finite and in [0, 1]. For x ≲ −87
+//            (f32) the result is subnormal and inherits exp's gradual underflow. The quotient is
+//            one correctly rounded division, except for AVX-512 f32: rcp14 (r0, 14 bits), then
+//            y = y0 + y0·(1 − den·r0) with y0 = num·r0, 12 cycles of latency against the
+//            division's 17, for about 0.4 ULP more (table). It is on every per-sample step's
+//            dependency chain, twice for the seed network (README "The per-sample chain"); so
+//            are exp's reduction, whose n·ln2_lo is computed beside x − n·ln2_hi, and its
+//            polynomial, in second-order Estrin form (poly_pairs): 57 cycles for the f32 sigmoid
+//            on this Xeon (bench/latency_chain.cpp), 70 before, 75 for f64 (91 before).
 //   tanh:    |x| < atanh(1/2): x + x³·g(x²), g a near-minimax fit (degree 4 f32, 10 f64), so small
 //            arguments keep full relative accuracy (tanh(±0) = ±0, subnormals pass through);
 //            otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| clamped to 10 (f32) / 20 (f64),
@@ -38,6 +44,8 @@
 //                whole range   |x| ≤ 20          whole range   |x| ≤ 20
 //   f32 exp        1.05         1.05     f64 exp   1.01         1.06
 //   f32 sigmoid    2.28         2.36     f64 sig   2.13         2.38
+//   f32 sigmoid, AVX-512 (rcp14 + correction, Estrin), the default sweep (every 1021st / 257th
+//                  bit pattern): 2.36         2.72     f64 (division, Estrin): 1.75 / 2.18
 //   f32 tanh       1.42         1.49     f64 tanh  1.37         1.46
 // The tests hold every ISA to ≤ 4 ULP. Subnormal results (exp, and sigmoid for very negative x)
 // are measured on the subnormal grid: gradual underflow, no flush to zero.
@@ -52,6 +60,7 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -117,19 +126,51 @@ inline xsimd::batch<T, Arch> poly(xsimd::batch<T, Arch> x, const T (&c)[N]) {
   return acc;
 }
 
+// c[0] + c[1]·x + … + c[N-1]·x^(N-1) with x2 = x², second-order Estrin: the pairs
+// c[2i] + c[2i+1]·x are independent, then Horner in x² over them. Latency 4 + 4·⌈N/2 − 1⌉
+// cycles of FMA instead of Horner's 4·(N − 1): 12 instead of 16 for f32's N = 5, 20 instead of
+// 36 for f64's N = 10 (README "The per-sample chain": the sigmoid is on every step's chain).
+template <class Arch, class T, std::size_t N>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> poly_pairs(xsimd::batch<T, Arch> x,
+                                                               xsimd::batch<T, Arch> x2,
+                                                               const T (&c)[N]) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t pairs = (N + 1) / 2;
+  const auto pair = [&](std::size_t i) {
+    return 2 * i + 1 < N ? xsimd::fma(B(c[2 * i + 1]), x, B(c[2 * i])) : B(c[2 * i]);
+  };
+  // (a fold over an index sequence, so that every pair stays in a register)
+  return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    B acc = pair(pairs - 1);
+    ((acc = xsimd::fma(x2, acc, pair(pairs - 2 - I))), ...);
+    return acc;
+  }(std::make_index_sequence<pairs - 1>{});
+}
+
+// x -> s, k: e^x = (1 + s)·2^n, s = e^r − 1 = r + r²q(r), k as in exp_split. n·ln2_lo is
+// subtracted from the exact r_hi = x − n·ln2_hi, so it is computed beside r_hi, not after it.
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_split_minus_one(
+    xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
+  using B = xsimd::batch<T, Arch>;
+  using C = MathConst<T>;
+  k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
+  const B n = k - B(C::shifter);
+  // n·lo as an FMA with a zero addend: GCC would contract a plain product into the subtraction
+  // (-ffp-contract=fast), which puts it back on the chain
+  const B r = xsimd::fma(n, B(-C::ln2_hi), x) - xsimd::fma(n, B(C::ln2_lo), B(T(0)));
+  const B r2 = r * r;
+  const B q = poly_pairs<Arch>(r, r2, C::exp_q);
+  return xsimd::fma(q, r2, r);
+}
+
 // x -> p, k: e^x = p·2^n with p = e^r, and k = n + shifter, whose low bits hold n + bias.
 // x must keep |x·log2 e| well below 2^(p-2) (the callers clamp or test |x| first).
 // (k is an out-parameter: returning a struct of two batches left dead stack stores in GCC 12.)
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> exp_split(xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
   using B = xsimd::batch<T, Arch>;
-  using C = MathConst<T>;
-  k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
-  const B n = k - B(C::shifter);
-  B r = xsimd::fma(n, B(-C::ln2_hi), x);
-  r = xsimd::fma(n, B(-C::ln2_lo), r);
-  const B q = poly<Arch>(r, C::exp_q);
-  return xsimd::fma(q, r * r, r) + B(T(1));  // 1 + (r + r²q): the last add rounds once
+  return exp_split_minus_one<Arch>(x, k) + B(T(1));  // 1 + (r + r²q): the add rounds once
 }
 
 // 2^(k − shifter) for k = integer + shifter with the integer in [−bias+1, bias]
@@ -178,11 +219,34 @@ inline xsimd::batch<T, Arch> exp(xsimd::batch<T, Arch> x) {
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
-  const B a = xsimd::abs(x);
-  const B e = xsimd::all(a < B(detail::MathConst<T>::fast_limit)) ? detail::exp_fast<Arch>(-a)
-                                                                    : detail::exp_edges<Arch>(-a);
-  // one correctly rounded quotient: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0
-  return xsimd::select(x < B(T(0)), e, B(T(1))) / (B(T(1)) + e);
+  const B minus_a = x | B(T(-0.0));  // −|x|: one OR of the sign bit
+  // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0, e = (1 + s)·2^n; den = 1 + e as one
+  // FMA from s, with 1 + 2^n exact for n ≥ −p and, below that, within half an ulp of 1 where e
+  // no longer reaches den's last bit
+  const auto negative = x < B(T(0));
+  B k;
+  const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
+  const B scale = detail::exp2_bits<Arch>(k);
+  B num = xsimd::select(negative, xsimd::fma(s, scale, scale), B(T(1)));
+  B den = xsimd::fma(s, scale, scale + B(T(1)));
+  const auto fast = xsimd::abs(x) < B(detail::MathConst<T>::fast_limit);
+  if (!xsimd::all(fast)) {
+    // lanes out of the fast range (and NaN) from exp_edges; the others keep the values above,
+    // so that no lane depends on its neighbours
+    const B e = detail::exp_edges<Arch>(minus_a);
+    num = xsimd::select(fast, num, xsimd::select(negative, e, B(T(1))));
+    den = xsimd::select(fast, den, B(T(1)) + e);
+  }
+  if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, Arch>) {
+    // AVX-512 f32: the 14-bit reciprocal r0, then one correction of the quotient from its
+    // exact residual, y = y0 + r0·(num − den·y0): 16 cycles of latency against the division's 17
+    // plus the 4 of the FMA it would wait on... (README "The per-sample chain")
+    const B r0 = xsimd::reciprocal(den);
+    const B y0 = num * r0;
+    return xsimd::fma(y0, xsimd::fnma(den, r0, B(T(1))), y0);
+  } else {
+    return num / den;  // one correctly rounded quotient
+  }
 }
 
 // y = tanh(x): odd polynomial for |x| < atanh(1/2), sign(x)·(1 − 2/(e^{2|x|}+1)) above

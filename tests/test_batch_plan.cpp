@@ -1,0 +1,130 @@
+// The batch plan's rule over many shapes (widths 1 … 4096, batch 1 … 512): a step is split into
+// tasks only where the split pays (engine/train/batch_plan.hpp, split_pays), so more threads are
+// never slower; task counts only, no timing.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "nn/mlp.hpp"
+#include "train/batch_plan.hpp"
+
+namespace {
+
+using bpnn::fork_flops;
+using bpnn::task_target_flops;
+
+template <class T>
+void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
+  const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
+  const auto& layers = mlp.layers();
+  double flops_per_row = 0;
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(layers[l].in * layers[l].out);
+
+  // phase 1: more than one chunk only when the work moved off the largest chunk pays for it,
+  // and then every full chunk is a task's worth
+  const std::size_t chunks = plan.chunks(batch);
+  REQUIRE(plan.chunk_rows >= 1);
+  REQUIRE(plan.chunk_rows <= batch);
+  if (chunks > 1) {
+    CHECK(plan.chunk_rows % 16 == 0);
+    CHECK(flops_per_row * static_cast<double>(plan.chunk_rows) >= task_target_flops);
+    CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= fork_flops);
+  }
+
+  // phase 2: a layer is cut into several tiles only when that pays; tiles are whole blocks
+  const std::size_t block = mlp.kernels().out_block;
+  double weight_flops = 0, largest = 0;
+  std::size_t tasks = 0;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const bpnn::LayerTiles& t = plan.layers[l];
+    const double per_output = 2.0 * static_cast<double>(batch * layers[l].in);
+    CHECK(t.first_task == tasks);
+    CHECK(t.tiles == (layers[l].out + t.tile_outputs - 1) / t.tile_outputs);
+    if (t.tiles > 1) {
+      CHECK(t.tile_outputs % block == 0);
+      CHECK(per_output * static_cast<double>(t.tile_outputs) >= task_target_flops);
+      CHECK(per_output * static_cast<double>(layers[l].out - t.tile_outputs) >= fork_flops);
+    }
+    tasks += t.tiles;
+    weight_flops += per_output * static_cast<double>(layers[l].out);
+    largest = std::max(largest, per_output * static_cast<double>(t.tile_outputs));
+  }
+  CHECK(plan.weight_tasks == tasks);
+  CHECK(plan.weights_in_parallel ==
+        (tasks > 1 && weight_flops - largest >= fork_flops));
+
+  // per-sample steps: split only where a layer was cut (and so pays)
+  const bool any_cut = std::any_of(plan.layers.begin(), plan.layers.end(),
+                                   [](const bpnn::LayerTiles& t) { return t.tiles > 1; });
+  CHECK(plan.sample_in_parallel == (batch == 1 && any_cut));
+}
+
+template <class T>
+void sweep_shapes() {
+  const auto& table = bpnn::kernels::kernels_select<T>();
+  const std::vector<std::size_t> widths = {1, 2, 7, 16, 65, 200, 400, 1024, 4096};
+  const std::vector<std::size_t> outputs = {1, 10, 1000};
+  const std::vector<std::size_t> batches = {1, 2, 7, 16, 17, 33, 64, 100, 128, 257, 512};
+  std::vector<std::vector<std::size_t>> shapes;
+  for (std::size_t in : widths)
+    for (std::size_t hidden : widths)
+      for (std::size_t out : outputs) shapes.push_back({in, hidden, out});
+  shapes.push_back({784, 512, 512, 10});
+  shapes.push_back({1024, 4096, 1024});
+  shapes.push_back({4096, 1});
+  shapes.push_back({1, 4096});
+  for (const auto& sizes : shapes) {
+    bpnn::NetworkConfig config;
+    config.sizes = sizes;
+    config.precision = std::is_same_v<T, float> ? bpnn::Precision::f32 : bpnn::Precision::f64;
+    const bpnn::Mlp<T> mlp(config, table);
+    std::string shape;
+    for (std::size_t s : sizes) shape += std::to_string(s) + " ";
+    for (std::size_t batch : batches) {
+      INFO("sizes " << shape << "batch " << batch << " (" << table.arch << ")");
+      check_plan(mlp, batch);
+    }
+  }
+}
+
+template <class T>
+bpnn::BatchPlan plan_of(std::vector<std::size_t> sizes, std::size_t batch) {
+  bpnn::NetworkConfig config;
+  config.sizes = std::move(sizes);
+  config.precision = std::is_same_v<T, float> ? bpnn::Precision::f32 : bpnn::Precision::f64;
+  const bpnn::Mlp<T> mlp(config, bpnn::kernels::kernels_select<T>());
+  return bpnn::batch_plan_make(mlp, batch);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("the batch plan splits a step only where the split pays, over many shapes",
+                   "[parallel][batch_plan]", float, double) {
+  sweep_shapes<TestType>();
+}
+
+TEST_CASE("the batch plan keeps small per-sample steps on one thread and splits big steps",
+          "[parallel][batch_plan]") {
+  // the case: per-sample 200-400-10 was 0.92x with 2 threads; now nothing forks
+  const bpnn::BatchPlan per_sample = plan_of<float>({200, 400, 10}, 1);
+  CHECK_FALSE(per_sample.sample_in_parallel);
+  CHECK_FALSE(per_sample.weights_in_parallel);
+  CHECK(per_sample.chunks(1) == 1);
+  // a batch one row past a chunk: the one-row chunk would not pay for its fork
+  const bpnn::BatchPlan ragged = plan_of<float>({1024, 256, 10}, 17);
+  CHECK(ragged.chunks(17) == 1);
+  // the named mini-batch workloads still split both phases
+  for (const auto& [sizes, batch] :
+       {std::pair{std::vector<std::size_t>{784, 256, 10}, std::size_t{64}},
+        std::pair{std::vector<std::size_t>{1024, 4096, 1024}, std::size_t{256}}}) {
+    const bpnn::BatchPlan plan = plan_of<float>(sizes, batch);
+    CHECK(plan.chunks(batch) > 1);
+    CHECK(plan.weights_in_parallel);
+  }
+  // a per-sample step with a 1024 x 4096 layer splits it
+  CHECK(plan_of<float>({1024, 4096, 16}, 1).sample_in_parallel);
+}
