@@ -190,7 +190,7 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
   if (mlp_.has_tiny_step()) {  // tiny layers: the whole step in registers, one kernel call
     const double loss = mlp_.sample_sgd_tiny(x, y, lr, workspace_);
     check_finite(loss);
-    if (classes_ != Classes::none) correct += count_correct(y, 0, 1);
+    if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, 1);
     return loss;
   }
   if (!plan_.sample_in_parallel) {  // small layers: one thread, the fused sweep
