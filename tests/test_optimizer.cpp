@@ -290,7 +290,8 @@ TEST_CASE("irprop: a zero slope product keeps the step size and sign(0) moves no
           "[optimizer]") {
   bpnn::TrainConfig t;
   t.optimizer = Optimizer::irprop;
-  bpnn::OptimizerCore<double> optimizer(bpnn::train_config_resolve(t), 3);
+  bpnn::OptimizerCore<double> optimizer(bpnn::train_config_resolve(t), 3,
+                                        bpnn::kernels::kernels_reference<double>());
   const bpnn::ParamTile all{0, 3, 0, 0};  // three weights, no biases
   std::vector<double> w(3, 0.0);
   const auto step = [&](double g0, double g1, double g2) {

@@ -402,3 +402,43 @@ TEMPLATE_TEST_CASE("sgd_update matches the reference on odd counts and misaligne
           }
         }
 }
+
+TEMPLATE_TEST_CASE("adam_update matches the reference on odd counts and misaligned pointers",
+                   "[kernels][simd][optimizer]", float, double) {
+  using T = TestType;
+  const auto& ref = bpnn::kernels::kernels_reference<T>();
+  const T eps = std::numeric_limits<T>::epsilon();
+  // step 3 of Adam with lr 1e-2: the constants optimizer.cpp would pass
+  const bpnn::kernels::AdamStep<T> step{T(0.01 / (1 - 0.729)), T(std::sqrt(1 - std::pow(0.999, 3))),
+                                        T(0.9), T(0.999), T(0.1), T(0.001), T(1e-8)};
+  for (const auto* k : supported_tables<T>())
+    for (T decay : {T(0), T(0.01)})
+      for (std::size_t n : odd_counts)
+        for (std::size_t off : {0, 1, 7}) {
+          INFO(k->arch << " decay=" << decay << " n=" << n << " offset=" << off);
+          const std::size_t len = n + off + guard;
+          const auto g = kernel_inputs<T>(len, 1 + unsigned(n), T(-1), T(1));
+          const auto m0 = kernel_inputs<T>(len, 2 + unsigned(n), T(-0.1), T(0.1));
+          auto v0 = kernel_inputs<T>(len, 3 + unsigned(n), T(0), T(0.01));
+          const auto w0 = kernel_inputs<T>(len, 4 + unsigned(n), T(-1), T(1));
+          auto w_want = w0, m_want = m0, v_want = v0, w_got = w0, m_got = m0, v_got = v0;
+          ref.adam_update(n, g.data() + off, T(0.5), decay, step, w_want.data() + off, m_want.data() + off,
+                          v_want.data() + off);
+          k->adam_update(n, g.data() + off, T(0.5), decay, step, w_got.data() + off, m_got.data() + off,
+                         v_got.data() + off);
+          for (std::size_t i = 0; i < len; ++i) {
+            INFO("i=" << i);
+            if (i < off || i >= off + n) {  // outside the range: untouched
+              REQUIRE(w_got[i] == w0[i]);
+              REQUIRE(m_got[i] == m0[i]);
+              REQUIRE(v_got[i] == v0[i]);
+              continue;
+            }
+            // fused multiply-adds here, separate roundings in the reference: a few ulps apart
+            REQUIRE(std::fabs(m_got[i] - m_want[i]) <= 8 * eps * (std::fabs(m0[i]) + std::fabs(g[i])));
+            REQUIRE(std::fabs(v_got[i] - v_want[i]) <= 8 * eps * (v0[i] + g[i] * g[i]));
+            REQUIRE(std::fabs(w_got[i] - w_want[i]) <= 64 * eps * (std::fabs(w0[i]) + std::fabs(w_want[i] - w0[i])));
+            if (m_want[i] != T(0)) REQUIRE(w_got[i] != w0[i]);
+          }
+        }
+}

@@ -418,12 +418,10 @@ Dataset rows_take(const Dataset& d, const std::vector<std::size_t>& rows) {
 // n_test = round(n · test_fraction), at least 1 when the fraction is positive and at most n − 1
 // (for n ≥ 2), so neither part is empty by rounding. Rows are drawn by a Fisher–Yates shuffle on
 // std::mt19937_64(seed) (whose output the standard fixes), and each part keeps the file order.
-std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
-                                          std::uint64_t seed) {
+RowSplit split_rows(std::size_t n, double test_fraction, std::uint64_t seed) {
   if (!(test_fraction >= 0.0 && test_fraction < 1.0))
     throw Error(ErrorKind::argument, "split_dataset: test_fraction must be in [0, 1), got " +
                                          std::to_string(test_fraction));
-  const std::size_t n = data.n;
   std::size_t n_test = static_cast<std::size_t>(std::floor(static_cast<double>(n) * test_fraction + 0.5));
   if (n >= 2) n_test = std::clamp<std::size_t>(n_test, test_fraction > 0.0 ? 1 : 0, n - 1);
   else n_test = 0;
@@ -437,18 +435,23 @@ std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fract
   std::vector<std::size_t> train(perm.begin() + static_cast<std::ptrdiff_t>(n_test), perm.end());
   std::sort(test.begin(), test.end());
   std::sort(train.begin(), train.end());
-  return {rows_take(data, train), rows_take(data, test)};
+  return {std::move(train), std::move(test)};
+}
+
+std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
+                                          std::uint64_t seed) {
+  const RowSplit split = split_rows(data.n, test_fraction, seed);
+  return {rows_take(data, split.train), rows_take(data, split.test)};
 }
 
 namespace {
 
 // The class of each row when the targets are classes: the arg-max of a one-hot row, or the
 // value of one 0/1 column; empty when they are not classes.
-std::vector<std::size_t> row_classes(const Dataset& data) {
-  const std::size_t k = data.outputs;
-  std::vector<std::size_t> cls(data.n);
-  for (std::size_t r = 0; r < data.n; ++r) {
-    const double* y = data.y.data() + r * k;
+std::vector<std::size_t> row_classes(const double* targets, std::size_t n, std::size_t k) {
+  std::vector<std::size_t> cls(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    const double* y = targets + r * k;
     if (k == 1) {
       if (y[0] != 0.0 && y[0] != 1.0) return {};
       cls[r] = y[0] == 1.0;
@@ -467,29 +470,38 @@ std::vector<std::size_t> row_classes(const Dataset& data) {
 
 }  // namespace
 
+RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outputs,
+                               double test_fraction, std::uint64_t seed) {
+  if (!(test_fraction >= 0.0 && test_fraction < 1.0))
+    throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
+                                         std::to_string(test_fraction));
+  const std::vector<std::size_t> cls = row_classes(y, n, outputs);
+  if (cls.empty() || n < 2) return split_rows(n, test_fraction, seed);
+  const std::size_t n_classes = *std::max_element(cls.begin(), cls.end()) + 1;
+  std::vector<std::vector<std::size_t>> members(n_classes);
+  for (std::size_t r = 0; r < n; ++r) members[cls[r]].push_back(r);
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> train, test;
+  for (auto& rows : members) {  // classes in order, each shuffled by the one generator
+    const std::size_t m = rows.size();
+    for (std::size_t i = m; i > 1; --i) std::swap(rows[i - 1], rows[rng_bounded(rng, i)]);
+    const auto n_test = static_cast<std::size_t>(std::floor(static_cast<double>(m) * test_fraction + 0.5));
+    test.insert(test.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, m)));
+    train.insert(train.end(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, m)), rows.end());
+  }
+  if (train.empty() || (test.empty() && test_fraction > 0.0)) return split_rows(n, test_fraction, seed);
+  std::sort(test.begin(), test.end());
+  std::sort(train.begin(), train.end());
+  return {std::move(train), std::move(test)};
+}
+
 std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data, double test_fraction,
                                                      std::uint64_t seed) {
   if (!(test_fraction >= 0.0 && test_fraction < 1.0))
     throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
                                          std::to_string(test_fraction));
-  const std::vector<std::size_t> cls = row_classes(data);
-  if (cls.empty() || data.n < 2) return split_dataset(data, test_fraction, seed);
-  const std::size_t n_classes = *std::max_element(cls.begin(), cls.end()) + 1;
-  std::vector<std::vector<std::size_t>> members(n_classes);
-  for (std::size_t r = 0; r < data.n; ++r) members[cls[r]].push_back(r);
-  std::mt19937_64 rng(seed);
-  std::vector<std::size_t> train, test;
-  for (auto& rows : members) {  // classes in order, each shuffled by the one generator
-    const std::size_t n = rows.size();
-    for (std::size_t i = n; i > 1; --i) std::swap(rows[i - 1], rows[rng_bounded(rng, i)]);
-    const auto n_test = static_cast<std::size_t>(std::floor(static_cast<double>(n) * test_fraction + 0.5));
-    test.insert(test.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, n)));
-    train.insert(train.end(), rows.begin() + static_cast<std::ptrdiff_t>(std::min(n_test, n)), rows.end());
-  }
-  if (train.empty() || (test.empty() && test_fraction > 0.0)) return split_dataset(data, test_fraction, seed);
-  std::sort(test.begin(), test.end());
-  std::sort(train.begin(), train.end());
-  return {rows_take(data, train), rows_take(data, test)};
+  const RowSplit split = split_rows_stratified(data.y.data(), data.n, data.outputs, test_fraction, seed);
+  return {rows_take(data, split.train), rows_take(data, split.test)};
 }
 
 }  // namespace bpnn

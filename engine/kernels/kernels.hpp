@@ -35,6 +35,13 @@ struct TinyNet {
   TinyLayer layer[tiny_max_layers];
 };
 
+// The constants of one Adam step (PyTorch's form; train/optimizer.cpp computes them in double):
+// step_size = lr/(1 − β₁ᵗ), bc2_sqrt = √(1 − β₂ᵗ).
+template <class T>
+struct AdamStep {
+  T step_size, bc2_sqrt, beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
+};
+
 template <class T>
 struct KernelTable {
   const char* arch;  // "avx512", "avx2", "sse2" or "reference"
@@ -62,6 +69,10 @@ struct KernelTable {
   // Training no longer calls it (engine/train/optimizer.cpp owns every update); the dense
   // benchmark, tests/test_vector_math.cpp and tests/test_parallel.cpp still do.
   void (*sgd_update)(std::size_t count, T lr, T momentum, T grad_scale, const T* g, T* v, T* w);
+  // grad,w,m,v:(count); g = grad_scale·grad + decay·w ; m = β₁m + (1−β₁)g ; v = β₂v + (1−β₂)g² ;
+  // w −= step_size · m / (√v / bc2_sqrt + eps)        (one Adam step; decay 0 for AdamW)
+  void (*adam_update)(std::size_t count, const T* grad, T grad_scale, T decay, const AdamStep<T>& step,
+                      T* w, T* m, T* v);
   // x,y:(count); y = act(x) elementwise (act is not softmax); x == y allowed
   void (*activation_forward)(Activation act, std::size_t count, const T* x, T* y);
 

@@ -39,8 +39,9 @@ std::size_t optimizer_state_factor(const TrainConfig& config) {
 }
 
 template <class T>
-OptimizerCore<T>::OptimizerCore(const TrainConfig& c, std::size_t params)
-    : config_(c), in_place_(updates_in_place(c)) {
+OptimizerCore<T>::OptimizerCore(const TrainConfig& c, std::size_t params,
+                                const kernels::KernelTable<T>& kernels)
+    : config_(c), kernels_(&kernels), in_place_(updates_in_place(c)) {
   if (in_place_) return;
   gradient_.assign(params, T(0));
   const std::size_t buffers = state_buffers(c);
@@ -118,13 +119,17 @@ void OptimizerCore<T>::update_range(std::size_t begin, std::size_t count, T grad
       return;
     case Optimizer::adam:
     case Optimizer::adamw: {
-      // PyTorch's form: w −= (lr/bc₁)·m / (√v/√bc₂ + eps) with bc = 1 − βᵗ, in double as there
+      // PyTorch's form: w −= (lr/bc₁)·m / (√v/√bc₂ + eps) with bc = 1 − βᵗ, the constants in
+      // double as there; the update itself is the network's vectorised kernel.
       const double t = static_cast<double>(steps_);
-      const T step_size = static_cast<T>(config_.learning_rate / (1 - std::pow(config_.beta1, t)));
-      const T bc2_sqrt = static_cast<T>(std::sqrt(1 - std::pow(config_.beta2, t)));
-      const T b1 = static_cast<T>(config_.beta1), b2 = static_cast<T>(config_.beta2);
-      const T one_b1 = static_cast<T>(1 - config_.beta1), one_b2 = static_cast<T>(1 - config_.beta2);
-      const T eps = static_cast<T>(config_.eps);
+      const kernels::AdamStep<T> step{
+          static_cast<T>(config_.learning_rate / (1 - std::pow(config_.beta1, t))),
+          static_cast<T>(std::sqrt(1 - std::pow(config_.beta2, t))),
+          static_cast<T>(config_.beta1),
+          static_cast<T>(config_.beta2),
+          static_cast<T>(1 - config_.beta1),
+          static_cast<T>(1 - config_.beta2),
+          static_cast<T>(config_.eps)};
       T add_decay = decay;
       if (config_.optimizer == Optimizer::adamw) {  // decoupled: w ⊙= 1 − lr·λ, before the Adam step
         add_decay = T(0);
@@ -133,12 +138,7 @@ void OptimizerCore<T>::update_range(std::size_t begin, std::size_t count, T grad
           for (std::size_t i = 0; i < count; ++i) w[i] *= keep;
         }
       }
-      for (std::size_t i = 0; i < count; ++i) {
-        const T g = grad_scale * grad[i] + add_decay * w[i];
-        s1[i] = b1 * s1[i] + one_b1 * g;
-        s2[i] = b2 * s2[i] + one_b2 * g * g;
-        w[i] -= step_size * (s1[i] / (std::sqrt(s2[i]) / bc2_sqrt + eps));
-      }
+      kernels_->adam_update(count, grad, grad_scale, add_decay, step, w, s1, s2);
       return;
     }
     case Optimizer::irprop: {  // s1 = Δ, s2 = the previous step's gradient

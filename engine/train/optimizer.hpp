@@ -30,8 +30,9 @@ constexpr double clip_epsilon = 1e-6;
 template <class T>
 class OptimizerCore {
  public:
-  // config: resolved (train_config_resolve); params: the arena's size
-  OptimizerCore(const TrainConfig& config, std::size_t params);
+  // config: resolved (train_config_resolve); params: the arena's size; kernels: the network's
+  // (Adam's update runs there, vectorised)
+  OptimizerCore(const TrainConfig& config, std::size_t params, const kernels::KernelTable<T>& kernels);
 
   // The per-sample step may use sgd_sample_in_place (and the mini-batch step may sum its
   // gradient straight into the weights, scaled by delta_scale): plain SGD without momentum,
@@ -74,6 +75,7 @@ class OptimizerCore {
   void update_range(std::size_t begin, std::size_t count, T grad_scale, T decay, T* params);
 
   TrainConfig config_;  // resolved
+  const kernels::KernelTable<T>* kernels_;
   bool in_place_;
   std::size_t steps_ = 0;
   AlignedVector<T> gradient_;

@@ -17,27 +17,24 @@
 namespace bpnn {
 namespace {
 
-// Raw rows as a Dataset (doubles), for the validation split.
-template <class U>
-Dataset dataset_of(const U* x, const U* y, std::size_t n, std::size_t inputs, std::size_t outputs) {
-  Dataset d;
-  d.n = n;
-  d.inputs = inputs;
-  d.outputs = outputs;
-  d.x.assign(x, x + checked_mul(n, inputs, "training inputs"));
-  d.y.assign(y, y + checked_mul(n, outputs, "training targets"));
-  return d;
-}
-
-// x:(n, inputs) raw → the scaler's output in T, row by row (computed in double, as predict does)
+// Rows `rows` (all n when null) of x:(n, inputs) in T: after the scaler when it is active
+// (computed in double, as predict does), else converted.
 template <class T, class U>
-std::vector<T> scaled_in(const InputScaler& scaler, const U* x, std::size_t n, std::size_t inputs) {
-  std::vector<T> out(checked_mul(n, inputs, "scaled inputs"));
+std::vector<T> rows_in(const InputScaler& scaler, const U* x, std::size_t n, std::size_t inputs,
+                       const std::vector<std::size_t>* rows) {
+  const std::size_t count = rows ? rows->size() : n;
+  std::vector<T> out(checked_mul(count, inputs, "training rows"));
   std::vector<double> row(inputs);
-  for (std::size_t r = 0; r < n; ++r) {
-    std::copy_n(x + r * inputs, inputs, row.begin());
-    scaler_apply(scaler, row.data(), 1, inputs);
-    std::copy(row.begin(), row.end(), out.begin() + static_cast<std::ptrdiff_t>(r * inputs));
+  for (std::size_t r = 0; r < count; ++r) {
+    const U* from = x + (rows ? (*rows)[r] : r) * inputs;
+    T* to = out.data() + r * inputs;
+    if (scaler.active()) {
+      std::copy_n(from, inputs, row.begin());
+      scaler_apply(scaler, row.data(), 1, inputs);
+      std::copy(row.begin(), row.end(), to);
+    } else {
+      std::copy_n(from, inputs, to);
+    }
   }
   return out;
 }
@@ -47,7 +44,8 @@ std::vector<T> scaled_in(const InputScaler& scaler, const U* x, std::size_t n, s
 // The busy lock is taken first and released last: the network is the trainer's for its life.
 // A network with an input scaler trains on raw inputs, as predict takes them: the trainer scales
 // its own copy of the inputs (in double, as predict does, then stored in the network's precision)
-// before the core sees them. With config.val_split the data is split first (both sides copied).
+// before the core sees them. With config.val_split the rows of each side are gathered into owned
+// copies in the network's precision.
 struct Trainer::Impl {
   template <class U>
   Impl(Network& network, const TrainConfig& train_config, const U* x, const U* y, std::size_t n)
@@ -57,32 +55,34 @@ struct Trainer::Impl {
         config(train_config) {
     const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
     data_fingerprint_ = data_fingerprint(x, y, n, inputs, outputs);
-    if (config.val_split > 0) {
+    if (config.val_split > 0) {  // the rows of each side, gathered straight into T
       if (!(config.val_split < 1))
         throw Error(ErrorKind::argument, "val_split: must be in [0, 1)");
-      split = split_dataset_stratified(dataset_of(x, y, n, inputs, outputs), config.val_split, config.seed);
-      if (split->first.n == 0 || split->second.n == 0)
+      const std::vector<double> targets(y, y + checked_mul(n, outputs, "training targets"));
+      const RowSplit rows = split_rows_stratified(targets.data(), n, outputs, config.val_split, config.seed);
+      if (rows.train.empty() || rows.test.empty())
         throw Error(ErrorKind::argument, "val_split: " + std::to_string(n) +
                                              " samples are too few to hold out a validation part");
-      core_make(split->first.x.data(), split->first.y.data(), split->first.n);
-      validation_set(split->second.x.data(), split->second.y.data(), split->second.n);
+      core_make(x, y, n, &rows.train);
+      validation_set(x, y, n, &rows.test);
+      split = true;
     } else {
-      core_make(x, y, n);
+      core_make(x, y, n, nullptr);
     }
   }
 
-  // With a scaler the core gets the scaled inputs, and the targets, in the network's precision,
-  // owned here (so it converts nothing more); without, the caller's rows.
+  // With a scaler or a split the core gets its rows (scaled inputs, targets) in the network's
+  // precision, owned here, so it converts nothing more; otherwise the caller's rows.
   template <class U>
-  void core_make(const U* x, const U* y, std::size_t n) {
+  void core_make(const U* x, const U* y, std::size_t n, const std::vector<std::size_t>* rows) {
     const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
-    const auto make = [&](auto& core, auto& scaled, auto& targets, auto& mlp) {
-      using T = typename std::remove_reference_t<decltype(scaled)>::value_type;
+    const auto make = [&](auto& core, auto& own_x, auto& own_y, auto& mlp) {
+      using T = typename std::remove_reference_t<decltype(own_x)>::value_type;
       using Core = typename std::remove_reference_t<decltype(core)>::element_type;
-      if (net.scaler.active()) {
-        scaled = scaled_in<T>(net.scaler, x, n, inputs);
-        targets.assign(y, y + checked_mul(n, outputs, "training targets"));
-        core = std::make_unique<Core>(mlp, config, scaled.data(), targets.data(), n);
+      if (net.scaler.active() || rows != nullptr) {
+        own_x = rows_in<T>(net.scaler, x, n, inputs, rows);
+        own_y = rows_in<T>(InputScaler{}, y, n, outputs, rows);
+        core = std::make_unique<Core>(mlp, config, own_x.data(), own_y.data(), own_x.size() / inputs);
       } else {
         core = std::make_unique<Core>(mlp, config, x, y, n);
       }
@@ -93,22 +93,22 @@ struct Trainer::Impl {
       make(core_f64, scaled_f64, targets_f64, std::get<Mlp<double>>(net.mlp));
   }
 
-  // The validation rows, scaled and in the network's precision, owned here.
+  // The validation rows (`rows` of x and y, or all n), scaled and in the network's precision,
+  // owned here.
   template <class U>
-  void validation_set(const U* x, const U* y, std::size_t n) {
+  void validation_set(const U* x, const U* y, std::size_t n, const std::vector<std::size_t>* rows) {
     if (n > 0 && (x == nullptr || y == nullptr))
       throw Error(ErrorKind::argument, "validation data: null x or y");
     const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
     const auto set = [&](auto& core, auto& vx, auto& vy) {
       using T = typename std::remove_reference_t<decltype(core)>::value_type;
-      vx = net.scaler.active() ? scaled_in<T>(net.scaler, x, n, inputs)
-                               : std::vector<T>(x, x + checked_mul(n, inputs, "validation inputs"));
-      vy.assign(y, y + checked_mul(n, outputs, "validation targets"));
-      core.set_validation(vx.data(), vy.data(), n);
+      vx = rows_in<T>(net.scaler, x, n, inputs, rows);
+      vy = rows_in<T>(InputScaler{}, y, n, outputs, rows);
+      core.set_validation(vx.data(), vy.data(), vy.size() / outputs);
     };
     if (core_f32) set(*core_f32, val_x_f32, val_y_f32);
     else set(*core_f64, val_x_f64, val_y_f64);
-    if (!split) validation_fingerprint = data_fingerprint(x, y, n, inputs, outputs);
+    if (!rows) validation_fingerprint = data_fingerprint(x, y, n, inputs, outputs);
   }
 
   template <class F>
@@ -121,7 +121,7 @@ struct Trainer::Impl {
   Network& public_net;
   Network::Impl& net;
   TrainConfig config;
-  std::optional<std::pair<Dataset, Dataset>> split;  // {training, validation} with val_split
+  bool split = false;  // config.val_split held out a validation part
   std::vector<float> scaled_f32, targets_f32, val_x_f32, val_y_f32;
   std::vector<double> scaled_f64, targets_f64, val_x_f64, val_y_f64;
   std::unique_ptr<TrainerCore<float>> core_f32;  // one of the two, in the network's precision
@@ -207,13 +207,13 @@ Trainer::~Trainer() = default;
 void Trainer::set_validation(const double* x, const double* y, std::size_t n) {
   if (impl_->config.val_split > 0)
     throw Error(ErrorKind::argument, "validation data: given apart while val_split holds out a part");
-  impl_->validation_set(x, y, n);
+  impl_->validation_set(x, y, n, nullptr);
 }
 
 void Trainer::set_validation(const float* x, const float* y, std::size_t n) {
   if (impl_->config.val_split > 0)
     throw Error(ErrorKind::argument, "validation data: given apart while val_split holds out a part");
-  impl_->validation_set(x, y, n);
+  impl_->validation_set(x, y, n, nullptr);
 }
 
 void Trainer::set_batch_callback(BatchCallback on_batches) {

@@ -177,6 +177,16 @@ BPNN_API Dataset dataset_targets(const DataTable& table, const std::vector<std::
 BPNN_API std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
                                                    std::uint64_t seed);
 
+// The rows of each side of a split, each in file order.
+struct RowSplit {
+  std::vector<std::size_t> train, test;
+};
+// The rows split_dataset and split_dataset_stratified take (y:(n, outputs) row-major), without
+// copying any data: the trainer gathers its rows itself.
+BPNN_API RowSplit split_rows(std::size_t n, double test_fraction, std::uint64_t seed);
+BPNN_API RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outputs,
+                                        double test_fraction, std::uint64_t seed);
+
 // The same, stratified when the targets are classes (one-hot rows, or one 0/1 column): each
 // class gives round(its rows · test_fraction) rows to the test side, so both sides keep the
 // class proportions. Rows of other targets are split as split_dataset does.

@@ -12,6 +12,7 @@
 #include <cstddef>
 
 #include "bpnn/types.hpp"
+#include "kernels/kernels.hpp"
 
 namespace bpnn::kernels {
 
@@ -26,6 +27,9 @@ struct ElementwiseKernels {
   void (*sgd_update)(std::size_t count, T lr, T momentum, T grad_scale, const T* g, T* v, T* w);
   // x,y:(count); y = e^x, x == y allowed
   void (*exp)(std::size_t count, const T* x, T* y);
+  // one Adam step over (count) parameters: KernelTable::adam_update
+  void (*adam_update)(std::size_t count, const T* grad, T grad_scale, T decay, const AdamStep<T>& step,
+                      T* w, T* m, T* v);
 };
 
 // Returned by reference, not by value: copying the table out would run code of that instruction

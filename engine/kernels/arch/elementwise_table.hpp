@@ -21,6 +21,8 @@ constexpr ElementwiseKernels<T> elementwise_table(const char* name) {
         simd::sgd_update(Arch{}, count, lr, momentum, grad_scale, g, v, w);
       },
       [](std::size_t count, const T* x, T* y) { simd::exp_forward(Arch{}, count, x, y); },
+      [](std::size_t count, const T* grad, T grad_scale, T decay, const AdamStep<T>& step, T* w, T* m,
+         T* v) { simd::adam_update(Arch{}, count, grad, grad_scale, decay, step, w, m, v); },
   };
 }
 

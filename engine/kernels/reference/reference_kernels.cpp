@@ -1,5 +1,6 @@
 // The scalar reference kernels: straightforward loops over row-major [out, in] weights.
 // Every fast kernel is tested against these.
+#include <cmath>
 #include <cstring>
 
 #include "kernels/activation_scalar.hpp"
@@ -76,6 +77,18 @@ void ref_sgd_update(std::size_t count, T lr, T momentum, T grad_scale, const T* 
   }
 }
 
+// g = scale·G + decay·w ; m = β₁m + (1−β₁)g ; v = β₂v + (1−β₂)g² ; w −= step·m/(√v/bc2 + eps)
+template <class T>
+void ref_adam_update(std::size_t count, const T* grad, T grad_scale, T decay, const AdamStep<T>& s,
+                     T* w, T* m, T* v) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const T g = grad_scale * grad[i] + decay * w[i];
+    m[i] = s.beta1 * m[i] + s.one_minus_beta1 * g;
+    v[i] = s.beta2 * v[i] + s.one_minus_beta2 * g * g;
+    w[i] -= s.step_size * (m[i] / (std::sqrt(v[i]) / s.bc2_sqrt + s.eps));
+  }
+}
+
 template <class T>
 constexpr KernelTable<T> reference_table{
     .arch = "reference",
@@ -87,6 +100,7 @@ constexpr KernelTable<T> reference_table{
     .dense_backward_weights = ref_dense_backward_weights<T>,
     .activation_backward = ref_activation_backward<T>,
     .sgd_update = ref_sgd_update<T>,
+    .adam_update = ref_adam_update<T>,
     .activation_forward = ref_activation_forward<T>,
     .out_block = 1,
     .sample_sgd_tiny = nullptr,  // the layer-by-layer step is the reference

@@ -34,6 +34,7 @@ constexpr KernelTable<T> dense_table(const char* name, const ElementwiseKernels<
       .dense_backward_weights = dense_backward_weights<Arch, T>,
       .activation_backward = elementwise.activation_backward,
       .sgd_update = elementwise.sgd_update,
+      .adam_update = elementwise.adam_update,
       .activation_forward = elementwise.activation_forward,
       // whole panels: outputs [p·NR, …) start at packed_size(p·NR, in)
       .out_block = TileShape<Arch, T>::NR,

@@ -65,6 +65,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "bpnn/types.hpp"
+#include "kernels/kernels.hpp"
 
 namespace bpnn::simd {
 
@@ -452,6 +453,48 @@ void sgd_update(Arch, std::size_t count, T lr, T momentum, T grad_scale, const T
     detail::sgd_loop<false, Arch>(count, lr, momentum, grad_scale, g, v, w);
   else
     detail::sgd_loop<true, Arch>(count, lr, momentum, grad_scale, g, v, w);
+}
+
+namespace detail {
+
+// One batch of the Adam step at unaligned addresses (see adam_update).
+template <class Arch, class T>
+inline void adam_batch(const kernels::AdamStep<T>& s, T grad_scale, T decay, const T* grad, T* w,
+                       T* m, T* v) {
+  using B = xsimd::batch<T, Arch>;
+  const B wb = B::load_unaligned(w);
+  const B g = xsimd::fma(B(grad_scale), B::load_unaligned(grad), B(decay) * wb);
+  const B mb = xsimd::fma(B(s.beta1), B::load_unaligned(m), B(s.one_minus_beta1) * g);
+  const B vb = xsimd::fma(B(s.beta2), B::load_unaligned(v), B(s.one_minus_beta2) * g * g);
+  mb.store_unaligned(m);
+  vb.store_unaligned(v);
+  const B denom = xsimd::sqrt(vb) / B(s.bc2_sqrt) + B(s.eps);
+  xsimd::fnma(B(s.step_size), mb / denom, wb).store_unaligned(w);
+}
+
+}  // namespace detail
+
+// grad,w,m,v:(count) → one Adam step (KernelTable::adam_update). Fused multiply-adds where the
+// reference multiplies and adds, so results may differ from it in the last bits; the tail goes
+// through the same vector code, so a value's result does not depend on where it sits.
+template <class Arch, class T>
+void adam_update(Arch, std::size_t count, const T* grad, T grad_scale, T decay,
+                 const kernels::AdamStep<T>& s, T* w, T* m, T* v) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  std::size_t i = 0;
+  for (; i + W <= count; i += W) detail::adam_batch<Arch>(s, grad_scale, decay, grad + i, w + i, m + i, v + i);
+  if (i == count) return;
+  const std::size_t rest = (count - i) * sizeof(T);
+  T bg[W] = {}, bw[W] = {}, bm[W] = {}, bv[W] = {};
+  std::memcpy(bg, grad + i, rest);
+  std::memcpy(bw, w + i, rest);
+  std::memcpy(bm, m + i, rest);
+  std::memcpy(bv, v + i, rest);
+  detail::adam_batch<Arch>(s, grad_scale, decay, bg, bw, bm, bv);
+  std::memcpy(w + i, bw, rest);
+  std::memcpy(m + i, bm, rest);
+  std::memcpy(v + i, bv, rest);
 }
 
 }  // namespace bpnn::simd
