@@ -14,6 +14,7 @@
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
+#include "cli_run.hpp"
 #include "same_bits.hpp"
 #include "train_test_util.hpp"
 
@@ -21,27 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("bpnn_ckpt_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+// A scratch folder; dir / "name" is a path in it.
+struct TempDir : bpnn_test::ScratchDir {
   std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
 bpnn::Dataset classes_data(std::size_t n, std::size_t in, std::size_t k, std::uint64_t seed) {
-  const auto raw = bpnn_test::random_train_data(n, in, 1, seed);
-  bpnn::Dataset d;
-  d.n = n;
-  d.inputs = in;
-  d.outputs = k;
-  d.x = raw.x;
-  d.y.assign(n * k, 0.0);
-  for (std::size_t r = 0; r < n; ++r)  // a learnable rule plus noise
-    d.y[r * k + (raw.x[r * in] + 0.3 * raw.y[r] > 0.1 ? 1 : 0) % k] = 1.0;
-  return d;
+  return bpnn_test::random_class_data(n, in, k, seed, true);
 }
 
 bpnn::NetworkConfig net_config(bpnn::Precision precision) {

@@ -19,16 +19,7 @@ namespace {
 
 // Noise targets (nothing to learn), so a fast learner overfits and the validation loss turns up.
 bpnn::Dataset noise_classes(std::size_t n, std::size_t in, std::size_t classes, std::uint64_t seed) {
-  const auto raw = bpnn_test::random_train_data(n, in, 1, seed);
-  bpnn::Dataset d;
-  d.n = n;
-  d.inputs = in;
-  d.outputs = classes;
-  d.x = raw.x;
-  d.y.assign(n * classes, 0.0);
-  for (std::size_t r = 0; r < n; ++r)
-    d.y[r * classes + static_cast<std::size_t>(raw.y[r] * double(classes)) % classes] = 1.0;
-  return d;
+  return bpnn_test::random_class_data(n, in, classes, seed, false);
 }
 
 bpnn::NetworkConfig classifier(std::size_t in, std::size_t hidden, std::size_t classes) {

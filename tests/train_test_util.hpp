@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "bpnn/data.hpp"
 #include "bpnn/network.hpp"
 
 namespace bpnn_test {
@@ -22,6 +23,26 @@ inline TrainData random_train_data(std::size_t n, std::size_t in, std::size_t ou
   TrainData d{{}, {}, n};
   for (std::size_t i = 0; i < n * in; ++i) d.x.push_back(u(gen));
   for (std::size_t i = 0; i < n * out; ++i) d.y.push_back(p(gen));
+  return d;
+}
+
+// x:(n, in) uniform in (−1, 1) and one-hot targets over `classes` classes, from `seed`: noise
+// (nothing to learn, so a fast learner overfits) unless `learnable`, where the class follows the
+// first input, with noise.
+inline bpnn::Dataset random_class_data(std::size_t n, std::size_t in, std::size_t classes,
+                                       std::uint64_t seed, bool learnable) {
+  const TrainData raw = random_train_data(n, in, 1, seed);
+  bpnn::Dataset d;
+  d.n = n;
+  d.inputs = in;
+  d.outputs = classes;
+  d.x = raw.x;
+  d.y.assign(n * classes, 0.0);
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::size_t k = learnable ? (raw.x[r * in] + 0.3 * raw.y[r] > 0.1 ? 1 : 0) % classes
+                                    : static_cast<std::size_t>(raw.y[r] * double(classes)) % classes;
+    d.y[r * classes + k] = 1.0;
+  }
   return d;
 }
 
