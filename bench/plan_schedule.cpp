@@ -1,0 +1,142 @@
+// bpnn_plan: how the batch plan cuts a mini-batch step into tasks, and what that cut allows on
+// many cores. For each shape it prints the tasks per phase, the tasks per core at 2, 8, 16 and 64
+// cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
+// the tasks of each phase handed in order to the earliest-free of P cores (as a work-stealing
+// loop does), plus one fork/join per parallel phase (batch_plan.hpp's task_overhead_seconds).
+// The expected speed-up at P cores is the one-core step time over the simulated one.
+//
+//   bpnn_plan                                  the named workloads and a few more shapes
+//   bpnn_plan 784,512,512,10:128 ...           shapes as WIDTHS:BATCH
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "nn/aligned.hpp"
+#include "nn/mlp.hpp"
+#include "train/batch_plan.hpp"
+
+namespace {
+
+using bpnn::Mlp;
+using bpnn::Workspace;
+
+struct Shape {
+  std::vector<std::size_t> sizes;
+  std::size_t batch;
+};
+
+double seconds_of(auto&& work) {
+  std::vector<double> times;
+  for (int r = 0; r < 7; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// The makespan of `tasks` (seconds) handed in order to the earliest-free of `cores` cores.
+double makespan(const std::vector<double>& tasks, std::size_t cores) {
+  std::vector<double> free_at(cores, 0.0);
+  for (double t : tasks) *std::min_element(free_at.begin(), free_at.end()) += t;
+  return *std::max_element(free_at.begin(), free_at.end());
+}
+
+void simulate(const Shape& shape) {
+  bpnn::NetworkConfig config;
+  config.sizes = shape.sizes;
+  const auto& kernels = bpnn::kernels::kernels_select<float>();
+  Mlp<float> mlp(config, kernels);
+  std::mt19937 gen(1);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  for (float& w : mlp.arena()) w = u(gen);
+  const std::size_t batch = shape.batch, in = mlp.n_inputs(), k = mlp.n_outputs();
+  bpnn::AlignedVector<float> x(batch * in), y(batch * k, 0.0f), grad(mlp.arena().size());
+  for (float& v : x) v = u(gen);
+  for (std::size_t r = 0; r < batch; ++r) y[r * k + r % k] = 1;
+  Workspace<float> ws(mlp, batch);
+  const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
+
+  // phase 1: forward, loss and δ of each chunk of rows
+  std::vector<double> phase1;
+  for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
+    const std::size_t first = c * plan.chunk_rows, n = std::min(plan.chunk_rows, batch - first);
+    phase1.push_back(seconds_of([&] {
+      mlp.forward(x.data(), first, n, ws);
+      mlp.loss_and_output_delta(y.data(), first, n, ws);
+      mlp.backward_data(first, n, ws);
+    }));
+  }
+  // phase 2: the weight gradient of each tile over all rows (its update is a few % more)
+  std::vector<double> phase2;
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
+    const bpnn::LayerTiles& cut = plan.layers[l];
+    const std::size_t out = mlp.layers()[l].out;
+    bpnn::AlignedVector<float> block(batch * cut.tile_outputs);
+    for (std::size_t t = 0; t < cut.tiles; ++t) {
+      const std::size_t o0 = t * cut.tile_outputs, m = std::min(out, o0 + cut.tile_outputs) - o0;
+      phase2.push_back(seconds_of([&] {
+        const float* delta = ws.deltas[l].data();
+        for (std::size_t r = 0; r < batch; ++r)
+          std::copy_n(delta + r * out + o0, m, block.data() + r * m);
+        mlp.backward_weights_outputs(l, x.data(), ws, batch, block.data(), o0, m, grad.data());
+      }));
+    }
+  }
+
+  std::string name;
+  for (std::size_t s : shape.sizes) name += (name.empty() ? "" : "-") + std::to_string(s);
+  name += " b" + std::to_string(batch);
+  double sum1 = 0, sum2 = 0;
+  for (double t : phase1) sum1 += t;
+  for (double t : phase2) sum2 += t;
+  const double one = sum1 + sum2;
+  std::printf("%-28s phase 1: %zu tasks of %zu rows (%.1f µs each)  phase 2: %zu tasks (%.1f µs mean)%s\n",
+              name.c_str(), phase1.size(), plan.chunk_rows, 1e6 * phase1.front(), phase2.size(),
+              1e6 * sum2 / static_cast<double>(phase2.size()),
+              plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
+  std::printf("%-28s %6s %16s %16s %12s %10s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
+              "step µs", "speed-up");
+  for (std::size_t cores : {1, 2, 8, 16, 64}) {
+    const bool fork1 = cores > 1 && phase1.size() > 1, fork2 = cores > 1 && plan.weights_in_parallel;
+    const double step = makespan(phase1, fork1 ? cores : 1) + makespan(phase2, fork2 ? cores : 1) +
+                        (fork1 ? bpnn::task_overhead_seconds : 0) + (fork2 ? bpnn::task_overhead_seconds : 0);
+    std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx\n", "", cores,
+                static_cast<double>(phase1.size()) / static_cast<double>(cores),
+                static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<Shape> shapes;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    const auto colon = arg.find(':');
+    Shape s{{}, colon == std::string::npos ? 64 : std::stoul(arg.substr(colon + 1))};
+    for (std::size_t p = 0, q; p < colon && p < arg.size(); p = q + 1) {
+      q = std::min(arg.find(',', p), colon);
+      s.sizes.push_back(std::stoul(arg.substr(p, q - p)));
+      if (q == std::string::npos || q >= colon) break;
+    }
+    if (s.sizes.size() < 2 || s.batch == 0) {
+      std::fprintf(stderr, "bpnn_plan: %s: expected WIDTHS:BATCH, e.g. 784,256,10:64\n", arg.c_str());
+      return 2;
+    }
+    shapes.push_back(s);
+  }
+  if (shapes.empty())
+    shapes = {{{784, 256, 10}, 64},           {{1024, 4096, 4096, 1024}, 256}, {{784, 512, 512, 10}, 128},
+              {{256, 256, 256, 256, 256, 10}, 64}, {{2048, 4096, 10}, 32},       {{784, 1024, 10}, 16},
+              {{8192, 512, 10}, 64}};
+  std::printf("# bpnn_plan: kernels %s, fork/join %.0f µs per parallel phase\n",
+              bpnn::kernels::kernels_select<float>().arch, 1e6 * bpnn::task_overhead_seconds);
+  for (const Shape& s : shapes) simulate(s);
+  return 0;
+}
