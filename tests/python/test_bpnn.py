@@ -373,6 +373,46 @@ class TestHardening(unittest.TestCase):
         self.assertEqual(seen, [bpnn.ERR_BUSY])
 
 
+class TestClassLabels(unittest.TestCase):
+    """1-D class labels are one-hot encoded; the class names stay with the model."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_labels_train_predict_and_save(self):
+        rng = np.random.default_rng(1)
+        x = rng.uniform(-1, 1, (90, 2))
+        names = np.array(["cat", "dog", "eel"])
+        y = names[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)]
+        net = bpnn.Network([2, 8, 3], output_act="softmax", loss="xent", precision="f64", seed=3)
+        net.train(x, y, optimizer="adam", learning_rate=0.05, batch=8, epochs=60)
+        self.assertEqual(net.classes, ["cat", "dog", "eel"])
+        predicted = net.predict_classes(x)
+        self.assertGreater(np.mean(np.array(predicted) == y), 0.8)
+        onehot = np.eye(3)[[["cat", "dog", "eel"].index(v) for v in y]]
+        self.assertEqual(net.evaluate(x, y)["accuracy"], net.evaluate(x, onehot)["accuracy"])
+        path = os.path.join(self.dir.name, "m.safetensors")
+        net.save(path)
+        self.assertEqual(bpnn.Network.load(path).classes, ["cat", "dog", "eel"])
+
+    def test_numeric_labels_sort_numerically_and_bad_input_is_clear(self):
+        net = bpnn.Network([1, 4, 3], output_act="softmax", loss="xent")
+        net.train([[0.0], [1.0], [2.0]], np.array([10, 2, 9]), epochs=1)
+        self.assertEqual(net.classes, ["2", "9", "10"])
+        with self.assertRaisesRegex(bpnn.Error, "class '7' is not one of"):
+            net.train([[0.0]], np.array([7]), epochs=1)
+        other = bpnn.Network([1, 4, 3], output_act="softmax", loss="xent")
+        with self.assertRaisesRegex(bpnn.Error, "2 distinct classes"):
+            other.train([[0.0], [1.0]], np.array([0, 1]), epochs=1)
+        other.train([[0.0], [1.0]], np.array([0, 1]), classes=[0, 1, 2], epochs=1)
+        self.assertEqual(other.classes, ["0", "1", "2"])
+        with self.assertRaisesRegex(bpnn.Error, "expected numbers"):
+            other.train([["a"], ["b"]], np.array([0, 1]), epochs=1)
+
+
 class TestRunControl(unittest.TestCase):
     """Schedules, validation, early stopping and checkpoints through the binding."""
 

@@ -15,6 +15,7 @@ Thread-safety is the C API's: predict may run on one network from many threads (
 the GIL during the call); train needs the network alone.
 """
 import ctypes
+import json
 import numbers
 import ctypes.util
 import os
@@ -342,7 +343,12 @@ class Network:
     # -- arrays --
     def _rows(self, a, width, name):
         """a as a C-contiguous (n, width) array in the network's dtype."""
-        a = np.ascontiguousarray(a, dtype=self.dtype)
+        try:
+            a = np.ascontiguousarray(a, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            kind = getattr(np.asarray(a, dtype=object), "dtype", "?")
+            raise Error(ERR_ARG, f"{name}: expected numbers convertible to {self.dtype} "
+                                 f"(shape (n, {width})), got {kind} values: {e}") from None
         if a.ndim == 1 and width == 1 and a.shape[0] != 1:
             a = a.reshape(-1, 1)
         if a.ndim == 1:
@@ -353,6 +359,57 @@ class Network:
 
     def _ptr(self, a):
         return a.ctypes.data_as(_p_f64 if a.dtype == np.float64 else _p_f32)
+
+    @property
+    def classes(self):
+        """The class names of the outputs (metadata "classes", kept in saved models), or None."""
+        text = self.get_metadata("classes")
+        if text is None:
+            return None
+        names = json.loads(text)
+        return names if isinstance(names, list) else None
+
+    def _targets(self, y, name, classes=None, keep=False):
+        """y as (n, outputs) targets. A 1-D y for a network of several outputs holds class labels
+        (numbers or strings): they are one-hot encoded over `classes`, else the network's own
+        classes, else the sorted distinct labels (numerically when all are whole numbers), which
+        the network then keeps (metadata "classes"). A label outside the classes is an error."""
+        a = np.asarray(y)
+        if a.ndim != 1 or self.n_outputs == 1:
+            return self._rows(y, self.n_outputs, name)
+        labels = [str(v) for v in a.tolist()]
+        known = list(classes) if classes is not None else self.classes
+        if known is None:
+            distinct = set(labels)
+            try:
+                known = sorted(distinct, key=int)
+            except ValueError:
+                known = sorted(distinct)
+        known = [str(c) for c in known]
+        if len(known) != self.n_outputs or len(set(known)) != len(known):
+            raise Error(ERR_ARG, f"{name}: {len(known)} distinct classes {known[:10]} for a network of "
+                                 f"{self.n_outputs} outputs; give classes=[...] naming one class per output")
+        index = {c: i for i, c in enumerate(known)}
+        onehot = np.zeros((len(labels), self.n_outputs), dtype=self.dtype)
+        for r, label in enumerate(labels):
+            if label not in index:
+                raise Error(ERR_ARG, f"{name}[{r}]: class {label!r} is not one of {known[:10]}")
+            onehot[r, index[label]] = 1
+        if keep and self.classes != known:
+            self.set_metadata("classes", json.dumps(known))
+        return onehot
+
+    def predict_classes(self, x):
+        """The predicted class name of each row of x (the arg-max output; for one sigmoid output,
+        1 when it is above 0.5), from the network's classes (or "0", "1", … without them)."""
+        y = np.atleast_2d(self.predict(x))
+        if self.n_outputs == 1:
+            index = (y[:, 0] > 0.5).astype(int)
+            names = self.classes or ["0", "1"]
+        else:
+            index = y.argmax(axis=1)
+            names = self.classes or [str(i) for i in range(self.n_outputs)]
+        return [names[i] for i in index]
 
     def predict(self, x, layer=None):
         """x:(n, inputs) → (n, outputs) in the network's dtype; a 1-D x is one sample. With
@@ -377,8 +434,11 @@ class Network:
     def train(self, x, y, learning_rate=None, momentum=None, batch=1, epochs=10, threads=0,
               shuffle=True, seed=1, on_epoch=None, optimizer="sgd", betas=(0.9, 0.999), eps=1e-8,
               l2=None, clip=0.0, scale=None, schedule=None, val_split=0.0, val=None,
-              early_stop=0, checkpoint=None, checkpoint_every=0, resume=None):
-        """Trains on x:(n, inputs), y:(n, outputs). on_epoch(stats: dict) is called after every
+              early_stop=0, checkpoint=None, checkpoint_every=0, resume=None, classes=None):
+        """Trains on x:(n, inputs), y:(n, outputs) — or, for several outputs, y:(n,) class labels,
+        one-hot encoded over `classes` (else the network's classes, else the sorted distinct
+        labels), which the network keeps (`classes`, saved with the model; `predict_classes`).
+        on_epoch(stats: dict) is called after every
         epoch; returning True stops training. Returns the report as a dict (epochs_run,
         final_loss, stopped_by_callback, seconds). An exception in on_epoch stops training and
         is raised from train.
@@ -399,7 +459,7 @@ class Network:
         there on the network bpnn.checkpoint_load(PATH) gives, with the same options (epochs is
         the new total). The report also has stopped_early, best_epoch and best_val_loss."""
         x = self._rows(x, self.n_inputs, "x")
-        y = self._rows(y, self.n_outputs, "y")
+        y = self._targets(y, "y", classes, keep=True)
         if x.shape[0] != y.shape[0]:
             raise Error(ERR_ARG, f"x has {x.shape[0]} rows but y has {y.shape[0]}")
         config = _TrainConfig()
@@ -420,7 +480,7 @@ class Network:
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise Error(ERR_ARG, "val: expected a pair (x, y)")
             vx = self._rows(val[0], self.n_inputs, "val x")
-            vy = self._rows(val[1], self.n_outputs, "val y")
+            vy = self._targets(val[1], "val y")
             if vx.shape[0] != vy.shape[0]:
                 raise Error(ERR_ARG, f"val: x has {vx.shape[0]} rows but y has {vy.shape[0]}")
             config.val_x = vx.ctypes.data
@@ -480,9 +540,10 @@ class Network:
         dict: n, loss, classifier, and for a classifier accuracy, confusion (an (k, k) array,
         rows = true class, columns = predicted), per_class (a list of dicts with precision,
         recall, f1, support; 0/0 counts as 0) and macro_f1 (over the classes occurring as
-        truth or prediction); for a regression model rmse, mae and r2."""
+        truth or prediction); for a regression model rmse, mae and r2. y may be 1-D class
+        labels, as in train."""
         x = self._rows(x, self.n_inputs, "x")
-        y = self._rows(y, self.n_outputs, "y")
+        y = self._targets(y, "y")
         if x.shape[0] != y.shape[0]:
             raise Error(ERR_ARG, f"x has {x.shape[0]} rows but y has {y.shape[0]}")
         k = 2 if self.n_outputs == 1 else self.n_outputs
