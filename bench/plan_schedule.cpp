@@ -3,6 +3,8 @@
 // cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
 // the tasks of each phase handed in order to the earliest-free of P cores (as a work-stealing
 // loop does), plus one fork/join per parallel phase (batch_plan.hpp's task_overhead_seconds).
+// Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
+// cut layer and direction.
 // The expected speed-up at P cores is the one-core step time over the simulated one.
 //
 //   bpnn_plan                                  the named workloads and a few more shapes
@@ -62,15 +64,41 @@ void simulate(const Shape& shape) {
   Workspace<float> ws(mlp, batch);
   const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
 
-  // phase 1: forward, loss and δ of each chunk of rows
-  std::vector<double> phase1;
-  for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
-    const std::size_t first = c * plan.chunk_rows, n = std::min(plan.chunk_rows, batch - first);
-    phase1.push_back(seconds_of([&] {
-      mlp.forward(x.data(), first, n, ws);
-      mlp.loss_and_output_delta(y.data(), first, n, ws);
-      mlp.backward_data(first, n, ws);
-    }));
+  // phase 1: forward, loss and δ of each chunk of rows — or, when the plan goes by layers, one
+  // parallel phase per cut layer and direction, with the loss on one core between them
+  std::vector<std::vector<double>> phase1;
+  if (!plan.phase1_by_layers) {
+    phase1.emplace_back();
+    for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
+      const std::size_t first = c * plan.chunk_rows, n = std::min(plan.chunk_rows, batch - first);
+      phase1.back().push_back(seconds_of([&] {
+        mlp.forward(x.data(), first, n, ws);
+        mlp.loss_and_output_delta(y.data(), first, n, ws);
+        mlp.backward_data(first, n, ws);
+      }));
+    }
+  } else {
+    const std::size_t last = mlp.layers().size() - 1;
+    const auto tiles = [&](const bpnn::UnitCut& cut, std::size_t count, auto&& body) {
+      phase1.emplace_back();
+      for (std::size_t t = 0; t < cut.tasks; ++t) {
+        const std::size_t u0 = t * cut.per_task, m = std::min(count, u0 + cut.per_task) - u0;
+        phase1.back().push_back(seconds_of([&] { body(u0, m); }));
+      }
+    };
+    for (std::size_t l = 0; l <= last; ++l) {
+      if (plan.forward_cut[l].tasks == 1)
+        phase1.push_back({seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); })});
+      else
+        tiles(plan.forward_cut[l], mlp.layers()[l].out, [&](std::size_t o0, std::size_t m) {
+          mlp.forward_layer_outputs(l, x.data(), batch, o0, m, ws);
+        });
+    }
+    phase1.push_back({seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); })});
+    for (std::size_t l = last; l > 0; --l)
+      tiles(plan.backward_cut[l], mlp.layers()[l].in, [&](std::size_t i0, std::size_t m) {
+        mlp.backward_data_inputs(l, batch, i0, m, ws);
+      });
   }
   // phase 2: the weight gradient of each tile over all rows (its update is a few % more)
   std::vector<double> phase2;
@@ -93,21 +121,34 @@ void simulate(const Shape& shape) {
   for (std::size_t s : shape.sizes) name += (name.empty() ? "" : "-") + std::to_string(s);
   name += " b" + std::to_string(batch);
   double sum1 = 0, sum2 = 0;
-  for (double t : phase1) sum1 += t;
+  std::size_t tasks1 = 0;
+  for (const auto& phase : phase1) {
+    tasks1 += phase.size();
+    for (double t : phase) sum1 += t;
+  }
   for (double t : phase2) sum2 += t;
   const double one = sum1 + sum2;
-  std::printf("%-28s phase 1: %zu tasks of %zu rows (%.1f µs each)  phase 2: %zu tasks (%.1f µs mean)%s\n",
-              name.c_str(), phase1.size(), plan.chunk_rows, 1e6 * phase1.front(), phase2.size(),
+  if (plan.phase1_by_layers)
+    std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%.1f µs mean)", name.c_str(), tasks1,
+                phase1.size(), 1e6 * sum1 / static_cast<double>(tasks1));
+  else
+    std::printf("%-28s phase 1: %zu tasks of %zu rows (%.1f µs each)", name.c_str(), tasks1,
+                plan.chunk_rows, 1e6 * phase1.front().front());
+  std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
               1e6 * sum2 / static_cast<double>(phase2.size()),
               plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
   std::printf("%-28s %6s %16s %16s %12s %10s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
               "step µs", "speed-up");
   for (std::size_t cores : {1, 2, 8, 16, 64}) {
-    const bool fork1 = cores > 1 && phase1.size() > 1, fork2 = cores > 1 && plan.weights_in_parallel;
-    const double step = makespan(phase1, fork1 ? cores : 1) + makespan(phase2, fork2 ? cores : 1) +
-                        (fork1 ? bpnn::task_overhead_seconds : 0) + (fork2 ? bpnn::task_overhead_seconds : 0);
+    double step = 0;
+    for (const auto& phase : phase1) {
+      const bool fork = cores > 1 && phase.size() > 1;
+      step += makespan(phase, fork ? cores : 1) + (fork ? bpnn::task_overhead_seconds : 0);
+    }
+    const bool fork2 = cores > 1 && plan.weights_in_parallel;
+    step += makespan(phase2, fork2 ? cores : 1) + (fork2 ? bpnn::task_overhead_seconds : 0);
     std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx\n", "", cores,
-                static_cast<double>(phase1.size()) / static_cast<double>(cores),
+                static_cast<double>(tasks1) / static_cast<double>(cores),
                 static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step);
   }
 }

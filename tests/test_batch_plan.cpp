@@ -35,8 +35,36 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= fork_flops);
   }
 
-  // phase 2: a layer is cut into several tiles only when that pays; tiles are whole blocks
+  // phase 1 by layers: every cut is whole blocks worth a task and pays for its fork; the output
+  // layer's forward stays whole when it keeps logits; layer by layer is chosen exactly when its
+  // span (largest tile of each layer and direction, a fork for each cut) beats the rows' span
   const std::size_t block = mlp.kernels().out_block;
+  const double rows = static_cast<double>(batch);
+  REQUIRE(plan.forward_cut.size() == layers.size());
+  REQUIRE(plan.backward_cut.size() == layers.size());
+  double layers_span = 0;
+  const auto check_cut = [&](const bpnn::UnitCut& cut, std::size_t count, double unit_flops) {
+    CHECK(cut.tasks == (count + cut.per_task - 1) / cut.per_task);
+    if (cut.tasks > 1) {
+      CHECK(cut.per_task % block == 0);
+      CHECK(unit_flops * static_cast<double>(cut.per_task) >= task_target_flops);
+      CHECK(unit_flops * static_cast<double>(count - cut.per_task) >= fork_flops);
+    }
+    layers_span += unit_flops * static_cast<double>(cut.per_task) + (cut.tasks > 1 ? fork_flops : 0);
+  };
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    check_cut(plan.forward_cut[l], layers[l].out, 2.0 * rows * static_cast<double>(layers[l].in));
+    if (l + 1 == layers.size() && mlp.keeps_logits()) CHECK(plan.forward_cut[l].tasks == 1);
+    if (l == 0)
+      CHECK(plan.backward_cut[l].tasks == 1);
+    else
+      check_cut(plan.backward_cut[l], layers[l].in, 2.0 * rows * static_cast<double>(layers[l].out));
+  }
+  const double rows_span =
+      flops_per_row * static_cast<double>(plan.chunk_rows) + (chunks > 1 ? fork_flops : 0);
+  CHECK(plan.phase1_by_layers == (layers_span < rows_span));
+
+  // phase 2: a layer is cut into several tiles only when that pays; tiles are whole blocks
   double weight_flops = 0, largest = 0;
   std::size_t tasks = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -127,4 +155,21 @@ TEST_CASE("the batch plan keeps small per-sample steps on one thread and splits 
   }
   // a per-sample step with a 1024 x 4096 layer splits it
   CHECK(plan_of<float>({1024, 4096, 16}, 1).sample_in_parallel);
+}
+
+TEST_CASE("small batches of wide networks split phase 1 by layers, the rest keeps chunks of rows",
+          "[parallel][batch_plan]") {
+  // the issue's shape: 784-512-512-10 at batch 128 was one 128-row chunk, phase 1 on one thread
+  for (std::size_t batch : {16, 32, 64, 128}) {
+    INFO("batch " << batch);
+    const bpnn::BatchPlan plan = plan_of<float>({784, 512, 512, 10}, batch);
+    CHECK(plan.phase1_by_layers);
+    CHECK(plan.forward_cut[0].tasks > 1);
+    CHECK(plan.forward_cut[1].tasks > 1);
+    CHECK(plan.backward_cut[1].tasks > 1);
+  }
+  // MNIST-shaped steps split well by rows and stay so; the seed network stays whole
+  CHECK_FALSE(plan_of<float>({784, 256, 10}, 64).phase1_by_layers);
+  CHECK_FALSE(plan_of<float>({2, 4, 1}, 16).phase1_by_layers);
+  CHECK_FALSE(plan_of<double>({64, 32, 10}, 32).phase1_by_layers);
 }

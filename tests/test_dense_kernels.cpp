@@ -444,3 +444,57 @@ TEST_CASE("the kernel tolerance rejects a relative error of 1e-6 in f64", "[kern
     }
   }
 }
+
+// Parts of a layer (the phase-1 cut of engine/train/batch_plan.hpp): outputs [o0, o1) of the
+// forward pass and inputs [i0, i1) of the backward pass, cut at whole out_blocks, give every
+// element the bits the whole-layer kernel gives it, and write nothing outside their range.
+template <class T>
+void check_layer_parts(const KernelTable<T>& t, const DenseShape& s, std::mt19937& rng) {
+  INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
+  const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
+  const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
+  const auto b = random_vector<T>(s.out, T(-1), T(1), rng);
+  const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
+  const auto a = random_vector<T>(s.n * s.in, T(0.05), T(0.95), rng);  // sigmoid outputs
+  std::vector<T> packed(t.packed_size(s.out, s.in));
+  t.pack(s.out, s.in, w.data(), packed.data());
+  std::vector<T> y_whole(s.n * s.out), dx_whole(s.n * s.in);
+  t.dense_forward(s, Activation::sigmoid, x.data(), packed.data(), b.data(), y_whole.data());
+  t.dense_backward_data(s, Activation::sigmoid, dy.data(), packed.data(), a.data(),
+                        dx_whole.data());
+  const std::size_t block = std::max<std::size_t>(t.out_block, 1);
+  for (std::size_t per : {block, 2 * block, 3 * block}) {
+    INFO("tile " << per);
+    const T unset = T(-7777);
+    Guarded<T> y(s.n * s.out, unset), dx(s.n * s.in, unset);
+    for (std::size_t o0 = 0; o0 < s.out; o0 += per) {
+      const std::size_t o1 = std::min(s.out, o0 + per);
+      t.dense_forward_outputs(s, Activation::sigmoid, o0, o1, x.data(), packed.data(), b.data(),
+                              y.data());
+      for (std::size_t r = 0; r < s.n; ++r)  // nothing past this tile yet
+        for (std::size_t o = o1; o < s.out; ++o) REQUIRE(y.data()[r * s.out + o] == unset);
+    }
+    for (std::size_t i0 = 0; i0 < s.in; i0 += per) {
+      const std::size_t i1 = std::min(s.in, i0 + per);
+      t.dense_backward_data_inputs(s, Activation::sigmoid, i0, i1, dy.data(), packed.data(),
+                                   a.data(), dx.data());
+      for (std::size_t r = 0; r < s.n; ++r)
+        for (std::size_t i = i1; i < s.in; ++i) REQUIRE(dx.data()[r * s.in + i] == unset);
+    }
+    CHECK(y.guards_intact());
+    CHECK(dx.guards_intact());
+    CHECK(std::equal(y_whole.begin(), y_whole.end(), y.data()));
+    CHECK(std::equal(dx_whole.begin(), dx_whole.end(), dx.data()));
+  }
+}
+
+TEMPLATE_TEST_CASE("dense kernels on parts of a layer give the whole layer's bits", "[kernels]",
+                   float, double) {
+  std::mt19937 rng(31);
+  std::vector<const KernelTable<TestType>*> tables{&bpnn::kernels::kernels_reference<TestType>()};
+  for (const auto& tut : bpnn::test::fast_tables<TestType>()) tables.push_back(tut.table);
+  for (const KernelTable<TestType>* t : tables)
+    for (DenseShape s : {DenseShape{1, 200, 150}, DenseShape{3, 130, 70}, DenseShape{13, 300, 260},
+                         DenseShape{6, 64, 64}})
+      check_layer_parts(*t, s, rng);
+}

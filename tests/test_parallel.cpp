@@ -191,3 +191,70 @@ TEST_CASE("per-sample SGD splits wide layers across threads, with identical resu
   INFO(differing << " of " << expected.size() << " parameters differ");
   CHECK(bpnn_test::same_bits(expected, first));
 }
+
+TEST_CASE("phase 1 layer by layer: the same bits for every thread count, the reference step's values",
+          "[parallel]") {
+  // 256-1024-10 at batch 16: one chunk of rows would leave phase 1 on one thread, so the plan
+  // cuts each layer's outputs (forward) and inputs (backward) instead
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    INFO(bpnn::to_string(precision));
+    bpnn::NetworkConfig config;
+    config.sizes = {256, 1024, 10};
+    config.precision = precision;
+    config.seed = 3;
+    const std::size_t rows = 16;
+    {
+      bpnn::Network net(config);
+      const auto& impl = bpnn::NetworkAccess::impl(net);
+      const bool by_layers = precision == bpnn::Precision::f32
+                                 ? bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(impl.mlp), rows).phase1_by_layers
+                                 : bpnn::batch_plan_make(std::get<bpnn::Mlp<double>>(impl.mlp), rows).phase1_by_layers;
+      REQUIRE(by_layers);
+    }
+    const Data data = training_data(40, 256, 10, 17);  // 40 % 16 leaves a partial batch
+    std::vector<double> first;
+    for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+      for (int threads : {1, 2, 3}) {
+        bpnn::Network net(config);
+        bpnn::TrainConfig t;
+        t.learning_rate = 0.1;
+        t.momentum = 0.9;
+        t.batch = rows;
+        t.epochs = 2;
+        t.threads = threads;
+        t.backend = backend;
+        bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+        INFO("threads " << threads << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+        if (first.empty()) first = all_parameters(net);
+        CHECK(bpnn_test::same_bits(all_parameters(net), first));
+      }
+  }
+  // one step against the single-thread whole-layer reference (forward, loss, backward, update)
+  bpnn::NetworkConfig config;
+  config.sizes = {256, 1024, 10};
+  config.precision = bpnn::Precision::f64;
+  const std::size_t rows = 16;
+  const Data data = training_data(rows, 256, 10, 23);
+  bpnn::Network parallel(config);
+  bpnn::Network reference = parallel;
+  bpnn::TrainConfig t;
+  t.learning_rate = 0.3;
+  t.batch = rows;
+  t.epochs = 1;
+  t.shuffle = false;
+  t.threads = 2;
+  bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
+  auto& mlp = std::get<bpnn::Mlp<double>>(bpnn::NetworkAccess::impl(reference).mlp);
+  bpnn::Workspace<double> ws(mlp, rows);
+  std::vector<double> grad(mlp.arena().size(), 0.0);
+  mlp.forward(data.x.data(), rows, ws);
+  mlp.loss_and_output_delta(data.y.data(), rows, ws);
+  mlp.backward(data.x.data(), rows, ws, grad.data());
+  mlp.kernels().sgd_update(grad.size(), 0.3, 0.0, 1.0 / rows, grad.data(), nullptr, mlp.arena().data());
+  const auto a = all_parameters(parallel), b = all_parameters(reference);
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  CHECK(worst <= 1e-13);
+  CHECK_FALSE(bpnn_test::same_bits(a, all_parameters(bpnn::Network(config))));  // it trained
+}

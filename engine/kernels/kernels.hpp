@@ -61,6 +61,15 @@ struct KernelTable {
   // relu: x > 0, linear: 1)
   void (*dense_backward_data)(const DenseShape& s, Activation act, const T* dy, const T* w,
                               const T* x, T* dx);
+  // The two above for part of a layer, so that one layer's work may be split across threads:
+  // x:(N,In) w:packed(Out,In) b:(Out) -> outputs [o0, o1) of y:(N,Out), and
+  // dy:(N,Out) w:packed(Out,In) x:(N,In) -> inputs [i0, i1) of dx:(N,In).
+  // o0, i0 are multiples of out_block and o1, i1 are too or end the layer; each element gets the
+  // same bits as the whole-layer kernel gives it. (out_block 0: whole layers only.)
+  void (*dense_forward_outputs)(const DenseShape& s, Activation act, std::size_t o0,
+                                std::size_t o1, const T* x, const T* w, const T* b, T* y);
+  void (*dense_backward_data_inputs)(const DenseShape& s, Activation act, std::size_t i0,
+                                     std::size_t i1, const T* dy, const T* w, const T* x, T* dx);
   // dy:(N,Out) x:(N,In) -> dw:packed(Out,In) += dyᵀ·x ; db:(Out) += Σ_rows dy
   void (*dense_backward_weights)(const DenseShape& s, const T* dy, const T* x, T* dw, T* db);
   // y:(count) delta:(count) -> delta ⊙= act'(y), the derivative from the activation's outputs

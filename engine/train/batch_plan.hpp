@@ -5,10 +5,15 @@
 //
 //   phase 1, per chunk of rows: forward through all layers, loss, δ of every layer
 //            (rows are independent, each chunk owns its rows of the work buffers);
+//            or, when chunks of rows cannot split it well (a small batch of a wide network),
+//            layer by layer over all rows: the forward pass of each layer cut into tiles of
+//            its outputs, the backward pass to each layer's inputs cut into tiles of them (the
+//            kernels give every element the same bits either way);
 //   phase 2, per (layer, tile of outputs): dW_tile = Σ_all rows δ_tileᵀ·a, then the optimizer's
 //            update of that tile (each task owns its slice of weights, gradient and optimizer
 //            state).
-// Two fork/joins per step, whatever the depth of the network; three with gradient clipping,
+// Two fork/joins per step when phase 1 goes by rows, whatever the depth of the network (one more
+// per cut layer and direction when it goes by layers); one more with gradient clipping,
 // whose norm needs every tile's gradient before any update (each task's part of ‖g‖² is kept
 // apart and the parts are added in task order, so the norm does not depend on the threads).
 #include <algorithm>
@@ -18,6 +23,12 @@
 #include "nn/mlp.hpp"
 
 namespace bpnn {
+
+// A cut of a layer's `count` outputs (or inputs) into tasks of whole kernel blocks.
+struct UnitCut {
+  std::size_t per_task;  // units per task: a multiple of the block, unless it is all of them
+  std::size_t tasks;
+};
 
 struct LayerTiles {
   std::size_t tile_outputs;  // outputs per phase-2 task (a multiple of the kernels' out_block)
@@ -33,6 +44,10 @@ struct BatchPlan {
   // Per-sample steps (batch 1) of networks with a layer wide enough to cut into several tiles
   // split those layers' outputs across threads; all others run on one thread.
   bool sample_in_parallel = false;
+  // Phase 1 layer by layer (see the top of this file) instead of by chunks of rows:
+  // forward_cut[l] cuts layer l's outputs, backward_cut[l] (l ≥ 1) its inputs, i.e. δ_{l−1}.
+  bool phase1_by_layers = false;
+  std::vector<UnitCut> forward_cut, backward_cut;
 
   std::size_t chunks(std::size_t rows) const { return (rows + chunk_rows - 1) / chunk_rows; }
 };
@@ -68,6 +83,24 @@ constexpr bool split_pays(double work, double largest) { return work - largest >
 constexpr std::size_t l2_bytes = 1 << 20;
 constexpr std::size_t rows_for_large_weights = 128;
 
+// Tasks of whole blocks over `count` units of `unit_flops` each, each worth task_target_flops;
+// one task when that split would not pay, or when the kernels cannot split (block 0).
+constexpr UnitCut unit_cut(std::size_t count, double unit_flops, std::size_t block) {
+  if (block == 0 || count == 0) return {count, 1};
+  const std::size_t want = static_cast<std::size_t>(task_target_flops / unit_flops) + 1;
+  std::size_t per_task = std::min(count, (want + block - 1) / block * block);
+  if (!split_pays(unit_flops * static_cast<double>(count),
+                  unit_flops * static_cast<double>(per_task)))
+    per_task = count;
+  return {per_task, (count + per_task - 1) / per_task};
+}
+
+// The work on a cut's critical path with unlimited threads: its largest task, plus a fork when
+// there are several.
+constexpr double cut_span(const UnitCut& cut, double unit_flops) {
+  return unit_flops * static_cast<double>(cut.per_task) + (cut.tasks > 1 ? fork_flops : 0.0);
+}
+
 template <class T>
 BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   BatchPlan plan;
@@ -86,22 +119,38 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
                   flops_per_row * static_cast<double>(plan.chunk_rows)))
     plan.chunk_rows = batch;  // one chunk: the split would not pay
 
+  const std::size_t block = mlp.kernels().out_block;
+  const double batch_rows = static_cast<double>(batch);
+
+  // phase 1 by layers: each layer's forward over its outputs (not an output layer that keeps
+  // logits: its output activation needs whole rows) and its backward over its inputs, in tiles
+  // worth task_target_flops. It replaces the chunks of rows when its span — the sum of the
+  // layers' spans, each a fork — is shorter than theirs: a function of the shapes and the batch,
+  // like everything here, never of the thread count.
+  const std::size_t last = mlp.layers().size() - 1;
+  const double rows_span = flops_per_row * static_cast<double>(plan.chunk_rows) +
+                     (plan.chunks(batch) > 1 ? fork_flops : 0.0);
+  double layers_span = 0;
+  for (std::size_t l = 0; l <= last; ++l) {
+    const LayerSpec& s = mlp.layers()[l];
+    const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
+    plan.forward_cut.push_back(l == last && mlp.keeps_logits() ? UnitCut{s.out, 1}
+                                                               : unit_cut(s.out, per_output, block));
+    layers_span += cut_span(plan.forward_cut.back(), per_output);
+    const double per_input = 2.0 * batch_rows * static_cast<double>(s.out);
+    plan.backward_cut.push_back(l == 0 ? UnitCut{s.in, 1} : unit_cut(s.in, per_input, block));
+    if (l > 0) layers_span += cut_span(plan.backward_cut.back(), per_input);
+  }
+  plan.phase1_by_layers = layers_span < rows_span;
+
   // phase 2: tiles of whole kernel blocks of outputs, each worth task_target_flops; a layer
   // whose split does not pay stays one tile
-  const std::size_t block = mlp.kernels().out_block;
   double weight_flops = 0, largest_tile = 0;
   for (const LayerSpec& s : mlp.layers()) {
-    const double per_output = 2.0 * static_cast<double>(batch * s.in);
+    const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
     weight_flops += per_output * static_cast<double>(s.out);
-    LayerTiles t{s.out, 1, plan.weight_tasks};
-    if (block > 0) {
-      const std::size_t want = static_cast<std::size_t>(task_target_flops / per_output) + 1;
-      t.tile_outputs = std::min(s.out, (want + block - 1) / block * block);
-      if (!split_pays(per_output * static_cast<double>(s.out),
-                      per_output * static_cast<double>(t.tile_outputs)))
-        t.tile_outputs = s.out;
-      t.tiles = (s.out + t.tile_outputs - 1) / t.tile_outputs;
-    }
+    const UnitCut cut = unit_cut(s.out, per_output, block);
+    const LayerTiles t{cut.per_task, cut.tasks, plan.weight_tasks};
     largest_tile = std::max(largest_tile, per_output * static_cast<double>(t.tile_outputs));
     plan.weight_tasks += t.tiles;
     plan.layers.push_back(t);

@@ -230,20 +230,47 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
 template <class T>
 double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
   if (rows == 1 && optimizer_.in_place()) return sample_step(x, y, correct);
-  // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
-  const std::size_t chunks = plan_.chunks(rows);
-  parallel_.run(chunks, [&](std::size_t c) {
-    const std::size_t first = c * plan_.chunk_rows;
-    const std::size_t n = std::min(plan_.chunk_rows, rows - first);
-    mlp_.forward(x, first, n, workspace_);
-    chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
-    chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
-    mlp_.backward_data(first, n, workspace_);
-  });
   double loss = 0;
-  for (std::size_t c = 0; c < chunks; ++c) {
-    loss += chunk_loss_[c];
-    correct += chunk_correct_[c];
+  if (plan_.phase1_by_layers) {
+    // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
+    // (backward) in tiles, the loss on this thread
+    const auto tiles = [&](const UnitCut& cut, std::size_t count, auto&& body) {
+      parallel_.run(cut.tasks, [&](std::size_t t) {
+        const std::size_t u0 = t * cut.per_task;
+        body(u0, std::min(count, u0 + cut.per_task) - u0);
+      });
+    };
+    const std::size_t last = mlp_.layers().size() - 1;
+    for (std::size_t l = 0; l <= last; ++l) {
+      if (plan_.forward_cut[l].tasks == 1) {
+        mlp_.forward_layer(l, x, 0, rows, workspace_);
+        continue;
+      }
+      tiles(plan_.forward_cut[l], mlp_.layers()[l].out, [&](std::size_t o0, std::size_t m) {
+        mlp_.forward_layer_outputs(l, x, rows, o0, m, workspace_);
+      });
+    }
+    loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
+    if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
+    for (std::size_t l = last; l > 0; --l)
+      tiles(plan_.backward_cut[l], mlp_.layers()[l].in, [&](std::size_t i0, std::size_t m) {
+        mlp_.backward_data_inputs(l, rows, i0, m, workspace_);
+      });
+  } else {
+    // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
+    const std::size_t chunks = plan_.chunks(rows);
+    parallel_.run(chunks, [&](std::size_t c) {
+      const std::size_t first = c * plan_.chunk_rows;
+      const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+      mlp_.forward(x, first, n, workspace_);
+      chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
+      chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
+      mlp_.backward_data(first, n, workspace_);
+    });
+    for (std::size_t c = 0; c < chunks; ++c) {
+      loss += chunk_loss_[c];
+      correct += chunk_correct_[c];
+    }
   }
   check_finite(loss);
   // phase 2: weight gradients over all rows and the update, tile by tile

@@ -17,28 +17,42 @@ void ref_copy(std::size_t out, std::size_t in, const T* src, T* dst) {
   if (out * in != 0) std::memcpy(dst, src, out * in * sizeof(T));
 }
 
-// x:(N,In) w:(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b)
+// x:(N,In) w:(Out,In) b:(Out) -> outputs [o0, o1) of y:(N,Out)
 template <class T>
-void ref_dense_forward(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
-                       T* y) {
+void ref_dense_forward_outputs(const DenseShape& s, Activation act, std::size_t o0,
+                               std::size_t o1, const T* x, const T* w, const T* b, T* y) {
   for (std::size_t r = 0; r < s.n; ++r)
-    for (std::size_t o = 0; o < s.out; ++o) {
+    for (std::size_t o = o0; o < o1; ++o) {
       T z = b[o];
       for (std::size_t i = 0; i < s.in; ++i) z += x[r * s.in + i] * w[o * s.in + i];
       y[r * s.out + o] = activation_scalar(act, z);
     }
 }
 
-// dy:(N,Out) w:(Out,In) x:(N,In) -> dx:(N,In); dx = (dy·w) ⊙ act'(x)
+// dy:(N,Out) w:(Out,In) x:(N,In) -> inputs [i0, i1) of dx:(N,In)
 template <class T>
-void ref_dense_backward_data(const DenseShape& s, Activation act, const T* dy, const T* w,
-                             const T* x, T* dx) {
+void ref_dense_backward_data_inputs(const DenseShape& s, Activation act, std::size_t i0,
+                                    std::size_t i1, const T* dy, const T* w, const T* x, T* dx) {
   for (std::size_t r = 0; r < s.n; ++r)
-    for (std::size_t i = 0; i < s.in; ++i) {
+    for (std::size_t i = i0; i < i1; ++i) {
       T sum = 0;
       for (std::size_t o = 0; o < s.out; ++o) sum += dy[r * s.out + o] * w[o * s.in + i];
       dx[r * s.in + i] = sum * activation_derivative_scalar(act, x[r * s.in + i]);
     }
+}
+
+// x:(N,In) w:(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b)
+template <class T>
+void ref_dense_forward(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
+                       T* y) {
+  ref_dense_forward_outputs(s, act, 0, s.out, x, w, b, y);
+}
+
+// dy:(N,Out) w:(Out,In) x:(N,In) -> dx:(N,In); dx = (dy·w) ⊙ act'(x)
+template <class T>
+void ref_dense_backward_data(const DenseShape& s, Activation act, const T* dy, const T* w,
+                             const T* x, T* dx) {
+  ref_dense_backward_data_inputs(s, act, 0, s.in, dy, w, x, dx);
 }
 
 // dy:(N,Out) x:(N,In) -> dw:(Out,In) += dyᵀ·x ; db:(Out) += Σ_rows dy
@@ -97,6 +111,8 @@ constexpr KernelTable<T> reference_table{
     .unpack = ref_copy<T>,
     .dense_forward = ref_dense_forward<T>,
     .dense_backward_data = ref_dense_backward_data<T>,
+    .dense_forward_outputs = ref_dense_forward_outputs<T>,
+    .dense_backward_data_inputs = ref_dense_backward_data_inputs<T>,
     .dense_backward_weights = ref_dense_backward_weights<T>,
     .activation_backward = ref_activation_backward<T>,
     .sgd_update = ref_sgd_update<T>,

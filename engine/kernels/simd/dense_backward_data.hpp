@@ -23,11 +23,12 @@ struct FinishActGrad {
   }
 };
 
-// dy:(Out) w:packed(Out,In) x:(In) -> dx:(In); the matrix-vector form for one row. The panel
-// rows are contiguous along outputs, so each dx[i] is a dot product of dy with a panel row.
+// dy:(Out) w:packed(Out,In) x:(In) -> dx:(In), inputs [i_begin, i_end); the matrix-vector form
+// for one row. The panel rows are contiguous along outputs, so each dx[i] is a dot product of dy
+// with a panel row.
 template <class Arch, class T, class GradOp>
 void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const T* w,
-                             const T* x, T* dx) {
+                             const T* x, T* dx, std::size_t i_begin, std::size_t i_end) {
   using B = xsimd::batch<T, Arch>;
   using S = TileShape<Arch, T>;
   constexpr std::size_t W = S::W;
@@ -51,8 +52,8 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
   // W inputs at a time (the last block holds in % W of them, the other rows stay zero): row j of
   // acc is Σ over the outputs of dy ⊙ (panel row of input i0 + j), and one reduction tree sums
   // all W rows at once into the W lanes of dx
-  for (std::size_t i0 = 0; i0 < s.in; i0 += W) {
-    const std::size_t ni = min_size(W, s.in - i0);
+  for (std::size_t i0 = i_begin; i0 < i_end; i0 += W) {
+    const std::size_t ni = min_size(W, i_end - i0);
     B acc[W];
 #pragma GCC unroll 16
     for (std::size_t j = 0; j < W; ++j) acc[j] = B(T(0));
@@ -81,21 +82,21 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
   }
 }
 
-// dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); the GEMM form. Each panel's block of NR
-// outputs × NR inputs is transposed once into a stack buffer (rows = outputs, contiguous along
-// inputs) and then reused by every row tile, so the same broadcast-dy tile as the forward runs
-// with K = outputs; dx holds partial sums between panels and the last one applies act'(x).
-// dx must not alias x.
+// dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In), inputs [i_begin, i_end); the GEMM form.
+// Each panel's block of NR outputs × NR inputs is transposed once into a stack buffer (rows =
+// outputs, contiguous along inputs) and then reused by every row tile, so the same broadcast-dy
+// tile as the forward runs with K = outputs; dx holds partial sums between panels and the last
+// one applies act'(x). Blocks of NR inputs are independent. dx must not alias x.
 template <class Arch, class T, class GradOp>
 void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, const T* w,
-                              const T* x, T* dx) {
+                              const T* x, T* dx, std::size_t i_begin, std::size_t i_end) {
   using S = TileShape<Arch, T>;
   constexpr std::size_t NR = S::NR, W = S::W;
   const PanelLayout<Arch, T> L{s.out, s.in};
   const std::size_t np = L.panels();
   alignas(S::align) T buf[NR * NR];
-  for (std::size_t i0 = 0; i0 < s.in; i0 += NR) {
-    const std::size_t ni = min_size(NR, s.in - i0), vi = ceil_div(ni, W);
+  for (std::size_t i0 = i_begin; i0 < i_end; i0 += NR) {
+    const std::size_t ni = min_size(NR, i_end - i0), vi = ceil_div(ni, W);
     for (std::size_t p = 0; p < np; ++p) {
       const std::size_t wid = L.width(p), ko = L.count(p);
       const T* src = w + L.offset(p) + i0 * wid;
@@ -107,12 +108,12 @@ void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, cons
       const bool first = p == 0, last = p + 1 == np;
       // the next block of weights (contiguous) is fetched into L2 while this one is in use,
       // spread over the row tiles
-      const bool more_p = p + 1 < np, more_i = i0 + NR < s.in;
+      const bool more_p = p + 1 < np, more_i = i0 + NR < i_end;
       const T* next = more_p ? w + L.offset(p + 1) + i0 * L.width(p + 1)
                       : more_i ? w + (i0 + NR) * L.width(0) : nullptr;
       const std::size_t next_bytes =
           more_p   ? ni * L.width(p + 1) * sizeof(T)
-          : more_i ? min_size(NR, s.in - i0 - NR) * L.width(0) * sizeof(T) : 0;
+          : more_i ? min_size(NR, i_end - i0 - NR) * L.width(0) * sizeof(T) : 0;
       const std::size_t lines_per_tile = ceil_div(ceil_div(next_bytes, 64), ceil_div(s.n, S::MR));
       std::size_t line = 0;
       for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
@@ -132,23 +133,34 @@ void dense_backward_data_gemm(const DenseShape& s, GradOp gop, const T* dy, cons
   }
 }
 
+// dy:(N,Out) w:packed(Out,In) x:(N,In) -> inputs [i0, i1) of dx:(N,In); dx = (dy·w) ⊙ act'(x).
+// i0 is a multiple of NR and i1 one too or In: whole blocks of inputs, each computed exactly as
+// dense_backward_data computes it, so disjoint ranges may run on different threads with the same
+// bits.
+template <class Arch, class T>
+void dense_backward_data_inputs(const DenseShape& s, Activation act, std::size_t i0,
+                                std::size_t i1, const T* dy, const T* w, const T* x, T* dx) {
+  if (s.n == 0 || i1 <= i0) return;
+  bpnn::simd::with_activation_grad(act, [&](auto gop) {
+    if (s.out == 0) {
+      // no outputs: dx = 0
+      for (std::size_t r = 0; r < s.n; ++r)
+        for (std::size_t i = i0; i < i1; ++i) dx[r * s.in + i] = T(0);
+    } else if (s.n < 4) {
+      for (std::size_t r = 0; r < s.n; ++r)
+        dense_backward_data_vec<Arch, T>({1, s.in, s.out}, gop, dy + r * s.out, w,
+                                         x + r * s.in, dx + r * s.in, i0, i1);
+    } else {
+      dense_backward_data_gemm<Arch, T>(s, gop, dy, w, x, dx, i0, i1);
+    }
+  });
+}
+
 // dy:(N,Out) w:packed(Out,In) x:(N,In) -> dx:(N,In); dx = (dy·w) ⊙ act'(x)
 template <class Arch, class T>
 void dense_backward_data(const DenseShape& s, Activation act, const T* dy, const T* w,
                          const T* x, T* dx) {
-  if (s.n == 0 || s.in == 0) return;
-  bpnn::simd::with_activation_grad(act, [&](auto gop) {
-    if (s.out == 0) {
-      // no outputs: dx = 0
-      for (std::size_t k = 0; k < s.n * s.in; ++k) dx[k] = T(0);
-    } else if (s.n < 4) {
-      for (std::size_t r = 0; r < s.n; ++r)
-        dense_backward_data_vec<Arch, T>({1, s.in, s.out}, gop, dy + r * s.out, w,
-                                         x + r * s.in, dx + r * s.in);
-    } else {
-      dense_backward_data_gemm<Arch, T>(s, gop, dy, w, x, dx);
-    }
-  });
+  dense_backward_data_inputs<Arch, T>(s, act, 0, s.in, dy, w, x, dx);
 }
 
 }  // namespace bpnn::kernels::simd

@@ -22,11 +22,12 @@ struct FinishBiasAct {
   }
 };
 
-// x:(In) w:packed(Out,In) b:(Out) -> y:(Out); the matrix-vector form for one row: one tile row
-// per panel over all of In, no blocking. It adds in the same order as the GEMM form, so a row's
-// outputs do not depend on the batch it is computed in.
+// x:(In) w:packed(Out,In) b:(Out) -> y:(Out), panels [p_begin, p_end); the matrix-vector form for
+// one row: one tile row per panel over all of In, no blocking. It adds in the same order as the
+// GEMM form, so a row's outputs do not depend on the batch it is computed in.
 template <class Arch, class T, class Op>
-void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
+void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y,
+                       std::size_t p_begin, std::size_t p_end) {
   using S = TileShape<Arch, T>;
   using B = xsimd::batch<T, Arch>;
   if (s.out <= S::W) {
@@ -38,7 +39,7 @@ void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const
     return;
   }
   const PanelLayout<Arch, T> L{s.out, s.in};
-  for (std::size_t p = 0; p < L.panels(); ++p) {
+  for (std::size_t p = p_begin; p < p_end; ++p) {
     const std::size_t wid = L.width(p), o0 = L.first(p);
     dispatch_count<S::V>(wid / S::W, [&](auto vc) {
       tile<Arch, T, 1, decltype(vc)::value, false>(s.in, x, 0, w + L.offset(p), wid, y + o0, 0,
@@ -48,11 +49,14 @@ void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const
   }
 }
 
-// x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out); the GEMM form. Blocks of Kc inputs keep a
-// tile's rows of x (MR×Kc) in L1 while Pc panels of weights (Kc × Pc·NR) stay in L2; y holds the
-// partial sums between K blocks and the last block applies bias and activation.
+// x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out), panels [p_begin, p_end); the GEMM form. Blocks
+// of Kc inputs keep a tile's rows of x (MR×Kc) in L1 while Pc panels of weights (Kc × Pc·NR) stay
+// in L2; y holds the partial sums between K blocks and the last block applies bias and
+// activation. The K blocks depend on In alone, so an output's sum does not depend on the panel
+// range it is computed in.
 template <class Arch, class T, class Op>
-void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y) {
+void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, const T* b, T* y,
+                        std::size_t p_begin, std::size_t p_end) {
   using S = TileShape<Arch, T>;
   const PanelLayout<Arch, T> L{s.out, s.in};
   const CacheSizes& cs = cache_sizes();
@@ -60,12 +64,11 @@ void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, cons
   const std::size_t kblocks = max_size(1, ceil_div(s.in, kc_max));
   const std::size_t kc = ceil_div(ceil_div(s.in, kblocks), 16) * 16;
   const std::size_t pc = max_size(1, cs.l2 / 2 / (kc * S::NR * sizeof(T)));
-  const std::size_t np = L.panels();
   for (std::size_t k0 = 0; k0 < s.in || k0 == 0; k0 += kc) {
     const std::size_t kb = min_size(kc, s.in - k0);
     const bool first = k0 == 0, last = k0 + kb >= s.in;
-    for (std::size_t p0 = 0; p0 < np; p0 += pc) {
-      const std::size_t p1 = min_size(np, p0 + pc);
+    for (std::size_t p0 = p_begin; p0 < p_end; p0 += pc) {
+      const std::size_t p1 = min_size(p_end, p0 + pc);
       for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
         const std::size_t mr = min_size(S::MR, s.n - r0);
         for (std::size_t p = p0; p < p1; ++p) {
@@ -86,17 +89,28 @@ void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, cons
   }
 }
 
+// x:(N,In) w:packed(Out,In) b:(Out) -> outputs [o0, o1) of y:(N,Out); y = act(x·wᵀ + b). o0 is a
+// multiple of NR and o1 one too or Out: whole panels, each computed exactly as dense_forward
+// computes it, so disjoint ranges may run on different threads with the same bits.
+template <class Arch, class T>
+void dense_forward_outputs(const DenseShape& s, Activation act, std::size_t o0, std::size_t o1,
+                           const T* x, const T* w, const T* b, T* y) {
+  using S = TileShape<Arch, T>;
+  if (s.n == 0 || o1 <= o0) return;
+  const std::size_t p_begin = o0 / S::NR, p_end = ceil_div(o1, S::NR);
+  bpnn::simd::with_activation(act, [&](auto op) {
+    if (s.n == 1)
+      dense_forward_vec<Arch, T>(s, op, x, w, b, y, p_begin, p_end);
+    else
+      dense_forward_gemm<Arch, T>(s, op, x, w, b, y, p_begin, p_end);
+  });
+}
+
 // x:(N,In) w:packed(Out,In) b:(Out) -> y:(N,Out); y = act(x·wᵀ + b)
 template <class Arch, class T>
 void dense_forward(const DenseShape& s, Activation act, const T* x, const T* w, const T* b,
                    T* y) {
-  if (s.n == 0 || s.out == 0) return;
-  bpnn::simd::with_activation(act, [&](auto op) {
-    if (s.n == 1)
-      dense_forward_vec<Arch, T>(s, op, x, w, b, y);
-    else
-      dense_forward_gemm<Arch, T>(s, op, x, w, b, y);
-  });
+  dense_forward_outputs<Arch, T>(s, act, 0, s.out, x, w, b, y);
 }
 
 }  // namespace bpnn::kernels::simd

@@ -31,6 +31,8 @@ constexpr KernelTable<T> dense_table(const char* name, const ElementwiseKernels<
       .unpack = dense_unpack<Arch, T>,
       .dense_forward = dense_forward<Arch, T>,
       .dense_backward_data = dense_backward_data<Arch, T>,
+      .dense_forward_outputs = dense_forward_outputs<Arch, T>,
+      .dense_backward_data_inputs = dense_backward_data_inputs<Arch, T>,
       .dense_backward_weights = dense_backward_weights<Arch, T>,
       .activation_backward = elementwise.activation_backward,
       .sgd_update = elementwise.sgd_update,
