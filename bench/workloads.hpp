@@ -68,6 +68,27 @@ inline std::vector<Workload> workloads_standard(const std::vector<int>& threads)
   return all;
 }
 
+// Shapes beyond the named workloads for the thread-scaling check of issue 11 (`bpnn bench
+// --workload scaling`): every one a mini-batch step of 20 MFLOP or more, where 2 threads should
+// reach 1.8x one thread — deep, wide and shallow, a small batch, a large input, and the shape
+// whose phase 1 the row cut left on one core (784-512-512-10 at batch 128).
+inline std::vector<Workload> workloads_scaling(const std::vector<int>& threads) {
+  const auto make = [](std::string name, std::vector<std::size_t> sizes, std::size_t batch, int t) {
+    Workload w{std::move(name), std::move(sizes), batch, Precision::f32, t, 0};
+    w.samples = workload_default_samples(w.sizes, w.batch);
+    return w;
+  };
+  std::vector<Workload> all;
+  for (int t : threads) {
+    all.push_back(make("deep", {256, 256, 256, 256, 256, 10}, 64, t));
+    all.push_back(make("shallow", {2048, 4096, 10}, 32, t));
+    all.push_back(make("small_batch", {784, 1024, 10}, 16, t));
+    all.push_back(make("large_input", {8192, 512, 10}, 64, t));
+    all.push_back(make("mlp512", {784, 512, 512, 10}, 128, t));
+  }
+  return all;
+}
+
 // Bytes training cannot do without: parameters, their gradients and the activations of a batch
 // (plain SGD keeps no optimiser state).
 inline double workload_essential_bytes(const Workload& w) {

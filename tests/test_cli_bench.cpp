@@ -71,4 +71,21 @@ TEST_CASE("bench refuses repetitions, peaks and times out of range", "[cli][benc
   }
 }
 
+TEST_CASE("bench --workload scaling runs the five thread-scaling shapes", "[cli][bench]") {
+  ScratchDir dir;
+  const auto r = cli_run(dir.path, "bench --workload scaling,mnist --smoke --threads 1 --peak 100 --json out.json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(bpnn_test::file_text(dir.path / "out.json"));
+  std::set<std::string> names;
+  for (const auto& b : j["benchmarks"]) names.insert(b["run_name"].get<std::string>());
+  CHECK(names == std::set<std::string>{"train/deep/threads:1/real_time", "train/shallow/threads:1/real_time",
+                                       "train/small_batch/threads:1/real_time",
+                                       "train/large_input/threads:1/real_time",
+                                       "train/mlp512/threads:1/real_time", "train/mnist/threads:1/real_time"});
+  const auto bad = cli_run(dir.path, "bench --workload scale --smoke");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("small_batch"));
+}
+
 #endif  // BPNN_CLI_HAS_BENCH

@@ -62,15 +62,24 @@ void run_bench(const BenchOptions& o) {
       selected.push_back(w);
     }
   } else {
-    const auto all = bench::workloads_standard(threads);
-    for (const auto& w : all)
-      if (o.workloads.empty() ||
-          std::find(o.workloads.begin(), o.workloads.end(), w.name) != o.workloads.end())
-        selected.push_back(w);
+    auto all = bench::workloads_standard(threads);
+    const std::size_t standard = all.size();
+    const auto scaling = bench::workloads_scaling(threads);
+    all.insert(all.end(), scaling.begin(), scaling.end());
+    const auto named = [&](const std::string& name) {
+      return std::find(o.workloads.begin(), o.workloads.end(), name) != o.workloads.end();
+    };
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if ((o.workloads.empty() && i < standard) || named(all[i].name) ||
+          (i >= standard && named("scaling")))
+        selected.push_back(all[i]);
     for (const std::string& name : o.workloads)
-      if (std::none_of(all.begin(), all.end(), [&](const bench::Workload& w) { return w.name == name; }))
+      if (name != "scaling" &&
+          std::none_of(all.begin(), all.end(), [&](const bench::Workload& w) { return w.name == name; }))
         throw Error(ErrorKind::argument,
-                    "--workload " + name + ": unknown (choose seed, seed_f64, small, mnist, wide)");
+                    "--workload " + name +
+                        ": unknown (choose seed, seed_f64, small, mnist, wide, or scaling: deep, "
+                        "shallow, small_batch, large_input, mlp512)");
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
 
@@ -130,7 +139,11 @@ void bench_command_register(CLI::App& app, int& exit_code) {
       "bench", "Measure training throughput: samples/s, GFLOP/s and the fraction of the FMA peak");
   cmd->add_option("--workload", o->workloads,
                   "Named workloads: seed (2-4-1 per-sample), seed_f64, small (64-32-10 per-sample), "
-                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all")
+                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all "
+                  "of these. The thread-scaling check, on request: deep (256x5-10 batch 64), "
+                  "shallow (2048-4096-10 batch 32), small_batch (784-1024-10 batch 16), "
+                  "large_input (8192-512-10 batch 64), mlp512 (784-512-512-10 batch 128), or "
+                  "scaling for all five")
       ->delimiter(',');
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
                         "A custom network instead, e.g. 784,512,10")
