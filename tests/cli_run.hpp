@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace bpnn_test {
@@ -50,5 +51,20 @@ struct ScratchDir {
     std::ofstream(path / name, std::ios::binary) << text;
   }
 };
+
+// A three-class CSV (a, b → kind: hi, mid, lo; 60 rows) written to d.csv, and a softmax model
+// trained on it written to m.st; returns the CSV text. The eval tests' common fixture.
+inline std::string three_class_model_write(const ScratchDir& dir) {
+  std::string csv = "a,b,kind\n";
+  for (int i = 0; i < 60; ++i) {
+    const double a = (i % 10) / 10.0, b = (i % 7) / 7.0;
+    csv += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0.9 ? "hi" : a > 0.5 ? "mid" : "lo") + "\n";
+  }
+  dir.write("d.csv", csv);
+  const CliRun trained = cli_run(dir.path, "train d.csv --label kind --layers 2,6,3 --output-act softmax "
+                                           "--loss xent --epochs 30 --batch 4 --lr 0.5 -o m.st");
+  if (trained.exit_code != 0) throw std::runtime_error("three_class_model_write: " + trained.err);
+  return csv;
+}
 
 }  // namespace bpnn_test

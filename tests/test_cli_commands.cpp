@@ -44,14 +44,7 @@ TEST_CASE("eval scores a regression model by its output column's name", "[cli][e
 
 TEST_CASE("eval of a --label model agrees with predict's arg-max, class by class", "[cli][eval]") {
   ScratchDir dir;
-  std::string csv = "a,b,kind\n";
-  for (int i = 0; i < 60; ++i) {
-    const double a = (i % 10) / 10.0, b = (i % 7) / 7.0;
-    csv += std::to_string(a) + "," + std::to_string(b) + "," + (a + b > 0.9 ? "hi" : a > 0.5 ? "mid" : "lo") + "\n";
-  }
-  dir.write("d.csv", csv);
-  REQUIRE(cli_run(dir.path, "train d.csv --label kind --layers 2,6,3 --output-act softmax --loss xent "
-                            "--epochs 30 --batch 4 --lr 0.5 -o m.st").exit_code == 0);
+  const std::string csv = bpnn_test::three_class_model_write(dir);
   const auto r = cli_run(dir.path, "eval m.st d.csv --json");
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
