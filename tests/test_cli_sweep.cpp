@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
 #include "cli_run.hpp"
@@ -109,4 +111,19 @@ TEST_CASE("sweep: usage errors are one line with exit code 2", "[cli][sweep]") {
   dir.write("file", "x");
   const auto r = cli_run(dir.path, "sweep data.csv --layers 2,4,1 -o file");
   CHECK(r.exit_code == 4);
+}
+
+TEST_CASE("bench --workload seed_sweep,small_sweep counts member-samples", "[cli][sweep][bench]") {
+  ScratchDir dir;
+  const auto r = cli_run(dir.path, "bench --workload seed_sweep,small_sweep --smoke --json out.json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(bpnn_test::file_text(dir.path / "out.json"));
+  std::vector<std::string> names;
+  for (const auto& b : j["benchmarks"]) {
+    names.push_back(b["name"].get<std::string>());
+    CHECK(b["samples_per_s"].get<double>() > 0);
+    CHECK(b["members"].get<double>() >= 16);
+  }
+  CHECK(names == std::vector<std::string>{"train/seed_sweep/threads:1/real_time", "train/small_sweep/threads:1/real_time"});
 }

@@ -70,7 +70,7 @@ void run_bench(const BenchOptions& o) {
     for (const std::string& name : o.workloads)
       if (std::none_of(all.begin(), all.end(), [&](const bench::Workload& w) { return w.name == name; }))
         throw Error(ErrorKind::argument,
-                    "--workload " + name + ": unknown (choose seed, seed_f64, small, mnist, wide)");
+                    "--workload " + name + ": unknown (choose seed, seed_f64, small, mnist, wide, seed_sweep, small_sweep)");
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
 
@@ -130,7 +130,9 @@ void bench_command_register(CLI::App& app, int& exit_code) {
       "bench", "Measure training throughput: samples/s, GFLOP/s and the fraction of the FMA peak");
   cmd->add_option("--workload", o->workloads,
                   "Named workloads: seed (2-4-1 per-sample), seed_f64, small (64-32-10 per-sample), "
-                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all")
+                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256), seed_sweep (64 "
+                  "seed networks per-sample, train_many), small_sweep (16 × 64-32-10 per-sample); "
+                  "default all. A sweep's samples_per_s counts member-samples")
       ->delimiter(',');
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
                         "A custom network instead, e.g. 784,512,10")
