@@ -221,7 +221,10 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   const std::size_t block = std::min<std::size_t>(n, 64);  // steps staged at a time
   AlignedVector<T> xs(block * in0 * W), ys(block * k * W), lr(W), keep(W, T(1)), loss(W);
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
-  std::vector<bool> active(W, true);
+  std::vector<char> active(W, 1);
+  bool any_classes = false;
+  for (Classes c : classes) any_classes = any_classes || c != Classes::none;
+  std::vector<std::vector<std::size_t>> sample(used, std::vector<std::size_t>(n));  // the epoch's rows
   std::vector<double> loss_sum(W);
   std::vector<std::size_t> correct(W), epochs_done(W, 0);
   std::vector<double> last_loss(W, std::numeric_limits<double>::quiet_NaN());
@@ -229,7 +232,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   const auto start = std::chrono::steady_clock::now();
   const auto diverge = [&](std::size_t m, std::size_t epoch) {
     if (!active[m]) return;
-    active[m] = false;
+    active[m] = 0;
     keep[m] = T(0);
     keep_lanes = keep.data();
     if (m < used) results[ids[m]].diverged = diverged_message(loss[m], epoch);
@@ -238,6 +241,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     for (std::size_t m = 0; m < used; ++m) {
       lr[m] = static_cast<T>(schedules[m].rate(epoch));
       if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
+      for (std::size_t t = 0; t < n; ++t) sample[m][t] = rows[m].train[order[m][t]];
     }
     for (std::size_t m = used; m < W; ++m) lr[m] = lr[0];
     std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
@@ -246,9 +250,9 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
       const std::size_t steps = std::min(block, n - t0);
       // the block's samples, member by member in its own order, transposed into lanes
       for (std::size_t m = 0; m < W; ++m) {
-        const std::size_t src = m < used ? m : 0;
+        const std::size_t* rows_of_block = sample[m < used ? m : 0].data() + t0;
         for (std::size_t s = 0; s < steps; ++s) {
-          const std::size_t row = rows[src].train[order[src][t0 + s]];
+          const std::size_t row = rows_of_block[s];
           const T* x = d.x.data() + row * in0;
           const T* y = d.y.data() + row * k;
           for (std::size_t i = 0; i < in0; ++i) xs[(s * in0 + i) * W + m] = x[i];
@@ -266,10 +270,16 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
           for (std::size_t m = 0; m < W; ++m)
             if (active[m] && !std::isfinite(loss[m])) diverge(m, epoch);
         }
+        if (!keep_lanes) {  // every lane trains
+          for (std::size_t m = 0; m < used; ++m) loss_sum[m] += static_cast<double>(loss[m]);
+        } else {
+          for (std::size_t m = 0; m < used; ++m)
+            if (active[m]) loss_sum[m] += static_cast<double>(loss[m]);
+        }
+        if (!any_classes) continue;
         const T* yhat = work.data() + layers[L - 1].act_offset;
         for (std::size_t m = 0; m < used; ++m) {
           if (!active[m]) continue;
-          loss_sum[m] += static_cast<double>(loss[m]);
           if (classes[m] == Classes::binary) {
             correct[m] += (yhat[m] > T(0.5)) == (y[m] > T(0.5));
           } else if (classes[m] == Classes::one_hot) {
@@ -291,7 +301,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
         last_accuracy[m] = static_cast<double>(correct[m]) / static_cast<double>(n);
     }
     if (std::none_of(active.begin(), active.begin() + static_cast<std::ptrdiff_t>(used),
-                     [](bool a) { return a; }))
+                     [](char a) { return a != 0; }))
       break;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -130,7 +130,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
   const std::size_t L = net.layers;
   // forward
   for (std::size_t l = 0; l < L; ++l) {
-    const SweepLayer& s = net.layer[l];
+    const SweepLayer s = net.layer[l];  // a copy: the stores below cannot alias it
     const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
     const T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
@@ -143,7 +143,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
       });
   }
   // the MSE loss and δ_L
-  const SweepLayer& top = net.layer[L - 1];
+  const SweepLayer top = net.layer[L - 1];
   const T* yhat = work + top.act_offset;
   T* delta_top = work + top.delta_offset;
   B e(T(0));
@@ -168,12 +168,12 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
   const B minus_lr = -B::load_aligned(lr);
   // backward and update, top layer first; layer l's weights change only after δ_{l−1}
   for (std::size_t l = L; l-- > 0;) {
-    const SweepLayer& s = net.layer[l];
+    const SweepLayer s = net.layer[l];
     T* delta = work + s.delta_offset;
     T* w = params + s.weight_offset;
     T* b = params + s.bias_offset;
     if (l > 0) {
-      const SweepLayer& below = net.layer[l - 1];
+      const SweepLayer below = net.layer[l - 1];
       const T* a = work + below.act_offset;
       T* dx = work + below.delta_offset;
       for (std::size_t i = 0; i < s.in; ++i)
