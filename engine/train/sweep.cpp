@@ -224,7 +224,13 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   std::vector<char> active(W, 1);
   bool any_classes = false;
   for (Classes c : classes) any_classes = any_classes || c != Classes::none;
-  std::vector<std::vector<std::size_t>> sample(used, std::vector<std::size_t>(n));  // the epoch's rows
+  // the epoch's rows of each member: its order itself, or through its held-out split's rows
+  std::vector<std::vector<std::size_t>> split_sample(used);
+  std::vector<const std::size_t*> sample(used);
+  for (std::size_t m = 0; m < used; ++m) {
+    if (configs[m].val_split > 0) split_sample[m].resize(n);
+    sample[m] = configs[m].val_split > 0 ? split_sample[m].data() : order[m].data();
+  }
   std::vector<double> loss_sum(W);
   std::vector<std::size_t> correct(W), epochs_done(W, 0);
   std::vector<double> last_loss(W, std::numeric_limits<double>::quiet_NaN());
@@ -241,7 +247,8 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     for (std::size_t m = 0; m < used; ++m) {
       lr[m] = static_cast<T>(schedules[m].rate(epoch));
       if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
-      for (std::size_t t = 0; t < n; ++t) sample[m][t] = rows[m].train[order[m][t]];
+      if (configs[m].val_split > 0)
+        for (std::size_t t = 0; t < n; ++t) split_sample[m][t] = rows[m].train[order[m][t]];
     }
     for (std::size_t m = used; m < W; ++m) lr[m] = lr[0];
     std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
@@ -250,7 +257,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
       const std::size_t steps = std::min(block, n - t0);
       // the block's samples, member by member in its own order, transposed into lanes
       for (std::size_t m = 0; m < W; ++m) {
-        const std::size_t* rows_of_block = sample[m < used ? m : 0].data() + t0;
+        const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
         for (std::size_t s = 0; s < steps; ++s) {
           const std::size_t row = rows_of_block[s];
           const T* x = d.x.data() + row * in0;
