@@ -238,6 +238,9 @@ TEST_CASE("train_many: arguments are checked before any training", "[sweep]") {
   CHECK_THROWS_AS(bpnn::train_many({}, data), bpnn::Error);
   auto members = members_of(shapes[0], bpnn::Precision::f32, 3, 0);
   members[1].network.sizes = {3, 4, 1};
+  auto no_epochs = members_of(shapes[0], bpnn::Precision::f32, 2, 0);
+  no_epochs[1].train.epochs = 0;  // bpnn::train refuses it; so must the lane path
+  CHECK_THROWS_AS(bpnn::train_many(no_epochs, data), bpnn::Error);
   try {
     bpnn::train_many(members, data);
     FAIL("no error");

@@ -355,6 +355,12 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
                     "the network has " + std::to_string(m.network.sizes.front()) + " inputs and " +
                         std::to_string(m.network.sizes.back()) + " outputs, the data " +
                         std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
+      if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
+      if (c.epochs == 0 || c.epochs > max_epochs)
+        throw Error(ErrorKind::argument, "epochs: must be between 1 and " + std::to_string(max_epochs) +
+                                             ", not " + std::to_string(c.epochs));
+      if (!(c.val_split >= 0 && c.val_split < 1))
+        throw Error(ErrorKind::argument, "val_split: must be in [0, 1), not " + std::to_string(c.val_split));
       if (validation && c.val_split > 0)
         throw Error(ErrorKind::argument, "val_split must be 0 when a validation set is given");
       if (validation && (validation->inputs != data.inputs || validation->outputs != data.outputs))
