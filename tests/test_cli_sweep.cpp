@@ -89,6 +89,12 @@ TEST_CASE("sweep sorts by validation loss, and --folds gives mean ± std per con
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("sorted by validation loss"));
+  dir.write("val.csv", binary_csv(20, 6));
+  r = cli_run(dir.path, "sweep data.csv --layers 2,3,1 --lr 1 --seeds 1,2 --epochs 3 --val val.csv -o w");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("sorted by validation loss"));
+  const std::string with_val = bpnn_test::file_text(dir.path / "w" / "sweep.csv");
+  CHECK(with_val.find(",,") != std::string::npos);  // the fold column is empty
   r = cli_run(dir.path, "sweep data.csv --layers '2,2|6,1' --lr 1 --seeds 1,2 --epochs 3 --folds 3 -o f");
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("sorted by cross-validation loss") && Catch::Contains(" ± "));
