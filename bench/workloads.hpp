@@ -13,11 +13,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bpnn/data.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/sweep.hpp"
 #include "bpnn/train.hpp"
 #include "fma_peak.hpp"
 
@@ -30,7 +33,13 @@ struct Workload {
   Precision precision = Precision::f32;
   int threads = 1;
   std::size_t samples = 0;  // one benchmark iteration = one epoch over this many samples
+  // > 0: a sweep of this many networks of the shape (seeds 1…members) trained together by
+  // train_many; one iteration = sweep_epochs epochs of all of them, and samples_per_s counts
+  // member-samples (members × samples per second)
+  std::size_t members = 0;
 };
+
+inline constexpr std::size_t sweep_epochs = 4;
 
 inline double workload_flops_per_sample(const std::vector<std::size_t>& sizes) {
   double flops = 0;
@@ -64,6 +73,10 @@ inline std::vector<Workload> workloads_standard(const std::vector<int>& threads)
     all.push_back(make("small", {64, 32, 10}, 1, Precision::f32, t));
     all.push_back(make("mnist", {784, 256, 10}, 64, Precision::f32, t));
     all.push_back(make("wide", {1024, 4096, 4096, 1024}, 256, Precision::f32, t));
+    all.push_back(make("seed_sweep", {2, 4, 1}, 1, Precision::f32, t));
+    all.back().members = 64;  // issue 11: ≥ 200 M member-samples/s on one thread
+    all.push_back(make("small_sweep", {64, 32, 10}, 1, Precision::f32, t));
+    all.back().members = 16;  // issue 11: ≥ 60% of the one-core FMA peak
   }
   return all;
 }
@@ -136,6 +149,38 @@ struct WorkloadRun {
   std::unique_ptr<Trainer> trainer;
 };
 
+// A sweep workload: its members (seeds 1…members, the workload's settings) and the data, the
+// same synthetic rows as WorkloadRun's.
+struct SweepRun {
+  explicit SweepRun(const Workload& w) {
+    std::mt19937 gen(1);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    data.n = w.samples;
+    data.inputs = w.sizes.front();
+    data.outputs = w.sizes.back();
+    data.x.resize(w.samples * data.inputs);
+    data.y.resize(w.samples * data.outputs);
+    for (double& v : data.x) v = u(gen);
+    for (double& v : data.y) v = u(gen);
+    for (std::size_t m = 0; m < w.members; ++m) {
+      SweepMember member;
+      member.network = WorkloadRun::config_for(w);
+      member.network.seed = m + 1;
+      member.train.learning_rate = 0.1;
+      member.train.batch = w.batch;
+      member.train.shuffle = false;
+      member.train.epochs = sweep_epochs;
+      member.train.seed = m + 1;
+      members.push_back(member);
+    }
+    options.threads = w.threads;
+  }
+  double run() const { return train_many(members, data, options).front().report.final_loss; }
+  Dataset data;
+  std::vector<SweepMember> members;
+  SweepOptions options;
+};
+
 // What the counters mean, written into the JSON context and `bpnn bench --help`.
 inline constexpr const char* peak_fraction_definition =
     "GFLOPS / (peak GFLOP/s of one core in the workload's precision x threads); GFLOPS counts "
@@ -177,16 +222,30 @@ inline void workloads_register(const std::vector<Workload>& workloads,
     benchmark::RegisterBenchmark(name.c_str(), [w, peak](benchmark::State& state) {
       const FmaPeak& best = peak->update();
       const double core_peak = w.precision == Precision::f32 ? best.gflops_f32 : best.gflops_f64;
-      WorkloadRun run(w);
-      run.trainer->run_epoch();  // warm up caches and pages
+      std::optional<WorkloadRun> run;
+      std::optional<SweepRun> sweep;
+      if (w.members > 0) {
+        sweep.emplace(w);
+        benchmark::DoNotOptimize(sweep->run());  // warm up caches and pages
+      } else {
+        run.emplace(w);
+        run->trainer->run_epoch();  // warm up caches and pages
+      }
       const auto start = std::chrono::steady_clock::now();
       for (auto _ : state) {
-        const EpochStats stats = run.trainer->run_epoch();
-        benchmark::DoNotOptimize(stats.loss);
+        if (sweep) {
+          benchmark::DoNotOptimize(sweep->run());
+        } else {
+          const EpochStats stats = run->trainer->run_epoch();
+          benchmark::DoNotOptimize(stats.loss);
+        }
       }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const double samples_per_s = static_cast<double>(state.iterations() * w.samples) / seconds;
+      const double per_iteration =
+          w.members > 0 ? static_cast<double>(w.members * w.samples * sweep_epochs)
+                        : static_cast<double>(w.samples);
+      const double samples_per_s = static_cast<double>(state.iterations()) * per_iteration / seconds;
       const double gflops = samples_per_s * workload_flops_per_sample(w.sizes) / 1e9;
       const double fraction = gflops / (core_peak * w.threads);
       state.counters["samples_per_s"] = samples_per_s;
@@ -197,7 +256,9 @@ inline void workloads_register(const std::vector<Workload>& workloads,
       state.counters["batch"] = static_cast<double>(w.batch);
       state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
       state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
-      state.SetLabel(run.net.kernel_arch() + (fraction > 1.0 ? " peak_suspect=true" : ""));
+      if (w.members > 0) state.counters["members"] = static_cast<double>(w.members);
+      const std::string arch = run ? run->net.kernel_arch() : Network(WorkloadRun::config_for(w)).kernel_arch();
+      state.SetLabel(arch + (fraction > 1.0 ? " peak_suspect=true" : ""));
     })->UseRealTime()->Unit(benchmark::kMillisecond);
   }
 }

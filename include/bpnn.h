@@ -350,6 +350,45 @@ BPNN_CAPI bpnn_status bpnn_net_evaluate_f64(const bpnn_net *net, const double *x
                                             size_t n, bpnn_eval_report *report, size_t *confusion,
                                             size_t confusion_len);
 
+/* ---- many networks at once ------------------------------------------------------------- */
+
+/* One member of bpnn_train_many: a network config and a train config (NULL: the defaults). The
+   train config's on_epoch, val_x/val_y, checkpoint, resume and scaling are not used by
+   bpnn_train_many and must be NULL / BPNN_SCALE_NONE (BPNN_ERR_ARG otherwise); val_split is. */
+typedef struct bpnn_member {
+  size_t struct_size;              /* set by bpnn_member_init */
+  const bpnn_net_config *net;      /* required */
+  const bpnn_train_config *train;  /* NULL = all defaults */
+} bpnn_member;
+
+typedef struct bpnn_member_result {
+  size_t struct_size;    /* set by bpnn_member_result_init; only fields inside it are written */
+  bpnn_status status;    /* BPNN_OK, or BPNN_ERR_NONFINITE when this member's loss became NaN or
+                            infinite (its network keeps the weights from before that step) */
+  size_t epochs_run;     /* epochs completed */
+  double final_loss;     /* the last completed epoch's mean training loss; NaN when none */
+  double train_accuracy; /* the last epoch's; NaN unless the targets are classes */
+  double val_loss;       /* on the member's val_split rows after training; NaN without */
+  double val_accuracy;
+  int lane_path;         /* non-zero: trained by the lane kernel (README "Many networks at once") */
+} bpnn_member_result;
+
+/* Fill with the defaults (net and train NULL; results NaN/zero) and set struct_size. NULL: no-op. */
+BPNN_CAPI void bpnn_member_init(bpnn_member *member);
+BPNN_CAPI void bpnn_member_result_init(bpnn_member_result *result);
+
+/* Trains n_members independent networks on the same x:(n, inputs) and y:(n, outputs), row-major
+   doubles, n >= 1 (each network converts them to its precision), as bpnn_net_train_f64 would train
+   each alone, bit for bit; several at once, one per SIMD lane where the settings allow, on up to
+   `threads` cores (0 = all; the result does not depend on it). On BPNN_OK out[i] (n_members
+   entries) gets member i's network, to free with bpnn_net_free, and results[i] (may be NULL;
+   each with struct_size set by bpnn_member_result_init) its figures; a member that diverged does
+   not fail the call (results[i].status). On any other status no network is returned and out is
+   left as it was. Every member's network must fit the data (BPNN_ERR_ARG names the member). */
+BPNN_CAPI bpnn_status bpnn_train_many(const bpnn_member *members, size_t n_members,
+                                      const double *x, const double *y, size_t n, int threads,
+                                      bpnn_net **out, bpnn_member_result *results);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -8,15 +8,18 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/evaluate.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
+#include "bpnn/sweep.hpp"
 #include "bpnn/train.hpp"
 #include "bpnn/version.hpp"
 #include "nn/network_impl.hpp"
@@ -720,6 +723,90 @@ bpnn_status bpnn_net_evaluate_f64(const bpnn_net* net, const double* x, const do
                                   size_t confusion_len) {
   return evaluate("bpnn_net_evaluate_f64", net, x, y, n, report, confusion, confusion_len,
                   bpnn::Precision::f64);
+}
+
+}  // extern "C"
+
+// ---- many networks at once ---------------------------------------------------------------------
+
+extern "C" {
+
+void bpnn_member_init(bpnn_member* member) {
+  if (member == nullptr) return;
+  std::memset(member, 0, sizeof *member);
+  member->struct_size = sizeof *member;
+}
+
+void bpnn_member_result_init(bpnn_member_result* result) {
+  if (result == nullptr) return;
+  std::memset(result, 0, sizeof *result);
+  result->struct_size = sizeof *result;
+  result->status = BPNN_OK;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  result->final_loss = result->train_accuracy = result->val_loss = result->val_accuracy = nan;
+}
+
+bpnn_status bpnn_train_many(const bpnn_member* members, size_t n_members, const double* x,
+                            const double* y, size_t n, int threads, bpnn_net** out,
+                            bpnn_member_result* results) {
+  return guard("bpnn_train_many", [&] {
+    need(members, "members");
+    need(out, "out");
+    if (n_members == 0) fail_arg("n_members is 0");
+    if (n == 0) fail_arg("n is 0 (no samples)");
+    need(x, "x");
+    need(y, "y");
+    if (threads < 0) fail_arg("threads = " + std::to_string(threads) + " (need >= 0; 0 = all cores)");
+    std::vector<bpnn::SweepMember> list;
+    for (std::size_t i = 0; i < n_members; ++i) {
+      const bpnn_member& m = members[i];
+      const std::string name = "members[" + std::to_string(i) + "]";
+      check_struct_size(m.struct_size, offsetof(bpnn_member, train) + sizeof(m.train), sizeof(bpnn_member),
+                        name.c_str());
+      if (results)
+        check_struct_size(results[i].struct_size, offsetof(bpnn_member_result, status) + sizeof(int),
+                          sizeof(bpnn_member_result), ("results[" + std::to_string(i) + "]").c_str());
+      need(m.net, (name + ".net").c_str());
+      bpnn::SweepMember member;
+      member.network = network_config(m.net);
+      member.train = train_config(m.train);
+      if (const bpnn_train_config* c = m.train) {
+        if (c->on_epoch) fail_arg(name + ".train->on_epoch: not used by bpnn_train_many; leave it NULL");
+        if (BPNN_HAS(c, bpnn_train_config, val_x) && (c->val_x || c->val_y || c->val_n))
+          fail_arg(name + ".train->val_x: one validation set per member is not supported; use val_split");
+        if ((BPNN_HAS(c, bpnn_train_config, checkpoint) && c->checkpoint) ||
+            (BPNN_HAS(c, bpnn_train_config, resume) && c->resume))
+          fail_arg(name + ".train: checkpoints are not supported by bpnn_train_many");
+        if (BPNN_HAS(c, bpnn_train_config, scaling) && raw(c->scaling) != BPNN_SCALE_NONE)
+          fail_arg(name + ".train->scaling: not supported by bpnn_train_many; scale the data first");
+      }
+      list.push_back(std::move(member));
+    }
+    bpnn::Dataset data;
+    data.n = n;
+    data.inputs = list[0].network.sizes.front();
+    data.outputs = list[0].network.sizes.back();
+    data.x.assign(x, x + checked_product(n, data.inputs, "x"));
+    data.y.assign(y, y + checked_product(n, data.outputs, "y"));
+    bpnn::SweepOptions options;
+    options.threads = threads;
+    std::vector<bpnn::SweepResult> trained = bpnn::train_many(list, data, options);
+    std::vector<std::unique_ptr<bpnn_net>> nets;
+    for (bpnn::SweepResult& r : trained) nets.push_back(std::make_unique<bpnn_net>(bpnn_net{std::move(r.network)}));
+    for (std::size_t i = 0; i < n_members; ++i) {
+      out[i] = nets[i].release();
+      if (!results) continue;
+      bpnn_member_result* r = &results[i];
+      const bpnn::SweepResult& from = trained[i];
+      r->status = from.diverged.empty() ? BPNN_OK : BPNN_ERR_NONFINITE;
+      if (BPNN_HAS(r, bpnn_member_result, epochs_run)) r->epochs_run = from.report.epochs_run;
+      if (BPNN_HAS(r, bpnn_member_result, final_loss)) r->final_loss = from.report.final_loss;
+      if (BPNN_HAS(r, bpnn_member_result, train_accuracy)) r->train_accuracy = from.train_accuracy;
+      if (BPNN_HAS(r, bpnn_member_result, val_loss)) r->val_loss = from.val_loss;
+      if (BPNN_HAS(r, bpnn_member_result, val_accuracy)) r->val_accuracy = from.val_accuracy;
+      if (BPNN_HAS(r, bpnn_member_result, lane_path)) r->lane_path = from.lane_path ? 1 : 0;
+    }
+  });
 }
 
 }  // extern "C"

@@ -42,6 +42,23 @@ struct AdamStep {
   T step_size, bc2_sqrt, beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
 };
 
+// One shape of network trained W at a time by KernelTable::sweep_sample_sgd, network m of the
+// group in lane m of every vector: each parameter, activation and δ is a vector of `lanes`
+// consecutive elements ("lane-interleaved"). Offsets count elements of T from the start of the
+// group's parameters (weights, biases) or work buffer (activations, δ).
+struct SweepLayer {
+  std::size_t in = 0, out = 0;
+  Activation act = Activation::sigmoid;  // not softmax
+  std::size_t weight_offset = 0;         // (in, out) vectors: weight (o, i) at (i·out + o)·lanes
+  std::size_t bias_offset = 0;           // (out) vectors
+  std::size_t act_offset = 0, delta_offset = 0;  // work: (out) vectors each
+};
+struct SweepNet {
+  std::size_t lanes = 0;  // networks per group: the table's sweep_lanes (any ≥ 1 for the reference)
+  std::size_t layers = 0;
+  const SweepLayer* layer = nullptr;
+};
+
 template <class T>
 struct KernelTable {
   const char* arch;  // "avx512", "avx2", "sse2" or "reference"
@@ -101,6 +118,19 @@ struct KernelTable {
   // vectors cannot hold a tiny layer.
   double (*sample_sgd_tiny)(const TinyNet& net, const T* x, const T* y, T lr, T* params,
                             T* yhat);
+
+  // One per-sample SGD step (no momentum, MSE loss) of net.lanes networks of one shape at once,
+  // network m in lane m: x:(In) y:(K) lr:(1) vectors, params and work lane-interleaved
+  // (SweepNet) → loss:(lanes) = E of each network before the step, ŷ in the top layer's
+  // activations. Each lane does the operations of this table's single-network per-sample step
+  // (dense_forward, the MSE loss, dense_backward_data, the in-place update with n = 1) in the
+  // same order, so every network ends bit for bit where it would alone. keep null: updates every
+  // lane when every E is finite, else changes nothing and returns false. keep:(lanes) non-null:
+  // updates only lanes whose keep ≠ 0 and whose E is finite, and returns true.
+  // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
+  bool (*sweep_sample_sgd)(const SweepNet& net, const T* x, const T* y, const T* lr, const T* keep,
+                           T* params, T* work, T* loss) = nullptr;
+  std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
 };
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the

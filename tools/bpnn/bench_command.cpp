@@ -78,8 +78,8 @@ void run_bench(const BenchOptions& o) {
           std::none_of(all.begin(), all.end(), [&](const bench::Workload& w) { return w.name == name; }))
         throw Error(ErrorKind::argument,
                     "--workload " + name +
-                        ": unknown (choose seed, seed_f64, small, mnist, wide, or scaling: deep, "
-                        "shallow, small_batch, large_input, mlp512)");
+                        ": unknown (choose seed, seed_f64, small, mnist, wide, seed_sweep, "
+                        "small_sweep, or scaling: deep, shallow, small_batch, large_input, mlp512)");
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
 
@@ -139,11 +139,12 @@ void bench_command_register(CLI::App& app, int& exit_code) {
       "bench", "Measure training throughput: samples/s, GFLOP/s and the fraction of the FMA peak");
   cmd->add_option("--workload", o->workloads,
                   "Named workloads: seed (2-4-1 per-sample), seed_f64, small (64-32-10 per-sample), "
-                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256); default all "
-                  "of these. The thread-scaling check, on request: deep (256x5-10 batch 64), "
-                  "shallow (2048-4096-10 batch 32), small_batch (784-1024-10 batch 16), "
-                  "large_input (8192-512-10 batch 64), mlp512 (784-512-512-10 batch 128), or "
-                  "scaling for all five")
+                  "mnist (784-256-10 batch 64), wide (1024-4096-4096-1024 batch 256), seed_sweep (64 "
+                  "seed networks per-sample, train_many), small_sweep (16 × 64-32-10 per-sample); "
+                  "default all of these; a sweep's samples_per_s counts member-samples. The "
+                  "thread-scaling check, on request: deep (256x5-10 batch 64), shallow "
+                  "(2048-4096-10 batch 32), small_batch (784-1024-10 batch 16), large_input "
+                  "(8192-512-10 batch 64), mlp512 (784-512-512-10 batch 128), or scaling for all five")
       ->delimiter(',');
   add_whole_list_option(*cmd, "--layers", o->layers, 2, max_layer_width,
                         "A custom network instead, e.g. 784,512,10")

@@ -11,5 +11,6 @@ void bench_command_register(CLI::App& app, int& exit_code);
 void export_command_register(CLI::App& app, int& exit_code);
 void check_grad_command_register(CLI::App& app, int& exit_code);
 void eval_command_register(CLI::App& app, int& exit_code);
+void sweep_command_register(CLI::App& app, int& exit_code);
 
 }  // namespace bpnn::cli

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     export_command_register(app, exit_code);
     check_grad_command_register(app, exit_code);
     eval_command_register(app, exit_code);
+    sweep_command_register(app, exit_code);
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -676,3 +676,109 @@ def to_torch(net):
         if make is not None:
             modules.append(make())
     return nn.Sequential(*modules)
+
+
+# ---- many networks at once (bpnn_train_many) --------------------------------------------------
+
+class _Member(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("net", ctypes.POINTER(_NetConfig)),
+                ("train", ctypes.POINTER(_TrainConfig))]
+
+
+class _MemberResult(ctypes.Structure):
+    _fields_ = [("struct_size", _size_t), ("status", ctypes.c_int), ("epochs_run", _size_t),
+                ("final_loss", ctypes.c_double), ("train_accuracy", ctypes.c_double),
+                ("val_loss", ctypes.c_double), ("val_accuracy", ctypes.c_double),
+                ("lane_path", ctypes.c_int)]
+
+
+_member_init = _declare("bpnn_member_init", None, ctypes.POINTER(_Member))
+_member_result_init = _declare("bpnn_member_result_init", None, ctypes.POINTER(_MemberResult))
+_train_many = _declare("bpnn_train_many", _status, ctypes.POINTER(_Member), _size_t, _p_f64, _p_f64,
+                       _size_t, ctypes.c_int, ctypes.POINTER(_p_net), ctypes.POINTER(_MemberResult))
+
+_MEMBER_NET_KEYS = {"sizes", "hidden_act", "output_act", "loss", "precision", "init", "init_scale",
+                    "seed"}
+_MEMBER_TRAIN_KEYS = {"learning_rate", "momentum", "batch", "epochs", "shuffle", "train_seed",
+                      "optimizer", "betas", "eps", "l2", "clip", "schedule", "val_split"}
+
+
+def train_many(x, y, members, threads=0, results=False):
+    """Trains several independent networks on the same x:(n, inputs), y:(n, outputs) at once
+    (bpnn_train_many): each member is a dict of Network's arguments (sizes, hidden_act,
+    output_act, loss, precision, init, init_scale, seed) and train's (learning_rate, momentum,
+    batch, epochs, shuffle, optimizer, betas, eps, l2, clip, schedule, val_split; train_seed
+    seeds the shuffle and defaults to seed, as `bpnn train --seed` does). Each network equals,
+    bit for bit, Network(...).train(x, y, ...) with the same arguments; per-sample SGD members
+    train several at once, one per SIMD lane. Returns the list of networks, in order; with
+    results=True also a list of dicts (status "ok" or "diverged", epochs_run, final_loss,
+    train_accuracy, val_loss, val_accuracy, lane_path). A member that diverges keeps its weights
+    from before the failing step and does not stop the others."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise Error(ERR_ARG, f"x and y: expected (n, inputs) and (n, outputs) with the same n, "
+                             f"got {x.shape} and {y.shape}")
+    members = list(members)
+    if not members:
+        raise Error(ERR_ARG, "members: empty")
+    keep = []  # the ctypes objects the C call reads
+    c_members = (_Member * len(members))()
+    nan = float("nan")
+    for i, m in enumerate(members):
+        unknown = set(m) - _MEMBER_NET_KEYS - _MEMBER_TRAIN_KEYS
+        if unknown:
+            raise Error(ERR_ARG, f"members[{i}]: unknown keys {sorted(unknown)}")
+        if "sizes" not in m:
+            raise Error(ERR_ARG, f"members[{i}]: sizes is required")
+        sizes = [_integer(s, f"members[{i}] sizes", 0, _SIZE_MAX) for s in m["sizes"]]
+        c_sizes = (_size_t * max(len(sizes), 1))(*sizes)
+        net = _NetConfig()
+        _net_config_init(ctypes.byref(net))
+        net.sizes = ctypes.cast(c_sizes, ctypes.POINTER(_size_t))
+        net.n_sizes = len(sizes)
+        net.hidden_act = _code(_ACTIVATIONS, m.get("hidden_act", "sigmoid"), "hidden_act")
+        net.output_act = _code(_ACTIVATIONS, m.get("output_act", "sigmoid"), "output_act")
+        net.loss = _code(_LOSSES, m.get("loss", "mse"), "loss")
+        net.precision = _code(_PRECISIONS, m.get("precision", "f32"), "precision")
+        net.init = _code(_INITS, m.get("init", "xavier"), "init")
+        net.init_scale = float(m.get("init_scale", 0.5))
+        net.seed = _integer(m.get("seed", 1), "seed", 0, _UINT64_MAX)
+        train = _TrainConfig()
+        _train_config_init(ctypes.byref(train))
+        lr, mu, l2 = m.get("learning_rate"), m.get("momentum"), m.get("l2")
+        train.learning_rate = nan if lr is None else float(lr)
+        train.momentum = nan if mu is None else float(mu)
+        train.l2 = nan if l2 is None else float(l2)
+        train.batch = _integer(m.get("batch", 1), "batch", 0, _SIZE_MAX)
+        train.epochs = _integer(m.get("epochs", 10), "epochs", 0, _SIZE_MAX)
+        train.shuffle = 1 if m.get("shuffle", True) else 0
+        train.seed = _integer(m.get("train_seed", m.get("seed", 1)), "train_seed", 0, _UINT64_MAX)
+        train.optimizer = _code(_OPTIMIZERS, m.get("optimizer", "sgd"), "optimizer")
+        train.beta1, train.beta2 = (float(b) for b in m.get("betas", (0.9, 0.999)))
+        train.eps = float(m.get("eps", 1e-8))
+        train.clip = float(m.get("clip", 0.0))
+        schedule = m.get("schedule")
+        if schedule is not None:
+            schedule = str(schedule).encode()
+            train.schedule = schedule
+        train.val_split = float(m.get("val_split", 0.0))
+        keep.append((c_sizes, net, train, schedule))
+        _member_init(ctypes.byref(c_members[i]))
+        c_members[i].net = ctypes.pointer(net)
+        c_members[i].train = ctypes.pointer(train)
+    out = (_p_net * len(members))()
+    c_results = (_MemberResult * len(members))()
+    for r in c_results:
+        _member_result_init(ctypes.byref(r))
+    _check(_train_many(c_members, len(members), x.ctypes.data_as(_p_f64), y.ctypes.data_as(_p_f64),
+                       x.shape[0], _integer(threads, "threads", 0, _INT_MAX), out, c_results))
+    nets = [Network._adopt(out[i]) for i in range(len(members))]
+    if not results:
+        return nets
+    return nets, [{"status": "ok" if r.status == OK else "diverged", "epochs_run": r.epochs_run,
+                   "final_loss": r.final_loss, "train_accuracy": r.train_accuracy,
+                   "val_loss": r.val_loss, "val_accuracy": r.val_accuracy,
+                   "lane_path": bool(r.lane_path)} for r in c_results]

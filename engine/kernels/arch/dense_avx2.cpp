@@ -2,6 +2,7 @@
 // AVX2 and FMA flags (CMakeLists.txt derives them from the file name).
 #include "kernels/arch/dense_tables.hpp"
 #include "kernels/simd/dense_table.hpp"
+#include "kernels/simd/sweep_sample_sgd.hpp"
 
 namespace bpnn::kernels {
 
@@ -9,7 +10,12 @@ template <class T>
 const KernelTable<T>& kernels_avx2() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<fma3<avx2>, T>("avx2", elementwise_avx2<T>());
+  static const KernelTable<T> table = [] {
+    KernelTable<T> t = simd::dense_table<fma3<avx2>, T>("avx2", elementwise_avx2<T>());
+    t.sweep_sample_sgd = simd::sweep_sample_sgd<fma3<avx2>, T>;  // many networks, one per lane
+    t.sweep_lanes = batch<T, fma3<avx2>>::size;
+    return t;
+  }();
   return table;
 }
 

@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/arch/dense_tables.hpp"
 #include "kernels/simd/dense_table.hpp"
+#include "kernels/simd/sweep_sample_sgd.hpp"
 
 namespace bpnn::kernels {
 
@@ -13,7 +14,12 @@ template <class T>
 const KernelTable<T>& kernels_avx512() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<avx512bw, T>("avx512", elementwise_avx512<T>());
+  static const KernelTable<T> table = [] {
+    KernelTable<T> t = simd::dense_table<avx512bw, T>("avx512", elementwise_avx512<T>());
+    t.sweep_sample_sgd = simd::sweep_sample_sgd<avx512bw, T>;  // many networks, one per lane
+    t.sweep_lanes = batch<T, avx512bw>::size;
+    return t;
+  }();
   return table;
 }
 

@@ -2,6 +2,7 @@
 // SSE2 (x86-64 baseline) flags (CMakeLists.txt derives them from the file name).
 #include "kernels/arch/dense_tables.hpp"
 #include "kernels/simd/dense_table.hpp"
+#include "kernels/simd/sweep_sample_sgd.hpp"
 
 namespace bpnn::kernels {
 
@@ -9,7 +10,12 @@ template <class T>
 const KernelTable<T>& kernels_sse2() {
   using namespace xsimd;
   // initialised on first use, immutable afterwards
-  static const KernelTable<T> table = simd::dense_table<sse2, T>("sse2", elementwise_sse2<T>());
+  static const KernelTable<T> table = [] {
+    KernelTable<T> t = simd::dense_table<sse2, T>("sse2", elementwise_sse2<T>());
+    t.sweep_sample_sgd = simd::sweep_sample_sgd<sse2, T>;  // many networks, one per lane
+    t.sweep_lanes = batch<T, sse2>::size;
+    return t;
+  }();
   return table;
 }
 

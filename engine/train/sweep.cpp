@@ -1,0 +1,451 @@
+// train_many: lane groups through KernelTable::sweep_sample_sgd, every other member through the
+// single-network trainer; see include/bpnn/sweep.hpp.
+#include "bpnn/sweep.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <variant>
+
+#include "bpnn/data.hpp"
+#include "bpnn/error.hpp"
+#include "bpnn/evaluate.hpp"
+#include "kernels/reference/sweep_reference.hpp"
+#include "nn/network_impl.hpp"
+#include "nn/random.hpp"
+#include "train/parallel.hpp"
+#include "train/schedule.hpp"
+
+namespace bpnn {
+namespace {
+
+std::string member_name(std::size_t i) { return "member " + std::to_string(i); }
+
+// The data set in T, as the trainer converts it, shared by every lane group of that precision.
+template <class T>
+struct DataIn {
+  std::size_t n = 0, inputs = 0, outputs = 0;
+  AlignedVector<T> x, y;
+};
+
+template <class T>
+DataIn<T> data_in(const Dataset& data) {
+  DataIn<T> d{data.n, data.inputs, data.outputs, {}, {}};
+  d.x.assign(data.x.begin(), data.x.end());
+  d.y.assign(data.y.begin(), data.y.end());
+  for (std::size_t i = 0; i < d.x.size(); ++i)
+    if (!std::isfinite(d.x[i]))
+      throw Error(ErrorKind::data, "training data: input " + std::to_string(i % d.inputs) +
+                                       " of sample " + std::to_string(i / d.inputs) +
+                                       " is not finite in this precision");
+  for (std::size_t i = 0; i < d.y.size(); ++i)
+    if (!std::isfinite(d.y[i]))
+      throw Error(ErrorKind::data, "training data: target " + std::to_string(i % d.outputs) +
+                                       " of sample " + std::to_string(i / d.outputs) +
+                                       " is not finite in this precision");
+  return d;
+}
+
+// The rows a member trains on and is scored on, as the trainer splits them.
+struct MemberRows {
+  std::vector<std::size_t> train, validation;  // empty validation: none (or the shared set)
+};
+
+MemberRows member_rows(const TrainConfig& c, const Dataset& data) {
+  MemberRows rows;
+  if (c.val_split > 0) {
+    RowSplit split = split_rows_stratified(data.y.data(), data.n, data.outputs, c.val_split, c.seed);
+    if (split.train.empty() || split.test.empty())
+      throw Error(ErrorKind::argument, "val_split: " + std::to_string(data.n) +
+                                           " samples are too few to hold out a validation part");
+    rows.train = std::move(split.train);
+    rows.validation = std::move(split.test);
+  } else {
+    rows.train.resize(data.n);
+    std::iota(rows.train.begin(), rows.train.end(), std::size_t{0});
+  }
+  return rows;
+}
+
+// The final validation score of a trained member, by bpnn::evaluate.
+void validation_score(SweepResult& r, const Dataset& data, const std::vector<std::size_t>& rows,
+                      const Dataset* validation) {
+  Evaluation e;
+  if (validation) {
+    e = evaluate(r.network, validation->x.data(), validation->y.data(), validation->n);
+  } else if (!rows.empty()) {
+    std::vector<double> x, y;
+    for (std::size_t row : rows) {
+      x.insert(x.end(), data.x.begin() + row * data.inputs, data.x.begin() + (row + 1) * data.inputs);
+      y.insert(y.end(), data.y.begin() + row * data.outputs, data.y.begin() + (row + 1) * data.outputs);
+    }
+    e = evaluate(r.network, x.data(), y.data(), rows.size());
+  } else {
+    return;
+  }
+  r.val_loss = e.loss;
+  r.val_accuracy = e.accuracy;
+}
+
+std::string diverged_message(double loss, std::size_t epoch) {
+  return "training diverged: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+         " in epoch " + std::to_string(epoch + 1) +
+         "; the network keeps the weights from before that step (try a smaller learning rate)";
+}
+
+// A member through the single-network trainer, on one thread.
+void single_train(const SweepMember& member, const Dataset& data, const Dataset* validation,
+                  SweepResult& r) {
+  TrainConfig c = member.train;
+  c.threads = 1;
+  c.checkpoint.clear();
+  std::size_t epochs = 0;
+  EpochStats last;
+  const auto on_epoch = [&](const EpochStats& s) {
+    ++epochs;
+    last = s;
+    return EpochAction::go_on;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    r.report = validation ? train(r.network, c, data, *validation, on_epoch)
+                          : train(r.network, c, data, on_epoch);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::nonfinite) throw;
+    r.diverged = e.what();
+    r.report.epochs_run = epochs;
+    r.report.final_loss = epochs > 0 ? last.loss : std::numeric_limits<double>::quiet_NaN();
+  }
+  r.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.train_accuracy = epochs > 0 ? last.accuracy : std::numeric_limits<double>::quiet_NaN();
+  validation_score(r, data, member_rows(train_config_resolve(c), data).validation, validation);
+}
+
+enum class Classes { none, one_hot, binary };
+
+// As TrainerCore: one-hot rows when every target is 0/1 and each row has one 1 (K > 1), one 0/1
+// column, or none.
+template <class T>
+Classes classes_of(const DataIn<T>& d, const std::vector<std::size_t>& rows) {
+  const std::size_t k = d.outputs;
+  bool all_01 = true, one_hot = k > 1;
+  for (std::size_t row : rows) {
+    const T* t = d.y.data() + row * k;
+    std::size_t ones = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      all_01 = all_01 && (t[j] == T(0) || t[j] == T(1));
+      ones += t[j] == T(1);
+    }
+    one_hot = one_hot && ones == 1;
+  }
+  if (!all_01) return Classes::none;
+  return one_hot ? Classes::one_hot : (k == 1 ? Classes::binary : Classes::none);
+}
+
+// A lane group: up to W members of one shape, trained together by the lane kernel.
+template <class T>
+void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMember>& members,
+                 const Dataset& data, const DataIn<T>& d, const Dataset* validation,
+                 std::vector<SweepResult>& results) {
+  const kernels::KernelTable<T>& table = kernels::kernels_select<T>();
+  const auto step = table.sweep_sample_sgd ? table.sweep_sample_sgd
+                                           : kernels::sweep_sample_sgd_reference<T>;
+  const std::size_t W = table.sweep_sample_sgd ? table.sweep_lanes : 8;
+  const std::size_t used = ids.size();
+  const NetworkConfig& shape = members[ids[0]].network;
+  const std::size_t L = shape.sizes.size() - 1;
+  const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back();
+
+  // the group's layout: lane-interleaved parameters and work buffers
+  std::vector<kernels::SweepLayer> layers(L);
+  std::size_t params_size = 0, work_size = 0;
+  for (std::size_t l = 0; l < L; ++l) {
+    kernels::SweepLayer& s = layers[l];
+    s.in = shape.sizes[l];
+    s.out = shape.sizes[l + 1];
+    s.act = l + 1 == L ? shape.output_act : shape.hidden_act;
+    s.weight_offset = params_size;
+    params_size += s.in * s.out * W;
+    s.bias_offset = params_size;
+    params_size += s.out * W;
+    s.act_offset = work_size;
+    work_size += s.out * W;
+    s.delta_offset = work_size;
+    work_size += s.out * W;
+  }
+  const kernels::SweepNet net{W, L, layers.data()};
+  AlignedVector<T> params(params_size), work(work_size);
+
+  // lane m trains member ids[m]; lanes past `used` repeat lane 0, and their results are dropped
+  const auto member_of = [&](std::size_t m) { return ids[m < used ? m : 0]; };
+  std::vector<TrainConfig> configs;
+  std::vector<MemberRows> rows;
+  std::vector<Random> random;
+  std::vector<LearningRateSchedule> schedules;
+  std::vector<std::vector<std::size_t>> order;
+  std::vector<Classes> classes;
+  std::vector<T> weights, bias;
+  for (std::size_t m = 0; m < used; ++m) {
+    const TrainConfig& c = configs.emplace_back(train_config_resolve(members[ids[m]].train));
+    rows.push_back(member_rows(c, data));
+    random.emplace_back(c.seed);
+    schedules.emplace_back(c.schedule, c.learning_rate, c.epochs);
+    order.emplace_back(rows.back().train.size());
+    std::iota(order.back().begin(), order.back().end(), std::size_t{0});
+    classes.push_back(classes_of(d, rows.back().train));
+    if (rows.back().train.size() != rows[0].train.size())
+      throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
+  }
+  for (std::size_t m = 0; m < W; ++m) {
+    const Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(results[member_of(m)].network).mlp);
+    for (std::size_t l = 0; l < L; ++l) {
+      const kernels::SweepLayer& s = layers[l];
+      weights.resize(s.in * s.out);
+      bias.resize(s.out);
+      mlp.get_layer(l, weights.data(), bias.data());
+      for (std::size_t o = 0; o < s.out; ++o) {
+        params[s.bias_offset + o * W + m] = bias[o];
+        for (std::size_t i = 0; i < s.in; ++i)
+          params[s.weight_offset + (i * s.out + o) * W + m] = weights[o * s.in + i];
+      }
+    }
+  }
+
+  const std::size_t n = rows[0].train.size();
+  const std::size_t epochs = configs[0].epochs;
+  const std::size_t block = std::min<std::size_t>(n, 64);  // steps staged at a time
+  AlignedVector<T> xs(block * in0 * W), ys(block * k * W), lr(W), keep(W, T(1)), loss(W);
+  const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
+  std::vector<char> active(W, 1);
+  bool any_classes = false;
+  for (Classes c : classes) any_classes = any_classes || c != Classes::none;
+  // the epoch's rows of each member: its order itself, or through its held-out split's rows
+  std::vector<std::vector<std::size_t>> split_sample(used);
+  std::vector<const std::size_t*> sample(used);
+  for (std::size_t m = 0; m < used; ++m) {
+    if (configs[m].val_split > 0) split_sample[m].resize(n);
+    sample[m] = configs[m].val_split > 0 ? split_sample[m].data() : order[m].data();
+  }
+  std::vector<double> loss_sum(W);
+  std::vector<std::size_t> correct(W), epochs_done(W, 0);
+  std::vector<double> last_loss(W, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> last_accuracy(W, std::numeric_limits<double>::quiet_NaN());
+  const auto start = std::chrono::steady_clock::now();
+  const auto diverge = [&](std::size_t m, std::size_t epoch) {
+    if (!active[m]) return;
+    active[m] = 0;
+    keep[m] = T(0);
+    keep_lanes = keep.data();
+    if (m < used) results[ids[m]].diverged = diverged_message(loss[m], epoch);
+  };
+  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    for (std::size_t m = 0; m < used; ++m) {
+      lr[m] = static_cast<T>(schedules[m].rate(epoch));
+      if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
+      if (configs[m].val_split > 0)
+        for (std::size_t t = 0; t < n; ++t) split_sample[m][t] = rows[m].train[order[m][t]];
+    }
+    for (std::size_t m = used; m < W; ++m) lr[m] = lr[0];
+    std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
+    std::fill(correct.begin(), correct.end(), std::size_t{0});
+    for (std::size_t t0 = 0; t0 < n; t0 += block) {
+      const std::size_t steps = std::min(block, n - t0);
+      // the block's samples, member by member in its own order, transposed into lanes
+      for (std::size_t m = 0; m < W; ++m) {
+        const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
+        for (std::size_t s = 0; s < steps; ++s) {
+          const std::size_t row = rows_of_block[s];
+          const T* x = d.x.data() + row * in0;
+          const T* y = d.y.data() + row * k;
+          for (std::size_t i = 0; i < in0; ++i) xs[(s * in0 + i) * W + m] = x[i];
+          for (std::size_t j = 0; j < k; ++j) ys[(s * k + j) * W + m] = y[j];
+        }
+      }
+      for (std::size_t s = 0; s < steps; ++s) {
+        const T* x = xs.data() + s * in0 * W;
+        const T* y = ys.data() + s * k * W;
+        if (!step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data())) {
+          for (std::size_t m = 0; m < W; ++m)
+            if (!std::isfinite(loss[m])) diverge(m, epoch);
+          step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
+        } else if (keep_lanes) {
+          for (std::size_t m = 0; m < W; ++m)
+            if (active[m] && !std::isfinite(loss[m])) diverge(m, epoch);
+        }
+        if (!keep_lanes) {  // every lane trains
+          for (std::size_t m = 0; m < used; ++m) loss_sum[m] += static_cast<double>(loss[m]);
+        } else {
+          for (std::size_t m = 0; m < used; ++m)
+            if (active[m]) loss_sum[m] += static_cast<double>(loss[m]);
+        }
+        if (!any_classes) continue;
+        const T* yhat = work.data() + layers[L - 1].act_offset;
+        for (std::size_t m = 0; m < used; ++m) {
+          if (!active[m]) continue;
+          if (classes[m] == Classes::binary) {
+            correct[m] += (yhat[m] > T(0.5)) == (y[m] > T(0.5));
+          } else if (classes[m] == Classes::one_hot) {
+            std::size_t best_p = 0, best_t = 0;
+            for (std::size_t j = 1; j < k; ++j) {
+              if (yhat[j * W + m] > yhat[best_p * W + m]) best_p = j;
+              if (y[j * W + m] > y[best_t * W + m]) best_t = j;
+            }
+            correct[m] += best_p == best_t;
+          }
+        }
+      }
+    }
+    for (std::size_t m = 0; m < used; ++m) {
+      if (!active[m]) continue;
+      epochs_done[m] = epoch + 1;
+      last_loss[m] = loss_sum[m] / static_cast<double>(n);
+      if (classes[m] != Classes::none)
+        last_accuracy[m] = static_cast<double>(correct[m]) / static_cast<double>(n);
+    }
+    if (std::none_of(active.begin(), active.begin() + static_cast<std::ptrdiff_t>(used),
+                     [](char a) { return a != 0; }))
+      break;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (std::size_t m = 0; m < used; ++m) {
+    SweepResult& r = results[ids[m]];
+    Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(r.network).mlp);
+    for (std::size_t l = 0; l < L; ++l) {
+      const kernels::SweepLayer& s = layers[l];
+      weights.resize(s.in * s.out);
+      bias.resize(s.out);
+      for (std::size_t o = 0; o < s.out; ++o) {
+        bias[o] = params[s.bias_offset + o * W + m];
+        for (std::size_t i = 0; i < s.in; ++i)
+          weights[o * s.in + i] = params[s.weight_offset + (i * s.out + o) * W + m];
+      }
+      mlp.set_layer(l, weights.data(), bias.data());
+    }
+    r.lane_path = true;
+    r.report.epochs_run = epochs_done[m];
+    r.report.final_loss = last_loss[m];
+    r.report.seconds = seconds;
+    r.train_accuracy = last_accuracy[m];
+    validation_score(r, data, rows[m].validation, validation);
+  }
+}
+
+// Members that share everything the lane kernel needs to be shared.
+using GroupKey = std::tuple<Precision, std::vector<std::size_t>, Activation, Activation, std::size_t,
+                            double, bool>;
+
+std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, const Dataset& data,
+                                    const Dataset* validation, const SweepOptions& options) {
+  if (members.empty()) throw Error(ErrorKind::argument, "train_many: no members");
+  if (data.n == 0) throw Error(ErrorKind::argument, "training data: no samples");
+  std::vector<bool> lanes(members.size());
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const SweepMember& m = members[i];
+    try {
+      validate(m.network);
+      const TrainConfig c = train_config_resolve(m.train);
+      if (m.network.sizes.front() != data.inputs || m.network.sizes.back() != data.outputs)
+        throw Error(ErrorKind::argument,
+                    "the network has " + std::to_string(m.network.sizes.front()) + " inputs and " +
+                        std::to_string(m.network.sizes.back()) + " outputs, the data " +
+                        std::to_string(data.inputs) + " and " + std::to_string(data.outputs));
+      if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
+      if (c.epochs == 0 || c.epochs > max_epochs)
+        throw Error(ErrorKind::argument, "epochs: must be between 1 and " + std::to_string(max_epochs) +
+                                             ", not " + std::to_string(c.epochs));
+      if (!(c.val_split >= 0 && c.val_split < 1))
+        throw Error(ErrorKind::argument, "val_split: must be in [0, 1), not " + std::to_string(c.val_split));
+      if (validation && c.val_split > 0)
+        throw Error(ErrorKind::argument, "val_split must be 0 when a validation set is given");
+      if (validation && (validation->inputs != data.inputs || validation->outputs != data.outputs))
+        throw Error(ErrorKind::argument, "the validation set's columns differ from the data's");
+      lanes[i] = sweep_lane_path(m);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::argument) throw;
+      throw Error(ErrorKind::argument, member_name(i) + ": " + e.what());
+    }
+  }
+
+  std::vector<SweepResult> results;
+  results.reserve(members.size());
+  for (const SweepMember& m : members) results.emplace_back(Network(m.network));
+
+  // tasks: lane groups of W members of one shape, in the members' order, then one task per
+  // other member
+  std::map<GroupKey, std::vector<std::size_t>> shapes;
+  std::vector<std::size_t> singles;
+  std::optional<DataIn<float>> data_f32;
+  std::optional<DataIn<double>> data_f64;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (!lanes[i]) {
+      singles.push_back(i);
+      continue;
+    }
+    const SweepMember& m = members[i];
+    const TrainConfig c = train_config_resolve(m.train);
+    shapes[GroupKey{m.network.precision, m.network.sizes, m.network.hidden_act,
+                    m.network.output_act, c.epochs, c.val_split, c.shuffle}]
+        .push_back(i);
+    if (m.network.precision == Precision::f32 && !data_f32) data_f32 = data_in<float>(data);
+    if (m.network.precision == Precision::f64 && !data_f64) data_f64 = data_in<double>(data);
+  }
+  struct Task {
+    std::vector<std::size_t> ids;
+    bool lanes;
+  };
+  std::vector<Task> tasks;
+  for (auto& [key, ids] : shapes) {
+    const std::size_t W = std::get<0>(key) == Precision::f32
+                              ? (kernels::kernels_select<float>().sweep_lanes
+                                     ? kernels::kernels_select<float>().sweep_lanes : 8)
+                              : (kernels::kernels_select<double>().sweep_lanes
+                                     ? kernels::kernels_select<double>().sweep_lanes : 8);
+    for (std::size_t g = 0; g < ids.size(); g += W)
+      tasks.push_back({std::vector<std::size_t>(ids.begin() + static_cast<std::ptrdiff_t>(g),
+                                                ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + W))),
+                       true});
+  }
+  for (std::size_t i : singles) tasks.push_back({{i}, false});
+
+  ParallelFor parallel(options.backend, options.threads);
+  parallel.run(tasks.size(), [&](std::size_t t) {
+    const Task& task = tasks[t];
+    if (!task.lanes) {
+      single_train(members[task.ids[0]], data, validation, results[task.ids[0]]);
+    } else if (members[task.ids[0]].network.precision == Precision::f32) {
+      lanes_train<float>(task.ids, members, data, *data_f32, validation, results);
+    } else {
+      lanes_train<double>(task.ids, members, data, *data_f64, validation, results);
+    }
+  });
+  return results;
+}
+
+}  // namespace
+
+bool sweep_lane_path(const SweepMember& member) {
+  validate(member.network);
+  const TrainConfig c = train_config_resolve(member.train);
+  const NetworkConfig& n = member.network;
+  return c.optimizer == Optimizer::sgd && c.momentum == 0 && c.l2 == 0 && c.clip == 0 &&
+         c.batch == 1 && c.early_stop == 0 && c.schedule.kind != ScheduleKind::plateau &&
+         n.loss == Loss::mse && n.output_act != Activation::softmax;
+}
+
+std::vector<SweepResult> train_many(const std::vector<SweepMember>& members, const Dataset& data,
+                                    const SweepOptions& options) {
+  return many_train(members, data, nullptr, options);
+}
+
+std::vector<SweepResult> train_many(const std::vector<SweepMember>& members, const Dataset& data,
+                                    const Dataset& validation, const SweepOptions& options) {
+  return many_train(members, data, &validation, options);
+}
+
+}  // namespace bpnn

@@ -1,0 +1,302 @@
+// train_many (include/bpnn/sweep.hpp): every member equals bpnn::train with its settings bit for
+// bit, on every instruction set this CPU runs, through the lane kernel and through the
+// single-network trainer; a member that diverges stops alone; the lane kernel is close to its
+// scalar reference.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bpnn/data.hpp"
+#include "bpnn/error.hpp"
+#include "bpnn/sweep.hpp"
+#include "bpnn/train.hpp"
+#include "kernels/isa.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/reference/sweep_reference.hpp"
+#include "nn/aligned.hpp"
+#include "same_bits.hpp"
+
+using bpnn::Activation;
+using bpnn::SweepMember;
+
+namespace {
+
+// Sets BPNN_ARCH for the lifetime of the object, then restores what was there.
+class ScopedArch {
+ public:
+  explicit ScopedArch(const char* value) {
+    if (const char* old = std::getenv("BPNN_ARCH")) old_ = old;
+    if (value)
+      setenv("BPNN_ARCH", value, 1);
+    else
+      unsetenv("BPNN_ARCH");
+  }
+  ~ScopedArch() {
+    if (old_)
+      setenv("BPNN_ARCH", old_->c_str(), 1);
+    else
+      unsetenv("BPNN_ARCH");
+  }
+  ScopedArch(const ScopedArch&) = delete;
+  ScopedArch& operator=(const ScopedArch&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
+
+// The instruction sets this CPU runs, and the reference.
+std::vector<std::string> arch_names() {
+  std::vector<std::string> names;
+  for (const auto& info : bpnn::kernels::instruction_sets)
+    if (bpnn::kernels::cpu_runs(info.set)) names.emplace_back(info.name);
+  names.emplace_back("reference");
+  return names;
+}
+
+// n seeded samples: inputs in [-1, 1]; targets one-hot classes (outputs > 1), a 0/1 column, or
+// values in (0, 1)
+bpnn::Dataset data_make(std::size_t n, std::size_t inputs, std::size_t outputs, bool classes,
+                        unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  bpnn::Dataset d;
+  d.n = n;
+  d.inputs = inputs;
+  d.outputs = outputs;
+  for (std::size_t r = 0; r < n; ++r) {
+    double s = 0;
+    for (std::size_t i = 0; i < inputs; ++i) {
+      d.x.push_back(u(gen));
+      s += d.x.back() * static_cast<double>(i % 3 + 1);
+    }
+    for (std::size_t j = 0; j < outputs; ++j) {
+      if (!classes)
+        d.y.push_back(0.5 + 0.4 * std::sin(s + static_cast<double>(j)));
+      else if (outputs == 1)
+        d.y.push_back(s > 0 ? 1.0 : 0.0);
+      else
+        d.y.push_back(static_cast<std::size_t>(std::fabs(s) * 7) % outputs == j ? 1.0 : 0.0);
+    }
+  }
+  return d;
+}
+
+struct Shape {
+  std::vector<std::size_t> sizes;
+  Activation hidden, output;
+  bool classes;
+};
+
+// Shapes that reach every branch of the single path's order: the tiny step (2-4-1, 2-2-1), the
+// few-lanes back-propagation, one vector of outputs (haddp's tree), several vectors.
+const std::vector<Shape> shapes = {
+    {{2, 4, 1}, Activation::sigmoid, Activation::sigmoid, true},  // the seed network
+    {{2, 2, 1}, Activation::tanh, Activation::sigmoid, true},
+    {{3, 5, 2}, Activation::relu, Activation::linear, false},
+    {{5, 12, 6}, Activation::sigmoid, Activation::sigmoid, true},
+    {{20, 24, 10}, Activation::sigmoid, Activation::sigmoid, true},
+    {{6, 20, 18, 3}, Activation::tanh, Activation::sigmoid, false},
+};
+
+std::vector<SweepMember> members_of(const Shape& shape, bpnn::Precision precision, std::size_t count,
+                                    double val_split) {
+  std::vector<SweepMember> members;
+  for (std::size_t m = 0; m < count; ++m) {
+    SweepMember member;
+    member.network.sizes = shape.sizes;
+    member.network.hidden_act = shape.hidden;
+    member.network.output_act = shape.output;
+    member.network.precision = precision;
+    member.network.seed = 11 + m;
+    member.train.learning_rate = 0.05 + 0.1 * static_cast<double>(m % 5);
+    member.train.seed = 101 + 3 * m;
+    member.train.epochs = 3;
+    member.train.val_split = val_split;
+    member.train.threads = 1;
+    members.push_back(member);
+  }
+  return members;
+}
+
+// Every layer's weights and biases, as doubles (exact for f32).
+std::vector<double> parameters(const bpnn::Network& net) {
+  std::vector<double> all;
+  for (std::size_t l = 0; l < net.n_layers(); ++l) {
+    const auto w = net.weights(l), b = net.bias(l);
+    all.insert(all.end(), w.begin(), w.end());
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  return all;
+}
+
+// The member trained alone by bpnn::train.
+bpnn::Network alone(const SweepMember& member, const bpnn::Dataset& data) {
+  bpnn::Network net(member.network);
+  bpnn::train(net, member.train, data);
+  return net;
+}
+
+void check_equal_alone(const std::vector<SweepMember>& members, const bpnn::Dataset& data,
+                       int threads) {
+  bpnn::SweepOptions options;
+  options.threads = threads;
+  const auto results = bpnn::train_many(members, data, options);
+  REQUIRE(results.size() == members.size());
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    INFO("member " << m << ", lane path " << results[m].lane_path);
+    CHECK(results[m].diverged.empty());
+    CHECK(results[m].report.epochs_run == members[m].train.epochs);
+    CHECK(bpnn_test::same_bits(parameters(results[m].network), parameters(alone(members[m], data))));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("train_many: every lane-path member equals bpnn::train bit for bit", "[sweep]") {
+  for (const std::string& arch : arch_names()) {
+    ScopedArch scoped(arch.c_str());
+    for (const auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+      for (const Shape& shape : shapes) {
+        INFO(arch << (precision == bpnn::Precision::f32 ? " f32 " : " f64 ") << shape.sizes.size()
+                  << " sizes, first hidden " << shape.sizes[1]);
+        const bpnn::Dataset data =
+            data_make(29, shape.sizes.front(), shape.sizes.back(), shape.classes, 7);
+        // 19 members: a full group of 16 f32 (or two of 8 f64) and a padded one
+        const auto members = members_of(shape, precision, 19, 0);
+        for (const auto& m : members) REQUIRE(bpnn::sweep_lane_path(m));
+        check_equal_alone(members, data, 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("train_many: held-out splits, classes and thread counts keep the equality", "[sweep]") {
+  const Shape& shape = shapes[4];
+  const bpnn::Dataset data = data_make(60, 20, 10, true, 3);
+  auto members = members_of(shape, bpnn::Precision::f32, 17, 0.25);
+  const auto one = bpnn::train_many(members, data, {1, bpnn::Backend::tbb});
+  const auto two = bpnn::train_many(members, data, {2, bpnn::Backend::tbb});
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    INFO("member " << m);
+    REQUIRE(one[m].lane_path);
+    CHECK(bpnn_test::same_bits(parameters(one[m].network), parameters(two[m].network)));
+    CHECK(bpnn_test::same_bits(parameters(one[m].network), parameters(alone(members[m], data))));
+    CHECK(std::isfinite(one[m].val_loss));
+    CHECK(one[m].val_accuracy >= 0.0);
+    CHECK(one[m].train_accuracy >= 0.0);
+  }
+}
+
+TEST_CASE("train_many: other optimizers and mini-batches go through the single trainer, equal",
+          "[sweep]") {
+  const Shape& shape = shapes[3];
+  const bpnn::Dataset data = data_make(40, 5, 6, true, 5);
+  auto members = members_of(shape, bpnn::Precision::f64, 6, 0);
+  members[0].train.momentum = 0.9;
+  members[1].train.l2 = 1e-3;
+  members[2].train.optimizer = bpnn::Optimizer::adam;
+  members[2].train.learning_rate = 1e-2;
+  members[3].train.batch = 8;
+  members[4].train.optimizer = bpnn::Optimizer::nesterov;
+  members[5].network.precision = bpnn::Precision::f32;
+  members[5].train.batch = 5;
+  for (const auto& m : members) REQUIRE(!bpnn::sweep_lane_path(m));
+  check_equal_alone(members, data, 2);
+}
+
+TEST_CASE("train_many: a member that diverges stops alone, with its weights from before", "[sweep]") {
+  // the general lane kernel and the short-chain (tiny) shape
+  const Shape shape = GENERATE(Shape{{3, 5, 2}, Activation::relu, Activation::linear, false},
+                               Shape{{3, 3, 2}, Activation::tanh, Activation::linear, false});
+  bpnn::Dataset data = data_make(23, 3, 2, false, 9);
+  for (double& v : data.y) v *= 1e18;  // huge targets: a large rate overflows within an epoch
+  auto members = members_of(shape, bpnn::Precision::f32, 5, 0);
+  for (auto& m : members) m.train.learning_rate = 1e-40;  // tiny: stays finite
+  members[2].train.learning_rate = 1e3;
+  const auto results = bpnn::train_many(members, data);
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    INFO("member " << m);
+    CHECK(results[m].lane_path);
+    bpnn::Network single(members[m].network);
+    if (m == 2) {
+      CHECK_THROWS_AS(bpnn::train(single, members[m].train, data), bpnn::Error);
+      CHECK(results[m].diverged.find("diverged") != std::string::npos);
+      CHECK(results[m].report.epochs_run < members[m].train.epochs);
+    } else {
+      bpnn::train(single, members[m].train, data);
+      CHECK(results[m].diverged.empty());
+    }
+    CHECK(bpnn_test::same_bits(parameters(results[m].network), parameters(single)));
+  }
+}
+
+TEST_CASE("train_many: arguments are checked before any training", "[sweep]") {
+  const bpnn::Dataset data = data_make(10, 2, 1, true, 1);
+  CHECK_THROWS_AS(bpnn::train_many({}, data), bpnn::Error);
+  auto members = members_of(shapes[0], bpnn::Precision::f32, 3, 0);
+  members[1].network.sizes = {3, 4, 1};
+  auto no_epochs = members_of(shapes[0], bpnn::Precision::f32, 2, 0);
+  no_epochs[1].train.epochs = 0;  // bpnn::train refuses it; so must the lane path
+  CHECK_THROWS_AS(bpnn::train_many(no_epochs, data), bpnn::Error);
+  try {
+    bpnn::train_many(members, data);
+    FAIL("no error");
+  } catch (const bpnn::Error& e) {
+    CHECK(e.kind() == bpnn::ErrorKind::argument);
+    CHECK(std::string(e.what()).find("member 1") != std::string::npos);
+  }
+}
+
+TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][kernels]", float,
+                   double) {
+  using T = TestType;
+  const auto& table = bpnn::kernels::kernels_select<T>();
+  if (!table.sweep_sample_sgd) return;  // BPNN_ARCH=reference
+  const std::size_t W = table.sweep_lanes;
+  std::mt19937 gen(4);
+  std::uniform_real_distribution<T> u(-1, 1);
+  for (const Shape& shape : shapes) {
+    const std::size_t L = shape.sizes.size() - 1;
+    std::vector<bpnn::kernels::SweepLayer> layers(L);
+    std::size_t params = 0, work = 0;
+    for (std::size_t l = 0; l < L; ++l) {
+      auto& s = layers[l];
+      s.in = shape.sizes[l];
+      s.out = shape.sizes[l + 1];
+      s.act = l + 1 == L ? shape.output : shape.hidden;
+      s.weight_offset = params;
+      params += s.in * s.out * W;
+      s.bias_offset = params;
+      params += s.out * W;
+      s.act_offset = work;
+      work += s.out * W;
+      s.delta_offset = work;
+      work += s.out * W;
+    }
+    const bpnn::kernels::SweepNet net{W, L, layers.data()};
+    bpnn::AlignedVector<T> p(params), q, w1(work), w2(work), x(shape.sizes.front() * W),
+        y(shape.sizes.back() * W), lr(W), l1(W), l2(W);
+    for (auto& v : p) v = u(gen) / 2;
+    for (auto& v : x) v = u(gen);
+    for (auto& v : y) v = (u(gen) + 1) / 2;
+    for (std::size_t m = 0; m < W; ++m) lr[m] = T(0.1) + T(0.05) * static_cast<T>(m);
+    q = p;
+    for (int step = 0; step < 5; ++step) {
+      REQUIRE(table.sweep_sample_sgd(net, x.data(), y.data(), lr.data(), nullptr, p.data(), w1.data(), l1.data()));
+      REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, x.data(), y.data(), lr.data(), nullptr,
+                                                           q.data(), w2.data(), l2.data()));
+      for (std::size_t m = 0; m < W; ++m) CHECK(l1[m] == Approx(l2[m]).epsilon(1e-4).margin(1e-6));
+    }
+    for (std::size_t i = 0; i < params; ++i) CHECK(p[i] == Approx(q[i]).epsilon(1e-4).margin(1e-5));
+    // a masked lane keeps its parameters
+    bpnn::AlignedVector<T> keep(W, T(1)), before = p;
+    keep[1] = 0;
+    REQUIRE(table.sweep_sample_sgd(net, x.data(), y.data(), lr.data(), keep.data(), p.data(), w1.data(), l1.data()));
+    for (std::size_t i = 1; i < params; i += W) CHECK(p[i] == before[i]);
+  }
+}
