@@ -3,7 +3,10 @@
 #   - P = 1, 2, 3 write the same model, bit for bit (rank 0 alone writes it and prints);
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
-#   - --batch 1 under P = 2 exits 2 and writes no model.
+#   - --batch 1 under P = 2 exits 2 and writes no model;
+#   - failures end the job cleanly, with the error's exit code on every rank, a message naming
+#     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
+#     a corrupt row in the data (exit 3).
 # Exit 77 (ctest: skipped) when mpirun is missing.
 #   run_cli.sh MPIRUN BPNN DATA_DIR
 set -u
@@ -48,4 +51,22 @@ code=$?
 [ "$code" = 2 ] || { cat "$dir/err.txt"; fail "--batch 1 under -np 2 exited $code, not 2"; }
 [ ! -e "$dir/batch1.safetensors" ] || fail "--batch 1 under -np 2 wrote a model"
 echo "ok: --batch 1 under -np 2 exits 2"
+# rank 0 cannot write (/sys refuses new files, even to root): every rank ends with exit 4
+expect_failure() {  # CODE WHAT ARGS...
+  want=$1
+  what=$2
+  shift 2
+  "$mpirun" $flags -np 3 "$bpnn" train "$@" >/dev/null 2>"$dir/err.txt"
+  code=$?
+  [ "$code" = "$want" ] || { cat "$dir/err.txt"; fail "$what: exit $code, not $want"; }
+  grep -q "^bpnn: rank [0-9]: " "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: no message naming the rank"; }
+  [ ! -e "$dir/failed.safetensors" ] || fail "$what: a model was written"
+  echo "ok: $what: exit $want, $(grep -m1 '^bpnn: rank' "$dir/err.txt")"
+}
+expect_failure 4 "rank 0 cannot write the checkpoint" "$data" $common --epochs 3 --checkpoint /sys/bpnn-test.ckpt \
+  -o "$dir/failed.safetensors"
+expect_failure 4 "rank 0 cannot write the model" "$data" $common --epochs 3 -o /sys/bpnn-test.safetensors
+sed '70s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
+grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
+expect_failure 3 "a corrupt row" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
 echo "PASS"
