@@ -25,7 +25,7 @@ class MpiExchange final : public GradientExchange {
   int broadcast_int(int value, int root);
 
   // Seconds spent in this exchange's messages since it was made (its share of a step's time).
-  double wait_seconds() const { return wait_seconds_; }
+  double wait_seconds() const override { return wait_seconds_; }
   MPI_Comm comm() const { return comm_; }
 
  private:

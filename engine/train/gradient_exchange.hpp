@@ -35,6 +35,8 @@ class GradientExchange {
   // Collective: whether `flag` is true on any rank (the collective error flag), and the lowest
   // such rank (−1 when none).
   virtual int first_rank_with(bool flag) = 0;
+  // Seconds this rank has spent in the calls above (sending, or waiting for other ranks).
+  virtual double wait_seconds() const { return 0; }
 };
 
 // Rows per shard a step aims at: enough rows to keep a shard's kernels efficient (more when a

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -46,6 +48,25 @@ const T* data_in(const U* data, std::size_t count, AlignedVector<T>& copy) {
     return copy.data();
   }
 }
+
+// A tile's scratch for one step of the shard tree: 64-byte aligned like the arena, and not
+// zeroed (whoever fills it writes every element first).
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(std::size_t count)
+      : data_(count > 0 ? static_cast<T*>(std::aligned_alloc(64, (count * sizeof(T) + 63) / 64 * 64)) : nullptr) {
+    if (count > 0 && data_ == nullptr) throw std::bad_alloc();
+  }
+  ~Scratch() { std::free(data_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() const { return data_; }
+  T& operator[](std::size_t i) const { return data_[i]; }
+
+ private:
+  T* data_;
+};
 
 }  // namespace
 
@@ -294,7 +315,7 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
   if (hi - lo > 1) {  // left child into dw, db; right child into a scratch tile; then added
     const std::size_t mid = shard_tree_split(lo, hi);
     tile_tree_sum(task, lo, mid, dw, db);
-    AlignedVector<T> right(tile.weights_count + tile.bias_count);
+    const Scratch<T> right(tile.weights_count + tile.bias_count);  // not zeroed: the leaves clear it
     tile_tree_sum(task, mid, hi, right.data(), right.data() + tile.weights_count);
     for (std::size_t i = 0; i < tile.weights_count; ++i) dw[i] += right[i];
     for (std::size_t i = 0; i < tile.bias_count; ++i) db[i] += right[tile.weights_count + i];
@@ -308,9 +329,8 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
   const std::size_t f = row0 - st.first_row;
   const std::size_t n = shard_first_row(lo + 1, st.shards, st.rows) - row0;
   const T* delta = workspace_.deltas[l].data() + f * layer.out;
-  AlignedVector<T> block;
+  Scratch<T> block(m != layer.out ? n * m : 0);
   if (m != layer.out) {  // the tile's columns of δ as a contiguous (n, m) block
-    block.resize(n * m);
     for (std::size_t r = 0; r < n; ++r)
       std::copy_n(delta + r * layer.out + o0, m, block.data() + r * m);
     delta = block.data();

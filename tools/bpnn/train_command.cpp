@@ -449,6 +449,11 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
                   report.best_val_loss);
   if (train.early_stop > 0) display.message(line);
   display.message("# saved " + o.model_path);
+  if (exchange != nullptr) {
+    std::snprintf(line, sizeof line, "# %d ranks; rank 0 spent %.3f s of %.3f s in messages (sending or waiting for other ranks)",
+                  exchange->ranks(), exchange->wait_seconds(), report.seconds);
+    display.message(line);
+  }
 }
 
 void run_train(TrainOptions& o, const CLI::App& cmd) {
