@@ -11,11 +11,13 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "bpnn/data.hpp"
+#include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "same_bits.hpp"
@@ -198,15 +200,41 @@ TEST_CASE("shard tree: left children are the largest power of two below the node
     }
 }
 
-TEST_CASE("data-parallel training on 1 to 4 in-process ranks: the same bits on every rank and for every rank count",
+TEST_CASE("data-parallel training on 1 to 6 in-process ranks: the same bits on every rank and for every rank count",
           "[exchange][train]") {
   for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
     for (const bpnn::Optimizer optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam}) {
       const std::vector<double> one = train_ranks(1, precision, optimizer).front();
-      for (int ranks = 2; ranks <= 4; ++ranks)
+      for (int ranks = 2; ranks <= 6; ++ranks)  // 5 and 6: more ranks than the 4 shards of a step
         for (const std::vector<double>& p : train_ranks(ranks, precision, optimizer)) {
           INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer));
           CHECK(bpnn_test::same_bits(p, one));
         }
     }
+}
+
+TEST_CASE("the collective error flag: one rank's error reaches every rank, with its kind and rank", "[exchange]") {
+  constexpr int ranks = 3;
+  Post post;
+  std::vector<std::string> messages(ranks);
+  std::vector<int> kinds(ranks, -1);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      LoopbackExchange exchange(post, r, ranks);
+      bpnn::exchange_agree(exchange, nullptr);  // nobody failed: returns on every rank
+      std::exception_ptr failure;
+      if (r == 2) failure = std::make_exception_ptr(bpnn::Error(bpnn::ErrorKind::data, "shard.csv:7:3: not a number"));
+      try {
+        bpnn::exchange_agree(exchange, failure);
+      } catch (const bpnn::Error& e) {
+        messages[static_cast<std::size_t>(r)] = e.what();
+        kinds[static_cast<std::size_t>(r)] = static_cast<int>(e.kind());
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (int r = 0; r < ranks; ++r) {
+    CHECK(messages[static_cast<std::size_t>(r)] == "rank 2: shard.csv:7:3: not a number");
+    CHECK(kinds[static_cast<std::size_t>(r)] == static_cast<int>(bpnn::ErrorKind::data));
+  }
 }
