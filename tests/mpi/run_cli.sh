@@ -6,7 +6,8 @@
 #   - --batch 1 under P = 2 exits 2 and writes no model;
 #   - failures end the job cleanly, with the error's exit code on every rank, a message naming
 #     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
-#     a corrupt row in the data (exit 3).
+#     a corrupt row in the data (exit 3);
+#   - `bpnn bench` under mpirun prints one line per workload, from rank 0.
 # Exit 77 (ctest: skipped) when mpirun is missing.
 #   run_cli.sh MPIRUN BPNN DATA_DIR
 set -u
@@ -69,4 +70,12 @@ expect_failure 4 "rank 0 cannot write the model" "$data" $common --epochs 3 -o /
 sed '70s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
 grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
 expect_failure 3 "a corrupt row" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
+# bpnn bench under mpirun (when the CLI has bench): one line per mini-batch workload
+if "$bpnn" bench --help >/dev/null 2>&1; then
+  "$mpirun" $flags -np 2 "$bpnn" bench --workload mnist --threads 1 --smoke >"$dir/bench.txt" 2>&1 ||
+    { cat "$dir/bench.txt"; fail "mpirun -np 2 bpnn bench"; }
+  grep -q "^train/mnist/ranks:2/threads:1 " "$dir/bench.txt" || { cat "$dir/bench.txt"; fail "bench: no mnist line"; }
+  [ "$(grep -c '^train/' "$dir/bench.txt")" = 1 ] || { cat "$dir/bench.txt"; fail "bench: rank 0 alone prints"; }
+  echo "ok: mpirun -np 2 bpnn bench"
+fi
 echo "PASS"
