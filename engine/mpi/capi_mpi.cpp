@@ -128,9 +128,9 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
         need(c->val_x != nullptr && c->val_y != nullptr, "config->val_x or val_y is NULL");
         trainer->set_validation(static_cast<const T*>(c->val_x), static_cast<const T*>(c->val_y), c->val_n);
       }
+      bpnn::trainer_exchange_set(*trainer, exchange);  // before resume: before the first epoch
       if (c != nullptr && BPNN_MPI_HAS(c, bpnn_train_config, resume) && c->resume != nullptr)
         trainer->resume(c->resume);
-      bpnn::trainer_exchange_set(*trainer, exchange);
     } catch (...) {
       failure = std::current_exception();
     }

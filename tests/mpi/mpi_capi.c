@@ -1,7 +1,9 @@
 /* Launched by mpirun (tests/mpi/run_same_bits.sh): trains a network through the C API of
  * bpnn_mpi (include/bpnn_mpi.h) on MPI_COMM_WORLD, passed as a Fortran handle, and rank 0 writes
  * the trained parameters (doubles, raw) to OUT_DIR/capi.bin; the script compares them across
- * P = 1..4. Also checks that every rank gets the same error, naming the rank, for a bad config.
+ * P = 1..4. Also checks that every rank gets the same error, naming the rank, for a bad config,
+ * and that a run checkpointed after 2 epochs and resumed to 5 gives the uninterrupted run's
+ * parameters.
  *   mpi_capi OUT_DIR */
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +62,39 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (report.epochs_run != 5 || !isfinite(report.final_loss)) goto done;
+  { /* 2 epochs with a checkpoint (written by rank 0 alone), resumed to 5: the same parameters */
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/capi.ckpt", argv[1]);
+    bpnn_net *first = NULL, *resumed = NULL;
+    if (bpnn_net_create(&nc, &first) != BPNN_OK) goto done;
+    tc.epochs = 2;
+    tc.checkpoint = ckpt;
+    const bpnn_status s1 =
+        bpnn_mpi_net_train_f64(MPI_Comm_c2f(MPI_COMM_WORLD), first, &tc, x, y, n, NULL, message, sizeof message);
+    bpnn_net_free(first);
+    if (s1 != BPNN_OK || bpnn_checkpoint_load(ckpt, &resumed, NULL) != BPNN_OK) {
+      fprintf(stderr, "mpi_capi: checkpoint: %s\n", message);
+      goto done;
+    }
+    tc.epochs = 5;
+    tc.checkpoint = NULL;
+    tc.resume = ckpt;
+    const bpnn_status s2 =
+        bpnn_mpi_net_train_f64(MPI_Comm_c2f(MPI_COMM_WORLD), resumed, &tc, x, y, n, NULL, message, sizeof message);
+    int same = s2 == BPNN_OK;
+    for (size_t l = 0; same && l < 2; ++l) {
+      double w1[9 * 9], b1[9], w2[9 * 9], b2[9];
+      const size_t in = sizes[l], out = sizes[l + 1];
+      same = bpnn_net_get_layer_f64(net, l, w1, in * out, b1, out) == BPNN_OK &&
+             bpnn_net_get_layer_f64(resumed, l, w2, in * out, b2, out) == BPNN_OK &&
+             memcmp(w1, w2, in * out * sizeof(double)) == 0 && memcmp(b1, b2, out * sizeof(double)) == 0;
+    }
+    bpnn_net_free(resumed);
+    if (!same) {
+      fprintf(stderr, "mpi_capi: resumed from a checkpoint differs from the uninterrupted run (%s)\n", message);
+      goto done;
+    }
+  }
   if (rank == 0) {
     char path[4096];
     snprintf(path, sizeof path, "%s/capi.bin", argv[1]);
