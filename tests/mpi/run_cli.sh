@@ -24,7 +24,7 @@ flags="--oversubscribe"
 [ "$(id -u)" = 0 ] && flags="$flags --allow-run-as-root"
 fail() { echo "FAIL: $*"; exit 1; }
 common="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam
-        --batch 21 --val-split 0.2 --scale standard --seed 5"
+        --batch 50 --val-split 0.2 --scale standard --seed 5"
 
 for p in 1 2 3; do
   "$mpirun" $flags -np "$p" "$bpnn" train "$data" $common --epochs 6 -o "$dir/model$p.safetensors" \
