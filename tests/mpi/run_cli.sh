@@ -1,6 +1,7 @@
 #!/bin/sh
 # ctest "mpi_cli" (label mpi): `mpirun -np P bpnn train`:
-#   - P = 1, 2, 3 write the same model, bit for bit (rank 0 alone writes it and prints);
+#   - P = 1, 2, 3 write the same model, bit for bit (rank 0 alone writes it and prints), with a
+#     validation split, a plateau schedule and early stopping;
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
 #   - --batch 1 under P = 2 exits 2 and writes no model;
@@ -23,11 +24,11 @@ trap 'rm -rf "$dir"' EXIT
 flags="--oversubscribe"
 [ "$(id -u)" = 0 ] && flags="$flags --allow-run-as-root"
 fail() { echo "FAIL: $*"; exit 1; }
-common="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam
-        --batch 50 --val-split 0.2 --scale standard --seed 5"
+common="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam --lr 0.3
+        --batch 50 --val-split 0.2 --scale standard --seed 5 --schedule plateau:1:0.5 --early-stop 3"
 
 for p in 1 2 3; do
-  "$mpirun" $flags -np "$p" "$bpnn" train "$data" $common --epochs 6 -o "$dir/model$p.safetensors" \
+  "$mpirun" $flags -np "$p" "$bpnn" train "$data" $common --epochs 8 -o "$dir/model$p.safetensors" \
     >"$dir/out$p.txt" 2>"$dir/err$p.txt" || { cat "$dir/err$p.txt"; fail "mpirun -np $p bpnn train exited $?"; }
 done
 cmp -s "$dir/model1.safetensors" "$dir/model2.safetensors" || fail "the -np 2 model differs from -np 1"
@@ -35,12 +36,13 @@ cmp -s "$dir/model1.safetensors" "$dir/model3.safetensors" || fail "the -np 3 mo
 [ "$(grep -c '^# saved' "$dir/out3.txt")" = 1 ] || { cat "$dir/out3.txt"; fail "-np 3: not exactly one '# saved' line (rank 0 alone prints)"; }
 echo "ok: -np 1, 2, 3 write the same model"
 
-# checkpoint under P = 2, resume under P = 3, against an uninterrupted run
-"$mpirun" $flags -np 1 "$bpnn" train "$data" $common --epochs 6 --checkpoint "$dir/straight.ckpt" \
+# checkpoint under P = 2, resume under P = 3, against an uninterrupted run (the plateau schedule
+# halves the rate in epoch 7 and early stopping ends the run there, keeping epoch 4)
+"$mpirun" $flags -np 1 "$bpnn" train "$data" $common --epochs 8 --checkpoint "$dir/straight.ckpt" \
   -o "$dir/straight.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the uninterrupted run"; }
-"$mpirun" $flags -np 2 "$bpnn" train "$data" $common --epochs 3 --checkpoint "$dir/run.ckpt" \
+"$mpirun" $flags -np 2 "$bpnn" train "$data" $common --epochs 4 --checkpoint "$dir/run.ckpt" \
   -o "$dir/half.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the first half under -np 2"; }
-"$mpirun" $flags -np 3 "$bpnn" train "$data" --resume "$dir/run.ckpt" --epochs 6 --checkpoint "$dir/run.ckpt" \
+"$mpirun" $flags -np 3 "$bpnn" train "$data" --resume "$dir/run.ckpt" --epochs 8 --checkpoint "$dir/run.ckpt" \
   -o "$dir/resumed.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the resumed half under -np 3"; }
 cmp -s "$dir/straight.safetensors" "$dir/resumed.safetensors" || fail "resumed under -np 3 differs from the uninterrupted run"
 echo "ok: checkpointed under -np 2, resumed under -np 3: the uninterrupted run's model"
