@@ -60,6 +60,21 @@ void MpiExchange::receive(int from, int tag, void* data, std::size_t bytes) {
   } while (bytes > 0);
 }
 
+void MpiExchange::send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) {
+  WaitTimer timer(wait_seconds_);
+  const char* p = static_cast<const char*>(out);
+  char* q = static_cast<char*>(in);
+  do {
+    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
+    check(MPI_Sendrecv(p, static_cast<int>(n), MPI_BYTE, peer, tag, q, static_cast<int>(n), MPI_BYTE, peer, tag,
+                       comm_, MPI_STATUS_IGNORE),
+          "MPI_Sendrecv");
+    p += n;
+    q += n;
+    bytes -= n;
+  } while (bytes > 0);
+}
+
 void MpiExchange::broadcast(void* data, std::size_t bytes, int root) {
   WaitTimer timer(wait_seconds_);
   char* p = static_cast<char*>(data);

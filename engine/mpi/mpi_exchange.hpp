@@ -18,6 +18,7 @@ class MpiExchange final : public GradientExchange {
   int ranks() const override { return ranks_; }
   void send(int to, int tag, const void* data, std::size_t bytes) override;
   void receive(int from, int tag, void* data, std::size_t bytes) override;
+  void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void all_gather(const void* mine, std::size_t bytes, void* all) override;
   int first_rank_with(bool flag) override;

@@ -9,8 +9,10 @@
 // are summed in one fixed binary tree (shard_tree_split). Rank r holds a contiguous range of
 // shards (rank_shards); a tree node whose shards all sit on one rank is summed there, and a node
 // that spans ranks is summed on the rank holding its first shard, which receives its right
-// child's sum from the rank holding that child's first shard. Rank 0 ends with the root and
-// broadcasts it, so every rank applies the same update to the same weights. libbpnn knows only
+// child's sum from the rank holding that child's first shard. The root's two children are swapped
+// between rank 0 and the rank holding the right child's first shard, which both add them (left +
+// right); with more than two ranks rank 0 then broadcasts the root. Every rank applies the same
+// update to the same weights. libbpnn knows only
 // this interface; bpnn_mpi (engine/mpi) implements it on an MPI communicator.
 #include <cstddef>
 #include <exception>
@@ -28,6 +30,9 @@ class GradientExchange {
   // between two ranks under one tag arrive in the order they were sent.
   virtual void send(int to, int tag, const void* data, std::size_t bytes) = 0;
   virtual void receive(int from, int tag, void* data, std::size_t bytes) = 0;
+  // Both at once with one peer (each side sends `out` and receives into `in`, `bytes` each way),
+  // so two ranks swap data without either waiting for the other's send to finish.
+  virtual void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) = 0;
   // Collective: root's `bytes` bytes to every rank.
   virtual void broadcast(void* data, std::size_t bytes, int root) = 0;
   // Collective: every rank's `bytes` bytes, in rank order, into all (ranks() · bytes) on every rank.

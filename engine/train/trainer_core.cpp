@@ -454,11 +454,41 @@ double TrainerCore<T>::distributed_step(std::size_t first, std::size_t rows, std
 
   // phase 2: the shard gradients summed in the tree (rank 0 ends with the root), sent to all
   T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
-  if (me == 0)
-    shard_tree_sum(0, st.shards, grad, 0);
-  else
-    shard_tree_send(0, st.shards, 0, grad);
-  exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
+  const std::size_t mid = st.shards > 1 ? shard_tree_split(0, st.shards) : 0;
+  const std::size_t right_rank = st.shards > 1 ? shard_rank(mid, st.shards, ranks) : 0;
+  if (right_rank == 0) {  // the root's children both start on rank 0 (or one rank, or one shard)
+    if (me == 0)
+      shard_tree_sum(0, st.shards, grad, 0);
+    else
+      shard_tree_send(0, st.shards, 0, grad);
+  } else {  // rank 0 and right_rank swap the root's children and both add them
+    if (me == 0) {
+      shard_tree_sum(0, mid, grad, 0);
+    } else if (me == right_rank) {
+      shard_tree_send(0, mid, 0, grad);  // its nodes inside the left child first: rank 0 waits for them
+      shard_tree_sum(mid, st.shards, grad, 0);
+    } else {
+      shard_tree_send(0, st.shards, 0, grad);
+    }
+    if (me == 0 || me == right_rank) {
+      const std::size_t size = mlp_.arena().size();
+      const std::size_t piece = exchange_piece_bytes / sizeof(T);
+      exchange_piece_.resize(std::min(size, piece));
+      const int peer = static_cast<int>(me == 0 ? right_rank : 0);
+      for (std::size_t first = 0; first < size; first += piece) {
+        const std::size_t count = std::min(piece, size - first);
+        T* mine = grad + first;
+        exchange_->send_receive(peer, static_cast<int>(mid), mine, exchange_piece_.data(), count * sizeof(T));
+        const T* theirs = exchange_piece_.data();
+        if (me == 0)
+          for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
+        else
+          for (std::size_t i = 0; i < count; ++i) mine[i] = theirs[i] + mine[i];  // left + right
+      }
+    }
+  }
+  if (ranks > 2 || (right_rank == 0 && ranks > 1))
+    exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
 
   // the update, the same on every rank
   optimizer_.step_begin();
