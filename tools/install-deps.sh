@@ -9,6 +9,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tools/run-fuzz.sh (libFuzzer, ASan, UBSan)
   zlib1g-dev libonnx-dev libprotobuf-dev           # bpnn export --onnx (bpnn_onnx)
   libopenblas-dev                                  # bpnn bench --compare-blas (optional)
+  libopenmpi-dev openmpi-bin                       # bpnn_mpi, mpirun bpnn train (tests: label mpi)
   python3-onnx python3-opencv python3-torch python3-sklearn  # tests: ONNX runtimes, to_torch
 )
 # ONNX Runtime's tests install onnxruntime-node with npm; nodesource's nodejs bundles npm (and

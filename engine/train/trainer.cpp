@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <string>
 #include <type_traits>
 
@@ -12,6 +13,7 @@
 #include "nn/network_impl.hpp"
 #include "nn/size_check.hpp"
 #include "train/checkpoint.hpp"
+#include "train/gradient_exchange.hpp"
 #include "train/trainer_core.hpp"
 
 namespace bpnn {
@@ -173,6 +175,10 @@ struct TrainerAccess {
     return std::make_unique<Trainer::Impl>(net, config, x, y, n);
   }
 
+  static void exchange_set(Trainer& trainer, GradientExchange& exchange) {
+    trainer.impl_->visit([&](auto& core) { core.set_exchange(exchange); });
+  }
+
   static void shapes_check(const Network& net, const Dataset& data, const char* what) {
     if (data.inputs != net.n_inputs() || data.outputs != net.n_outputs())
       throw Error(ErrorKind::data, std::string(what) + " has " + std::to_string(data.inputs) +
@@ -238,10 +244,32 @@ void Trainer::restore_best() {
 
 void Trainer::checkpoint_save(const std::string& path) const {
   Impl& impl = *impl_;
-  impl.visit([&](auto& core) {
-    checkpoint_write(path, impl.public_net, core, impl.config, impl.data_fingerprint_,
-                     impl.validation_fingerprint);
-  });
+  GradientExchange* exchange = impl.visit([](auto& core) { return core.exchange(); });
+  const auto write = [&] {
+    impl.visit([&](auto& core) {
+      checkpoint_write(path, impl.public_net, core, impl.config, impl.data_fingerprint_,
+                       impl.validation_fingerprint);
+    });
+  };
+  if (exchange == nullptr) {
+    write();
+    return;
+  }
+  // data-parallel: every rank holds the same state; rank 0 alone writes, and its failure
+  // reaches every rank (exchange_agree)
+  std::exception_ptr failure;
+  if (exchange->rank() == 0) {
+    try {
+      write();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+  exchange_agree(*exchange, failure);
+}
+
+void trainer_exchange_set(Trainer& trainer, GradientExchange& exchange) {
+  TrainerAccess::exchange_set(trainer, exchange);
 }
 
 void Trainer::resume(const std::string& path) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -46,6 +48,25 @@ const T* data_in(const U* data, std::size_t count, AlignedVector<T>& copy) {
     return copy.data();
   }
 }
+
+// A tile's scratch for one step of the shard tree: 64-byte aligned like the arena, and not
+// zeroed (whoever fills it writes every element first).
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(std::size_t count)
+      : data_(count > 0 ? static_cast<T*>(std::aligned_alloc(64, (count * sizeof(T) + 63) / 64 * 64)) : nullptr) {
+    if (count > 0 && data_ == nullptr) throw std::bad_alloc();
+  }
+  ~Scratch() { std::free(data_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() const { return data_; }
+  T& operator[](std::size_t i) const { return data_[i]; }
+
+ private:
+  T* data_;
+};
 
 }  // namespace
 
@@ -288,6 +309,241 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
 }
 
 template <class T>
+void TrainerCore<T>::set_exchange(GradientExchange& exchange) {
+  if (epoch_ > 0) throw Error(ErrorKind::argument, "data-parallel training: set before the first epoch");
+  if (exchange.ranks() < 1 || exchange.rank() < 0 || exchange.rank() >= exchange.ranks())
+    throw Error(ErrorKind::argument, "data-parallel training: rank " + std::to_string(exchange.rank()) +
+                                         " of " + std::to_string(exchange.ranks()));
+  exchange_ = &exchange;
+  for (const LayerSpec& layer : mlp_.layers())
+    largest_weight_bytes_ = std::max(largest_weight_bytes_, layer.in * layer.out * sizeof(T));
+  batch_x_.resize(workspace_.capacity * mlp_.n_inputs());
+  batch_y_.resize(workspace_.capacity * mlp_.n_outputs());
+  if (optimizer_.in_place()) summed_.assign(mlp_.arena().size(), T(0));
+  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t slot = 2 * ((max_shards + ranks - 1) / ranks);  // per rank: loss, correct of each shard
+  shard_stats_.assign(slot, 0.0);
+  all_shard_stats_.assign(slot * ranks, 0.0);
+}
+
+template <class T>
+T* TrainerCore<T>::exchange_buffer(std::size_t depth) {
+  if (exchange_buffers_.size() <= depth) exchange_buffers_.resize(depth + 1);
+  AlignedVector<T>& buffer = exchange_buffers_[depth];
+  if (buffer.size() != mlp_.arena().size()) buffer.assign(mlp_.arena().size(), T(0));
+  return buffer.data();
+}
+
+// One shard's gradient for one tile: the kernel's dW += δᵀ·a, dB += Σδ over the shard's rows.
+//   delta:(n, m) of the tile's outputs, a:(n, in) → dw:(m, in) packed, db:(m)
+template <class T>
+void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t hi, T* dw, T* db) {
+  const ParamTile& tile = weight_tasks_[task].params;
+  if (hi - lo > 1) {  // left child into dw, db; right child into a scratch tile; then added
+    const std::size_t mid = shard_tree_split(lo, hi);
+    tile_tree_sum(task, lo, mid, dw, db);
+    const Scratch<T> right(tile.weights_count + tile.bias_count);  // not zeroed: the leaves clear it
+    tile_tree_sum(task, mid, hi, right.data(), right.data() + tile.weights_count);
+    for (std::size_t i = 0; i < tile.weights_count; ++i) dw[i] += right[i];
+    for (std::size_t i = 0; i < tile.bias_count; ++i) db[i] += right[tile.weights_count + i];
+    return;
+  }
+  const ShardStep& st = shard_step_;
+  const std::size_t l = weight_tasks_[task].layer, o0 = weight_tasks_[task].first_output;
+  const std::size_t m = tile.bias_count;
+  const LayerSpec& layer = mlp_.layers()[l];
+  const std::size_t row0 = shard_first_row(lo, st.shards, st.rows);
+  const std::size_t f = row0 - st.first_row;
+  const std::size_t n = shard_first_row(lo + 1, st.shards, st.rows) - row0;
+  const T* delta = workspace_.deltas[l].data() + f * layer.out;
+  Scratch<T> block(m != layer.out ? n * m : 0);
+  if (m != layer.out) {  // the tile's columns of δ as a contiguous (n, m) block
+    for (std::size_t r = 0; r < n; ++r)
+      std::copy_n(delta + r * layer.out + o0, m, block.data() + r * m);
+    delta = block.data();
+  }
+  const T* in = l == 0 ? batch_x_.data() + f * layer.in : workspace_.activations[l - 1].data() + f * layer.in;
+  std::fill_n(dw, tile.weights_count, T(0));
+  std::fill_n(db, tile.bias_count, T(0));
+  mlp_.kernels().dense_backward_weights({n, layer.in, m}, delta, in, dw, db);
+}
+
+template <class T>
+void TrainerCore<T>::local_tree_sum(std::size_t lo, std::size_t hi, T* grad) {
+  weight_tasks_run([&](std::size_t task) {
+    const ParamTile& tile = weight_tasks_[task].params;
+    tile_tree_sum(task, lo, hi, grad + tile.weights_begin, grad + tile.bias_begin);
+  });
+}
+
+template <class T>
+void TrainerCore<T>::shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth) {
+  const ShardStep& st = shard_step_;
+  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  if (shard_rank(hi - 1, st.shards, ranks) == me) {
+    local_tree_sum(lo, hi, grad);
+    return;
+  }
+  const std::size_t mid = shard_tree_split(lo, hi);
+  shard_tree_sum(lo, mid, grad, depth);
+  const std::size_t owner = shard_rank(mid, st.shards, ranks);
+  if (owner != me) {  // the right child's sum from its rank, added piece by piece as it arrives
+    const std::size_t size = mlp_.arena().size();
+    const std::size_t piece = exchange_piece_bytes / sizeof(T);
+    exchange_piece_.resize(std::min(size, piece));
+    for (std::size_t first = 0; first < size; first += piece) {
+      const std::size_t count = std::min(piece, size - first);
+      exchange_->receive(static_cast<int>(owner), static_cast<int>(mid), exchange_piece_.data(), count * sizeof(T));
+      T* to = grad + first;
+      for (std::size_t i = 0; i < count; ++i) to[i] += exchange_piece_[i];
+    }
+    return;
+  }
+  T* right = exchange_buffer(depth);  // this rank's right child that another rank finishes
+  shard_tree_sum(mid, hi, right, depth + 1);
+  weight_tasks_run([&](std::size_t task) {
+    const ParamTile& tile = weight_tasks_[task].params;
+    for (std::size_t i = 0; i < tile.weights_count; ++i)
+      grad[tile.weights_begin + i] += right[tile.weights_begin + i];
+    for (std::size_t i = 0; i < tile.bias_count; ++i)
+      grad[tile.bias_begin + i] += right[tile.bias_begin + i];
+  });
+}
+
+template <class T>
+void TrainerCore<T>::shard_tree_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, T* grad) {
+  const ShardStep& st = shard_step_;
+  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  const std::size_t owner = shard_rank(lo, st.shards, ranks);
+  if (owner == me) {  // a right child whose parent is summed on another rank: summed into grad,
+                      // free until the broadcast, and sent in the pieces the receiver adds
+    shard_tree_sum(lo, hi, grad, 0);
+    const std::size_t size = mlp_.arena().size();
+    const std::size_t piece = exchange_piece_bytes / sizeof(T);
+    for (std::size_t first = 0; first < size; first += piece)
+      exchange_->send(static_cast<int>(parent_rank), static_cast<int>(lo), grad + first,
+                      std::min(piece, size - first) * sizeof(T));
+    return;
+  }
+  if (hi - lo == 1 || hi <= st.first_shard || lo >= st.end_shard) return;
+  const std::size_t mid = shard_tree_split(lo, hi);
+  shard_tree_send(lo, mid, owner, grad);
+  shard_tree_send(mid, hi, owner, grad);
+}
+
+template <class T>
+double TrainerCore<T>::distributed_step(std::size_t first, std::size_t rows, std::size_t& correct) {
+  ShardStep& st = shard_step_;
+  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  st.rows = rows;
+  st.shards = shard_count(rows, largest_weight_bytes_, l2_bytes);
+  st.first_shard = rank_first_shard(me, st.shards, ranks);
+  st.end_shard = rank_first_shard(me + 1, st.shards, ranks);
+  st.first_row = shard_first_row(st.first_shard, st.shards, rows);
+  const std::size_t local_rows = shard_first_row(st.end_shard, st.shards, rows) - st.first_row;
+
+  // this rank's rows of the step, in the epoch's order
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  for (std::size_t r = 0; r < local_rows; ++r) {
+    const std::size_t s = config_.shuffle ? order_[first + st.first_row + r] : first + st.first_row + r;
+    std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
+    std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
+  }
+  const T* x = batch_x_.data();
+  const T* y = batch_y_.data();
+
+  // phase 1, shard by shard: forward, loss, δ of every layer
+  std::fill(shard_stats_.begin(), shard_stats_.end(), 0.0);
+  parallel_.run(st.end_shard - st.first_shard, [&](std::size_t c) {
+    const std::size_t s = st.first_shard + c;
+    const std::size_t f = shard_first_row(s, st.shards, rows) - st.first_row;
+    const std::size_t n = shard_first_row(s + 1, st.shards, rows) - st.first_row - f;
+    mlp_.forward(x, f, n, workspace_);
+    shard_stats_[2 * c] = mlp_.loss_and_output_delta(y, f, n, workspace_);
+    shard_stats_[2 * c + 1] =
+        classes_ == Classes::none ? 0.0 : static_cast<double>(count_correct(workspace_, y, f, n));
+    mlp_.backward_data(f, n, workspace_);
+  });
+  // every shard's loss, summed in shard order on every rank
+  exchange_->all_gather(shard_stats_.data(), shard_stats_.size() * sizeof(double), all_shard_stats_.data());
+  double loss = 0;
+  for (std::size_t s = 0; s < st.shards; ++s) {
+    const std::size_t r = shard_rank(s, st.shards, ranks);
+    const double* stats = all_shard_stats_.data() + r * shard_stats_.size() +
+                          2 * (s - rank_first_shard(r, st.shards, ranks));
+    loss += stats[0];
+    correct += static_cast<std::size_t>(stats[1]);
+  }
+  check_finite(loss);
+
+  // phase 2: the shard gradients summed in the tree (rank 0 ends with the root), sent to all
+  T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
+  const std::size_t mid = st.shards > 1 ? shard_tree_split(0, st.shards) : 0;
+  const std::size_t right_rank = st.shards > 1 ? shard_rank(mid, st.shards, ranks) : 0;
+  if (right_rank == 0) {  // the root's children both start on rank 0 (or one rank, or one shard)
+    if (me == 0)
+      shard_tree_sum(0, st.shards, grad, 0);
+    else
+      shard_tree_send(0, st.shards, 0, grad);
+  } else {  // rank 0 and right_rank swap the root's children and both add them
+    if (me == 0) {
+      shard_tree_sum(0, mid, grad, 0);
+    } else if (me == right_rank) {
+      shard_tree_send(0, mid, 0, grad);  // its nodes inside the left child first: rank 0 waits for them
+      shard_tree_sum(mid, st.shards, grad, 0);
+    } else {
+      shard_tree_send(0, st.shards, 0, grad);
+    }
+    if (me == 0 || me == right_rank) {
+      const std::size_t size = mlp_.arena().size();
+      const std::size_t piece = exchange_piece_bytes / sizeof(T);
+      exchange_piece_.resize(std::min(size, piece));
+      const int peer = static_cast<int>(me == 0 ? right_rank : 0);
+      for (std::size_t first = 0; first < size; first += piece) {
+        const std::size_t count = std::min(piece, size - first);
+        T* mine = grad + first;
+        exchange_->send_receive(peer, static_cast<int>(mid), mine, exchange_piece_.data(), count * sizeof(T));
+        const T* theirs = exchange_piece_.data();
+        if (me == 0)
+          for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
+        else
+          for (std::size_t i = 0; i < count; ++i) mine[i] = theirs[i] + mine[i];  // left + right
+      }
+    }
+  }
+  if (ranks > 2 || (right_rank == 0 && ranks > 1))
+    exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
+
+  // the update, the same on every rank
+  optimizer_.step_begin();
+  T* params = mlp_.arena().data();
+  if (optimizer_.in_place()) {  // plain SGD: w += (−lr/rows)·g
+    const T scale = optimizer_.delta_scale(rows);
+    weight_tasks_run([&](std::size_t task) {
+      const ParamTile& tile = weight_tasks_[task].params;
+      for (std::size_t i = 0; i < tile.weights_count; ++i)
+        params[tile.weights_begin + i] += scale * grad[tile.weights_begin + i];
+      for (std::size_t i = 0; i < tile.bias_count; ++i)
+        params[tile.bias_begin + i] += scale * grad[tile.bias_begin + i];
+    });
+    return loss;
+  }
+  double square_norm = 0;
+  if (optimizer_.clips()) {
+    weight_tasks_run([&](std::size_t task) {
+      tile_square_norms_[task] = optimizer_.tile_square_norm(weight_tasks_[task].params);
+    });
+    for (double s : tile_square_norms_) square_norm += s;
+  }
+  const T scale = optimizer_.gradient_scale(rows, square_norm);
+  weight_tasks_run([&](std::size_t task) { optimizer_.update(weight_tasks_[task].params, scale, params); });
+  return loss;
+}
+
+template <class T>
 void TrainerCore<T>::set_validation(const T* x, const T* y, std::size_t n) {
   if (epoch_ > 0) throw Error(ErrorKind::argument, "validation data: set before the first epoch");
   if (n > 0 && (x == nullptr || y == nullptr))
@@ -366,21 +622,25 @@ EpochStats TrainerCore<T>::run_epoch() {
   if (on_batches_) on_batches_(epoch_, 0, n_, std::numeric_limits<double>::quiet_NaN());
   for (std::size_t first = 0; first < n_; first += workspace_.capacity) {
     const std::size_t rows = std::min(workspace_.capacity, n_ - first);
-    const T* x = x_ + first * in;
-    const T* y = y_ + first * k;
-    if (config_.shuffle && rows == 1) {  // one sample: read it where it is
-      x = x_ + order_[first] * in;
-      y = y_ + order_[first] * k;
-    } else if (config_.shuffle) {  // gather the step's rows in the epoch's order
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t s = order_[first + r];
-        std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
-        std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
+    if (exchange_ != nullptr) {
+      loss += distributed_step(first, rows, correct);
+    } else {
+      const T* x = x_ + first * in;
+      const T* y = y_ + first * k;
+      if (config_.shuffle && rows == 1) {  // one sample: read it where it is
+        x = x_ + order_[first] * in;
+        y = y_ + order_[first] * k;
+      } else if (config_.shuffle) {  // gather the step's rows in the epoch's order
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t s = order_[first + r];
+          std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
+          std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
+        }
+        x = batch_x_.data();
+        y = batch_y_.data();
       }
-      x = batch_x_.data();
-      y = batch_y_.data();
+      loss += step(x, y, rows, correct);
     }
-    loss += step(x, y, rows, correct);
     if (on_batches_ && (first + rows >= next_report || first + rows == n_)) {
       on_batches_(epoch_, first + rows, n_, loss / static_cast<double>(first + rows));
       next_report = first + rows + report_every;

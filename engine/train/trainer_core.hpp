@@ -8,6 +8,7 @@
 #include "nn/mlp.hpp"
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
+#include "train/gradient_exchange.hpp"
 #include "train/optimizer.hpp"
 #include "train/parallel.hpp"
 #include "train/schedule.hpp"
@@ -72,6 +73,12 @@ class TrainerCore {
   AlignedVector<T>& best_arena() { return best_arena_; }
   void set_epochs_done(std::size_t epochs) { epoch_ = epochs; }
 
+  // Data-parallel steps across the exchange's ranks from now on (train/gradient_exchange.hpp);
+  // before the first epoch. Each rank computes its shards of every step, the shard gradients are
+  // summed in the fixed tree, and every rank applies the same update.
+  void set_exchange(GradientExchange& exchange);
+  GradientExchange* exchange() const { return exchange_; }
+
  private:
   enum class Classes { none, one_hot, binary };
 
@@ -94,6 +101,21 @@ class TrainerCore {
   std::pair<double, std::size_t> validation_score();
   // Sets the rate the steps use from now on.
   void learning_rate_set(double rate);
+
+  // The data-parallel step (set_exchange) over rows [first, first + rows) of the epoch's order:
+  // this rank's shards through phase 1, the loss of every shard gathered and summed in shard
+  // order, the gradient summed in the shard tree, then the update on every rank.
+  double distributed_step(std::size_t first, std::size_t rows, std::size_t& correct);
+  // The sum of shards [lo, hi) (this rank holds shard lo) into grad, in the arena's layout;
+  // depth: the nesting, which picks the buffer for a right child's sum.
+  void shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth);
+  // The sum of shards [lo, hi), all held by this rank, into grad, tile by tile on the threads.
+  void local_tree_sum(std::size_t lo, std::size_t hi, T* grad);
+  // One tile's sum over shards [lo, hi) into dw, db (the tile's weights and biases).
+  void tile_tree_sum(std::size_t task, std::size_t lo, std::size_t hi, T* dw, T* db);
+  // Walks the tree, sending every node this rank sums for another rank (summed in grad first).
+  void shard_tree_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, T* grad);
+  T* exchange_buffer(std::size_t depth);
 
   Mlp<T>& mlp_;
   TrainConfig config_;
@@ -129,11 +151,26 @@ class TrainerCore {
   std::size_t val_n_ = 0;
   Workspace<T> val_workspace_;
   BatchCallback on_batches_;
+  // data-parallel runs: the exchange, the step's shard cut and this rank's part of it
+  GradientExchange* exchange_ = nullptr;
+  std::size_t largest_weight_bytes_ = 0;
+  struct ShardStep {
+    std::size_t shards = 0, rows = 0;  // shards of the step and its rows
+    std::size_t first_shard = 0, end_shard = 0, first_row = 0;  // this rank's part
+  } shard_step_;
+  AlignedVector<T> summed_;                          // the summed gradient when in-place SGD keeps none
+  std::vector<AlignedVector<T>> exchange_buffers_;   // right children's sums, by nesting depth
+  AlignedVector<T> exchange_piece_;                  // one received piece of a partial sum
+  std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct
 };
 
 // Rows per task when scoring the validation set, and rows per pass over its work buffers: fixed,
 // so the validation loss is summed in the same order for every thread count.
 constexpr std::size_t validation_chunk_rows = 64;
 constexpr std::size_t validation_pass_rows = 256;
+
+// Partial sums of the gradient travel between ranks in pieces of this many bytes, added to the
+// receiver's sum as they arrive (so a received sum needs no buffer of the gradient's size).
+constexpr std::size_t exchange_piece_bytes = std::size_t{4} << 20;
 
 }  // namespace bpnn

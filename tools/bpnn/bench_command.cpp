@@ -19,6 +19,13 @@
 #include "io/output_file.hpp"
 #include "nn/size_check.hpp"
 
+#if BPNN_HAVE_MPI
+#include <chrono>
+
+#include "mpi/mpi_exchange.hpp"
+#include "mpi/mpi_session.hpp"
+#include "train/gradient_exchange.hpp"
+#endif
 #ifdef BPNN_HAVE_BENCHMARK
 #include "fma_peak.hpp"
 #include "gemm_reference.hpp"
@@ -41,6 +48,52 @@ struct BenchOptions {
   bool compare_blas = false;
   bool smoke = false;
 };
+
+#if defined(BPNN_HAVE_BENCHMARK) && BPNN_HAVE_MPI
+// `mpirun -np P bpnn bench`: each mini-batch workload trained data-parallel for a fixed number of
+// epochs (the same on every rank; Google Benchmark's adaptive iterations would differ between
+// ranks), after rank 0 alone has trained it as one process with P x threads threads (the other
+// ranks wait). Rank 0 prints samples/s of both, their ratio, and the fraction of the MPI run's
+// time rank 0 spent in messages (sending, or waiting for other ranks).
+void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
+  MpiSession session;
+  MpiExchange exchange(MPI_COMM_WORLD);
+  const int ranks = exchange.ranks();
+  const int epochs = smoke ? 1 : 3;
+  const auto timed = [&](bench::WorkloadRun& run) {
+    run.trainer->run_epoch();  // warm-up: buffers, pages, threads
+    const auto start = std::chrono::steady_clock::now();
+    for (int e = 0; e < epochs; ++e) run.trainer->run_epoch();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (exchange.rank() == 0)
+    std::printf("%-34s %14s %14s %8s %14s\n", "workload (MPI)", "samples/s", "1 process", "ratio", "comm_fraction");
+  for (bench::Workload w : selected) {
+    if (w.batch < static_cast<std::size_t>(ranks)) continue;  // per-sample workloads cannot be split
+    double single = 0;
+    if (exchange.rank() == 0) {  // the same workload, one process with all the ranks' threads
+      bench::Workload one = w;
+      one.threads = w.threads * ranks;
+      bench::WorkloadRun run(one);
+      single = static_cast<double>(epochs) * static_cast<double>(w.samples) / timed(run);
+    }
+    exchange.first_rank_with(false);  // the other ranks wait here
+    bench::WorkloadRun run(w);
+    trainer_exchange_set(*run.trainer, exchange);
+    run.trainer->run_epoch();
+    const double waited = exchange.wait_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    for (int e = 0; e < epochs; ++e) run.trainer->run_epoch();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double rate = static_cast<double>(epochs) * static_cast<double>(w.samples) / seconds;
+    if (exchange.rank() == 0) {
+      const std::string name = "train/" + w.name + "/ranks:" + std::to_string(ranks) + "/threads:" + std::to_string(w.threads);
+      std::printf("%-34s %14.1f %14.1f %8.3f %14.3f\n", name.c_str(), rate, single, rate / single,
+                  (exchange.wait_seconds() - waited) / seconds);
+    }
+  }
+}
+#endif
 
 #ifdef BPNN_HAVE_BENCHMARK
 void run_bench(const BenchOptions& o) {
@@ -82,6 +135,12 @@ void run_bench(const BenchOptions& o) {
                         "small_sweep, or scaling: deep, shallow, small_batch, large_input, mlp512)");
   }
   if (o.smoke) bench::workloads_make_smoke(selected);
+#if BPNN_HAVE_MPI
+  if (mpi_launched()) {
+    run_bench_mpi(selected, o.smoke);
+    return;
+  }
+#endif
 
   // Google Benchmark writes the JSON itself: to a temporary file, copied to --json through
   // bpnn's output rule afterwards (checked first, so a bad path fails before the benchmarks).

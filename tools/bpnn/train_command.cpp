@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -19,6 +21,7 @@
 #include "bpnn/data.hpp"
 #include "bpnn/data_source.hpp"
 #include "bpnn/error.hpp"
+#include "bpnn/exit_codes.hpp"
 #include "bpnn/evaluate.hpp"
 #include "bpnn/model_io.hpp"
 #include "bpnn/network.hpp"
@@ -30,6 +33,11 @@
 #include "io/crc32.hpp"
 #include "io/output_file.hpp"
 #include "nn/size_check.hpp"
+#include "train/gradient_exchange.hpp"
+#if BPNN_HAVE_MPI
+#include "mpi/mpi_exchange.hpp"
+#include "mpi/mpi_session.hpp"
+#endif
 
 namespace bpnn::cli {
 namespace {
@@ -256,7 +264,28 @@ Dataset companion_read(const std::string& path, const TrainOptions& o, const Dat
   return d;
 }
 
-void run_train(TrainOptions& o, const CLI::App& cmd) {
+// Runs fn on every rank; with several ranks, one rank's failure reaches every rank (and the job
+// ends with its exit code on all of them) instead of leaving the others waiting.
+template <class F>
+void on_all_ranks(GradientExchange* exchange, F&& fn) {
+  if (exchange == nullptr) {
+    fn();
+    return;
+  }
+  std::exception_ptr failure;
+  try {
+    fn();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  exchange_agree(*exchange, failure);
+}
+
+// `bpnn train`, alone or as one rank of a data-parallel run (exchange: README "Training on many
+// machines (MPI)"): every rank reads the data and trains the same network on its shards of
+// each step; rank 0 alone prints and writes the model, history, plot and checkpoints.
+void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchange) {
+  const bool rank0 = exchange == nullptr || exchange->rank() == 0;
   const auto started = std::chrono::steady_clock::now();
   std::vector<CommandFile> inputs =
       data_spec_files(data_spec_parse(o.data_path), "the training data");
@@ -289,7 +318,13 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   if (o.layers.empty()) throw Error(ErrorKind::argument, "--layers is required (unless --resume)");
   if (o.train.early_stop > 0 && o.train.val_split == 0 && o.val_path.empty())
     throw Error(ErrorKind::argument, "--early-stop needs validation data: --val-split F or --val FILE");
-  // With -o /dev/stdout the model is the output: keep the progress lines out of it.
+  if (exchange != nullptr && exchange->ranks() > 1 && o.train.batch == 1 && parse_optimizer(o.optimizer) != Optimizer::irprop)
+    throw Error(ErrorKind::argument, "--batch 1 (per-sample steps) cannot be split across " +
+                                         std::to_string(exchange->ranks()) + " ranks: give --batch " +
+                                         std::to_string(exchange->ranks()) + " or more");
+  // With -o /dev/stdout the model is the output: keep the progress lines out of it. Under MPI
+  // only rank 0 prints.
+  if (!rank0) o.quiet = true;
   const bool progress = !output_is_stdout(o.model_path) && !o.quiet;
   ProgressDisplay display(progress ? Verbosity::normal : Verbosity::quiet, o.log_every,
                           stderr_is_terminal(), stdout, stderr);
@@ -310,10 +345,14 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
   validate(config);
 
   const bool autoencoder = o.targets == "inputs";
-  TrainingData training = training_data_read(
-      o.data_path, TrainingDataOptions{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
-                                       .outputs = config.sizes.back(), .autoencoder = autoencoder,
-                                       .precision = config.precision, .rows = std::nullopt});
+  std::optional<TrainingData> read;
+  on_all_ranks(exchange, [&] {
+    read = training_data_read(
+        o.data_path, TrainingDataOptions{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
+                                         .outputs = config.sizes.back(), .autoencoder = autoencoder,
+                                         .precision = config.precision, .rows = std::nullopt});
+  });
+  TrainingData& training = *read;
   Dataset& data = training.data;
 
   Network net = resumed ? std::move(resumed->network) : Network(config);
@@ -352,6 +391,7 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
                 std::to_string(net.n_params()).append(" parameters").c_str(), net.kernel_arch().c_str());
   display.message(line);
   Trainer trainer = validation ? Trainer(net, train, data, *validation) : Trainer(net, train, data);
+  if (exchange != nullptr) trainer_exchange_set(trainer, *exchange);
   if (resumed) {
     trainer.resume(o.resume_path);
     display.message("# resumed after epoch " + std::to_string(trainer.epochs_done()) + " of " + o.resume_path);
@@ -381,6 +421,7 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
     line.last = trainer.should_stop();
     line.elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - test_seconds;
+    if (!rank0) return EpochAction::go_on;
     if (test) {  // the callback runs between epochs: the network may be read
       const auto t0 = std::chrono::steady_clock::now();
       const Evaluation e = evaluate(net, test->x.data(), test->y.data(), test->n);
@@ -392,7 +433,10 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
     display.epoch_end(line);
     return EpochAction::go_on;
   });
-  save_model(net, o.model_path);
+  on_all_ranks(exchange, [&] {
+    if (rank0) save_model(net, o.model_path);
+  });
+  if (!rank0) return;
   if (!o.history_path.empty()) history.csv_write(o.history_path);
   if (!o.plot_path.empty())
     history.svg_write(o.plot_path, "bpnn train " + o.data_path + ": " + metadata_counts_format(o.layers) + " " +
@@ -405,6 +449,33 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
                   report.best_val_loss);
   if (train.early_stop > 0) display.message(line);
   display.message("# saved " + o.model_path);
+  if (exchange != nullptr) {
+    std::snprintf(line, sizeof line, "# %d ranks; rank 0 spent %.3f s of %.3f s in messages (sending or waiting for other ranks)",
+                  exchange->ranks(), exchange->wait_seconds(), report.seconds);
+    display.message(line);
+  }
+}
+
+void run_train(TrainOptions& o, const CLI::App& cmd) {
+#if BPNN_HAVE_MPI
+  if (mpi_launched()) {  // started by mpirun: one rank of a data-parallel run
+    MpiSession session;
+    MpiExchange exchange(MPI_COMM_WORLD);
+    try {
+      run_train_on(o, cmd, &exchange);
+    } catch (const Error&) {
+      throw;  // the same error on every rank (or agreed by all): each exits with its code
+    } catch (const std::bad_alloc&) {  // this rank alone, outside an agreement: end the job
+      std::fprintf(stderr, "bpnn: rank %d: out of memory\n", exchange.rank());
+      MPI_Abort(MPI_COMM_WORLD, exit_memory);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bpnn: rank %d: %s\n", exchange.rank(), e.what());
+      MPI_Abort(MPI_COMM_WORLD, exit_internal);
+    }
+    return;
+  }
+#endif
+  run_train_on(o, cmd, nullptr);
 }
 
 }  // namespace

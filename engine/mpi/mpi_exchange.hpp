@@ -1,0 +1,38 @@
+#pragma once
+// The gradient exchange (train/gradient_exchange.hpp) on an MPI communicator: point-to-point
+// messages, a broadcast, an all-gather and the collective error flag. bpnn_mpi only: libbpnn
+// never links libmpi. The caller initialises MPI and keeps the communicator alive while the
+// exchange is used.
+#include <mpi.h>
+
+#include <cstddef>
+
+#include "train/gradient_exchange.hpp"
+
+namespace bpnn {
+
+class MpiExchange final : public GradientExchange {
+ public:
+  explicit MpiExchange(MPI_Comm comm);
+  int rank() const override { return rank_; }
+  int ranks() const override { return ranks_; }
+  void send(int to, int tag, const void* data, std::size_t bytes) override;
+  void receive(int from, int tag, void* data, std::size_t bytes) override;
+  void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) override;
+  void broadcast(void* data, std::size_t bytes, int root) override;
+  void all_gather(const void* mine, std::size_t bytes, void* all) override;
+  int first_rank_with(bool flag) override;
+  // Collective: the value of rank `root` on every rank.
+  int broadcast_int(int value, int root);
+
+  // Seconds spent in this exchange's messages since it was made (its share of a step's time).
+  double wait_seconds() const override { return wait_seconds_; }
+  MPI_Comm comm() const { return comm_; }
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0, ranks_ = 1;
+  double wait_seconds_ = 0;
+};
+
+}  // namespace bpnn

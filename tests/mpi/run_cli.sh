@@ -1,0 +1,83 @@
+#!/bin/sh
+# ctest "mpi_cli" (label mpi): `mpirun -np P bpnn train`:
+#   - P = 1, 2, 3 write the same model, bit for bit (rank 0 alone writes it and prints), with a
+#     validation split, a plateau schedule and early stopping;
+#   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
+#     uninterrupted P = 1 run;
+#   - --batch 1 under P = 2 exits 2 and writes no model;
+#   - failures end the job cleanly, with the error's exit code on every rank, a message naming
+#     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
+#     a corrupt row in the data (exit 3);
+#   - `bpnn bench` under mpirun prints one line per workload, from rank 0.
+# Exit 77 (ctest: skipped) when mpirun is missing.
+#   run_cli.sh MPIRUN BPNN DATA_DIR
+set -u
+mpirun=$1
+bpnn=$2
+data=$3/iris.csv
+if ! command -v "$mpirun" >/dev/null 2>&1; then
+  echo "SKIPPED: mpirun ($mpirun) not found: install openmpi-bin to run the MPI tests"
+  exit 77
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bpnn_mpi_cli.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+flags="--oversubscribe"
+[ "$(id -u)" = 0 ] && flags="$flags --allow-run-as-root"
+fail() { echo "FAIL: $*"; exit 1; }
+common="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam --lr 0.3
+        --batch 50 --val-split 0.2 --scale standard --seed 5 --schedule plateau:1:0.5 --early-stop 3"
+
+for p in 1 2 3; do
+  "$mpirun" $flags -np "$p" "$bpnn" train "$data" $common --epochs 8 -o "$dir/model$p.safetensors" \
+    >"$dir/out$p.txt" 2>"$dir/err$p.txt" || { cat "$dir/err$p.txt"; fail "mpirun -np $p bpnn train exited $?"; }
+done
+cmp -s "$dir/model1.safetensors" "$dir/model2.safetensors" || fail "the -np 2 model differs from -np 1"
+cmp -s "$dir/model1.safetensors" "$dir/model3.safetensors" || fail "the -np 3 model differs from -np 1"
+[ "$(grep -c '^# saved' "$dir/out3.txt")" = 1 ] || { cat "$dir/out3.txt"; fail "-np 3: not exactly one '# saved' line (rank 0 alone prints)"; }
+echo "ok: -np 1, 2, 3 write the same model"
+
+# checkpoint under P = 2, resume under P = 3, against an uninterrupted run (the plateau schedule
+# halves the rate in epoch 7 and early stopping ends the run there, keeping epoch 4)
+"$mpirun" $flags -np 1 "$bpnn" train "$data" $common --epochs 8 --checkpoint "$dir/straight.ckpt" \
+  -o "$dir/straight.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the uninterrupted run"; }
+"$mpirun" $flags -np 2 "$bpnn" train "$data" $common --epochs 4 --checkpoint "$dir/run.ckpt" \
+  -o "$dir/half.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the first half under -np 2"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$data" --resume "$dir/run.ckpt" --epochs 8 --checkpoint "$dir/run.ckpt" \
+  -o "$dir/resumed.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the resumed half under -np 3"; }
+cmp -s "$dir/straight.safetensors" "$dir/resumed.safetensors" || fail "resumed under -np 3 differs from the uninterrupted run"
+echo "ok: checkpointed under -np 2, resumed under -np 3: the uninterrupted run's model"
+
+# batch 1 cannot be split: exit 2, no model
+"$mpirun" $flags -np 2 "$bpnn" train "$data" --layers 4,8,3 --label species --epochs 1 --batch 1 \
+  -o "$dir/batch1.safetensors" >/dev/null 2>"$dir/err.txt"
+code=$?
+[ "$code" = 2 ] || { cat "$dir/err.txt"; fail "--batch 1 under -np 2 exited $code, not 2"; }
+[ ! -e "$dir/batch1.safetensors" ] || fail "--batch 1 under -np 2 wrote a model"
+echo "ok: --batch 1 under -np 2 exits 2"
+# rank 0 cannot write (/sys refuses new files, even to root): every rank ends with exit 4
+expect_failure() {  # CODE WHAT ARGS...
+  want=$1
+  what=$2
+  shift 2
+  "$mpirun" $flags -np 3 "$bpnn" train "$@" >/dev/null 2>"$dir/err.txt"
+  code=$?
+  [ "$code" = "$want" ] || { cat "$dir/err.txt"; fail "$what: exit $code, not $want"; }
+  grep -q "^bpnn: rank [0-9]: " "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: no message naming the rank"; }
+  [ ! -e "$dir/failed.safetensors" ] || fail "$what: a model was written"
+  echo "ok: $what: exit $want, $(grep -m1 '^bpnn: rank' "$dir/err.txt")"
+}
+expect_failure 4 "rank 0 cannot write the checkpoint" "$data" $common --epochs 3 --checkpoint /sys/bpnn-test.ckpt \
+  -o "$dir/failed.safetensors"
+expect_failure 4 "rank 0 cannot write the model" "$data" $common --epochs 3 -o /sys/bpnn-test.safetensors
+sed '70s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
+grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
+expect_failure 3 "a corrupt row" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
+# bpnn bench under mpirun (when the CLI has bench): one line per mini-batch workload
+if "$bpnn" bench --help >/dev/null 2>&1; then
+  "$mpirun" $flags -np 2 "$bpnn" bench --workload mnist --threads 1 --smoke >"$dir/bench.txt" 2>&1 ||
+    { cat "$dir/bench.txt"; fail "mpirun -np 2 bpnn bench"; }
+  grep -q "^train/mnist/ranks:2/threads:1 " "$dir/bench.txt" || { cat "$dir/bench.txt"; fail "bench: no mnist line"; }
+  [ "$(grep -c '^train/' "$dir/bench.txt")" = 1 ] || { cat "$dir/bench.txt"; fail "bench: rank 0 alone prints"; }
+  echo "ok: mpirun -np 2 bpnn bench"
+fi
+echo "PASS"
