@@ -25,9 +25,7 @@
 #include "nn/network_impl.hpp"
 #include <nlohmann/json.hpp>
 
-struct bpnn_net {
-  bpnn::Network net;
-};
+#include "capi/capi_net.hpp"
 
 namespace {
 

@@ -15,14 +15,9 @@
 #include "bpnn/network.hpp"
 #include "bpnn/scaler.hpp"
 #include "bpnn/train.hpp"
+#include "capi/capi_net.hpp"
 #include "mpi/mpi_exchange.hpp"
 #include "train/gradient_exchange.hpp"
-
-// The C API's handle. The same definition as engine/capi/capi.cpp's (one definition in two
-// translation units, token for token, as the ODR allows).
-struct bpnn_net {
-  bpnn::Network net;
-};
 
 namespace {
 
