@@ -35,6 +35,26 @@ bpnn::NetworkConfig wide_config(bpnn::Precision precision, std::uint64_t seed) {
   return c;
 }
 
+// One plain SGD step of an f64 network on `rows` rows, on one thread with the whole-layer
+// kernels: forward, loss, the whole backward pass, one update — the reference for a parallel step.
+void reference_sgd_step(bpnn::Network& net, const Data& data, std::size_t rows, double lr) {
+  auto& mlp = std::get<bpnn::Mlp<double>>(bpnn::NetworkAccess::impl(net).mlp);
+  bpnn::Workspace<double> ws(mlp, rows);
+  std::vector<double> grad(mlp.arena().size(), 0.0);
+  mlp.forward(data.x.data(), rows, ws);
+  mlp.loss_and_output_delta(data.y.data(), rows, ws);
+  mlp.backward(data.x.data(), rows, ws, grad.data());
+  mlp.kernels().sgd_update(grad.size(), lr, 0.0, 1.0 / static_cast<double>(rows), grad.data(), nullptr,
+                           mlp.arena().data());
+}
+
+double max_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
+
 }  // namespace
 
 TEST_CASE("the batch plan cuts wide steps into several tasks, independent of threads", "[parallel]") {
@@ -100,20 +120,8 @@ TEST_CASE("a parallel step equals the single-thread reference step within tolera
   t.threads = 2;
   bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
 
-  // The reference: forward, loss, the whole backward pass on one thread, one update.
-  auto& mlp = std::get<bpnn::Mlp<double>>(bpnn::NetworkAccess::impl(reference).mlp);
-  bpnn::Workspace<double> ws(mlp, rows);
-  std::vector<double> grad(mlp.arena().size(), 0.0);
-  mlp.forward(data.x.data(), rows, ws);
-  mlp.loss_and_output_delta(data.y.data(), rows, ws);
-  mlp.backward(data.x.data(), rows, ws, grad.data());
-  mlp.kernels().sgd_update(grad.size(), 0.3, 0.0, 1.0 / rows, grad.data(), nullptr, mlp.arena().data());
-
-  const auto a = all_parameters(parallel), b = all_parameters(reference);
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  CHECK(worst <= 1e-13);
+  reference_sgd_step(reference, data, rows, 0.3);  // the single-thread reference
+  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
   CHECK_FALSE(bpnn_test::same_bits(all_parameters(parallel), all_parameters(bpnn::Network(wide_config(bpnn::Precision::f64, 9)))));
 }
 
@@ -244,17 +252,7 @@ TEST_CASE("phase 1 layer by layer: the same bits for every thread count, the ref
   t.shuffle = false;
   t.threads = 2;
   bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
-  auto& mlp = std::get<bpnn::Mlp<double>>(bpnn::NetworkAccess::impl(reference).mlp);
-  bpnn::Workspace<double> ws(mlp, rows);
-  std::vector<double> grad(mlp.arena().size(), 0.0);
-  mlp.forward(data.x.data(), rows, ws);
-  mlp.loss_and_output_delta(data.y.data(), rows, ws);
-  mlp.backward(data.x.data(), rows, ws, grad.data());
-  mlp.kernels().sgd_update(grad.size(), 0.3, 0.0, 1.0 / rows, grad.data(), nullptr, mlp.arena().data());
-  const auto a = all_parameters(parallel), b = all_parameters(reference);
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  CHECK(worst <= 1e-13);
-  CHECK_FALSE(bpnn_test::same_bits(a, all_parameters(bpnn::Network(config))));  // it trained
+  reference_sgd_step(reference, data, rows, 0.3);
+  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
+  CHECK_FALSE(bpnn_test::same_bits(all_parameters(parallel), all_parameters(bpnn::Network(config))));  // it trained
 }

@@ -26,8 +26,13 @@
 #include <nlohmann/json.hpp>
 
 #include "capi/capi_net.hpp"
+#include "capi/capi_train.hpp"
 
 namespace {
+
+using bpnn::capi::raw;
+using bpnn::capi::status_of;
+using bpnn::capi::struct_size_check;
 
 // The message behind bpnn_last_error(): the library's only per-thread state, and no global state.
 thread_local std::string last_error;
@@ -47,19 +52,6 @@ bpnn_status set_error(bpnn_status status, const char* function, const char* mess
     last_error.clear();  // out of memory for the message itself: keep "" rather than fail
   }
   return status;
-}
-
-bpnn_status status_of(bpnn::ErrorKind kind) {
-  switch (kind) {
-    case bpnn::ErrorKind::argument: return BPNN_ERR_ARG;
-    case bpnn::ErrorKind::data: return BPNN_ERR_ARG;  // data in memory the caller passed
-    case bpnn::ErrorKind::io: return BPNN_ERR_IO;
-    case bpnn::ErrorKind::format: return BPNN_ERR_FORMAT;
-    case bpnn::ErrorKind::nonfinite: return BPNN_ERR_NONFINITE;
-    case bpnn::ErrorKind::internal: return BPNN_ERR_INTERNAL;
-    case bpnn::ErrorKind::busy: return BPNN_ERR_BUSY;
-  }
-  return BPNN_ERR_INTERNAL;
 }
 
 // Runs f, turning every exception into a status and the thread's last error.
@@ -93,34 +85,6 @@ std::size_t checked_product(std::size_t n, std::size_t k, const char* what) {
   return n * k;
 }
 
-// Checks a caller's struct_size: non-zero, a multiple of sizeof(size_t) (so a struct, not a
-// stray number), at least `minimum` (the required fields) and at most what this library knows.
-void check_struct_size(std::size_t size, std::size_t minimum, std::size_t known, const char* name) {
-  if (size == 0 || size % sizeof(std::size_t) != 0 || size < minimum)
-    fail_arg(std::string(name) + "->struct_size = " + std::to_string(size) +
-             " is not a valid size (use the _init function; this library knows " +
-             std::to_string(known) + ")");
-  if (size > known)
-    fail_arg(std::string(name) + "->struct_size = " + std::to_string(size) +
-             " is larger than this bpnn " BPNN_VERSION_STRING " knows (" + std::to_string(known) +
-             "): the program was built against a newer bpnn.h");
-}
-
-// Whether the field at [offset, offset + size) lies wholly inside a struct of struct_size bytes.
-constexpr bool has_field(std::size_t struct_size, std::size_t offset, std::size_t size) {
-  return offset + size <= struct_size;
-}
-#define BPNN_HAS(ptr, type, field) has_field((ptr)->struct_size, offsetof(type, field), sizeof((ptr)->field))
-
-// C enum values arrive unchecked, and loading an out-of-range value as the enum type is undefined
-// in C++: read the field's bytes as an int, validate, then convert.
-template <class E>
-int raw(const E& field) {
-  static_assert(sizeof(E) == sizeof(int));
-  int v;
-  std::memcpy(&v, &field, sizeof v);
-  return v;
-}
 
 
 bpnn::Activation activation_of(int v, const char* name) {
@@ -156,7 +120,7 @@ static_assert(static_cast<int>(bpnn::Scaling::minmax) == BPNN_SCALE_MINMAX);
 
 bpnn::NetworkConfig network_config(const bpnn_net_config* c) {
   need(c, "config");
-  check_struct_size(c->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(c->n_sizes),
+  struct_size_check(c->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(c->n_sizes),
                     sizeof(bpnn_net_config), "config");
   bpnn::NetworkConfig config;  // C++ defaults for the fields an older caller does not have
   if (c->n_sizes == 0) fail_arg("config->n_sizes is 0 (need at least an input and an output width)");
@@ -171,40 +135,6 @@ bpnn::NetworkConfig network_config(const bpnn_net_config* c) {
   if (BPNN_HAS(c, bpnn_net_config, init)) config.init = init_of(raw(c->init));
   if (BPNN_HAS(c, bpnn_net_config, init_scale)) config.init_scale = c->init_scale;
   if (BPNN_HAS(c, bpnn_net_config, seed)) config.seed = c->seed;
-  return config;
-}
-
-bpnn::TrainConfig train_config(const bpnn_train_config* c) {
-  bpnn::TrainConfig config;  // C++ defaults for a NULL config and for fields an older caller lacks
-  if (c == nullptr) return config;
-  check_struct_size(c->struct_size, offsetof(bpnn_train_config, learning_rate) + sizeof(double),
-                    sizeof(bpnn_train_config), "config");
-  if (BPNN_HAS(c, bpnn_train_config, learning_rate)) config.learning_rate = c->learning_rate;
-  if (BPNN_HAS(c, bpnn_train_config, momentum)) config.momentum = c->momentum;
-  if (BPNN_HAS(c, bpnn_train_config, batch)) config.batch = c->batch;
-  if (BPNN_HAS(c, bpnn_train_config, epochs)) config.epochs = c->epochs;
-  if (BPNN_HAS(c, bpnn_train_config, threads)) config.threads = c->threads;
-  if (BPNN_HAS(c, bpnn_train_config, shuffle)) config.shuffle = c->shuffle != 0;
-  if (BPNN_HAS(c, bpnn_train_config, seed)) config.seed = c->seed;
-  if (BPNN_HAS(c, bpnn_train_config, optimizer)) {
-    const int v = raw(c->optimizer);
-    if (v < BPNN_OPT_SGD || v > BPNN_OPT_IRPROP)
-      fail_arg("config->optimizer = " + std::to_string(v) + " is not a bpnn_optimizer");
-    config.optimizer = static_cast<bpnn::Optimizer>(v);
-  }
-  if (BPNN_HAS(c, bpnn_train_config, beta1)) config.beta1 = c->beta1;
-  if (BPNN_HAS(c, bpnn_train_config, beta2)) config.beta2 = c->beta2;
-  if (BPNN_HAS(c, bpnn_train_config, eps)) config.eps = c->eps;
-  if (BPNN_HAS(c, bpnn_train_config, l2)) config.l2 = c->l2;
-  if (BPNN_HAS(c, bpnn_train_config, clip)) config.clip = c->clip;
-  if (BPNN_HAS(c, bpnn_train_config, schedule) && c->schedule != nullptr)
-    config.schedule = bpnn::parse_schedule(c->schedule);
-  if (BPNN_HAS(c, bpnn_train_config, val_split)) config.val_split = c->val_split;
-  if (BPNN_HAS(c, bpnn_train_config, early_stop)) config.early_stop = c->early_stop;
-  if (BPNN_HAS(c, bpnn_train_config, checkpoint) && c->checkpoint != nullptr) config.checkpoint = c->checkpoint;
-  if (BPNN_HAS(c, bpnn_train_config, checkpoint_every)) config.checkpoint_every = c->checkpoint_every;
-  if (config.batch == 0) fail_arg("config->batch is 0 (need at least 1 sample per step)");
-  if (config.epochs == 0) fail_arg("config->epochs is 0");
   return config;
 }
 
@@ -255,30 +185,18 @@ bpnn_status predict(const char* function, const bpnn_net* handle, const T* x, st
   return predict_layer(function, handle, x, n, std::numeric_limits<std::size_t>::max(), y, p);
 }
 
-void report_write(bpnn_train_report* r, const bpnn::TrainReport& from) {
-  if (r == nullptr) return;
-  if (BPNN_HAS(r, bpnn_train_report, epochs_run)) r->epochs_run = from.epochs_run;
-  if (BPNN_HAS(r, bpnn_train_report, final_loss)) r->final_loss = from.final_loss;
-  if (BPNN_HAS(r, bpnn_train_report, stopped_by_callback))
-    r->stopped_by_callback = from.stopped_by_callback ? 1 : 0;
-  if (BPNN_HAS(r, bpnn_train_report, seconds)) r->seconds = from.seconds;
-  if (BPNN_HAS(r, bpnn_train_report, stopped_early)) r->stopped_early = from.stopped_early ? 1 : 0;
-  if (BPNN_HAS(r, bpnn_train_report, best_epoch)) r->best_epoch = from.best_epoch;
-  if (BPNN_HAS(r, bpnn_train_report, best_val_loss)) r->best_val_loss = from.best_val_loss;
-}
-
 template <class T>
 bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_config* c, const T* x,
                   const T* y, std::size_t n, bpnn_train_report* report, bpnn::Precision p) {
   bpnn::TrainReport progress;  // what the callback saw, for the report of a diverged run
   const bpnn_status status = guard(function, [&] {
     bpnn::Network& net = net_of(handle);
-    const bpnn::TrainConfig config = train_config(c);
+    const bpnn::TrainConfig config = bpnn::capi::train_config_from(c);
     need(x, "x");
     need(y, "y");
     if (n == 0) fail_arg("n is 0 (need at least one sample)");
     if (report != nullptr)
-      check_struct_size(report->struct_size,
+      struct_size_check(report->struct_size,
                         offsetof(bpnn_train_report, epochs_run) + sizeof(report->epochs_run),
                         sizeof(bpnn_train_report), "report");
     need_precision(net, p);
@@ -313,22 +231,12 @@ bpnn_status train(const char* function, bpnn_net* handle, const bpnn_train_confi
       progress.final_loss = s.loss;
       progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (on_epoch == nullptr) return bpnn::EpochAction::go_on;
-      bpnn_epoch_stats stats;
-      stats.struct_size = sizeof stats;
-      stats.epoch = s.epoch;
-      stats.loss = s.loss;
-      stats.accuracy = s.accuracy;
-      stats.seconds = s.seconds;
-      stats.samples_per_s = s.samples_per_s;
-      stats.learning_rate = s.learning_rate;
-      stats.val_loss = s.val_loss;
-      stats.val_accuracy = s.val_accuracy;
-      stats.best = s.best ? 1 : 0;
+      const bpnn_epoch_stats stats = bpnn::capi::epoch_stats_of(s);
       return on_epoch(user, &stats) != 0 ? bpnn::EpochAction::stop : bpnn::EpochAction::go_on;
     });
-    report_write(report, done);
+    bpnn::capi::train_report_write(report, done);
   });
-  if (status == BPNN_ERR_NONFINITE) report_write(report, progress);
+  if (status == BPNN_ERR_NONFINITE) bpnn::capi::train_report_write(report, progress);
   return status;
 }
 
@@ -455,7 +363,7 @@ bpnn_status bpnn_net_get_config(const bpnn_net* net, bpnn_net_config* config) {
   return guard("bpnn_net_get_config", [&] {
     const bpnn::NetworkConfig& c = net_of(net).config();
     need(config, "config");
-    check_struct_size(config->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(size_t),
+    struct_size_check(config->struct_size, offsetof(bpnn_net_config, n_sizes) + sizeof(size_t),
                       sizeof(bpnn_net_config), "config");
     config->sizes = c.sizes.data();
     config->n_sizes = c.sizes.size();
@@ -680,7 +588,7 @@ bpnn_status evaluate(const char* function, const bpnn_net* handle, const T* x, c
     need(x, "x");
     need(y, "y");
     need(report, "report");
-    check_struct_size(report->struct_size, offsetof(bpnn_eval_report, n) + sizeof(report->n),
+    struct_size_check(report->struct_size, offsetof(bpnn_eval_report, n) + sizeof(report->n),
                       sizeof(bpnn_eval_report), "report");
     if (n == 0) fail_arg("n is 0 (need at least one row)");
     need_precision(net, p);
@@ -759,15 +667,15 @@ bpnn_status bpnn_train_many(const bpnn_member* members, size_t n_members, const 
     for (std::size_t i = 0; i < n_members; ++i) {
       const bpnn_member& m = members[i];
       const std::string name = "members[" + std::to_string(i) + "]";
-      check_struct_size(m.struct_size, offsetof(bpnn_member, train) + sizeof(m.train), sizeof(bpnn_member),
+      struct_size_check(m.struct_size, offsetof(bpnn_member, train) + sizeof(m.train), sizeof(bpnn_member),
                         name.c_str());
       if (results)
-        check_struct_size(results[i].struct_size, offsetof(bpnn_member_result, status) + sizeof(int),
+        struct_size_check(results[i].struct_size, offsetof(bpnn_member_result, status) + sizeof(int),
                           sizeof(bpnn_member_result), ("results[" + std::to_string(i) + "]").c_str());
       need(m.net, (name + ".net").c_str());
       bpnn::SweepMember member;
       member.network = network_config(m.net);
-      member.train = train_config(m.train);
+      member.train = bpnn::capi::train_config_from(m.train);
       if (const bpnn_train_config* c = m.train) {
         if (c->on_epoch) fail_arg(name + ".train->on_epoch: not used by bpnn_train_many; leave it NULL");
         if (BPNN_HAS(c, bpnn_train_config, val_x) && (c->val_x || c->val_y || c->val_n))
