@@ -119,6 +119,7 @@ TEST_CASE("sweep: usage errors are one line with exit code 2", "[cli][sweep]") {
   CHECK(r.exit_code == 4);
 }
 
+#ifdef BPNN_CLI_HAS_BENCH  // the CLI has `bench` only when Google Benchmark is built (not in sanitizer builds)
 TEST_CASE("bench --workload seed_sweep,small_sweep counts member-samples", "[cli][sweep][bench]") {
   ScratchDir dir;
   const auto r = cli_run(dir.path, "bench --workload seed_sweep,small_sweep --smoke --json out.json");
@@ -133,3 +134,4 @@ TEST_CASE("bench --workload seed_sweep,small_sweep counts member-samples", "[cli
   }
   CHECK(names == std::vector<std::string>{"train/seed_sweep/threads:1/real_time", "train/small_sweep/threads:1/real_time"});
 }
+#endif  // BPNN_CLI_HAS_BENCH
