@@ -395,7 +395,9 @@ std::uint64_t rng_bounded(std::mt19937_64& rng, std::uint64_t bound) {
   }
 }
 
-Dataset rows_take(const Dataset& d, const std::vector<std::size_t>& rows) {
+}  // namespace
+
+Dataset dataset_rows(const Dataset& d, const std::vector<std::size_t>& rows) {
   Dataset out;
   out.n = rows.size();
   out.inputs = d.inputs;
@@ -406,14 +408,15 @@ Dataset rows_take(const Dataset& d, const std::vector<std::size_t>& rows) {
   out.x.reserve(checked_mul(rows.size(), d.inputs, "dataset inputs"));
   out.y.reserve(checked_mul(rows.size(), d.outputs, "dataset targets"));
   for (std::size_t r : rows) {
+    if (r >= d.n)
+      throw Error(ErrorKind::argument, "dataset_rows: row " + std::to_string(r) + " of a data set of " +
+                                           std::to_string(d.n) + " rows");
     out.x.insert(out.x.end(), d.x.begin() + r * d.inputs, d.x.begin() + (r + 1) * d.inputs);
     if (!d.y.empty())
       out.y.insert(out.y.end(), d.y.begin() + r * d.outputs, d.y.begin() + (r + 1) * d.outputs);
   }
   return out;
 }
-
-}  // namespace
 
 // n_test = round(n · test_fraction), at least 1 when the fraction is positive and at most n − 1
 // (for n ≥ 2), so neither part is empty by rounding. Rows are drawn by a Fisher–Yates shuffle on
@@ -441,7 +444,7 @@ RowSplit split_rows(std::size_t n, double test_fraction, std::uint64_t seed) {
 std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,
                                           std::uint64_t seed) {
   const RowSplit split = split_rows(data.n, test_fraction, seed);
-  return {rows_take(data, split.train), rows_take(data, split.test)};
+  return {dataset_rows(data, split.train), dataset_rows(data, split.test)};
 }
 
 namespace {
@@ -501,7 +504,7 @@ std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data, double
     throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
                                          std::to_string(test_fraction));
   const RowSplit split = split_rows_stratified(data.y.data(), data.n, data.outputs, test_fraction, seed);
-  return {rows_take(data, split.train), rows_take(data, split.test)};
+  return {dataset_rows(data, split.train), dataset_rows(data, split.test)};
 }
 
 }  // namespace bpnn

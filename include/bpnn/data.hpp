@@ -172,6 +172,10 @@ BPNN_API Dataset dataset_columns(const DataTable& table, const std::vector<std::
 BPNN_API Dataset dataset_targets(const DataTable& table, const std::vector<std::string>& output_names,
                                  std::size_t outputs);
 
+// The given rows of `data`, in the given order (a row may repeat), with its names and classes:
+// a fold or a split side. Error(argument) for a row past the data's end.
+BPNN_API Dataset dataset_rows(const Dataset& data, const std::vector<std::size_t>& rows);
+
 // Splits off a seeded random `test_fraction` of the rows: returns {train, test}, each in file
 // order.
 BPNN_API std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fraction,

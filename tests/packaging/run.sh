@@ -46,6 +46,19 @@ grep -q ' bpnn_net_train_f64' <<<"$(nm -D --defined-only "$lib/libbpnn.so")" || 
 "$work/cmake-build/consumer_static" "$work/cmake_static.safetensors"
 grep -q "$soname" <<<"$(ldd "$work/cmake-build/consumer_shared")" || fail "consumer_shared does not use $soname"
 ! grep -q libbpnn <<<"$(ldd "$work/cmake-build/consumer_static")" || fail "consumer_static uses libbpnn.so"
+# bpnn_mpi: installed with bpnn_mpi.h when the tree was built with MPI; then bpnn::bpnn_mpi must
+# give a program that trains on 2 ranks (run when mpirun is here).
+if [ -e "$prefix/include/bpnn_mpi.h" ]; then
+  [ -e "$lib/libbpnn_mpi.a" ] && [ -e "$lib/cmake/bpnn/bpnnMpiTargets.cmake" ] || fail "bpnn_mpi.h without libbpnn_mpi.a and its CMake targets"
+  [ -x "$work/cmake-build/consumer_mpi" ] || fail "the CMake consumer got no bpnn::bpnn_mpi"
+  if command -v mpirun >/dev/null; then
+    as_root=()
+    [ "$(id -u)" = 0 ] && as_root=(--allow-run-as-root)
+    mpirun "${as_root[@]}" --oversubscribe -np 2 "$work/cmake-build/consumer_mpi" || fail "consumer_mpi failed under mpirun -np 2"
+  else
+    echo "packaging: mpirun not found: consumer_mpi built but not run"
+  fi
+fi
 
 # A C-only project gets the shared library without needing TBB, OpenMP or a C++ compiler.
 "$cmake" -S "$here/consumer" -B "$work/cmake-c-only" -DCMAKE_PREFIX_PATH="$prefix" -DBPNN_STATIC=OFF \

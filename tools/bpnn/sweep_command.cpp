@@ -171,21 +171,6 @@ std::vector<RowSplit> folds_make(std::size_t n, std::size_t k) {
   return folds;
 }
 
-Dataset rows_of(const Dataset& d, const std::vector<std::size_t>& rows) {
-  Dataset out;
-  out.n = rows.size();
-  out.inputs = d.inputs;
-  out.outputs = d.outputs;
-  out.input_names = d.input_names;
-  out.output_names = d.output_names;
-  out.classes = d.classes;
-  for (std::size_t r : rows) {
-    out.x.insert(out.x.end(), d.x.begin() + r * d.inputs, d.x.begin() + (r + 1) * d.inputs);
-    out.y.insert(out.y.end(), d.y.begin() + r * d.outputs, d.y.begin() + (r + 1) * d.outputs);
-  }
-  return out;
-}
-
 std::string figure(double v) {
   if (std::isnan(v)) return "";
   char text[40];
@@ -308,7 +293,7 @@ void run_sweep(SweepOptionsText& o) {
     if (o.folds > 0) {
       if (fold_rows[f].train.empty() || fold_rows[f].test.empty())
         throw Error(ErrorKind::argument, "--folds " + std::to_string(o.folds) + ": more folds than samples");
-      results = train_many(members, rows_of(data, fold_rows[f].train), rows_of(data, fold_rows[f].test), options);
+      results = train_many(members, dataset_rows(data, fold_rows[f].train), dataset_rows(data, fold_rows[f].test), options);
     } else {
       results = validation ? train_many(members, data, *validation, options) : train_many(members, data, options);
     }

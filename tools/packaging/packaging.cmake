@@ -2,6 +2,7 @@
 #   include/bpnn.h, include/bpnn/*.hpp and the generated bpnn/version.h;
 #   libbpnn.so (SONAME libbpnn.so.MAJOR) and libbpnn.a; the bpnn CLI;
 #   a CMake package: find_package(bpnn CONFIG) gives bpnn::bpnn (shared) and bpnn::bpnn_static;
+#   with MPI, libbpnn_mpi.a and include/bpnn_mpi.h as bpnn::bpnn_mpi (static, on bpnn_static);
 #   bpnn.pc for pkg-config (relocatable: paths relative to the .pc file).
 include(CMakePackageConfigHelpers)
 
@@ -31,6 +32,17 @@ install(TARGETS bpnn_static EXPORT bpnnStaticTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS bpnn_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# bpnn_mpi (engine/mpi): a static library on bpnn_static and MPI::MPI_C, in a third export set
+# that bpnnConfig.cmake loads when the static one is loaded and MPI is found.
+if(BPNN_HAVE_MPI)
+  set_target_properties(bpnn_mpi PROPERTIES EXPORT_NAME bpnn_mpi)
+  install(TARGETS bpnn_mpi EXPORT bpnnMpiTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/include/bpnn_mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT bpnnMpiTargets NAMESPACE bpnn:: DESTINATION ${BPNN_CMAKE_DIR})
+endif()
 
 install(EXPORT bpnnTargets NAMESPACE bpnn:: DESTINATION ${BPNN_CMAKE_DIR})
 install(EXPORT bpnnStaticTargets NAMESPACE bpnn:: DESTINATION ${BPNN_CMAKE_DIR})
