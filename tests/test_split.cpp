@@ -75,3 +75,15 @@ TEST_CASE("targets that are not classes split like split_dataset", "[split]") {
   CHECK(bpnn::split_dataset_stratified(d, 0.2, 9).second.x == bpnn::split_dataset(d, 0.2, 9).second.x);
   CHECK_THROWS_AS(bpnn::split_dataset_stratified(d, 1.0, 9), bpnn::Error);
 }
+
+TEST_CASE("dataset_rows gathers the given rows in order and refuses a row past the end", "[split]") {
+  const bpnn::Dataset d = labelled(10, {1, 1});
+  const bpnn::Dataset picked = bpnn::dataset_rows(d, {7, 2, 7});
+  REQUIRE(picked.n == 3);
+  CHECK(picked.x == std::vector<double>{7, 2, 7});
+  CHECK(picked.y == std::vector<double>{0, 1, 1, 0, 0, 1});
+  CHECK(picked.classes == d.classes);
+  CHECK(bpnn::dataset_rows(d, {}).n == 0);
+  CHECK_THROWS_WITH(bpnn::dataset_rows(d, {3, 10}),
+                    Catch::Contains("row 10 of a data set of 10 rows"));
+}
