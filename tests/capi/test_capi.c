@@ -6,33 +6,7 @@
 #include <string.h>
 
 #include "bpnn.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
-
-/* A call must fail with `want` and a last error mentioning `needle`. */
-#define CHECK_ERR(call, want, needle) check_err((call), (want), (needle), #call, __LINE__)
-static void check_err(bpnn_status got, bpnn_status want, const char *needle, const char *what,
-                      int line) {
-  const char *message = bpnn_last_error();
-  if (got != want) {
-    fprintf(stderr, "%s:%d: %s gave %s, want %s (last error: %s)\n", __FILE__, line, what,
-            bpnn_status_string(got), bpnn_status_string(want), message);
-    ++failures;
-  } else if (message == NULL || strstr(message, needle) == NULL) {
-    fprintf(stderr, "%s:%d: %s: last error \"%s\" does not mention \"%s\"\n", __FILE__, line, what,
-            message ? message : "(null)", needle);
-    ++failures;
-  }
-}
-#define CHECK_OK(call) CHECK_ERR(call, BPNN_OK, "")
+#include "capi_check.h"
 
 static char scratch[4096];
 static const char *scratch_path(const char *name) {
@@ -55,24 +29,6 @@ static bpnn_net *make_net(size_t n_sizes, const size_t *sizes, bpnn_precision pr
   return net;
 }
 
-/* Whether two nets hold exactly the same parameters. */
-static int same_weights(const bpnn_net *a, const bpnn_net *b) {
-  size_t l, n_layers = bpnn_net_n_layers(a);
-  int same = n_layers == bpnn_net_n_layers(b);
-  for (l = 0; same && l < n_layers; ++l) {
-    size_t in = bpnn_net_width(a, l), out = bpnn_net_width(a, l + 1);
-    double *wa = malloc(in * out * sizeof *wa), *wb = malloc(in * out * sizeof *wb);
-    double *ba = malloc(out * sizeof *ba), *bb = malloc(out * sizeof *bb);
-    CHECK_OK(bpnn_net_get_layer_f64(a, l, wa, in * out, ba, out));
-    CHECK_OK(bpnn_net_get_layer_f64(b, l, wb, in * out, bb, out));
-    same = memcmp(wa, wb, in * out * sizeof *wa) == 0 && memcmp(ba, bb, out * sizeof *ba) == 0;
-    free(wa);
-    free(wb);
-    free(ba);
-    free(bb);
-  }
-  return same;
-}
 
 static void test_versions_and_errors(void) {
   CHECK(bpnn_version_number() == BPNN_VERSION_NUMBER);

@@ -7,35 +7,7 @@
 #include <string.h>
 
 #include "bpnn.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                              \
-    }                                                                          \
-  } while (0)
-
-/* Whether two nets hold exactly the same parameters. */
-static int same_weights(const bpnn_net *a, const bpnn_net *b) {
-  size_t l, n_layers = bpnn_net_n_layers(a);
-  int same = n_layers == bpnn_net_n_layers(b);
-  for (l = 0; same && l < n_layers; ++l) {
-    size_t in = bpnn_net_width(a, l), out = bpnn_net_width(a, l + 1);
-    double *wa = malloc(in * out * sizeof *wa), *wb = malloc(in * out * sizeof *wb);
-    double *ba = malloc(out * sizeof *ba), *bb = malloc(out * sizeof *bb);
-    same = bpnn_net_get_layer_f64(a, l, wa, in * out, ba, out) == BPNN_OK &&
-           bpnn_net_get_layer_f64(b, l, wb, in * out, bb, out) == BPNN_OK &&
-           memcmp(wa, wb, in * out * sizeof *wa) == 0 && memcmp(ba, bb, out * sizeof *ba) == 0;
-    free(wa);
-    free(wb);
-    free(ba);
-    free(bb);
-  }
-  return same;
-}
+#include "capi_check.h"
 
 #define N 24
 #define MEMBERS 5
