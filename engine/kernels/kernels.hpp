@@ -9,6 +9,8 @@
 // packed weights are and converts from/to the public [out, in] row-major layout. Gradients of the
 // weights use the same packed layout, so elementwise updates need not know it.
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "bpnn/types.hpp"
 
@@ -45,7 +47,7 @@ struct AdamStep {
 // One shape of network trained W at a time by KernelTable::sweep_sample_sgd, network m of the
 // group in lane m of every vector: each parameter, activation and δ is a vector of `lanes`
 // consecutive elements ("lane-interleaved"). Offsets count elements of T from the start of the
-// group's parameters (weights, biases) or work buffer (activations, δ).
+// group's parameters (weights, biases) or work buffer (inputs, activations, δ).
 struct SweepLayer {
   std::size_t in = 0, out = 0;
   Activation act = Activation::sigmoid;  // not softmax
@@ -57,7 +59,38 @@ struct SweepNet {
   std::size_t lanes = 0;  // networks per group: the table's sweep_lanes (any ≥ 1 for the reference)
   std::size_t layers = 0;
   const SweepLayer* layer = nullptr;
+  std::size_t input_offset = 0;  // work: (In) vectors, each lane's inputs gathered from its row
 };
+
+// The lane-interleaved layout of one shape for groups of `lanes` networks: layers (sizes, the
+// hidden and the output activation), then the sizes of the parameter and the work buffers.
+struct SweepLayout {
+  std::vector<SweepLayer> layer;
+  std::size_t lanes = 0, params_size = 0, work_size = 0;
+  SweepNet net() const { return {lanes, layer.size(), layer.data(), 0}; }
+};
+inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activation hidden,
+                                Activation output, std::size_t lanes) {
+  SweepLayout g;
+  g.lanes = lanes;
+  g.layer.resize(sizes.size() - 1);
+  g.work_size = sizes.front() * lanes;  // the inputs, at offset 0
+  for (std::size_t l = 0; l < g.layer.size(); ++l) {
+    SweepLayer& s = g.layer[l];
+    s.in = sizes[l];
+    s.out = sizes[l + 1];
+    s.act = l + 1 == g.layer.size() ? output : hidden;
+    s.weight_offset = g.params_size;
+    g.params_size += s.in * s.out * lanes;
+    s.bias_offset = g.params_size;
+    g.params_size += s.out * lanes;
+    s.act_offset = g.work_size;
+    g.work_size += s.out * lanes;
+    s.delta_offset = g.work_size;
+    g.work_size += s.out * lanes;
+  }
+  return g;
+}
 
 template <class T>
 struct KernelTable {
@@ -120,16 +153,18 @@ struct KernelTable {
                             T* yhat);
 
   // One per-sample SGD step (no momentum, MSE loss) of net.lanes networks of one shape at once,
-  // network m in lane m: x:(In) y:(K) lr:(1) vectors, params and work lane-interleaved
-  // (SweepNet) → loss:(lanes) = E of each network before the step, ŷ in the top layer's
-  // activations. Each lane does the operations of this table's single-network per-sample step
-  // (dense_forward, the MSE loss, dense_backward_data, the in-place update with n = 1) in the
-  // same order, so every network ends bit for bit where it would alone. keep null: updates every
-  // lane when every E is finite, else changes nothing and returns false. keep:(lanes) non-null:
-  // updates only lanes whose keep ≠ 0 and whose E is finite, and returns true.
+  // network m in lane m, each on its own sample: rows holds samples of In inputs followed by K
+  // targets, lane m's at rows + row_offset[m] (row_offset:(lanes)); the kernel gathers them into
+  // the work buffer's input vectors. lr:(1) vector, params and work lane-interleaved (SweepNet)
+  // → loss:(lanes) = E of each network before the step, ŷ in the top layer's activations. Each
+  // lane does the operations of this table's single-network per-sample step (dense_forward, the
+  // MSE loss, dense_backward_data, the in-place update with n = 1) in the same order, so every
+  // network ends bit for bit where it would alone. keep null: updates every lane when every E is
+  // finite, else changes nothing and returns false. keep:(lanes) non-null: updates only lanes
+  // whose keep ≠ 0 and whose E is finite, and returns true.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
-  bool (*sweep_sample_sgd)(const SweepNet& net, const T* x, const T* y, const T* lr, const T* keep,
-                           T* params, T* work, T* loss) = nullptr;
+  bool (*sweep_sample_sgd)(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                           const T* lr, const T* keep, T* params, T* work, T* loss) = nullptr;
   std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
 };
 

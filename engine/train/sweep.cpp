@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -26,28 +27,35 @@ namespace {
 
 std::string member_name(std::size_t i) { return "member " + std::to_string(i); }
 
-// The data set in T, as the trainer converts it, shared by every lane group of that precision.
+// The data set in T, as the trainer converts it, shared by every lane group of that precision:
+// one row per sample, its inputs followed by its targets, from which the lane kernel gathers
+// each lane's sample itself.
 template <class T>
 struct DataIn {
-  std::size_t n = 0, inputs = 0, outputs = 0;
-  AlignedVector<T> x, y;
+  std::size_t n = 0, inputs = 0, outputs = 0, stride = 0;  // stride = inputs + outputs
+  AlignedVector<T> rows;
+  const T* targets(std::size_t row) const { return rows.data() + row * stride + inputs; }
 };
 
 template <class T>
 DataIn<T> data_in(const Dataset& data) {
-  DataIn<T> d{data.n, data.inputs, data.outputs, {}, {}};
-  d.x.assign(data.x.begin(), data.x.end());
-  d.y.assign(data.y.begin(), data.y.end());
-  for (std::size_t i = 0; i < d.x.size(); ++i)
-    if (!std::isfinite(d.x[i]))
-      throw Error(ErrorKind::data, "training data: input " + std::to_string(i % d.inputs) +
-                                       " of sample " + std::to_string(i / d.inputs) +
-                                       " is not finite in this precision");
-  for (std::size_t i = 0; i < d.y.size(); ++i)
-    if (!std::isfinite(d.y[i]))
-      throw Error(ErrorKind::data, "training data: target " + std::to_string(i % d.outputs) +
-                                       " of sample " + std::to_string(i / d.outputs) +
-                                       " is not finite in this precision");
+  DataIn<T> d{data.n, data.inputs, data.outputs, data.inputs + data.outputs, {}};
+  d.rows.resize(d.n * d.stride);
+  for (std::size_t r = 0; r < d.n; ++r) {
+    T* row = d.rows.data() + r * d.stride;
+    for (std::size_t i = 0; i < d.inputs; ++i) {
+      row[i] = static_cast<T>(data.x[r * d.inputs + i]);
+      if (!std::isfinite(row[i]))
+        throw Error(ErrorKind::data, "training data: input " + std::to_string(i) + " of sample " +
+                                         std::to_string(r) + " is not finite in this precision");
+    }
+    for (std::size_t j = 0; j < d.outputs; ++j) {
+      row[d.inputs + j] = static_cast<T>(data.y[r * d.outputs + j]);
+      if (!std::isfinite(row[d.inputs + j]))
+        throw Error(ErrorKind::data, "training data: target " + std::to_string(j) + " of sample " +
+                                         std::to_string(r) + " is not finite in this precision");
+    }
+  }
   return d;
 }
 
@@ -135,7 +143,7 @@ Classes classes_of(const DataIn<T>& d, const std::vector<std::size_t>& rows) {
   const std::size_t k = d.outputs;
   bool all_01 = true, one_hot = k > 1;
   for (std::size_t row : rows) {
-    const T* t = d.y.data() + row * k;
+    const T* t = d.targets(row);
     std::size_t ones = 0;
     for (std::size_t j = 0; j < k; ++j) {
       all_01 = all_01 && (t[j] == T(0) || t[j] == T(1));
@@ -162,24 +170,10 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back();
 
   // the group's layout: lane-interleaved parameters and work buffers
-  std::vector<kernels::SweepLayer> layers(L);
-  std::size_t params_size = 0, work_size = 0;
-  for (std::size_t l = 0; l < L; ++l) {
-    kernels::SweepLayer& s = layers[l];
-    s.in = shape.sizes[l];
-    s.out = shape.sizes[l + 1];
-    s.act = l + 1 == L ? shape.output_act : shape.hidden_act;
-    s.weight_offset = params_size;
-    params_size += s.in * s.out * W;
-    s.bias_offset = params_size;
-    params_size += s.out * W;
-    s.act_offset = work_size;
-    work_size += s.out * W;
-    s.delta_offset = work_size;
-    work_size += s.out * W;
-  }
-  const kernels::SweepNet net{W, L, layers.data()};
-  AlignedVector<T> params(params_size), work(work_size);
+  const kernels::SweepLayout layout = kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, W);
+  const std::vector<kernels::SweepLayer>& layers = layout.layer;
+  const kernels::SweepNet net = layout.net();
+  AlignedVector<T> params(layout.params_size), work(layout.work_size);
 
   // lane m trains member ids[m]; lanes past `used` repeat lane 0, and their results are dropped
   const auto member_of = [&](std::size_t m) { return ids[m < used ? m : 0]; };
@@ -219,7 +213,8 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   const std::size_t n = rows[0].train.size();
   const std::size_t epochs = configs[0].epochs;
   const std::size_t block = std::min<std::size_t>(n, 64);  // steps staged at a time
-  AlignedVector<T> xs(block * in0 * W), ys(block * k * W), lr(W), keep(W, T(1)), loss(W);
+  AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
+  std::vector<std::int64_t> row_offset(block * W);  // (steps, lanes): where each lane's row starts
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   std::vector<char> active(W, 1);
   bool any_classes = false;
@@ -255,24 +250,19 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     std::fill(correct.begin(), correct.end(), std::size_t{0});
     for (std::size_t t0 = 0; t0 < n; t0 += block) {
       const std::size_t steps = std::min(block, n - t0);
-      // the block's samples, member by member in its own order, transposed into lanes
+      // the block's rows, member by member in its own order: the kernel gathers them
       for (std::size_t m = 0; m < W; ++m) {
         const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
-        for (std::size_t s = 0; s < steps; ++s) {
-          const std::size_t row = rows_of_block[s];
-          const T* x = d.x.data() + row * in0;
-          const T* y = d.y.data() + row * k;
-          for (std::size_t i = 0; i < in0; ++i) xs[(s * in0 + i) * W + m] = x[i];
-          for (std::size_t j = 0; j < k; ++j) ys[(s * k + j) * W + m] = y[j];
-        }
+        for (std::size_t s = 0; s < steps; ++s)
+          row_offset[s * W + m] = static_cast<std::int64_t>(rows_of_block[s] * d.stride);
       }
       for (std::size_t s = 0; s < steps; ++s) {
-        const T* x = xs.data() + s * in0 * W;
-        const T* y = ys.data() + s * k * W;
-        if (!step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data())) {
+        const std::int64_t* offset = row_offset.data() + s * W;
+        if (!step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(),
+                  loss.data())) {
           for (std::size_t m = 0; m < W; ++m)
             if (!std::isfinite(loss[m])) diverge(m, epoch);
-          step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
+          step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
         } else if (keep_lanes) {
           for (std::size_t m = 0; m < W; ++m)
             if (active[m] && !std::isfinite(loss[m])) diverge(m, epoch);
@@ -287,13 +277,14 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
         const T* yhat = work.data() + layers[L - 1].act_offset;
         for (std::size_t m = 0; m < used; ++m) {
           if (!active[m]) continue;
+          const T* y = d.rows.data() + offset[m] + in0;
           if (classes[m] == Classes::binary) {
-            correct[m] += (yhat[m] > T(0.5)) == (y[m] > T(0.5));
+            correct[m] += (yhat[m] > T(0.5)) == (y[0] > T(0.5));
           } else if (classes[m] == Classes::one_hot) {
             std::size_t best_p = 0, best_t = 0;
             for (std::size_t j = 1; j < k; ++j) {
               if (yhat[j * W + m] > yhat[best_p * W + m]) best_p = j;
-              if (y[j * W + m] > y[best_t * W + m]) best_t = j;
+              if (y[j] > y[best_t]) best_t = j;
             }
             correct[m] += best_p == best_t;
           }

@@ -11,9 +11,11 @@ namespace {
 // Lane m of one network's forward pass and MSE loss: a:(in) → y = act(b + Σ_i a_i·w_oi), then
 // E = ½Σ_j (ŷ_j − y_j)² and δ_L = (ŷ − y)·act'(ŷ), as ref_dense_forward and output_loss_and_delta.
 template <class T>
-T lane_forward_loss(const SweepNet& net, std::size_t m, const T* x, const T* y, const T* params,
-                    T* work) {
+T lane_forward_loss(const SweepNet& net, std::size_t m, const T* row, const T* params, T* work) {
   const std::size_t W = net.lanes;
+  const T* x = work + net.input_offset;
+  const std::size_t in0 = net.layer[0].in;
+  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + i * W + m] = row[i];
   for (std::size_t l = 0; l < net.layers; ++l) {
     const SweepLayer& s = net.layer[l];
     const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
@@ -28,7 +30,7 @@ T lane_forward_loss(const SweepNet& net, std::size_t m, const T* x, const T* y, 
   T e = 0;
   for (std::size_t j = 0; j < top.out; ++j) {
     const T p = work[top.act_offset + j * W + m];
-    const T g = p - y[j * W + m];
+    const T g = p - row[in0 + j];
     e += g * g;
     work[top.delta_offset + j * W + m] = g * activation_derivative_scalar(top.act, p);
   }
@@ -38,9 +40,9 @@ T lane_forward_loss(const SweepNet& net, std::size_t m, const T* x, const T* y, 
 // Lane m's backward sweep and update, as ref_dense_backward_data, then δ ⊙= −lr and
 // ref_dense_backward_weights with n = 1, layer by layer from the top.
 template <class T>
-void lane_backward_update(const SweepNet& net, std::size_t m, const T* x, T lr, T* params,
-                          T* work) {
+void lane_backward_update(const SweepNet& net, std::size_t m, T lr, T* params, T* work) {
   const std::size_t W = net.lanes;
+  const T* x = work + net.input_offset;
   for (std::size_t l = net.layers; l-- > 0;) {
     const SweepLayer& s = net.layer[l];
     T* delta = work + s.delta_offset;
@@ -66,23 +68,23 @@ void lane_backward_update(const SweepNet& net, std::size_t m, const T* x, T lr, 
 }  // namespace
 
 template <class T>
-bool sweep_sample_sgd_reference(const SweepNet& net, const T* x, const T* y, const T* lr,
-                                const T* keep, T* params, T* work, T* loss) {
+bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                                const T* lr, const T* keep, T* params, T* work, T* loss) {
   bool all_finite = true;
   for (std::size_t m = 0; m < net.lanes; ++m) {
-    loss[m] = lane_forward_loss(net, m, x, y, params, work);
+    loss[m] = lane_forward_loss(net, m, rows + row_offset[m], params, work);
     all_finite = all_finite && std::isfinite(loss[m]);
   }
   if (!keep && !all_finite) return false;
   for (std::size_t m = 0; m < net.lanes; ++m)
     if ((!keep || keep[m] != T(0)) && std::isfinite(loss[m]))
-      lane_backward_update(net, m, x, lr[m], params, work);
+      lane_backward_update(net, m, lr[m], params, work);
   return true;
 }
 
-template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const float*,
+template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const std::int64_t*,
                                                 const float*, const float*, float*, float*, float*);
-template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const double*,
+template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const std::int64_t*,
                                                  const double*, const double*, double*, double*,
                                                  double*);
 

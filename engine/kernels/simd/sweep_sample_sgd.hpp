@@ -2,7 +2,10 @@
 // Per-sample SGD of W networks of one shape at once, network m in SIMD lane m (W = the vector
 // width: 16 f32 networks in an AVX-512 register). A network's per-sample step is one chain of
 // dependent operations that leaves most of a vector idle (README "The per-sample chain"); here
-// every vector operation advances W independent chains.
+// every vector operation advances W independent chains. Each lane reads its own sample (every
+// member has its own shuffle order): the kernel gathers the lanes' rows itself (LaneRows), one
+// hardware gather per input and target vector, rather than the driver transposing every sample
+// into lanes through memory.
 //
 // Bit for bit the single-network step of the same table, lane by lane: each lane repeats the
 // operations of the layer-by-layer path (and so of sample_sgd_tiny, which repeats them too) in
@@ -18,6 +21,7 @@
 // the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "kernels/kernels.hpp"
@@ -122,12 +126,75 @@ template <class Arch, class T>
   return sum_as_haddp<Arch, T>(p);
 }
 
+// The lanes' own rows: lane m of load(base) = base[offset[m]], from the W element offsets of one
+// step, held in index registers (one hardware gather per vector; scalar loads on SSE2)
+template <class Arch, class T>
+struct LaneRows {
+  using B = xsimd::batch<T, Arch>;
+  static constexpr std::size_t W = B::size;
+#if defined(__AVX512F__)
+  static constexpr bool zmm_index = arch_is_avx512<Arch>;
+#else
+  static constexpr bool zmm_index = false;
+#endif
+#if defined(__AVX2__)
+  static constexpr bool ymm_index = !zmm_index && std::is_base_of_v<xsimd::avx2, Arch>;
+#else
+  static constexpr bool ymm_index = false;
+#endif
+  using Index = xsimd::batch<std::int64_t, Arch>;  // offsets of Index::size lanes
+  static constexpr std::size_t index_regs = zmm_index || ymm_index ? W / Index::size : 0;
+  Index index[index_regs == 0 ? 1 : index_regs];
+  const std::int64_t* offset;  // for the scalar loads
+
+  [[gnu::always_inline]] explicit LaneRows(const std::int64_t* offsets) : offset(offsets) {
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < index_regs; ++r) index[r] = Index::load_unaligned(offsets + r * Index::size);
+  }
+
+  [[gnu::always_inline]] B load(const T* base) const {
+#if defined(__AVX512F__)
+    if constexpr (zmm_index) {
+      if constexpr (std::is_same_v<T, float>) {
+        const __m256 lo = _mm512_i64gather_ps(index[0], base, 4);
+        const __m256 hi = _mm512_i64gather_ps(index[1], base, 4);
+        return B(_mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+      } else {
+        return B(_mm512_i64gather_pd(index[0], base, 8));
+      }
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (ymm_index) {
+      if constexpr (std::is_same_v<T, float>) {
+        const __m128 lo = _mm256_i64gather_ps(base, index[0], 4);
+        const __m128 hi = _mm256_i64gather_ps(base, index[1], 4);
+        return B(_mm256_set_m128(hi, lo));
+      } else {
+        return B(_mm256_i64gather_pd(base, index[0], 8));
+      }
+    }
+#endif
+    if constexpr (!zmm_index && !ymm_index) {
+      alignas(Arch::alignment()) T lanes[W];
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < W; ++m) lanes[m] = base[offset[m]];
+      return B::load_aligned(lanes);
+    }
+  }
+};
+
 template <class Arch, class T, bool Masked>
-bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T* lr,
-                            const T* keep, T* params, T* work, T* loss) {
+bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                            const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   const std::size_t L = net.layers;
+  const std::size_t in0 = net.layer[0].in;
+  // each lane's inputs from its own row
+  const LaneRows<Arch, T> lane_rows(row_offset);
+  T* x = work + net.input_offset;
+  for (std::size_t i = 0; i < in0; ++i) lane_rows.load(rows + i).store_aligned(x + i * W);
   // forward
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];  // a copy: the stores below cannot alias it
@@ -149,7 +216,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
   B e(T(0));
   for (std::size_t j = 0; j < top.out; ++j) {
     const B p = B::load_aligned(yhat + j * W);
-    const B g = p - B::load_aligned(y + j * W);
+    const B g = p - lane_rows.load(rows + in0 + j);
     e = e + rounded<Arch, T>(g * g);
     (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + j * W);
   }
@@ -206,10 +273,11 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
 
 // see KernelTable::sweep_sample_sgd; net.lanes must be W
 template <class Arch, class T>
-bool sweep_sample_sgd(const SweepNet& net, const T* x, const T* y, const T* lr, const T* keep,
-                      T* params, T* work, T* loss) {
-  if (keep) return sweep_sample_sgd_lanes<Arch, T, true>(net, x, y, lr, keep, params, work, loss);
-  return sweep_sample_sgd_lanes<Arch, T, false>(net, x, y, lr, keep, params, work, loss);
+bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                      const T* lr, const T* keep, T* params, T* work, T* loss) {
+  if (keep)
+    return sweep_sample_sgd_lanes<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
+  return sweep_sample_sgd_lanes<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
 }
 
 }  // namespace bpnn::kernels::simd
