@@ -183,6 +183,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   std::vector<LearningRateSchedule> schedules;
   std::vector<std::vector<std::size_t>> order;
   std::vector<Classes> classes;
+  std::optional<Classes> classes_all_rows;  // members without a held-out split: one look for all
   std::vector<T> weights, bias;
   for (std::size_t m = 0; m < used; ++m) {
     const TrainConfig& c = configs.emplace_back(train_config_resolve(members[ids[m]].train));
@@ -191,7 +192,12 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     schedules.emplace_back(c.schedule, c.learning_rate, c.epochs);
     order.emplace_back(rows.back().train.size());
     std::iota(order.back().begin(), order.back().end(), std::size_t{0});
-    classes.push_back(classes_of(d, rows.back().train));
+    if (c.val_split > 0)
+      classes.push_back(classes_of(d, rows.back().train));
+    else if (!classes_all_rows)
+      classes.push_back(*(classes_all_rows = classes_of(d, rows.back().train)));
+    else
+      classes.push_back(*classes_all_rows);
     if (rows.back().train.size() != rows[0].train.size())
       throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
   }
