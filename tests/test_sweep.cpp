@@ -120,9 +120,10 @@ bpnn::Network alone(const SweepMember& member, const bpnn::Dataset& data) {
 }
 
 void check_equal_alone(const std::vector<SweepMember>& members, const bpnn::Dataset& data,
-                       int threads) {
+                       int threads, bpnn::LaneGroups groups = bpnn::LaneGroups::automatic) {
   bpnn::SweepOptions options;
   options.threads = threads;
+  options.lane_groups = groups;
   const auto results = bpnn::train_many(members, data, options);
   REQUIRE(results.size() == members.size());
   for (std::size_t m = 0; m < members.size(); ++m) {
@@ -144,10 +145,15 @@ TEST_CASE("train_many: every lane-path member equals bpnn::train bit for bit", "
                   << " sizes, first hidden " << shape.sizes[1]);
         const bpnn::Dataset data =
             data_make(29, shape.sizes.front(), shape.sizes.back(), shape.classes, 7);
-        // 19 members: a full group of 16 f32 (or two of 8 f64) and a padded one
+        // 19 members: a full group of 16 f32 (or two of 8 f64) and a padded one; in narrow
+        // groups (AVX-512 f32: 4 members per vector, one per 128-bit lane) four full groups and
+        // a padded one
         const auto members = members_of(shape, precision, 19, 0);
         for (const auto& m : members) REQUIRE(bpnn::sweep_lane_path(m));
-        check_equal_alone(members, data, 1);
+        for (const auto groups : {bpnn::LaneGroups::full, bpnn::LaneGroups::narrow}) {
+          INFO((groups == bpnn::LaneGroups::full ? "full" : "narrow") << " groups");
+          check_equal_alone(members, data, 1, groups);
+        }
       }
     }
   }
@@ -196,9 +202,10 @@ TEST_CASE("train_many: a member that diverges stops alone, with its weights from
   auto members = members_of(shape, bpnn::Precision::f32, 5, 0);
   for (auto& m : members) m.train.learning_rate = 1e-40;  // tiny: stays finite
   members[2].train.learning_rate = 1e3;
-  const auto results = bpnn::train_many(members, data);
+  const auto groups = GENERATE(bpnn::LaneGroups::full, bpnn::LaneGroups::narrow);
+  const auto results = bpnn::train_many(members, data, {0, bpnn::Backend::tbb, groups});
   for (std::size_t m = 0; m < members.size(); ++m) {
-    INFO("member " << m);
+    INFO("member " << m << (groups == bpnn::LaneGroups::full ? ", full" : ", narrow") << " groups");
     CHECK(results[m].lane_path);
     bpnn::Network single(members[m].network);
     if (m == 2) {
@@ -238,9 +245,11 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
   const std::size_t W = table.sweep_lanes;
   std::mt19937 gen(4);
   std::uniform_real_distribution<T> u(-1, 1);
+  const std::size_t E = GENERATE_COPY(values<std::size_t>({1, bpnn::kernels::sweep_narrow_elements(table)}));
+  INFO(E << " elements per network");
   for (const Shape& shape : shapes) {
     const bpnn::kernels::SweepLayout layout =
-        bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W);
+        bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
     const bpnn::kernels::SweepNet net = layout.net();
     const std::size_t params = layout.params_size, work = layout.work_size;
     const std::size_t in0 = shape.sizes.front(), stride = in0 + shape.sizes.back();
@@ -251,12 +260,12 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t c = 0; c < stride; ++c)
         rows[r * stride + c] = c < in0 ? u(gen) : (u(gen) + 1) / 2;
-    for (std::size_t m = 0; m < W; ++m) lr[m] = T(0.1) + T(0.05) * static_cast<T>(m);
+    for (std::size_t lane = 0; lane < W; ++lane) lr[lane] = T(0.1) + T(0.05) * static_cast<T>(lane / E);
     std::vector<std::int64_t> offset(W);
     q = p;
     for (std::size_t step = 0; step < 5; ++step) {
-      for (std::size_t m = 0; m < W; ++m)
-        offset[m] = static_cast<std::int64_t>(((3 * m + step) % n) * stride);
+      for (std::size_t lane = 0; lane < W; ++lane)  // network lane / E
+        offset[lane] = static_cast<std::int64_t>(((3 * (lane / E) + step) % n) * stride);
       REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), nullptr, p.data(),
                                      w1.data(), l1.data()));
       REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, rows.data(), offset.data(), lr.data(),
@@ -264,11 +273,12 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
       for (std::size_t m = 0; m < W; ++m) CHECK(l1[m] == Approx(l2[m]).epsilon(1e-4).margin(1e-6));
     }
     for (std::size_t i = 0; i < params; ++i) CHECK(p[i] == Approx(q[i]).epsilon(1e-4).margin(1e-5));
-    // a masked lane keeps its parameters
+    // a masked network keeps its parameters
     bpnn::AlignedVector<T> keep(W, T(1)), before = p;
-    keep[1] = 0;
+    for (std::size_t lane = E; lane < 2 * E; ++lane) keep[lane] = 0;  // network 1
     REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), keep.data(), p.data(),
                                    w1.data(), l1.data()));
-    for (std::size_t i = 1; i < params; i += W) CHECK(p[i] == before[i]);
+    for (std::size_t i = 0; i < params; ++i)
+      if (i % W / E == 1) CHECK(p[i] == before[i]);
   }
 }

@@ -8,7 +8,8 @@
 
 namespace bpnn::kernels {
 
-// The same contract as KernelTable::sweep_sample_sgd, for any net.lanes ≥ 1.
+// The same contract as KernelTable::sweep_sample_sgd, for any net.lanes ≥ 1 and any
+// net.elements that divides it.
 template <class T>
 bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                                 const T* lr, const T* keep, T* params, T* work, T* loss);
