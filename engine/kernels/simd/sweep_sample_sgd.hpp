@@ -477,17 +477,26 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + ob * W);
     }
-    // w_oi = fma(a_i, d_o, w_oi)
-    for (std::size_t i = 0; i < s.in; ++i) {
-      const B ai = input(l, i);
-      T* wi = w + i * s.blocks * W;
+    // w_oi = fma(a_i, d_o, w_oi), NB blocks of d in registers at a time
+    const auto update = [&](std::size_t b0, auto nb_constant) {
+      constexpr std::size_t NB = decltype(nb_constant)::value;
+      B d[NB];
 #pragma GCC unroll 8
-      for (std::size_t ob = 0; ob < s.blocks; ++ob) {
-        const B old = B::load_aligned(wi + ob * W);
-        const B next = xsimd::fma(ai, B::load_aligned(delta + ob * W), old);
-        (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + ob * W);
+      for (std::size_t j = 0; j < NB; ++j) d[j] = B::load_aligned(delta + (b0 + j) * W);
+      for (std::size_t i = 0; i < s.in; ++i) {
+        const B ai = input(l, i);
+        T* wi = w + (i * s.blocks + b0) * W;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NB; ++j) {
+          const B old = B::load_aligned(wi + j * W);
+          const B next = xsimd::fma(ai, d[j], old);
+          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + j * W);
+        }
       }
-    }
+    };
+    std::size_t b0 = 0;
+    for (; b0 + 8 <= s.blocks; b0 += 8) update(b0, std::integral_constant<std::size_t, 8>{});
+    if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { update(b0, nb); });
   }
   return true;
 }
