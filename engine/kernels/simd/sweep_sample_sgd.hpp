@@ -385,12 +385,23 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   const auto shifts_for = [&](std::size_t count) {
     for (std::size_t m = 0; m < W; ++m) shift[m] = static_cast<std::int64_t>(std::min(m % E, count - 1));
   };
-  // the inputs in blocks of E, as the activations: one gather per block
+  // E consecutive values of each network's row, from `first` on: one 128-bit load per network
+  const auto row_block = [&](std::size_t first) {
+    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(rows + row_offset[0] + first));
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[E] + first), 1);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[2 * E] + first), 2);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[3 * E] + first), 3);
+    return B(v);
+  };
+  // the inputs in blocks of E, as the activations; a last, partial block by a gather
   T* x = work + net.input_offset;
-  shifts_for(E);
   for (std::size_t ib = 0; ib * E < in0; ++ib) {
-    if (in0 - ib * E < E) shifts_for(in0 - ib * E);
-    lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
+    if (in0 - ib * E >= E) {
+      row_block(ib * E).store_aligned(x + ib * W);
+    } else {
+      shifts_for(in0 - ib * E);
+      lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
+    }
   }
   // input a_k of layer l for every network, in all E elements of its lane
   const auto input = [&](std::size_t l, std::size_t k) {
@@ -428,12 +439,17 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   const T* yhat = work + top.act_offset;
   T* delta_top = work + top.delta_offset;
   B e(T(0));
-  shifts_for(E);
   for (std::size_t b = 0; b < top.blocks; ++b) {
     const std::size_t count = std::min(E, top.out - b * E);
-    if (count < E) shifts_for(count);
     const B p = B::load_aligned(yhat + b * W);
-    const B g = xsimd::select(element < B(T(count)), p - lane_rows.load_at(rows + in0 + b * E, shift), B(T(0)));
+    B target;
+    if (count == E) {
+      target = row_block(in0 + b * E);
+    } else {
+      shifts_for(count);
+      target = lane_rows.load_at(rows + in0 + b * E, shift);
+    }
+    const B g = xsimd::select(element < B(T(count)), p - target, B(T(0)));
     const B g2 = rounded<Arch, T>(g * g);
     for (std::size_t j = 0; j < count; ++j) e = e + splat_in_lane<Arch, T>(g2, j);
     (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + b * W);
