@@ -1,8 +1,11 @@
 #pragma once
 // The kernel tables of every instruction set this CPU runs, for the tests that walk them all
-// (test_dense_kernels.cpp, test_kernel_guard_pages.cpp, test_vector_math.cpp). Availability comes
+// (test_dense_kernels.cpp, test_kernel_guard_pages.cpp, test_vector_math.cpp, test_sweep.cpp),
+// and ScopedArch, which forces BPNN_ARCH for a scope. Availability comes
 // from the dispatcher's own answer (kernels/isa.hpp), so tests and dispatch cannot disagree.
 #include <cstddef>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,29 @@
 #include "kernels/kernels.hpp"
 
 namespace bpnn::test {
+
+// Sets BPNN_ARCH for the lifetime of the object, then restores what was there.
+class ScopedArch {
+ public:
+  explicit ScopedArch(const char* value) {
+    if (const char* old = std::getenv("BPNN_ARCH")) old_ = old;
+    if (value)
+      setenv("BPNN_ARCH", value, 1);
+    else
+      unsetenv("BPNN_ARCH");
+  }
+  ~ScopedArch() {
+    if (old_)
+      setenv("BPNN_ARCH", old_->c_str(), 1);
+    else
+      unsetenv("BPNN_ARCH");
+  }
+  ScopedArch(const ScopedArch&) = delete;
+  ScopedArch& operator=(const ScopedArch&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
 
 template <class T>
 struct TableUnderTest {

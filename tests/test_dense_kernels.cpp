@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -40,32 +39,10 @@
 using bpnn::Activation;
 using bpnn::kernels::DenseShape;
 using bpnn::kernels::KernelTable;
+using bpnn::test::ScopedArch;
 using bpnn::test::TableUnderTest;
 
 namespace {
-
-// Sets BPNN_ARCH for the lifetime of the object, then restores what was there.
-class ScopedArch {
- public:
-  explicit ScopedArch(const char* value) {
-    if (const char* old = std::getenv("BPNN_ARCH")) old_ = old;
-    if (value)
-      setenv("BPNN_ARCH", value, 1);
-    else
-      unsetenv("BPNN_ARCH");
-  }
-  ~ScopedArch() {
-    if (old_)
-      setenv("BPNN_ARCH", old_->c_str(), 1);
-    else
-      unsetenv("BPNN_ARCH");
-  }
-  ScopedArch(const ScopedArch&) = delete;
-  ScopedArch& operator=(const ScopedArch&) = delete;
-
- private:
-  std::optional<std::string> old_;
-};
 
 bool cpu_runs(const std::string& name) {
   const auto info = bpnn::kernels::instruction_set_named(name);

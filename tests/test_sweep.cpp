@@ -5,8 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <optional>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "bpnn/error.hpp"
 #include "bpnn/sweep.hpp"
 #include "bpnn/train.hpp"
+#include "kernel_tables.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/reference/sweep_reference.hpp"
@@ -23,31 +23,9 @@
 
 using bpnn::Activation;
 using bpnn::SweepMember;
+using bpnn::test::ScopedArch;
 
 namespace {
-
-// Sets BPNN_ARCH for the lifetime of the object, then restores what was there.
-class ScopedArch {
- public:
-  explicit ScopedArch(const char* value) {
-    if (const char* old = std::getenv("BPNN_ARCH")) old_ = old;
-    if (value)
-      setenv("BPNN_ARCH", value, 1);
-    else
-      unsetenv("BPNN_ARCH");
-  }
-  ~ScopedArch() {
-    if (old_)
-      setenv("BPNN_ARCH", old_->c_str(), 1);
-    else
-      unsetenv("BPNN_ARCH");
-  }
-  ScopedArch(const ScopedArch&) = delete;
-  ScopedArch& operator=(const ScopedArch&) = delete;
-
- private:
-  std::optional<std::string> old_;
-};
 
 // The instruction sets this CPU runs, and the reference.
 std::vector<std::string> arch_names() {
@@ -142,9 +120,10 @@ bpnn::Network alone(const SweepMember& member, const bpnn::Dataset& data) {
 }
 
 void check_equal_alone(const std::vector<SweepMember>& members, const bpnn::Dataset& data,
-                       int threads) {
+                       int threads, bpnn::LaneGroups groups = bpnn::LaneGroups::automatic) {
   bpnn::SweepOptions options;
   options.threads = threads;
+  options.lane_groups = groups;
   const auto results = bpnn::train_many(members, data, options);
   REQUIRE(results.size() == members.size());
   for (std::size_t m = 0; m < members.size(); ++m) {
@@ -166,10 +145,15 @@ TEST_CASE("train_many: every lane-path member equals bpnn::train bit for bit", "
                   << " sizes, first hidden " << shape.sizes[1]);
         const bpnn::Dataset data =
             data_make(29, shape.sizes.front(), shape.sizes.back(), shape.classes, 7);
-        // 19 members: a full group of 16 f32 (or two of 8 f64) and a padded one
+        // 19 members: a full group of 16 f32 (or two of 8 f64) and a padded one; in narrow
+        // groups (AVX-512 f32: 4 members per vector, one per 128-bit lane) four full groups and
+        // a padded one
         const auto members = members_of(shape, precision, 19, 0);
         for (const auto& m : members) REQUIRE(bpnn::sweep_lane_path(m));
-        check_equal_alone(members, data, 1);
+        for (const auto groups : {bpnn::LaneGroups::full, bpnn::LaneGroups::narrow}) {
+          INFO((groups == bpnn::LaneGroups::full ? "full" : "narrow") << " groups");
+          check_equal_alone(members, data, 1, groups);
+        }
       }
     }
   }
@@ -218,9 +202,10 @@ TEST_CASE("train_many: a member that diverges stops alone, with its weights from
   auto members = members_of(shape, bpnn::Precision::f32, 5, 0);
   for (auto& m : members) m.train.learning_rate = 1e-40;  // tiny: stays finite
   members[2].train.learning_rate = 1e3;
-  const auto results = bpnn::train_many(members, data);
+  const auto groups = GENERATE(bpnn::LaneGroups::full, bpnn::LaneGroups::narrow);
+  const auto results = bpnn::train_many(members, data, {0, bpnn::Backend::tbb, groups});
   for (std::size_t m = 0; m < members.size(); ++m) {
-    INFO("member " << m);
+    INFO("member " << m << (groups == bpnn::LaneGroups::full ? ", full" : ", narrow") << " groups");
     CHECK(results[m].lane_path);
     bpnn::Network single(members[m].network);
     if (m == 2) {
@@ -260,43 +245,40 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
   const std::size_t W = table.sweep_lanes;
   std::mt19937 gen(4);
   std::uniform_real_distribution<T> u(-1, 1);
+  const std::size_t E = GENERATE_COPY(values<std::size_t>({1, bpnn::kernels::sweep_narrow_elements(table)}));
+  INFO(E << " elements per network");
   for (const Shape& shape : shapes) {
-    const std::size_t L = shape.sizes.size() - 1;
-    std::vector<bpnn::kernels::SweepLayer> layers(L);
-    std::size_t params = 0, work = 0;
-    for (std::size_t l = 0; l < L; ++l) {
-      auto& s = layers[l];
-      s.in = shape.sizes[l];
-      s.out = shape.sizes[l + 1];
-      s.act = l + 1 == L ? shape.output : shape.hidden;
-      s.weight_offset = params;
-      params += s.in * s.out * W;
-      s.bias_offset = params;
-      params += s.out * W;
-      s.act_offset = work;
-      work += s.out * W;
-      s.delta_offset = work;
-      work += s.out * W;
-    }
-    const bpnn::kernels::SweepNet net{W, L, layers.data()};
-    bpnn::AlignedVector<T> p(params), q, w1(work), w2(work), x(shape.sizes.front() * W),
-        y(shape.sizes.back() * W), lr(W), l1(W), l2(W);
+    const bpnn::kernels::SweepLayout layout =
+        bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
+    const bpnn::kernels::SweepNet net = layout.net();
+    const std::size_t params = layout.params_size, work = layout.work_size;
+    const std::size_t in0 = shape.sizes.front(), stride = in0 + shape.sizes.back();
+    // 3W rows of inputs then targets; lane m trains on rows 3m, 3m + 1, 3m + 2, ... in turn
+    const std::size_t n = 3 * W;
+    bpnn::AlignedVector<T> p(params), q, w1(work), w2(work), rows(n * stride), lr(W), l1(W), l2(W);
     for (auto& v : p) v = u(gen) / 2;
-    for (auto& v : x) v = u(gen);
-    for (auto& v : y) v = (u(gen) + 1) / 2;
-    for (std::size_t m = 0; m < W; ++m) lr[m] = T(0.1) + T(0.05) * static_cast<T>(m);
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t c = 0; c < stride; ++c)
+        rows[r * stride + c] = c < in0 ? u(gen) : (u(gen) + 1) / 2;
+    for (std::size_t lane = 0; lane < W; ++lane) lr[lane] = T(0.1) + T(0.05) * static_cast<T>(lane / E);
+    std::vector<std::int64_t> offset(W);
     q = p;
-    for (int step = 0; step < 5; ++step) {
-      REQUIRE(table.sweep_sample_sgd(net, x.data(), y.data(), lr.data(), nullptr, p.data(), w1.data(), l1.data()));
-      REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, x.data(), y.data(), lr.data(), nullptr,
-                                                           q.data(), w2.data(), l2.data()));
+    for (std::size_t step = 0; step < 5; ++step) {
+      for (std::size_t lane = 0; lane < W; ++lane)  // network lane / E
+        offset[lane] = static_cast<std::int64_t>(((3 * (lane / E) + step) % n) * stride);
+      REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), nullptr, p.data(),
+                                     w1.data(), l1.data()));
+      REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, rows.data(), offset.data(), lr.data(),
+                                                           nullptr, q.data(), w2.data(), l2.data()));
       for (std::size_t m = 0; m < W; ++m) CHECK(l1[m] == Approx(l2[m]).epsilon(1e-4).margin(1e-6));
     }
     for (std::size_t i = 0; i < params; ++i) CHECK(p[i] == Approx(q[i]).epsilon(1e-4).margin(1e-5));
-    // a masked lane keeps its parameters
+    // a masked network keeps its parameters
     bpnn::AlignedVector<T> keep(W, T(1)), before = p;
-    keep[1] = 0;
-    REQUIRE(table.sweep_sample_sgd(net, x.data(), y.data(), lr.data(), keep.data(), p.data(), w1.data(), l1.data()));
-    for (std::size_t i = 1; i < params; i += W) CHECK(p[i] == before[i]);
+    for (std::size_t lane = E; lane < 2 * E; ++lane) keep[lane] = 0;  // network 1
+    REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), keep.data(), p.data(),
+                                   w1.data(), l1.data()));
+    for (std::size_t i = 0; i < params; ++i)
+      if (i % W / E == 1) CHECK(p[i] == before[i]);
   }
 }

@@ -9,6 +9,9 @@
 // packed weights are and converts from/to the public [out, in] row-major layout. Gradients of the
 // weights use the same packed layout, so elementwise updates need not know it.
 #include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "bpnn/types.hpp"
 
@@ -42,22 +45,78 @@ struct AdamStep {
   T step_size, bc2_sqrt, beta1, beta2, one_minus_beta1, one_minus_beta2, eps;
 };
 
-// One shape of network trained W at a time by KernelTable::sweep_sample_sgd, network m of the
-// group in lane m of every vector: each parameter, activation and δ is a vector of `lanes`
-// consecutive elements ("lane-interleaved"). Offsets count elements of T from the start of the
-// group's parameters (weights, biases) or work buffer (activations, δ).
+// One shape of network trained G at a time by KernelTable::sweep_sample_sgd. Each network owns
+// E consecutive elements ("its lane") of every W-element vector, G = W / E:
+//   - E = 1 (full groups, G = W): network m in element m; each parameter, activation and δ is a
+//     vector of W networks' values ("lane-interleaved").
+//   - E > 1 (narrow groups, sweep_narrow_elements: 4 f32 networks of 4 elements per AVX-512
+//     vector, one per 128-bit lane): a layer's outputs are cut into blocks of E, and the vector
+//     of block b holds outputs bE … bE + E − 1 of every network (the last block zero-padded);
+//     the kernel keeps the gathered inputs in blocks of E too.
+// Offsets count elements of T from the start of the group's parameters (weights, biases) or
+// work buffer (inputs, activations, δ).
 struct SweepLayer {
   std::size_t in = 0, out = 0;
   Activation act = Activation::sigmoid;  // not softmax
-  std::size_t weight_offset = 0;         // (in, out) vectors: weight (o, i) at (i·out + o)·lanes
-  std::size_t bias_offset = 0;           // (out) vectors
-  std::size_t act_offset = 0, delta_offset = 0;  // work: (out) vectors each
+  std::size_t blocks = 0;                // ⌈out / E⌉ vectors per input
+  std::size_t weight_offset = 0;  // (in, blocks) vectors: weight (o, i) in vector i·blocks + o/E
+  std::size_t bias_offset = 0;    // (blocks) vectors
+  std::size_t act_offset = 0, delta_offset = 0;  // work: (blocks) vectors each
 };
 struct SweepNet {
-  std::size_t lanes = 0;  // networks per group: the table's sweep_lanes (any ≥ 1 for the reference)
+  std::size_t lanes = 0;  // W, elements per vector: the table's sweep_lanes (any ≥ 1 for the reference)
   std::size_t layers = 0;
   const SweepLayer* layer = nullptr;
+  std::size_t input_offset = 0;  // work: (In) vectors for each network's inputs from its row
+  std::size_t elements = 1;      // E, elements per network
 };
+
+// The layout of one shape for groups of lanes / elements networks: layers (sizes, the hidden and
+// the output activation), then the sizes of the parameter and the work buffers, and where
+// network m's weight (o, i) and bias o of layer l are.
+struct SweepLayout {
+  std::vector<SweepLayer> layer;
+  std::size_t lanes = 0, elements = 1, params_size = 0, work_size = 0;
+  SweepNet net() const { return {lanes, layer.size(), layer.data(), 0, elements}; }
+  std::size_t members() const { return lanes / elements; }
+  std::size_t element(std::size_t o, std::size_t m) const {
+    return (o / elements) * lanes + m * elements + o % elements;
+  }
+  std::size_t weight_index(std::size_t l, std::size_t o, std::size_t i, std::size_t m) const {
+    return layer[l].weight_offset + i * layer[l].blocks * lanes + element(o, m);
+  }
+  std::size_t bias_index(std::size_t l, std::size_t o, std::size_t m) const {
+    return layer[l].bias_offset + element(o, m);
+  }
+  // activation j of the top layer (ŷ_j) of network m, in the work buffer
+  std::size_t output_index(std::size_t j, std::size_t m) const {
+    return layer.back().act_offset + element(j, m);
+  }
+};
+inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activation hidden,
+                                Activation output, std::size_t lanes, std::size_t elements = 1) {
+  SweepLayout g;
+  g.lanes = lanes;
+  g.elements = elements;
+  g.layer.resize(sizes.size() - 1);
+  g.work_size = sizes.front() * lanes;  // the inputs, at offset 0
+  for (std::size_t l = 0; l < g.layer.size(); ++l) {
+    SweepLayer& s = g.layer[l];
+    s.in = sizes[l];
+    s.out = sizes[l + 1];
+    s.act = l + 1 == g.layer.size() ? output : hidden;
+    s.blocks = (s.out + elements - 1) / elements;
+    s.weight_offset = g.params_size;
+    g.params_size += s.in * s.blocks * lanes;
+    s.bias_offset = g.params_size;
+    g.params_size += s.blocks * lanes;
+    s.act_offset = g.work_size;
+    g.work_size += s.blocks * lanes;
+    s.delta_offset = g.work_size;
+    g.work_size += s.blocks * lanes;
+  }
+  return g;
+}
 
 template <class T>
 struct KernelTable {
@@ -119,19 +178,32 @@ struct KernelTable {
   double (*sample_sgd_tiny)(const TinyNet& net, const T* x, const T* y, T lr, T* params,
                             T* yhat);
 
-  // One per-sample SGD step (no momentum, MSE loss) of net.lanes networks of one shape at once,
-  // network m in lane m: x:(In) y:(K) lr:(1) vectors, params and work lane-interleaved
-  // (SweepNet) → loss:(lanes) = E of each network before the step, ŷ in the top layer's
-  // activations. Each lane does the operations of this table's single-network per-sample step
-  // (dense_forward, the MSE loss, dense_backward_data, the in-place update with n = 1) in the
-  // same order, so every network ends bit for bit where it would alone. keep null: updates every
-  // lane when every E is finite, else changes nothing and returns false. keep:(lanes) non-null:
-  // updates only lanes whose keep ≠ 0 and whose E is finite, and returns true.
+  // One per-sample SGD step (no momentum, MSE loss) of the G = W / E networks of one group
+  // (SweepNet), each on its own sample: rows holds samples of In inputs followed by K targets;
+  // row_offset, lr and keep are (W) vectors holding network m's value in each of its E elements:
+  // its row at rows + row_offset[mE], its learning rate, and whether it trains. The kernel
+  // gathers each network's inputs and targets itself. → loss:(W) = E of each network before
+  // the step (in each of its elements), ŷ in the top layer's activations. Each network gets
+  // the operations of this table's single-network per-sample step (dense_forward, the MSE
+  // loss, dense_backward_data, the in-place update with n = 1) in the same order, so every
+  // network ends bit for bit where it would alone. keep null: updates every network when every
+  // E is finite, else changes nothing and returns false. keep non-null: updates only networks
+  // whose keep ≠ 0 and whose E is finite, and returns true. net.elements > 1 only where
+  // sweep_narrow_elements(table) says so.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
-  bool (*sweep_sample_sgd)(const SweepNet& net, const T* x, const T* y, const T* lr, const T* keep,
-                           T* params, T* work, T* loss) = nullptr;
+  bool (*sweep_sample_sgd)(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                           const T* lr, const T* keep, T* params, T* work, T* loss) = nullptr;
   std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
 };
+
+// E of the narrow groups the table's sweep_sample_sgd takes (SweepNet::elements), or 1 when it
+// takes full groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network
+// groups of a wide shape outgrow the L1 cache (kernels/simd/sweep_sample_sgd.hpp,
+// sweep_narrow_elements_of, must agree).
+template <class T>
+std::size_t sweep_narrow_elements(const KernelTable<T>& table) {
+  return table.sweep_sample_sgd && sizeof(T) == 4 && std::string_view(table.arch) == "avx512" ? 4 : 1;
+}
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the
 // environment variable BPNN_ARCH ("avx512", "avx2", "sse2", "reference") when that one is

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -15,6 +16,7 @@
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/evaluate.hpp"
+#include "kernels/cache_info.hpp"
 #include "kernels/reference/sweep_reference.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
@@ -26,28 +28,35 @@ namespace {
 
 std::string member_name(std::size_t i) { return "member " + std::to_string(i); }
 
-// The data set in T, as the trainer converts it, shared by every lane group of that precision.
+// The data set in T, as the trainer converts it, shared by every lane group of that precision:
+// one row per sample, its inputs followed by its targets, from which the lane kernel gathers
+// each lane's sample itself.
 template <class T>
 struct DataIn {
-  std::size_t n = 0, inputs = 0, outputs = 0;
-  AlignedVector<T> x, y;
+  std::size_t n = 0, inputs = 0, outputs = 0, stride = 0;  // stride = inputs + outputs
+  AlignedVector<T> rows;
+  const T* targets(std::size_t row) const { return rows.data() + row * stride + inputs; }
 };
 
 template <class T>
 DataIn<T> data_in(const Dataset& data) {
-  DataIn<T> d{data.n, data.inputs, data.outputs, {}, {}};
-  d.x.assign(data.x.begin(), data.x.end());
-  d.y.assign(data.y.begin(), data.y.end());
-  for (std::size_t i = 0; i < d.x.size(); ++i)
-    if (!std::isfinite(d.x[i]))
-      throw Error(ErrorKind::data, "training data: input " + std::to_string(i % d.inputs) +
-                                       " of sample " + std::to_string(i / d.inputs) +
-                                       " is not finite in this precision");
-  for (std::size_t i = 0; i < d.y.size(); ++i)
-    if (!std::isfinite(d.y[i]))
-      throw Error(ErrorKind::data, "training data: target " + std::to_string(i % d.outputs) +
-                                       " of sample " + std::to_string(i / d.outputs) +
-                                       " is not finite in this precision");
+  DataIn<T> d{data.n, data.inputs, data.outputs, data.inputs + data.outputs, {}};
+  d.rows.resize(d.n * d.stride);
+  for (std::size_t r = 0; r < d.n; ++r) {
+    T* row = d.rows.data() + r * d.stride;
+    for (std::size_t i = 0; i < d.inputs; ++i) {
+      row[i] = static_cast<T>(data.x[r * d.inputs + i]);
+      if (!std::isfinite(row[i]))
+        throw Error(ErrorKind::data, "training data: input " + std::to_string(i) + " of sample " +
+                                         std::to_string(r) + " is not finite in this precision");
+    }
+    for (std::size_t j = 0; j < d.outputs; ++j) {
+      row[d.inputs + j] = static_cast<T>(data.y[r * d.outputs + j]);
+      if (!std::isfinite(row[d.inputs + j]))
+        throw Error(ErrorKind::data, "training data: target " + std::to_string(j) + " of sample " +
+                                         std::to_string(r) + " is not finite in this precision");
+    }
+  }
   return d;
 }
 
@@ -135,7 +144,7 @@ Classes classes_of(const DataIn<T>& d, const std::vector<std::size_t>& rows) {
   const std::size_t k = d.outputs;
   bool all_01 = true, one_hot = k > 1;
   for (std::size_t row : rows) {
-    const T* t = d.y.data() + row * k;
+    const T* t = d.targets(row);
     std::size_t ones = 0;
     for (std::size_t j = 0; j < k; ++j) {
       all_01 = all_01 && (t[j] == T(0) || t[j] == T(1));
@@ -147,41 +156,59 @@ Classes classes_of(const DataIn<T>& d, const std::vector<std::size_t>& rows) {
   return one_hot ? Classes::one_hot : (k == 1 ? Classes::binary : Classes::none);
 }
 
-// A lane group: up to W members of one shape, trained together by the lane kernel.
+// The kernel of a precision's lane groups: the table's, or the scalar reference with W = 8.
 template <class T>
-void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMember>& members,
-                 const Dataset& data, const DataIn<T>& d, const Dataset* validation,
-                 std::vector<SweepResult>& results) {
+struct LaneKernel {
+  bool (*step)(const kernels::SweepNet&, const T*, const std::int64_t*, const T*, const T*, T*, T*, T*);
+  std::size_t lanes;             // W
+  std::size_t narrow_elements;   // E of the narrow groups it takes (1: none)
+};
+template <class T>
+LaneKernel<T> lane_kernel() {
   const kernels::KernelTable<T>& table = kernels::kernels_select<T>();
-  const auto step = table.sweep_sample_sgd ? table.sweep_sample_sgd
-                                           : kernels::sweep_sample_sgd_reference<T>;
-  const std::size_t W = table.sweep_sample_sgd ? table.sweep_lanes : 8;
+  if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1};
+  return {table.sweep_sample_sgd, table.sweep_lanes, kernels::sweep_narrow_elements(table)};
+}
+
+// Elements per member (SweepNet::elements) for a shape's lane groups. Automatic: narrow groups
+// when a full group's parameters and work buffer outgrow the L1 data cache and a narrow group's
+// fit in it (per-sample SGD reads and writes every parameter at every step; README "Many networks
+// at once"), else full groups.
+template <class T>
+std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
+  const LaneKernel<T> kernel = lane_kernel<T>();
+  if (kernel.narrow_elements == 1 || groups == LaneGroups::full) return 1;
+  if (groups == LaneGroups::narrow) return kernel.narrow_elements;
+  const auto bytes = [&](std::size_t elements) {
+    const kernels::SweepLayout layout =
+        kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, kernel.lanes, elements);
+    return (layout.params_size + layout.work_size) * sizeof(T);
+  };
+  const std::size_t l1 = kernels::cache_sizes().l1d;
+  return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
+}
+
+// A lane group: up to W / E members of one shape, trained together by the lane kernel.
+template <class T>
+void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
+                 const std::vector<SweepMember>& members, const Dataset& data, const DataIn<T>& d,
+                 const Dataset* validation, std::vector<SweepResult>& results) {
+  const LaneKernel<T> kernel = lane_kernel<T>();
+  const auto step = kernel.step;
+  const std::size_t W = kernel.lanes, E = elements, G = W / E;  // lanes, per member, members
   const std::size_t used = ids.size();
   const NetworkConfig& shape = members[ids[0]].network;
   const std::size_t L = shape.sizes.size() - 1;
   const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back();
 
   // the group's layout: lane-interleaved parameters and work buffers
-  std::vector<kernels::SweepLayer> layers(L);
-  std::size_t params_size = 0, work_size = 0;
-  for (std::size_t l = 0; l < L; ++l) {
-    kernels::SweepLayer& s = layers[l];
-    s.in = shape.sizes[l];
-    s.out = shape.sizes[l + 1];
-    s.act = l + 1 == L ? shape.output_act : shape.hidden_act;
-    s.weight_offset = params_size;
-    params_size += s.in * s.out * W;
-    s.bias_offset = params_size;
-    params_size += s.out * W;
-    s.act_offset = work_size;
-    work_size += s.out * W;
-    s.delta_offset = work_size;
-    work_size += s.out * W;
-  }
-  const kernels::SweepNet net{W, L, layers.data()};
-  AlignedVector<T> params(params_size), work(work_size);
+  const kernels::SweepLayout layout =
+      kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, W, E);
+  const kernels::SweepNet net = layout.net();
+  AlignedVector<T> params(layout.params_size), work(layout.work_size);
 
-  // lane m trains member ids[m]; lanes past `used` repeat lane 0, and their results are dropped
+  // member m trains members[ids[m]]; members past `used` repeat member 0, and their results are
+  // dropped
   const auto member_of = [&](std::size_t m) { return ids[m < used ? m : 0]; };
   std::vector<TrainConfig> configs;
   std::vector<MemberRows> rows;
@@ -189,6 +216,7 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   std::vector<LearningRateSchedule> schedules;
   std::vector<std::vector<std::size_t>> order;
   std::vector<Classes> classes;
+  std::optional<Classes> classes_all_rows;  // members without a held-out split: one look for all
   std::vector<T> weights, bias;
   for (std::size_t m = 0; m < used; ++m) {
     const TrainConfig& c = configs.emplace_back(train_config_resolve(members[ids[m]].train));
@@ -197,21 +225,26 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     schedules.emplace_back(c.schedule, c.learning_rate, c.epochs);
     order.emplace_back(rows.back().train.size());
     std::iota(order.back().begin(), order.back().end(), std::size_t{0});
-    classes.push_back(classes_of(d, rows.back().train));
+    if (c.val_split > 0)
+      classes.push_back(classes_of(d, rows.back().train));
+    else if (!classes_all_rows)
+      classes.push_back(*(classes_all_rows = classes_of(d, rows.back().train)));
+    else
+      classes.push_back(*classes_all_rows);
     if (rows.back().train.size() != rows[0].train.size())
       throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
   }
-  for (std::size_t m = 0; m < W; ++m) {
+  for (std::size_t m = 0; m < G; ++m) {
     const Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(results[member_of(m)].network).mlp);
     for (std::size_t l = 0; l < L; ++l) {
-      const kernels::SweepLayer& s = layers[l];
+      const kernels::SweepLayer& s = layout.layer[l];
       weights.resize(s.in * s.out);
       bias.resize(s.out);
       mlp.get_layer(l, weights.data(), bias.data());
       for (std::size_t o = 0; o < s.out; ++o) {
-        params[s.bias_offset + o * W + m] = bias[o];
+        params[layout.bias_index(l, o, m)] = bias[o];
         for (std::size_t i = 0; i < s.in; ++i)
-          params[s.weight_offset + (i * s.out + o) * W + m] = weights[o * s.in + i];
+          params[layout.weight_index(l, o, i, m)] = weights[o * s.in + i];
       }
     }
   }
@@ -219,9 +252,12 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
   const std::size_t n = rows[0].train.size();
   const std::size_t epochs = configs[0].epochs;
   const std::size_t block = std::min<std::size_t>(n, 64);  // steps staged at a time
-  AlignedVector<T> xs(block * in0 * W), ys(block * k * W), lr(W), keep(W, T(1)), loss(W);
+  // per lane (member m in lanes mE … mE + E − 1)
+  AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
+  std::vector<std::int64_t> row_offset(block * W);  // (steps, lanes): where each lane's row starts
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
-  std::vector<char> active(W, 1);
+  // per member
+  std::vector<char> active(G, 1);
   bool any_classes = false;
   for (Classes c : classes) any_classes = any_classes || c != Classes::none;
   // the epoch's rows of each member: its order itself, or through its held-out split's rows
@@ -231,69 +267,70 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     if (configs[m].val_split > 0) split_sample[m].resize(n);
     sample[m] = configs[m].val_split > 0 ? split_sample[m].data() : order[m].data();
   }
-  std::vector<double> loss_sum(W);
-  std::vector<std::size_t> correct(W), epochs_done(W, 0);
-  std::vector<double> last_loss(W, std::numeric_limits<double>::quiet_NaN());
-  std::vector<double> last_accuracy(W, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> loss_sum(G);
+  std::vector<std::size_t> correct(G), epochs_done(G, 0);
+  std::vector<double> last_loss(G, std::numeric_limits<double>::quiet_NaN());
+  std::vector<double> last_accuracy(G, std::numeric_limits<double>::quiet_NaN());
   const auto start = std::chrono::steady_clock::now();
   const auto diverge = [&](std::size_t m, std::size_t epoch) {
     if (!active[m]) return;
     active[m] = 0;
-    keep[m] = T(0);
+    std::fill(keep.begin() + static_cast<std::ptrdiff_t>(m * E),
+              keep.begin() + static_cast<std::ptrdiff_t>((m + 1) * E), T(0));
     keep_lanes = keep.data();
-    if (m < used) results[ids[m]].diverged = diverged_message(loss[m], epoch);
+    if (m < used) results[ids[m]].diverged = diverged_message(loss[m * E], epoch);
   };
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
-    for (std::size_t m = 0; m < used; ++m) {
-      lr[m] = static_cast<T>(schedules[m].rate(epoch));
-      if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
-      if (configs[m].val_split > 0)
-        for (std::size_t t = 0; t < n; ++t) split_sample[m][t] = rows[m].train[order[m][t]];
+    for (std::size_t m = 0; m < G; ++m) {
+      if (m < used) {
+        if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
+        if (configs[m].val_split > 0)
+          for (std::size_t t = 0; t < n; ++t) split_sample[m][t] = rows[m].train[order[m][t]];
+      }
+      const T rate = static_cast<T>(schedules[m < used ? m : 0].rate(epoch));
+      std::fill(lr.begin() + static_cast<std::ptrdiff_t>(m * E),
+                lr.begin() + static_cast<std::ptrdiff_t>((m + 1) * E), rate);
     }
-    for (std::size_t m = used; m < W; ++m) lr[m] = lr[0];
     std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
     std::fill(correct.begin(), correct.end(), std::size_t{0});
     for (std::size_t t0 = 0; t0 < n; t0 += block) {
       const std::size_t steps = std::min(block, n - t0);
-      // the block's samples, member by member in its own order, transposed into lanes
-      for (std::size_t m = 0; m < W; ++m) {
+      // the block's rows, member by member in its own order: the kernel gathers them
+      for (std::size_t m = 0; m < G; ++m) {
         const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
-        for (std::size_t s = 0; s < steps; ++s) {
-          const std::size_t row = rows_of_block[s];
-          const T* x = d.x.data() + row * in0;
-          const T* y = d.y.data() + row * k;
-          for (std::size_t i = 0; i < in0; ++i) xs[(s * in0 + i) * W + m] = x[i];
-          for (std::size_t j = 0; j < k; ++j) ys[(s * k + j) * W + m] = y[j];
-        }
+        for (std::size_t s = 0; s < steps; ++s)
+          for (std::size_t e = 0; e < E; ++e)
+            row_offset[s * W + m * E + e] = static_cast<std::int64_t>(rows_of_block[s] * d.stride);
       }
       for (std::size_t s = 0; s < steps; ++s) {
-        const T* x = xs.data() + s * in0 * W;
-        const T* y = ys.data() + s * k * W;
-        if (!step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data())) {
-          for (std::size_t m = 0; m < W; ++m)
-            if (!std::isfinite(loss[m])) diverge(m, epoch);
-          step(net, x, y, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
+        const std::int64_t* offset = row_offset.data() + s * W;
+        if (!step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(),
+                  loss.data())) {
+          for (std::size_t m = 0; m < G; ++m)
+            if (!std::isfinite(loss[m * E])) diverge(m, epoch);
+          step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
         } else if (keep_lanes) {
-          for (std::size_t m = 0; m < W; ++m)
-            if (active[m] && !std::isfinite(loss[m])) diverge(m, epoch);
+          for (std::size_t m = 0; m < G; ++m)
+            if (active[m] && !std::isfinite(loss[m * E])) diverge(m, epoch);
         }
         if (!keep_lanes) {  // every lane trains
-          for (std::size_t m = 0; m < used; ++m) loss_sum[m] += static_cast<double>(loss[m]);
+          for (std::size_t m = 0; m < used; ++m) loss_sum[m] += static_cast<double>(loss[m * E]);
         } else {
           for (std::size_t m = 0; m < used; ++m)
-            if (active[m]) loss_sum[m] += static_cast<double>(loss[m]);
+            if (active[m]) loss_sum[m] += static_cast<double>(loss[m * E]);
         }
         if (!any_classes) continue;
-        const T* yhat = work.data() + layers[L - 1].act_offset;
         for (std::size_t m = 0; m < used; ++m) {
           if (!active[m]) continue;
+          const T* yhat = work.data();
+          const T* y = d.rows.data() + offset[m * E] + in0;
           if (classes[m] == Classes::binary) {
-            correct[m] += (yhat[m] > T(0.5)) == (y[m] > T(0.5));
+            correct[m] += (yhat[layout.output_index(0, m)] > T(0.5)) == (y[0] > T(0.5));
           } else if (classes[m] == Classes::one_hot) {
             std::size_t best_p = 0, best_t = 0;
             for (std::size_t j = 1; j < k; ++j) {
-              if (yhat[j * W + m] > yhat[best_p * W + m]) best_p = j;
-              if (y[j * W + m] > y[best_t * W + m]) best_t = j;
+              if (yhat[layout.output_index(j, m)] > yhat[layout.output_index(best_p, m)]) best_p = j;
+              if (y[j] > y[best_t]) best_t = j;
             }
             correct[m] += best_p == best_t;
           }
@@ -317,13 +354,13 @@ void lanes_train(const std::vector<std::size_t>& ids, const std::vector<SweepMem
     SweepResult& r = results[ids[m]];
     Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(r.network).mlp);
     for (std::size_t l = 0; l < L; ++l) {
-      const kernels::SweepLayer& s = layers[l];
+      const kernels::SweepLayer& s = layout.layer[l];
       weights.resize(s.in * s.out);
       bias.resize(s.out);
       for (std::size_t o = 0; o < s.out; ++o) {
-        bias[o] = params[s.bias_offset + o * W + m];
+        bias[o] = params[layout.bias_index(l, o, m)];
         for (std::size_t i = 0; i < s.in; ++i)
-          weights[o * s.in + i] = params[s.weight_offset + (i * s.out + o) * W + m];
+          weights[o * s.in + i] = params[layout.weight_index(l, o, i, m)];
       }
       mlp.set_layer(l, weights.data(), bias.data());
     }
@@ -398,20 +435,22 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
   struct Task {
     std::vector<std::size_t> ids;
     bool lanes;
+    std::size_t elements;  // of a lane group: SweepNet::elements
   };
   std::vector<Task> tasks;
   for (auto& [key, ids] : shapes) {
-    const std::size_t W = std::get<0>(key) == Precision::f32
-                              ? (kernels::kernels_select<float>().sweep_lanes
-                                     ? kernels::kernels_select<float>().sweep_lanes : 8)
-                              : (kernels::kernels_select<double>().sweep_lanes
-                                     ? kernels::kernels_select<double>().sweep_lanes : 8);
-    for (std::size_t g = 0; g < ids.size(); g += W)
+    const NetworkConfig& shape = members[ids[0]].network;
+    const bool f32 = std::get<0>(key) == Precision::f32;
+    const std::size_t W = f32 ? lane_kernel<float>().lanes : lane_kernel<double>().lanes;
+    const std::size_t E = f32 ? lane_elements<float>(shape, options.lane_groups)
+                              : lane_elements<double>(shape, options.lane_groups);
+    const std::size_t G = W / E;
+    for (std::size_t g = 0; g < ids.size(); g += G)
       tasks.push_back({std::vector<std::size_t>(ids.begin() + static_cast<std::ptrdiff_t>(g),
-                                                ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + W))),
-                       true});
+                                                ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + G))),
+                       true, E});
   }
-  for (std::size_t i : singles) tasks.push_back({{i}, false});
+  for (std::size_t i : singles) tasks.push_back({{i}, false, 1});
 
   ParallelFor parallel(options.backend, options.threads);
   parallel.run(tasks.size(), [&](std::size_t t) {
@@ -419,9 +458,9 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
     if (!task.lanes) {
       single_train(members[task.ids[0]], data, validation, results[task.ids[0]]);
     } else if (members[task.ids[0]].network.precision == Precision::f32) {
-      lanes_train<float>(task.ids, members, data, *data_f32, validation, results);
+      lanes_train<float>(task.ids, task.elements, members, data, *data_f32, validation, results);
     } else {
-      lanes_train<double>(task.ids, members, data, *data_f64, validation, results);
+      lanes_train<double>(task.ids, task.elements, members, data, *data_f64, validation, results);
     }
   });
   return results;

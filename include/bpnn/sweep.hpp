@@ -9,7 +9,8 @@
 //     no clipping, batch 1), MSE loss, no softmax, a constant, step or cosine schedule, no early
 //     stopping. Members of one shape (sizes, activations, precision, epochs, val_split, shuffle)
 //     are trained W at a time, one per SIMD lane (KernelTable::sweep_sample_sgd: 16 f32 members
-//     per AVX-512 register), repeating the single network's operations in its order.
+//     per AVX-512 register), or in narrow groups (SweepOptions::lane_groups), repeating the
+//     single network's operations in its order.
 //   - Every other member (other optimizers, momentum, L2, mini-batches, other losses) is trained
 //     by the single-network trainer itself, on one thread; members run side by side.
 // Work is cut into one task per lane group and one per other member — a count fixed by the
@@ -33,9 +34,17 @@ struct SweepMember {
   TrainConfig train;  // threads and the checkpoint options are ignored (no checkpoints)
 };
 
+// How the lane path groups members (results never depend on it): automatic chooses narrow groups
+// where a full group's parameters outgrow the L1 data cache and a narrow group's fit in it.
+//   full: W members per group, one per element of the vector (16 f32 on AVX-512).
+//   narrow: where the kernel table has them (AVX-512 f32: 4 members per vector, one per 128-bit
+//     lane, so 4 × 64-32-10 fit in 48 KB of L1 where 16 do not), else full.
+enum class LaneGroups { automatic, full, narrow };
+
 struct SweepOptions {
   int threads = 0;  // 0 = all cores; results never depend on it
   Backend backend = Backend::tbb;
+  LaneGroups lane_groups = LaneGroups::automatic;
 };
 
 struct SweepResult {

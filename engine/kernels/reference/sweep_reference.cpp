@@ -8,38 +8,47 @@
 namespace bpnn::kernels {
 namespace {
 
-// Lane m of one network's forward pass and MSE loss: a:(in) → y = act(b + Σ_i a_i·w_oi), then
+// Where network m's value j of a (blocks) or (in, blocks) array sits (SweepNet::elements).
+struct Place {
+  std::size_t W, E, m;
+  std::size_t operator()(std::size_t j) const { return (j / E) * W + m * E + j % E; }
+};
+
+// Network m's forward pass and MSE loss: a:(in) → y = act(b + Σ_i a_i·w_oi), then
 // E = ½Σ_j (ŷ_j − y_j)² and δ_L = (ŷ − y)·act'(ŷ), as ref_dense_forward and output_loss_and_delta.
 template <class T>
-T lane_forward_loss(const SweepNet& net, std::size_t m, const T* x, const T* y, const T* params,
-                    T* work) {
+T network_forward_loss(const SweepNet& net, const Place& at, const T* row, const T* params, T* work) {
   const std::size_t W = net.lanes;
+  const std::size_t in0 = net.layer[0].in;
+  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + i * W + at.m * at.E] = row[i];
+  const auto input = [&](std::size_t l, std::size_t i) {
+    return l == 0 ? work[net.input_offset + i * W + at.m * at.E]
+                  : work[net.layer[l - 1].act_offset + at(i)];
+  };
   for (std::size_t l = 0; l < net.layers; ++l) {
     const SweepLayer& s = net.layer[l];
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
     for (std::size_t o = 0; o < s.out; ++o) {
-      T z = params[s.bias_offset + o * W + m];
+      T z = params[s.bias_offset + at(o)];
       for (std::size_t i = 0; i < s.in; ++i)
-        z += a[i * W + m] * params[s.weight_offset + (i * s.out + o) * W + m];
-      work[s.act_offset + o * W + m] = activation_scalar(s.act, z);
+        z += input(l, i) * params[s.weight_offset + i * s.blocks * W + at(o)];
+      work[s.act_offset + at(o)] = activation_scalar(s.act, z);
     }
   }
   const SweepLayer& top = net.layer[net.layers - 1];
   T e = 0;
   for (std::size_t j = 0; j < top.out; ++j) {
-    const T p = work[top.act_offset + j * W + m];
-    const T g = p - y[j * W + m];
+    const T p = work[top.act_offset + at(j)];
+    const T g = p - row[in0 + j];
     e += g * g;
-    work[top.delta_offset + j * W + m] = g * activation_derivative_scalar(top.act, p);
+    work[top.delta_offset + at(j)] = g * activation_derivative_scalar(top.act, p);
   }
   return T(0.5) * e;
 }
 
-// Lane m's backward sweep and update, as ref_dense_backward_data, then δ ⊙= −lr and
+// Network m's backward sweep and update, as ref_dense_backward_data, then δ ⊙= −lr and
 // ref_dense_backward_weights with n = 1, layer by layer from the top.
 template <class T>
-void lane_backward_update(const SweepNet& net, std::size_t m, const T* x, T lr, T* params,
-                          T* work) {
+void network_backward_update(const SweepNet& net, const Place& at, T lr, T* params, T* work) {
   const std::size_t W = net.lanes;
   for (std::size_t l = net.layers; l-- > 0;) {
     const SweepLayer& s = net.layer[l];
@@ -49,16 +58,19 @@ void lane_backward_update(const SweepNet& net, std::size_t m, const T* x, T lr, 
       const SweepLayer& below = net.layer[l - 1];
       for (std::size_t i = 0; i < s.in; ++i) {
         T sum = 0;
-        for (std::size_t o = 0; o < s.out; ++o) sum += delta[o * W + m] * w[(i * s.out + o) * W + m];
-        work[below.delta_offset + i * W + m] =
-            sum * activation_derivative_scalar(below.act, work[below.act_offset + i * W + m]);
+        for (std::size_t o = 0; o < s.out; ++o) sum += delta[at(o)] * w[i * s.blocks * W + at(o)];
+        work[below.delta_offset + at(i)] =
+            sum * activation_derivative_scalar(below.act, work[below.act_offset + at(i)]);
       }
     }
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
     for (std::size_t o = 0; o < s.out; ++o) {
-      const T d = delta[o * W + m] * -lr;
-      params[s.bias_offset + o * W + m] += d;
-      for (std::size_t i = 0; i < s.in; ++i) w[(i * s.out + o) * W + m] += d * a[i * W + m];
+      const T d = delta[at(o)] * -lr;
+      params[s.bias_offset + at(o)] += d;
+      for (std::size_t i = 0; i < s.in; ++i) {
+        const T a = l == 0 ? work[net.input_offset + i * W + at.m * at.E]
+                           : work[net.layer[l - 1].act_offset + at(i)];
+        w[i * s.blocks * W + at(o)] += d * a;
+      }
     }
   }
 }
@@ -66,23 +78,25 @@ void lane_backward_update(const SweepNet& net, std::size_t m, const T* x, T lr, 
 }  // namespace
 
 template <class T>
-bool sweep_sample_sgd_reference(const SweepNet& net, const T* x, const T* y, const T* lr,
-                                const T* keep, T* params, T* work, T* loss) {
+bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                                const T* lr, const T* keep, T* params, T* work, T* loss) {
+  const std::size_t E = net.elements, networks = net.lanes / E;
   bool all_finite = true;
-  for (std::size_t m = 0; m < net.lanes; ++m) {
-    loss[m] = lane_forward_loss(net, m, x, y, params, work);
-    all_finite = all_finite && std::isfinite(loss[m]);
+  for (std::size_t m = 0; m < networks; ++m) {
+    const T e = network_forward_loss(net, Place{net.lanes, E, m}, rows + row_offset[m * E], params, work);
+    for (std::size_t k = 0; k < E; ++k) loss[m * E + k] = e;
+    all_finite = all_finite && std::isfinite(e);
   }
   if (!keep && !all_finite) return false;
-  for (std::size_t m = 0; m < net.lanes; ++m)
-    if ((!keep || keep[m] != T(0)) && std::isfinite(loss[m]))
-      lane_backward_update(net, m, x, lr[m], params, work);
+  for (std::size_t m = 0; m < networks; ++m)
+    if ((!keep || keep[m * E] != T(0)) && std::isfinite(loss[m * E]))
+      network_backward_update(net, Place{net.lanes, E, m}, lr[m * E], params, work);
   return true;
 }
 
-template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const float*,
+template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const std::int64_t*,
                                                 const float*, const float*, float*, float*, float*);
-template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const double*,
+template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const std::int64_t*,
                                                  const double*, const double*, double*, double*,
                                                  double*);
 

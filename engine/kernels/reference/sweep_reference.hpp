@@ -2,13 +2,16 @@
 // The scalar reference of KernelTable::sweep_sample_sgd: each lane in turn, by the reference
 // table's formulas (reference_kernels.cpp, nn/output_layer.hpp) in their order, so that it is
 // also bit for bit the single-network step of the reference table (BPNN_ARCH=reference).
+#include <cstdint>
+
 #include "kernels/kernels.hpp"
 
 namespace bpnn::kernels {
 
-// The same contract as KernelTable::sweep_sample_sgd, for any net.lanes ≥ 1.
+// The same contract as KernelTable::sweep_sample_sgd, for any net.lanes ≥ 1 and any
+// net.elements that divides it.
 template <class T>
-bool sweep_sample_sgd_reference(const SweepNet& net, const T* x, const T* y, const T* lr,
-                                const T* keep, T* params, T* work, T* loss);
+bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                                const T* lr, const T* keep, T* params, T* work, T* loss);
 
 }  // namespace bpnn::kernels

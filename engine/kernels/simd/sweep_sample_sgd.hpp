@@ -2,7 +2,10 @@
 // Per-sample SGD of W networks of one shape at once, network m in SIMD lane m (W = the vector
 // width: 16 f32 networks in an AVX-512 register). A network's per-sample step is one chain of
 // dependent operations that leaves most of a vector idle (README "The per-sample chain"); here
-// every vector operation advances W independent chains.
+// every vector operation advances W independent chains. Each lane reads its own sample (every
+// member has its own shuffle order): the kernel gathers the lanes' rows itself (LaneRows), one
+// hardware gather per input and target vector, rather than the driver transposing every sample
+// into lanes through memory.
 //
 // Bit for bit the single-network step of the same table, lane by lane: each lane repeats the
 // operations of the layer-by-layer path (and so of sample_sgd_tiny, which repeats them too) in
@@ -18,6 +21,8 @@
 // the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
 #include <cstddef>
+#include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 #include "kernels/kernels.hpp"
@@ -122,12 +127,91 @@ template <class Arch, class T>
   return sum_as_haddp<Arch, T>(p);
 }
 
+// The lanes' own rows: lane m of load(base) = base[offset[m]], from the W element offsets of one
+// step, held in index registers (one hardware gather per vector; scalar loads on SSE2)
+template <class Arch, class T>
+struct LaneRows {
+  using B = xsimd::batch<T, Arch>;
+  static constexpr std::size_t W = B::size;
+#if defined(__AVX512F__)
+  static constexpr bool zmm_index = arch_is_avx512<Arch>;
+#else
+  static constexpr bool zmm_index = false;
+#endif
+#if defined(__AVX2__)
+  static constexpr bool ymm_index = !zmm_index && std::is_base_of_v<xsimd::avx2, Arch>;
+#else
+  static constexpr bool ymm_index = false;
+#endif
+  using Index = xsimd::batch<std::int64_t, Arch>;  // offsets of Index::size lanes
+  static constexpr std::size_t index_regs = zmm_index || ymm_index ? W / Index::size : 0;
+  Index index[index_regs == 0 ? 1 : index_regs];
+  const std::int64_t* offset;  // for the scalar loads
+
+  [[gnu::always_inline]] explicit LaneRows(const std::int64_t* offsets) : offset(offsets) {
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < index_regs; ++r) index[r] = Index::load_unaligned(offsets + r * Index::size);
+  }
+
+  // lane m of load_at(base, shift) = base[offset[m] + shift[m]], shift:(W)
+  [[gnu::always_inline]] B load_at(const T* base, const std::int64_t* shift) const {
+    if constexpr (index_regs > 0) {
+      LaneRows shifted = *this;
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < index_regs; ++r)
+        shifted.index[r] = index[r] + Index::load_unaligned(shift + r * Index::size);
+      return shifted.load(base);
+    } else {
+      alignas(Arch::alignment()) T lanes[W];
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < W; ++m) lanes[m] = base[offset[m] + shift[m]];
+      return B::load_aligned(lanes);
+    }
+  }
+
+  [[gnu::always_inline]] B load(const T* base) const {
+#if defined(__AVX512F__)
+    if constexpr (zmm_index) {
+      if constexpr (std::is_same_v<T, float>) {
+        const __m256 lo = _mm512_i64gather_ps(index[0], base, 4);
+        const __m256 hi = _mm512_i64gather_ps(index[1], base, 4);
+        return B(_mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+      } else {
+        return B(_mm512_i64gather_pd(index[0], base, 8));
+      }
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (ymm_index) {
+      if constexpr (std::is_same_v<T, float>) {
+        const __m128 lo = _mm256_i64gather_ps(base, index[0], 4);
+        const __m128 hi = _mm256_i64gather_ps(base, index[1], 4);
+        return B(_mm256_set_m128(hi, lo));
+      } else {
+        return B(_mm256_i64gather_pd(base, index[0], 8));
+      }
+    }
+#endif
+    if constexpr (!zmm_index && !ymm_index) {
+      alignas(Arch::alignment()) T lanes[W];
+#pragma GCC unroll 16
+      for (std::size_t m = 0; m < W; ++m) lanes[m] = base[offset[m]];
+      return B::load_aligned(lanes);
+    }
+  }
+};
+
 template <class Arch, class T, bool Masked>
-bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T* lr,
-                            const T* keep, T* params, T* work, T* loss) {
+bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                            const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   const std::size_t L = net.layers;
+  const std::size_t in0 = net.layer[0].in;
+  // each lane's inputs from its own row
+  const LaneRows<Arch, T> lane_rows(row_offset);
+  T* x = work + net.input_offset;
+  for (std::size_t i = 0; i < in0; ++i) lane_rows.load(rows + i).store_aligned(x + i * W);
   // forward
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];  // a copy: the stores below cannot alias it
@@ -149,7 +233,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
   B e(T(0));
   for (std::size_t j = 0; j < top.out; ++j) {
     const B p = B::load_aligned(yhat + j * W);
-    const B g = p - B::load_aligned(y + j * W);
+    const B g = p - lane_rows.load(rows + in0 + j);
     e = e + rounded<Arch, T>(g * g);
     (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + j * W);
   }
@@ -204,12 +288,249 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* x, const T* y, const T
   return true;
 }
 
-// see KernelTable::sweep_sample_sgd; net.lanes must be W
+// ---- Narrow groups (SweepNet::elements = E > 1): network m in the E elements of 128-bit lane m.
+// The same per-network operations as above; what differs is where a value sits. A layer's outputs
+// are in blocks of E (the forward sums of E outputs of each network advance in one vector), an
+// input a_k is taken to all E elements of its network's lane by an in-lane permute, and the input
+// gradient's W partial sums p[0..W) (AVX-512 f32: W = 16) are the E elements of the W / E product
+// vectors of a block row: haddp's first two levels, (p[l] + p[l+8]) + (p[l+4] + p[l+12]), add
+// whole vectors, and its last two, (s0 + s1) + (s2 + s3), are in-lane swaps, which leave the sum in
+// all E elements. Padding outputs have zero weights, biases and δ (+0, so that a padded product is
+// +0 as the single path's zero lanes are). Networks of 4 × 64-32-10 take 38.6 KB, which fits the
+// L1 cache where 16 (154 KB) do not (README "Many networks at once").
 template <class Arch, class T>
-bool sweep_sample_sgd(const SweepNet& net, const T* x, const T* y, const T* lr, const T* keep,
-                      T* params, T* work, T* loss) {
-  if (keep) return sweep_sample_sgd_lanes<Arch, T, true>(net, x, y, lr, keep, params, work, loss);
-  return sweep_sample_sgd_lanes<Arch, T, false>(net, x, y, lr, keep, params, work, loss);
+inline constexpr std::size_t sweep_narrow_elements_of =
+    arch_is_avx512<Arch> && std::is_same_v<T, float> ? 4 : 1;
+
+// element e of every 128-bit lane of v, in all of that lane's elements
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> splat_in_lane(xsimd::batch<T, Arch> v,
+                                                                  std::size_t e) {
+#if defined(__AVX512F__)
+  if constexpr (arch_is_avx512<Arch> && std::is_same_v<T, float>)
+    return xsimd::batch<T, Arch>(_mm512_permutevar_ps(v, _mm512_set1_epi32(static_cast<int>(e))));
+#endif
+  static_assert(sweep_narrow_elements_of<Arch, T> > 1, "no narrow groups on this instruction set");
+  return v;
+}
+
+// v with the elements of each 128-bit lane permuted by imm (vpermilps)
+template <class Arch, class T, int Imm>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> permute_in_lane(xsimd::batch<T, Arch> v) {
+#if defined(__AVX512F__)
+  if constexpr (arch_is_avx512<Arch> && std::is_same_v<T, float>)
+    return xsimd::batch<T, Arch>(_mm512_permute_ps(v, Imm));
+#endif
+  return v;
+}
+
+// Σ_o δ_o·w_oi of each network for input i, in dense_backward_data_vec's order (see
+// sweep_backward_input), in all E elements of the network's lane. delta:(blocks) w:(in, blocks)
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_backward_input(const SweepLayer& s,
+                                                                          std::size_t i,
+                                                                          const T* delta,
+                                                                          const T* w) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
+  constexpr std::size_t Q = W / E;  // product vectors of one row of W outputs
+  static_assert(W == 16 && E == 4, "haddp's tree below is AVX-512 f32's");
+  const T* wi = w + i * s.blocks * W;
+  if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {  // one block
+    const B d = B::load_aligned(delta), wv = B::load_aligned(wi);
+    B acc = rounded<Arch, T>(splat_in_lane<Arch, T>(d, 0) * splat_in_lane<Arch, T>(wv, 0));
+    for (std::size_t o = 1; o < s.out; ++o)
+      acc = xsimd::fma(splat_in_lane<Arch, T>(d, o), splat_in_lane<Arch, T>(wv, o), acc);
+    return acc;
+  }
+  B p[Q];
+  if (s.out <= W) {
+#pragma GCC unroll 4
+    for (std::size_t q = 0; q < Q; ++q)
+      p[q] = q < s.blocks ? rounded<Arch, T>(B::load_aligned(delta + q * W) * B::load_aligned(wi + q * W))
+                          : B(T(0));
+  } else {
+#pragma GCC unroll 4
+    for (std::size_t q = 0; q < Q; ++q) p[q] = B(T(0));
+    for (std::size_t b0 = 0; b0 < s.blocks; b0 += Q) {
+#pragma GCC unroll 4
+      for (std::size_t q = 0; q < Q; ++q)
+        p[q] = b0 + q < s.blocks ? xsimd::fma(B::load_aligned(delta + (b0 + q) * W),
+                                              B::load_aligned(wi + (b0 + q) * W), p[q])
+                                 : p[q] + B(T(0));
+    }
+  }
+  const B sum = (p[0] + p[2]) + (p[1] + p[3]);                      // s[l] in element l
+  const B pairs = sum + permute_in_lane<Arch, T, 0xB1>(sum);        // s0 + s1, s2 + s3
+  return pairs + permute_in_lane<Arch, T, 0x4E>(pairs);             // (s0 + s1) + (s2 + s3)
+}
+
+template <class Arch, class T, bool Masked>
+bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                             const T* lr, const T* keep, T* params, T* work, T* loss) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
+  alignas(Arch::alignment()) static constexpr T element_ids[16] = {0, 1, 2, 3, 0, 1, 2, 3,
+                                                                   0, 1, 2, 3, 0, 1, 2, 3};
+  static_assert(E == 4 && W == 16);
+  const B element = B::load_aligned(element_ids);  // each value's place in its network's lane
+  const std::size_t L = net.layers;
+  const std::size_t in0 = net.layer[0].in;
+  const LaneRows<Arch, T> lane_rows(row_offset);
+  // gather shifts for a block of `count` ≤ E values of each network's row: element e reads value
+  // min(e, count − 1), so that a last, partial block reads nothing past the row
+  alignas(64) std::int64_t shift[W];
+  const auto shifts_for = [&](std::size_t count) {
+    for (std::size_t m = 0; m < W; ++m) shift[m] = static_cast<std::int64_t>(std::min(m % E, count - 1));
+  };
+  // E consecutive values of each network's row, from `first` on: one 128-bit load per network
+  const auto row_block = [&](std::size_t first) {
+    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(rows + row_offset[0] + first));
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[E] + first), 1);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[2 * E] + first), 2);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[3 * E] + first), 3);
+    return B(v);
+  };
+  // the inputs in blocks of E, as the activations; a last, partial block by a gather
+  T* x = work + net.input_offset;
+  for (std::size_t ib = 0; ib * E < in0; ++ib) {
+    if (in0 - ib * E >= E) {
+      row_block(ib * E).store_aligned(x + ib * W);
+    } else {
+      shifts_for(in0 - ib * E);
+      lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
+    }
+  }
+  // input a_k of layer l for every network, in all E elements of its lane
+  const auto input = [&](std::size_t l, std::size_t k) {
+    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
+    return splat_in_lane<Arch, T>(B::load_aligned(a + (k / E) * W), k % E);
+  };
+  // forward, NB blocks of E outputs at a time
+  for (std::size_t l = 0; l < L; ++l) {
+    const SweepLayer s = net.layer[l];
+    const T* w = params + s.weight_offset;
+    const T* b = params + s.bias_offset;
+    T* out = work + s.act_offset;
+    const auto blocks = [&](std::size_t b0, auto nb_constant) {
+      constexpr std::size_t NB = decltype(nb_constant)::value;
+      B acc[NB];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NB; ++j) acc[j] = B(T(0));
+      for (std::size_t k = 0; k < s.in; ++k) {
+        const B ak = input(l, k);
+        const T* wk = w + (k * s.blocks + b0) * W;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+      }
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NB; ++j)
+        activation_apply<Arch, T>(s.act, acc[j] + B::load_aligned(b + (b0 + j) * W))
+            .store_aligned(out + (b0 + j) * W);
+    };
+    std::size_t b0 = 0;
+    for (; b0 + 8 <= s.blocks; b0 += 8) blocks(b0, std::integral_constant<std::size_t, 8>{});
+    if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { blocks(b0, nb); });
+  }
+  // the MSE loss and δ_L; padding outputs get g = +0
+  const SweepLayer top = net.layer[L - 1];
+  const T* yhat = work + top.act_offset;
+  T* delta_top = work + top.delta_offset;
+  B e(T(0));
+  for (std::size_t b = 0; b < top.blocks; ++b) {
+    const std::size_t count = std::min(E, top.out - b * E);
+    const B p = B::load_aligned(yhat + b * W);
+    B target;
+    if (count == E) {
+      target = row_block(in0 + b * E);
+    } else {
+      shifts_for(count);
+      target = lane_rows.load_at(rows + in0 + b * E, shift);
+    }
+    const B g = xsimd::select(element < B(T(count)), p - target, B(T(0)));
+    const B g2 = rounded<Arch, T>(g * g);
+    for (std::size_t j = 0; j < count; ++j) e = e + splat_in_lane<Arch, T>(g2, j);
+    (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + b * W);
+  }
+  const B e_half = B(T(0.5)) * e;
+  e_half.store_aligned(loss);
+  const auto finite = (e_half - e_half) == B(T(0));
+  if constexpr (!Masked) {
+    if (!xsimd::all(finite)) return false;
+  }
+  const auto on = [&] {
+    if constexpr (Masked)
+      return finite && (B::load_aligned(keep) != B(T(0)));
+    else
+      return finite;
+  }();
+  const B minus_lr = -B::load_aligned(lr);
+  for (std::size_t l = L; l-- > 0;) {
+    const SweepLayer s = net.layer[l];
+    T* delta = work + s.delta_offset;
+    T* w = params + s.weight_offset;
+    T* b = params + s.bias_offset;
+    if (l > 0) {  // δ_{l−1}, in blocks of E inputs; padding inputs +0
+      const SweepLayer below = net.layer[l - 1];
+      const T* a = work + below.act_offset;
+      T* dx = work + below.delta_offset;
+      for (std::size_t ib = 0; ib < below.blocks; ++ib) {
+        const std::size_t count = std::min(E, s.in - ib * E);
+        B sums(T(0));
+        for (std::size_t j = 0; j < count; ++j)
+          sums = xsimd::select(element == B(T(j)), narrow_backward_input<Arch, T>(s, ib * E + j, delta, w), sums);
+        const B grad = sums * activation_grad_apply<Arch, T>(below.act, B::load_aligned(a + ib * W));
+        xsimd::select(element < B(T(count)), grad, B(T(0))).store_aligned(dx + ib * W);
+      }
+    }
+    // d = δ·(−lr); b += d
+    for (std::size_t ob = 0; ob < s.blocks; ++ob) {
+      const B d = rounded<Arch, T>(B::load_aligned(delta + ob * W) * minus_lr);
+      d.store_aligned(delta + ob * W);
+      const B old = B::load_aligned(b + ob * W);
+      const B next = old + d;
+      (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + ob * W);
+    }
+    // w_oi = fma(a_i, d_o, w_oi), NB blocks of d in registers at a time
+    const auto update = [&](std::size_t b0, auto nb_constant) {
+      constexpr std::size_t NB = decltype(nb_constant)::value;
+      B d[NB];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NB; ++j) d[j] = B::load_aligned(delta + (b0 + j) * W);
+      for (std::size_t i = 0; i < s.in; ++i) {
+        const B ai = input(l, i);
+        T* wi = w + (i * s.blocks + b0) * W;
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NB; ++j) {
+          const B old = B::load_aligned(wi + j * W);
+          const B next = xsimd::fma(ai, d[j], old);
+          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + j * W);
+        }
+      }
+    };
+    std::size_t b0 = 0;
+    for (; b0 + 8 <= s.blocks; b0 += 8) update(b0, std::integral_constant<std::size_t, 8>{});
+    if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { update(b0, nb); });
+  }
+  return true;
+}
+
+// see KernelTable::sweep_sample_sgd; net.lanes must be W, net.elements 1 or sweep_narrow_elements_of
+template <class Arch, class T>
+bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                      const T* lr, const T* keep, T* params, T* work, T* loss) {
+  if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
+    if (net.elements > 1) {
+      if (keep)
+        return sweep_sample_sgd_narrow<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
+      return sweep_sample_sgd_narrow<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
+    }
+  }
+  if (keep)
+    return sweep_sample_sgd_lanes<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
+  return sweep_sample_sgd_lanes<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
 }
 
 }  // namespace bpnn::kernels::simd
