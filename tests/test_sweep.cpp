@@ -245,7 +245,7 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
   const std::size_t W = table.sweep_lanes;
   std::mt19937 gen(4);
   std::uniform_real_distribution<T> u(-1, 1);
-  const std::size_t E = GENERATE_COPY(values<std::size_t>({1, bpnn::kernels::sweep_narrow_elements(table)}));
+  const std::size_t E = GENERATE_COPY(values<std::size_t>({1, table.sweep_narrow_elements}));
   INFO(E << " elements per network");
   for (const Shape& shape : shapes) {
     const bpnn::kernels::SweepLayout layout =

@@ -49,7 +49,7 @@ struct AdamStep {
 // E consecutive elements ("its lane") of every W-element vector, G = W / E:
 //   - E = 1 (full groups, G = W): network m in element m; each parameter, activation and δ is a
 //     vector of W networks' values ("lane-interleaved").
-//   - E > 1 (narrow groups, sweep_narrow_elements: 4 f32 networks of 4 elements per AVX-512
+//   - E > 1 (narrow groups, KernelTable::sweep_narrow_elements: 4 f32 networks of 4 elements per AVX-512
 //     vector, one per 128-bit lane): a layer's outputs are cut into blocks of E, and the vector
 //     of block b holds outputs bE … bE + E − 1 of every network (the last block zero-padded);
 //     the kernel keeps the gathered inputs in blocks of E too.
@@ -189,21 +189,16 @@ struct KernelTable {
   // network ends bit for bit where it would alone. keep null: updates every network when every
   // E is finite, else changes nothing and returns false. keep non-null: updates only networks
   // whose keep ≠ 0 and whose E is finite, and returns true. net.elements > 1 only where
-  // sweep_narrow_elements(table) says so.
+  // table.sweep_narrow_elements says so.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
   bool (*sweep_sample_sgd)(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                            const T* lr, const T* keep, T* params, T* work, T* loss) = nullptr;
   std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
+  // E of the narrow groups sweep_sample_sgd takes (SweepNet::elements), or 1 when it takes full
+  // groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network groups of a
+  // wide shape outgrow the L1 cache (simd::sweep_narrow_elements_of of the table's arch)
+  std::size_t sweep_narrow_elements = 1;
 };
-
-// E of the narrow groups the table's sweep_sample_sgd takes (SweepNet::elements), or 1 when it
-// takes full groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network
-// groups of a wide shape outgrow the L1 cache (kernels/simd/sweep_sample_sgd.hpp,
-// sweep_narrow_elements_of, must agree).
-template <class T>
-std::size_t sweep_narrow_elements(const KernelTable<T>& table) {
-  return table.sweep_sample_sgd && sizeof(T) == 4 && std::string_view(table.arch) == "avx512" ? 4 : 1;
-}
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the
 // environment variable BPNN_ARCH ("avx512", "avx2", "sse2", "reference") when that one is

@@ -167,7 +167,7 @@ template <class T>
 LaneKernel<T> lane_kernel() {
   const kernels::KernelTable<T>& table = kernels::kernels_select<T>();
   if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1};
-  return {table.sweep_sample_sgd, table.sweep_lanes, kernels::sweep_narrow_elements(table)};
+  return {table.sweep_sample_sgd, table.sweep_lanes, table.sweep_narrow_elements};
 }
 
 // Elements per member (SweepNet::elements) for a shape's lane groups. Automatic: narrow groups

@@ -14,6 +14,7 @@ const KernelTable<T>& kernels_avx2() {
     KernelTable<T> t = simd::dense_table<fma3<avx2>, T>("avx2", elementwise_avx2<T>());
     t.sweep_sample_sgd = simd::sweep_sample_sgd<fma3<avx2>, T>;  // many networks, one per lane
     t.sweep_lanes = batch<T, fma3<avx2>>::size;
+    t.sweep_narrow_elements = simd::sweep_narrow_elements_of<fma3<avx2>, T>;
     return t;
   }();
   return table;

@@ -18,6 +18,7 @@ const KernelTable<T>& kernels_avx512() {
     KernelTable<T> t = simd::dense_table<avx512bw, T>("avx512", elementwise_avx512<T>());
     t.sweep_sample_sgd = simd::sweep_sample_sgd<avx512bw, T>;  // many networks, one per lane
     t.sweep_lanes = batch<T, avx512bw>::size;
+    t.sweep_narrow_elements = simd::sweep_narrow_elements_of<avx512bw, T>;
     return t;
   }();
   return table;

@@ -14,6 +14,7 @@ const KernelTable<T>& kernels_sse2() {
     KernelTable<T> t = simd::dense_table<sse2, T>("sse2", elementwise_sse2<T>());
     t.sweep_sample_sgd = simd::sweep_sample_sgd<sse2, T>;  // many networks, one per lane
     t.sweep_lanes = batch<T, sse2>::size;
+    t.sweep_narrow_elements = simd::sweep_narrow_elements_of<sse2, T>;
     return t;
   }();
   return table;

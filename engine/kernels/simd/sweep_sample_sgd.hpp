@@ -201,6 +201,17 @@ struct LaneRows {
   }
 };
 
+// The lanes whose weights a step changes: those with a finite loss, and (Masked) a nonzero keep.
+//   finite:(W) keep:(W) → (W)
+template <class Arch, class T, bool Masked>
+xsimd::batch_bool<T, Arch> lanes_stepping(const xsimd::batch_bool<T, Arch>& finite, const T* keep) {
+  using B = xsimd::batch<T, Arch>;
+  if constexpr (Masked)
+    return finite && (B::load_aligned(keep) != B(T(0)));
+  else
+    return finite;
+}
+
 template <class Arch, class T, bool Masked>
 bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                             const T* lr, const T* keep, T* params, T* work, T* loss) {
@@ -243,12 +254,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
   if constexpr (!Masked) {
     if (!xsimd::all(finite)) return false;
   }
-  const auto on = [&] {
-    if constexpr (Masked)
-      return finite && (B::load_aligned(keep) != B(T(0)));
-    else
-      return finite;
-  }();
+  const auto on = lanes_stepping<Arch, T, Masked>(finite, keep);
   const B minus_lr = -B::load_aligned(lr);
   // backward and update, top layer first; layer l's weights change only after δ_{l−1}
   for (std::size_t l = L; l-- > 0;) {
@@ -460,12 +466,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   if constexpr (!Masked) {
     if (!xsimd::all(finite)) return false;
   }
-  const auto on = [&] {
-    if constexpr (Masked)
-      return finite && (B::load_aligned(keep) != B(T(0)));
-    else
-      return finite;
-  }();
+  const auto on = lanes_stepping<Arch, T, Masked>(finite, keep);
   const B minus_lr = -B::load_aligned(lr);
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
