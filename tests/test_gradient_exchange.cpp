@@ -434,3 +434,32 @@ TEST_CASE("the collective error flag: one rank's error reaches every rank, with 
     CHECK(kinds[static_cast<std::size_t>(r)] == static_cast<int>(bpnn::ErrorKind::data));
   }
 }
+
+TEST_CASE("scaler partials: per-block statistics merged in order give scaler_fit's scaler", "[exchange][scaler]") {
+  const bpnn::Dataset data = class_data(301);
+  std::vector<double> x = data.x;
+  for (std::size_t i = 0; i < x.size(); i += 5) x[i] = x[i] * 1000 + 1e6;  // a column far from 0
+  for (const bpnn::Scaling kind : {bpnn::Scaling::standard, bpnn::Scaling::minmax}) {
+    const bpnn::InputScaler whole = bpnn::scaler_fit(kind, x.data(), data.n, data.inputs);
+    for (const std::size_t blocks : {std::size_t{1}, std::size_t{3}, std::size_t{7}}) {
+      bpnn::ScalerPartial merged = bpnn::scaler_partial_fit(kind, nullptr, 0, data.inputs);
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t from = bpnn::shard_first_row(b, blocks, data.n), to = bpnn::shard_first_row(b + 1, blocks, data.n);
+        bpnn::scaler_partial_merge(merged, bpnn::scaler_partial_fit(kind, x.data() + from * data.inputs, to - from, data.inputs));
+      }
+      const bpnn::InputScaler s = bpnn::scaler_from_partial(merged);
+      REQUIRE(s.kind == kind);
+      for (std::size_t j = 0; j < data.inputs; ++j) {
+        INFO(bpnn::to_string(kind) << ", " << blocks << " blocks, column " << j);
+        CHECK(s.offset[j] == Approx(whole.offset[j]).epsilon(1e-12));
+        CHECK(s.factor[j] == Approx(whole.factor[j]).epsilon(1e-12));
+        if (blocks == 1) {  // one block: the same operations as scaler_fit
+          CHECK(s.offset[j] == whole.offset[j]);
+          CHECK(s.factor[j] == whole.factor[j]);
+        }
+      }
+    }
+  }
+  CHECK_THROWS_AS(bpnn::scaler_from_partial(bpnn::scaler_partial_fit(bpnn::Scaling::standard, nullptr, 0, 3)),
+                  bpnn::Error);
+}
