@@ -4,7 +4,7 @@
 // P = 1, 2, 3, 4 ranks and compares the files byte for byte: data-parallel training must give the
 // same bits whatever the number of ranks and threads.
 //
-// The data: 203 rows, a 10 % validation split (the sharded rule: 20 or 21 rows) leaving about 183
+// The data: 203 rows, a 10 % validation split (the sharded rule: 20 rows) leaving 183
 // to train on in steps of 71 rows (5 blocks; the last, short step cut over the same 5 shards), 6
 // inputs, 3 one-hot classes; the batch is divided by none of 2, 3, 4. Each rank is given only the
 // rows of its blocks (trainer_make_sharded), as `bpnn train` reads them under mpirun. With --plain
