@@ -3,8 +3,10 @@
 // the few messages a run on several processes ("ranks") needs, and the fixed cut of a step into
 // shards that makes the trained model the same, bit for bit, for any number of ranks.
 //
-// A step of `rows` rows is cut into shard_count(rows, network) shards of consecutive rows; the
-// cut depends on the rows and the network, never on the ranks. Each shard's gradient is computed
+// Every step is cut into S = shard_count(batch, network) shards of consecutive rows (the last,
+// short step of an epoch too); the cut depends on the batch and the network, never on the ranks.
+// Shard s of every step draws its rows from block s of the training rows (ShardBlocks), which
+// lives on the rank holding shard s, so a rank needs only its blocks' rows. Each shard's gradient is computed
 // alone, by the same kernels in the same order whichever rank holds it, and the shard gradients
 // are summed in one fixed binary tree (shard_tree_split). Rank r holds a contiguous range of
 // shards (rank_shards); a tree node whose shards all sit on one rank is summed there, and a node
