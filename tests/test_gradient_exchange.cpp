@@ -319,6 +319,16 @@ TEST_CASE("sharded data-parallel training: each rank holds only its rows, the sa
         const std::vector<double> one = train_sharded(1, precision, optimizer, run, &one_val).front();
         REQUIRE(one_val.size() == run.epochs);
         CHECK(std::isnan(one_val[0]) == (val_split == 0));
+        if (val_split == 0) {  // the same as every rank holding the whole data (trainer_exchange_set)
+          Post post;
+          LoopbackExchange exchange(post, 0, 1);
+          bpnn::Network net(sharded_net(precision));
+          const bpnn::Dataset data = class_data(run.rows);  // kept: an f64 trainer uses it in place
+          bpnn::Trainer whole(net, sharded_config(optimizer, run), data);
+          bpnn::trainer_exchange_set(whole, exchange);
+          whole.run();
+          CHECK(bpnn_test::same_bits(params(net), one));
+        }
         for (int ranks = 2; ranks <= 6; ++ranks) {  // 6: a rank without blocks
           std::vector<double> val;
           INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer)

@@ -180,7 +180,8 @@ std::vector<double> exchange_gather(GradientExchange& exchange, const std::vecto
 // y:(n, outputs) are the file rows layout.rank_file_rows(rank, ranks) (n of them) of a data set
 // of layout.file_rows rows; the trainer takes its training rows and (with config.val_split, which
 // the layout applied) its validation rows from them, and scores validation block by block, summed
-// in block order. The exchange must outlive the trainer; the layout must be
+// in block order. The exchange, x and y must outlive the trainer (an f64 trainer without a scaler
+// or a split uses x and y in place); the layout must be
 // shard_layout_make(net's config, config, file_rows). Collective (it agrees the class set and
 // the data fingerprint): call it on every rank.
 std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& config, GradientExchange& exchange,
