@@ -587,8 +587,10 @@ int run_train(TrainOptions& o, const CLI::App& cmd) {
     try {
       run_train_on(o, cmd, &exchange);
     } catch (const AgreedError& e) {
-      // every rank holds it: rank 0 prints it, the others end with its exit code silently
-      if (exchange.rank() == 0) throw;
+      // every rank holds it: rank 0 prints it, the others end with its exit code silently, but
+      // only after it has (mpirun ends the job when the first rank exits with an error)
+      if (exchange.rank() == 0) std::fprintf(stderr, "bpnn: %s\n", message_one_line(e.what()).c_str());
+      exchange.first_rank_with(false);  // a barrier
       return exit_code_for(e.kind());
     } catch (const Error&) {
       throw;  // not agreed: each rank that has it prints it
