@@ -6,9 +6,12 @@
  * The caller initialises MPI and passes its communicator as a Fortran handle (MPI_Comm_c2f), so
  * an application that already runs MPI trains on its own communicator. Every rank of the
  * communicator calls the function together, with the same network (same config and weights), the
- * same config and the same data; each rank computes the gradients of its shards of every step
- * (README "Training on many machines (MPI)") and every rank ends with the same trained network,
- * bit for bit the same for any number of ranks and threads per rank.
+ * same config and the same data; each rank uses only the rows of its blocks of that data and
+ * computes the gradients of its shards of every step (README "Training on many machines (MPI)"),
+ * and every rank ends with the same trained network, bit for bit the same for any number of
+ * ranks and threads per rank. The sample order is per block, not the single-process shuffle, and
+ * config->val_split holds out evenly spaced rows (not a stratified split), so the result differs
+ * from bpnn_net_train_f32/_f64's.
  *
  * Only rank 0 writes config->checkpoint. config->on_epoch is called on every rank; rank 0's
  * answer decides for all. A failure on one rank (data, I/O, out of memory) reaches every rank:

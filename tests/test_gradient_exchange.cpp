@@ -3,8 +3,12 @@
 // P "ranks" as threads passing messages through mailboxes, so the same-bits property is tested
 // without MPI too (tests/mpi/ test it under mpirun).
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -165,7 +169,200 @@ std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precisio
   return result;
 }
 
+// Trains on `ranks` in-process ranks, each given only the file rows of its blocks
+// (trainer_make_sharded); every rank's parameters. Checkpoints: with `checkpoint`, the run stops
+// after `epochs` epochs and rank 0 writes it; with `resume`, the run continues from it.
+struct ShardedRun {
+  std::size_t rows = 137;  // steps of 67, 67 and 3 rows: the last one leaves 2 of its 5 shards empty
+  double val_split = 0;
+  std::size_t epochs = 3;
+  bool shuffle = true;
+  std::string checkpoint, resume;
+};
+
+bpnn::NetworkConfig sharded_net(bpnn::Precision precision) {
+  bpnn::NetworkConfig nc;
+  nc.sizes = {5, 16, 3};
+  nc.hidden_act = bpnn::Activation::tanh;
+  nc.output_act = bpnn::Activation::softmax;
+  nc.loss = bpnn::Loss::xent;
+  nc.precision = precision;
+  return nc;
+}
+
+bpnn::TrainConfig sharded_config(bpnn::Optimizer optimizer, const ShardedRun& run) {
+  bpnn::TrainConfig tc;
+  tc.optimizer = optimizer;
+  tc.learning_rate = optimizer == bpnn::Optimizer::adam ? 0.01 : 0.3;
+  tc.batch = 67;
+  tc.epochs = run.epochs;
+  tc.threads = 1;
+  tc.shuffle = run.shuffle;
+  tc.val_split = run.val_split;
+  tc.checkpoint = run.checkpoint;
+  return tc;
+}
+
+std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer,
+                                               const ShardedRun& run, std::vector<double>* val_losses = nullptr) {
+  const bpnn::Dataset data = class_data(run.rows);
+  Post post;
+  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> failures(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        LoopbackExchange exchange(post, r, ranks);
+        const bpnn::NetworkConfig nc = sharded_net(precision);
+        bpnn::Network net(nc);
+        const bpnn::TrainConfig tc = sharded_config(optimizer, run);
+        const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n);
+        const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(r), static_cast<std::size_t>(ranks));
+        const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
+                                    data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
+        const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
+                                    data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
+        auto trainer = bpnn::trainer_make_sharded(net, tc, exchange, layout, x.data(), y.data(), mine.end - mine.begin);
+        if (!run.resume.empty()) trainer->resume(run.resume);
+        trainer->run([&](const bpnn::EpochStats& s) {
+          if (val_losses != nullptr && r == 0) val_losses->push_back(s.val_loss);
+          return bpnn::EpochAction::go_on;
+        });
+        result[static_cast<std::size_t>(r)] = params(net);
+      } catch (...) {
+        failures[static_cast<std::size_t>(r)] = std::current_exception();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& f : failures)
+    if (f) std::rethrow_exception(f);
+  return result;
+}
+
 }  // namespace
+
+TEST_CASE("blocks: every step has the batch's rows, every row is used once an epoch, blocks ignore the ranks",
+          "[exchange]") {
+  for (std::size_t rows = 1; rows <= 300; ++rows)
+    for (const std::size_t batch : {std::size_t{1}, std::size_t{7}, std::size_t{16}, std::size_t{67}, std::size_t{200}}) {
+      const bpnn::ShardBlocks b = bpnn::shard_blocks_make(rows, batch, 1000);
+      REQUIRE(b.shards == bpnn::shard_count(std::min(rows, batch), 1000, std::size_t{1} << 20));
+      CHECK(b.block_first(0) == 0);
+      CHECK(b.block_first(b.shards) == rows);
+      const std::size_t last = rows - b.full_steps * b.batch;
+      for (std::size_t s = 0; s < b.shards; ++s) {
+        // a block holds its shard's share of every step, and has rows
+        const std::size_t size = b.block_first(s + 1) - b.block_first(s);
+        CHECK(size == b.full_steps * b.share(s, b.batch) + b.share(s, last));
+        CHECK(size > 0);
+      }
+      std::size_t sum = 0;
+      for (std::size_t s = 0; s < b.shards; ++s) sum += b.share(s, last);
+      CHECK(sum == last);
+    }
+  std::vector<std::size_t> order(40);
+  bpnn::block_order_fill(order.data(), order.size(), false, 9, 2, 0);
+  for (std::size_t i = 0; i < order.size(); ++i) CHECK(order[i] == i);
+  std::vector<std::size_t> other(40);
+  bpnn::block_order_fill(order.data(), order.size(), true, 9, 2, 0);
+  bpnn::block_order_fill(other.data(), other.size(), true, 9, 2, 1);
+  CHECK(order != other);  // a new order every epoch
+  std::sort(order.begin(), order.end());
+  for (std::size_t i = 0; i < order.size(); ++i) CHECK(order[i] == i);
+}
+
+TEST_CASE("sharded layout: the validation rows, the blocks' file rows and each rank's range", "[exchange]") {
+  for (const std::size_t n : {std::size_t{30}, std::size_t{137}, std::size_t{1000}})
+    for (const double f : {0.0, 0.1, 0.25}) {
+      bpnn::TrainConfig tc;
+      tc.batch = 23;
+      tc.val_split = f;
+      tc.seed = 4;
+      const bpnn::ShardLayout layout = bpnn::shard_layout_make(sharded_net(bpnn::Precision::f32), tc, n);
+      std::size_t validation = 0;
+      for (std::size_t i = 0; i < n; ++i) validation += layout.is_validation(i);
+      CHECK(validation == layout.validation_rows);
+      CHECK(static_cast<double>(validation) <= static_cast<double>(n) * f + 1);
+      CHECK(static_cast<double>(validation) >= static_cast<double>(n) * f - 1);
+      CHECK(layout.blocks.rows == n - validation);
+      const std::size_t shards = layout.blocks.shards;
+      REQUIRE(layout.block_file_first.size() == shards + 1);
+      CHECK(layout.block_file_first.front() == 0);
+      CHECK(layout.block_file_first.back() == n);
+      for (std::size_t s = 0; s < shards; ++s) {  // each block's file rows hold its training rows
+        std::size_t training = 0;
+        for (std::size_t i = layout.block_file_first[s]; i < layout.block_file_first[s + 1]; ++i)
+          training += !layout.is_validation(i);
+        CHECK(training == layout.blocks.block_first(s + 1) - layout.blocks.block_first(s));
+      }
+      for (std::size_t ranks = 1; ranks <= 5; ++ranks) {
+        CHECK(layout.rank_file_rows(0, ranks).begin == 0);
+        CHECK(layout.rank_file_rows(ranks - 1, ranks).end == n);
+        for (std::size_t r = 0; r + 1 < ranks; ++r)
+          CHECK(layout.rank_file_rows(r, ranks).end == layout.rank_file_rows(r + 1, ranks).begin);
+      }
+    }
+  bpnn::TrainConfig tc;
+  tc.val_split = 0.5;
+  CHECK_THROWS_AS(bpnn::shard_layout_make(sharded_net(bpnn::Precision::f32), tc, 1), bpnn::Error);
+}
+
+TEST_CASE("sharded data-parallel training: each rank holds only its rows, the same bits for 1 to 6 ranks",
+          "[exchange][train]") {
+  for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+    for (const bpnn::Optimizer optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam})
+      for (const double val_split : {0.0, 0.15}) {
+        ShardedRun run;
+        run.val_split = val_split;
+        std::vector<double> one_val;
+        const std::vector<double> one = train_sharded(1, precision, optimizer, run, &one_val).front();
+        REQUIRE(one_val.size() == run.epochs);
+        CHECK(std::isnan(one_val[0]) == (val_split == 0));
+        if (val_split == 0) {  // the same as every rank holding the whole data (trainer_exchange_set)
+          Post post;
+          LoopbackExchange exchange(post, 0, 1);
+          bpnn::Network net(sharded_net(precision));
+          const bpnn::Dataset data = class_data(run.rows);  // kept: an f64 trainer uses it in place
+          bpnn::Trainer whole(net, sharded_config(optimizer, run), data);
+          bpnn::trainer_exchange_set(whole, exchange);
+          whole.run();
+          CHECK(bpnn_test::same_bits(params(net), one));
+        }
+        for (int ranks = 2; ranks <= 6; ++ranks) {  // 6: a rank without blocks
+          std::vector<double> val;
+          INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer)
+                     << ", val_split " << val_split);
+          for (const std::vector<double>& p : train_sharded(ranks, precision, optimizer, run, &val))
+            CHECK(bpnn_test::same_bits(p, one));
+          CHECK(bpnn_test::same_bits(val, one_val));
+        }
+      }
+}
+
+TEST_CASE("sharded data-parallel training: a checkpoint written under 2 ranks resumes under 3 with the same bits",
+          "[exchange][train][checkpoint]") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("bpnn_sharded_resume_" + std::to_string(::getpid()) + ".ckpt")).string();
+  ShardedRun straight;
+  straight.val_split = 0.15;
+  straight.epochs = 4;
+  const std::vector<double> want = train_sharded(1, bpnn::Precision::f32, bpnn::Optimizer::adam, straight).front();
+  ShardedRun first = straight;
+  first.epochs = 2;
+  first.checkpoint = path;
+  train_sharded(2, bpnn::Precision::f32, bpnn::Optimizer::adam, first);
+  ShardedRun second = straight;
+  second.resume = path;
+  for (const std::vector<double>& p : train_sharded(3, bpnn::Precision::f32, bpnn::Optimizer::adam, second))
+    CHECK(bpnn_test::same_bits(p, want));
+  // a data-parallel checkpoint is not resumed by a run without MPI (its order is per block)
+  bpnn::Network net(sharded_net(bpnn::Precision::f32));
+  const bpnn::Dataset data = class_data(straight.rows);
+  bpnn::Trainer plain(net, sharded_config(bpnn::Optimizer::adam, straight), data);
+  CHECK_THROWS_WITH(plain.resume(path), Catch::Contains("data-parallel run (mpirun)"));
+  std::filesystem::remove(path);
+}
 
 TEST_CASE("shards: contiguous ranges per rank, balanced, covering every shard once", "[exchange]") {
   for (std::size_t shards = 1; shards <= 70; ++shards)
@@ -246,4 +443,33 @@ TEST_CASE("the collective error flag: one rank's error reaches every rank, with 
     CHECK(messages[static_cast<std::size_t>(r)] == "rank 2: shard.csv:7:3: not a number");
     CHECK(kinds[static_cast<std::size_t>(r)] == static_cast<int>(bpnn::ErrorKind::data));
   }
+}
+
+TEST_CASE("scaler partials: per-block statistics merged in order give scaler_fit's scaler", "[exchange][scaler]") {
+  const bpnn::Dataset data = class_data(301);
+  std::vector<double> x = data.x;
+  for (std::size_t i = 0; i < x.size(); i += 5) x[i] = x[i] * 1000 + 1e6;  // a column far from 0
+  for (const bpnn::Scaling kind : {bpnn::Scaling::standard, bpnn::Scaling::minmax}) {
+    const bpnn::InputScaler whole = bpnn::scaler_fit(kind, x.data(), data.n, data.inputs);
+    for (const std::size_t blocks : {std::size_t{1}, std::size_t{3}, std::size_t{7}}) {
+      bpnn::ScalerPartial merged = bpnn::scaler_partial_fit(kind, nullptr, 0, data.inputs);
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t from = bpnn::shard_first_row(b, blocks, data.n), to = bpnn::shard_first_row(b + 1, blocks, data.n);
+        bpnn::scaler_partial_merge(merged, bpnn::scaler_partial_fit(kind, x.data() + from * data.inputs, to - from, data.inputs));
+      }
+      const bpnn::InputScaler s = bpnn::scaler_from_partial(merged);
+      REQUIRE(s.kind == kind);
+      for (std::size_t j = 0; j < data.inputs; ++j) {
+        INFO(bpnn::to_string(kind) << ", " << blocks << " blocks, column " << j);
+        CHECK(s.offset[j] == Approx(whole.offset[j]).epsilon(1e-12));
+        CHECK(s.factor[j] == Approx(whole.factor[j]).epsilon(1e-12));
+        if (blocks == 1) {  // one block: the same operations as scaler_fit
+          CHECK(s.offset[j] == whole.offset[j]);
+          CHECK(s.factor[j] == whole.factor[j]);
+        }
+      }
+    }
+  }
+  CHECK_THROWS_AS(bpnn::scaler_from_partial(bpnn::scaler_partial_fit(bpnn::Scaling::standard, nullptr, 0, 3)),
+                  bpnn::Error);
 }

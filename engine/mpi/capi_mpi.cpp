@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bpnn/error.hpp"
@@ -54,14 +55,31 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
       failure = std::current_exception();
     }
     bpnn::exchange_agree(exchange, failure);
+    // Sharded: the trainer takes this rank's rows of the application's data (those of its blocks),
+    // in double (a copy of the share when the data is float).
+    std::vector<double> share_x, share_y;
     std::unique_ptr<bpnn::Trainer> trainer;
     try {
-      trainer = std::make_unique<bpnn::Trainer>(handle->net, config, x, y, n);
+      const bpnn::ShardLayout layout = bpnn::shard_layout_make(handle->net.config(), config, n);
+      const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
+                                                        static_cast<std::size_t>(exchange.ranks()));
+      const std::size_t inputs = handle->net.n_inputs(), outputs = handle->net.n_outputs();
+      const double* xs = nullptr;
+      const double* ys = nullptr;
+      if constexpr (std::is_same_v<T, double>) {
+        xs = x + mine.begin * inputs;
+        ys = y + mine.begin * outputs;
+      } else {
+        share_x.assign(x + mine.begin * inputs, x + mine.end * inputs);
+        share_y.assign(y + mine.begin * outputs, y + mine.end * outputs);
+        xs = share_x.data();
+        ys = share_y.data();
+      }
+      trainer = bpnn::trainer_make_sharded(handle->net, config, exchange, layout, xs, ys, mine.end - mine.begin);
       if (c != nullptr && BPNN_HAS(c, bpnn_train_config, val_n) && c->val_n > 0) {
         need(c->val_x != nullptr && c->val_y != nullptr, "config->val_x or val_y is NULL");
         trainer->set_validation(static_cast<const T*>(c->val_x), static_cast<const T*>(c->val_y), c->val_n);
       }
-      bpnn::trainer_exchange_set(*trainer, exchange);  // before resume: before the first epoch
       if (c != nullptr && BPNN_HAS(c, bpnn_train_config, resume) && c->resume != nullptr)
         trainer->resume(c->resume);
     } catch (...) {

@@ -225,8 +225,11 @@ void checkpoint_write(const std::string& path, const Network& net, TrainerCore<T
   if (!optimizer.state1().empty()) arena_tensors_add(file, "optimizer.state1.", mlp, optimizer.state1().data(), dtype);
   if (!optimizer.state2().empty()) arena_tensors_add(file, "optimizer.state2.", mlp, optimizer.state2().data(), dtype);
   if (!core.best_arena().empty()) arena_tensors_add(file, "best.", mlp, core.best_arena().data(), dtype);
-  std::vector<double> order(core.order().begin(), core.order().end());
-  file.tensors.push_back({"order", "F64", {order.size()}, std::move(order)});
+  // Under an exchange each block's order is a function of the seed and the epoch: nothing to save.
+  if (!core.block_order()) {
+    std::vector<double> order(core.order().begin(), core.order().end());
+    file.tensors.push_back({"order", "F64", {order.size()}, std::move(order)});
+  }
 
   Metadata& m = file.metadata;
   m["format"] = checkpoint_format;
@@ -237,6 +240,7 @@ void checkpoint_write(const std::string& path, const Network& net, TrainerCore<T
   m[key_prefix + "epochs_done"] = std::to_string(core.epochs_done());
   m[key_prefix + "optimizer_steps"] = std::to_string(optimizer.steps());
   m[key_prefix + "random"] = core.random().state();
+  if (core.block_order()) m[key_prefix + "sample_order"] = "blocks";
   const LearningRateSchedule::State& schedule = core.schedule().state();
   m[key_prefix + "schedule_rate"] = exact(schedule.rate);
   m[key_prefix + "schedule_best"] = exact(schedule.best);
@@ -302,6 +306,14 @@ void checkpoint_restore(const std::string& path, Network::Impl& net, TrainerCore
       throw Error(ErrorKind::data, "resume: the " + name + " data differs from the checkpoint's (same " +
                                        std::to_string(s.rows) + " rows, other values)");
   };
+  // The sample order: the single-process shuffle, or (data-parallel) per block; absent: "shuffle".
+  const auto sample_order = file.metadata.find(key_prefix + "sample_order");
+  const bool stored_blocks = sample_order != file.metadata.end() && sample_order->second == "blocks";
+  if (stored_blocks != core.block_order())
+    throw Error(ErrorKind::argument,
+                std::string("resume: the checkpoint was written by a ") +
+                    (stored_blocks ? "data-parallel run (mpirun), whose sample order is per block; resume it under mpirun"
+                                   : "run without MPI, whose sample order is one shuffle of all rows; resume it without mpirun"));
   fingerprint_check("data", data);
   fingerprint_check("validation", validation);
 
@@ -323,15 +335,18 @@ void checkpoint_restore(const std::string& path, Network::Impl& net, TrainerCore
   if (arena_tensors_get(index, "best.", mlp, best, path)) core.best_arena() = std::move(best);
   else core.best_arena().clear();
 
-  const SafetensorsTensor* order = tensor_find(index, "order", {core.order().size()}, path, true);
-  std::vector<bool> seen(core.order().size());
-  for (std::size_t i = 0; i < order->values.size(); ++i) {
-    const double v = order->values[i];
-    if (!(v >= 0 && v < static_cast<double>(seen.size())) || v != std::floor(v) || seen[static_cast<std::size_t>(v)])
-      format_fail(path, "tensor \"order\" is not an order of the " + std::to_string(seen.size()) + " samples");
-    seen[static_cast<std::size_t>(v)] = true;
+  std::vector<std::size_t> restored_order;
+  if (!core.block_order()) {
+    const SafetensorsTensor* order = tensor_find(index, "order", {core.order().size()}, path, true);
+    std::vector<bool> seen(core.order().size());
+    for (std::size_t i = 0; i < order->values.size(); ++i) {
+      const double v = order->values[i];
+      if (!(v >= 0 && v < static_cast<double>(seen.size())) || v != std::floor(v) || seen[static_cast<std::size_t>(v)])
+        format_fail(path, "tensor \"order\" is not an order of the " + std::to_string(seen.size()) + " samples");
+      seen[static_cast<std::size_t>(v)] = true;
+    }
+    restored_order.assign(order->values.begin(), order->values.end());
   }
-  std::vector<std::size_t> restored_order(order->values.begin(), order->values.end());
   if (!core.random().set_state(r.text("random")))
     format_fail(path, "metadata \"checkpoint.random\" is not a generator state");
 
@@ -348,7 +363,7 @@ void checkpoint_restore(const std::string& path, Network::Impl& net, TrainerCore
     const std::vector<T> wt(w.begin(), w.end()), bt(bias.begin(), bias.end());
     mlp.set_layer(l, wt.data(), bt.data());
   }
-  core.order() = std::move(restored_order);
+  if (!core.block_order()) core.order() = std::move(restored_order);
   core.schedule().set_state(schedule);
   core.early_stop() = early;
   optimizer.set_steps(r.whole("optimizer_steps"));

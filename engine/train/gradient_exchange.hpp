@@ -3,8 +3,10 @@
 // the few messages a run on several processes ("ranks") needs, and the fixed cut of a step into
 // shards that makes the trained model the same, bit for bit, for any number of ranks.
 //
-// A step of `rows` rows is cut into shard_count(rows, network) shards of consecutive rows; the
-// cut depends on the rows and the network, never on the ranks. Each shard's gradient is computed
+// Every step is cut into S = shard_count(batch, network) shards of consecutive rows (the last,
+// short step of an epoch too); the cut depends on the batch and the network, never on the ranks.
+// Shard s of every step draws its rows from block s of the training rows (ShardBlocks), which
+// lives on the rank holding shard s, so a rank needs only its blocks' rows. Each shard's gradient is computed
 // alone, by the same kernels in the same order whichever rank holds it, and the shard gradients
 // are summed in one fixed binary tree (shard_tree_split). Rank r holds a contiguous range of
 // shards (rank_shards); a tree node whose shards all sit on one rank is summed there, and a node
@@ -15,11 +17,17 @@
 // update to the same weights. libbpnn knows only
 // this interface; bpnn_mpi (engine/mpi) implements it on an MPI communicator.
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <memory>
+#include <vector>
+
+#include "bpnn/data.hpp"
+#include "bpnn/error.hpp"
+#include "bpnn/network.hpp"
+#include "bpnn/train.hpp"
 
 namespace bpnn {
-
-class Trainer;
 
 class GradientExchange {
  public:
@@ -89,15 +97,100 @@ constexpr std::size_t shard_tree_split(std::size_t lo, std::size_t hi) {
   return lo + half;
 }
 
+// The fixed blocks of data-parallel training (README "Training on many machines (MPI)"): the
+// training rows cut into S = shard_count(batch, …) contiguous blocks, block s holding exactly the
+// rows shard s takes over one epoch. A full step of `batch` rows gives shard s its usual share
+// (shard_first_row over S), and the last, short step is cut over the same S shards (a shard may
+// get no row), so every step has `batch` rows and every row is used once per epoch. Shard s of
+// every step draws from block s, in the block's own seeded order, so a rank holding shards
+// [a, b) of every step needs only the training rows [block_first(a), block_first(b)).
+struct ShardBlocks {
+  std::size_t rows = 0;        // training rows
+  std::size_t batch = 0;       // rows of a full step: min(batch, rows)
+  std::size_t shards = 0;      // S
+  std::size_t full_steps = 0;  // steps of `batch` rows; a last one of `rows % batch` when not 0
+
+  // Rows of shard s in a step of `step_rows` rows.
+  std::size_t share(std::size_t s, std::size_t step_rows) const {
+    return shard_first_row(s + 1, shards, step_rows) - shard_first_row(s, shards, step_rows);
+  }
+  // The first training row of block s (s ≤ S; block_first(S) = rows).
+  std::size_t block_first(std::size_t s) const {
+    return full_steps * shard_first_row(s, shards, batch) + shard_first_row(s, shards, rows - full_steps * batch);
+  }
+};
+
+// The blocks of `rows` training rows for steps of `batch` rows (at least 1) and a network whose
+// largest layer has `largest_weight_bytes` of weights.
+ShardBlocks shard_blocks_make(std::size_t rows, std::size_t batch, std::size_t largest_weight_bytes);
+
+// Block s's sample order in epoch `epoch` (0-based): its rows [0, count) in file order, shuffled
+// when `shuffle` by a generator seeded from (seed, s, epoch) alone, so the order needs no state
+// beyond the epoch count (a checkpoint saves none) and is the same for any number of ranks.
+void block_order_fill(std::size_t* order, std::size_t count, bool shuffle, std::uint64_t seed,
+                      std::size_t s, std::size_t epoch);
+
+// Sharded data: how the rows of a data file are shared out among the ranks, from the file's row
+// count alone (no rank needs the rows). With val_split, file row i is a validation row when
+// ⌊(i + 1)·f + φ⌋ > ⌊i·f + φ⌋ (f = val_split, φ ∈ [0, 1) drawn from the seed): an unstratified,
+// evenly spaced split of ⌊N·f + φ⌋ rows that every rank computes alone. The other rows, in file
+// order, are the training rows, cut into blocks (ShardBlocks); block s owns the file rows
+// [block_file_first[s], block_file_first[s + 1]): its training rows and the validation rows after
+// them (block 0 also those before its first training row).
+struct ShardLayout {
+  std::size_t file_rows = 0, validation_rows = 0;
+  double val_split = 0, phase = 0;
+  ShardBlocks blocks;
+  std::size_t largest_weight_bytes = 0;
+  std::vector<std::size_t> block_file_first;  // S + 1 entries
+
+  bool is_validation(std::size_t file_row) const;
+  // Blocks [first, end) of rank r of `ranks`: its shards of every step.
+  std::size_t rank_first_block(std::size_t r, std::size_t ranks) const {
+    return rank_first_shard(r, blocks.shards, ranks);
+  }
+  // The file rows rank r reads: those of its blocks.
+  RowRange rank_file_rows(std::size_t r, std::size_t ranks) const {
+    return {block_file_first[rank_first_block(r, ranks)], block_file_first[rank_first_block(r + 1, ranks)]};
+  }
+};
+
+// The layout of `file_rows` rows for a network and a training config (its batch, optimizer,
+// val_split and seed). Error(argument) when the split leaves no training or no validation row.
+ShardLayout shard_layout_make(const NetworkConfig& net, const TrainConfig& config, std::size_t file_rows);
+
+// Thrown by exchange_agree: the error every rank agreed on, so a program may print it on one rank
+// only (the CLI prints it on rank 0).
+class AgreedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Collective, the error flag: `failure` is the exception this rank caught since the last
 // agreement (null when none). When any rank failed, every rank throws Error with the kind of the
 // lowest failing rank's error and its message prefixed with "rank R: " (a failure that is not an
 // Error is ErrorKind::internal; std::bad_alloc is "out of memory"); else it returns.
 void exchange_agree(GradientExchange& exchange, const std::exception_ptr& failure);
 
+// Collective: every rank's `count` doubles (ranks with fewer pad with anything: `slot` is the
+// largest count), in rank order.
+std::vector<double> exchange_gather(GradientExchange& exchange, const std::vector<double>& mine, std::size_t slot);
+
+// Sharded data-parallel training: a trainer on this rank's rows only. x:(n, inputs),
+// y:(n, outputs) are the file rows layout.rank_file_rows(rank, ranks) (n of them) of a data set
+// of layout.file_rows rows; the trainer takes its training rows and (with config.val_split, which
+// the layout applied) its validation rows from them, and scores validation block by block, summed
+// in block order. The exchange, x and y must outlive the trainer (an f64 trainer without a scaler
+// or a split uses x and y in place); the layout must be
+// shard_layout_make(net's config, config, file_rows). Collective (it agrees the class set and
+// the data fingerprint): call it on every rank.
+std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& config, GradientExchange& exchange,
+                                              const ShardLayout& layout, const double* x, const double* y,
+                                              std::size_t n);
+
 // Installs `exchange` in a trainer before its first epoch: from then on its steps are
-// data-parallel across the exchange's ranks (every rank runs the same trainer on the same data
-// and config; each computes the gradients of its shards). The exchange must outlive the trainer.
+// data-parallel across the exchange's ranks (every rank runs the same trainer on the same, whole
+// data and config; each computes the gradients of its shards, drawn from its blocks). The exchange must outlive the trainer.
 // Only rank 0 writes checkpoints. Error(argument) after the first epoch.
 void trainer_exchange_set(Trainer& trainer, GradientExchange& exchange);
 

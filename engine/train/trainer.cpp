@@ -1,6 +1,7 @@
 // bpnn::Trainer and bpnn::train over TrainerCore<T> in the network's precision: the data as the
 // core sees it (split, scaled), the epoch loop with early stopping, and checkpoints.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -73,10 +74,62 @@ struct Trainer::Impl {
     }
   }
 
-  // With a scaler or a split the core gets its rows (scaled inputs, targets) in the network's
-  // precision, owned here, so it converts nothing more; otherwise the caller's rows.
+  // Sharded data-parallel training (trainer_make_sharded): x, y are this rank's file rows of the
+  // layout; the core gets the training rows among them, then the exchange, then the validation
+  // rows block by block. The data fingerprint is set by the caller (it needs every rank).
   template <class U>
-  void core_make(const U* x, const U* y, std::size_t n, const std::vector<std::size_t>* rows) {
+  Impl(Network& network, const TrainConfig& train_config, GradientExchange& exchange, const ShardLayout& layout,
+       const U* x, const U* y, std::size_t n)
+      : lock(NetworkAccess::impl(network).busy, "train"),
+        public_net(network),
+        net(NetworkAccess::impl(network)),
+        config(train_config) {
+    const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+    const std::size_t me = static_cast<std::size_t>(exchange.rank());
+    const RowRange mine = layout.rank_file_rows(me, ranks);
+    if (n != mine.end - mine.begin)
+      throw Error(ErrorKind::argument, "sharded training data: rank " + std::to_string(me) + " was given " +
+                                           std::to_string(n) + " rows, its blocks hold the file rows [" +
+                                           std::to_string(mine.begin) + ", " + std::to_string(mine.end) + ") of " +
+                                           std::to_string(layout.file_rows));
+    if (n > 0 && (x == nullptr || y == nullptr)) throw Error(ErrorKind::argument, "training data: null x or y");
+    const std::size_t first = layout.rank_first_block(me, ranks), end = layout.rank_first_block(me + 1, ranks);
+    std::vector<std::size_t> train_rows, val_rows, val_block_rows;
+    for (std::size_t s = first; s < end; ++s) {
+      std::size_t count = 0;
+      for (std::size_t i = layout.block_file_first[s]; i < layout.block_file_first[s + 1]; ++i) {
+        if (layout.is_validation(i)) {
+          val_rows.push_back(i - mine.begin);
+          ++count;
+        } else {
+          train_rows.push_back(i - mine.begin);
+        }
+      }
+      val_block_rows.push_back(count);
+    }
+    core_make(x, y, n, val_rows.empty() ? nullptr : &train_rows, layout.blocks.rows,
+              layout.blocks.block_first(first));
+    visit([&](auto& core) { core.set_exchange(exchange); });
+    if (layout.validation_rows > 0) {
+      const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
+      const auto set = [&](auto& core, auto& vx, auto& vy) {
+        using T = typename std::remove_reference_t<decltype(core)>::value_type;
+        vx = rows_in<T>(net.scaler, x, n, inputs, &val_rows);
+        vy = rows_in<T>(InputScaler{}, y, n, outputs, &val_rows);
+        core.set_validation_blocks(vx.data(), vy.data(), val_rows.size(), val_block_rows, layout.validation_rows);
+      };
+      if (core_f32) set(*core_f32, val_x_f32, val_y_f32);
+      else set(*core_f64, val_x_f64, val_y_f64);
+      split = true;
+    }
+  }
+
+  // With a scaler or a split the core gets its rows (scaled inputs, targets) in the network's
+  // precision, owned here, so it converts nothing more; otherwise the caller's rows. Sharded:
+  // they are the training rows [first_row, …) of total_rows.
+  template <class U>
+  void core_make(const U* x, const U* y, std::size_t n, const std::vector<std::size_t>* rows,
+                 std::size_t total_rows = 0, std::size_t first_row = 0) {
     const std::size_t inputs = net.config.sizes.front(), outputs = net.config.sizes.back();
     const auto make = [&](auto& core, auto& own_x, auto& own_y, auto& mlp) {
       using T = typename std::remove_reference_t<decltype(own_x)>::value_type;
@@ -84,9 +137,10 @@ struct Trainer::Impl {
       if (net.scaler.active() || rows != nullptr) {
         own_x = rows_in<T>(net.scaler, x, n, inputs, rows);
         own_y = rows_in<T>(InputScaler{}, y, n, outputs, rows);
-        core = std::make_unique<Core>(mlp, config, own_x.data(), own_y.data(), own_x.size() / inputs);
+        core = std::make_unique<Core>(mlp, config, own_x.data(), own_y.data(), own_y.size() / outputs, total_rows,
+                                      first_row);
       } else {
-        core = std::make_unique<Core>(mlp, config, x, y, n);
+        core = std::make_unique<Core>(mlp, config, x, y, n, total_rows, first_row);
       }
     };
     if (net.config.precision == Precision::f32)
@@ -175,6 +229,15 @@ struct TrainerAccess {
     return std::make_unique<Trainer::Impl>(net, config, x, y, n);
   }
 
+  static std::unique_ptr<Trainer> wrap(std::unique_ptr<Trainer::Impl> impl) {
+    return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+  }
+
+  // trainer_make_sharded
+  static std::unique_ptr<Trainer> make_sharded(Network& net, const TrainConfig& config, GradientExchange& exchange,
+                                               const ShardLayout& layout, const double* x, const double* y,
+                                               std::size_t n);
+
   static void exchange_set(Trainer& trainer, GradientExchange& exchange) {
     trainer.impl_->visit([&](auto& core) { core.set_exchange(exchange); });
   }
@@ -207,6 +270,8 @@ Trainer::Trainer(Network& net, const TrainConfig& config, const Dataset& data,
   TrainerAccess::shapes_check(net, validation, "validation set");
   set_validation(validation.x.data(), validation.y.data(), validation.n);
 }
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Trainer::~Trainer() = default;
 
@@ -270,6 +335,53 @@ void Trainer::checkpoint_save(const std::string& path) const {
 
 void trainer_exchange_set(Trainer& trainer, GradientExchange& exchange) {
   TrainerAccess::exchange_set(trainer, exchange);
+}
+
+std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& config, GradientExchange& exchange,
+                                              const ShardLayout& layout, const double* x, const double* y,
+                                              std::size_t n) {
+  return TrainerAccess::make_sharded(net, config, exchange, layout, x, y, n);
+}
+
+std::unique_ptr<Trainer> TrainerAccess::make_sharded(Network& net, const TrainConfig& config,
+                                                     GradientExchange& exchange, const ShardLayout& layout,
+                                                     const double* x, const double* y, std::size_t n) {
+  std::unique_ptr<Trainer::Impl> impl;
+  std::exception_ptr failure;
+  const std::size_t inputs = net.n_inputs(), outputs = net.n_outputs();
+  try {
+    check_fits_in_memory(training_bytes(NetworkAccess::impl(net).config, config, std::max<std::size_t>(n, 1), sizeof(double)),
+                         "training (parameters, gradients, optimizer state, activations and data)");
+    impl = std::make_unique<Trainer::Impl>(net, config, exchange, layout, x, y, n);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  exchange_agree(exchange, failure);
+  // The data's fingerprint, the same for any number of ranks: each block's file rows hashed
+  // alone, the hashes mixed in block order (two 32-bit halves each, exact in a double).
+  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange.rank());
+  const std::size_t shards = layout.blocks.shards;
+  const std::size_t first = layout.rank_first_block(me, ranks), end = layout.rank_first_block(me + 1, ranks);
+  std::vector<double> mine;
+  for (std::size_t s = first; s < end; ++s) {
+    const std::size_t from = layout.block_file_first[s] - layout.block_file_first[first];
+    const std::size_t count = layout.block_file_first[s + 1] - layout.block_file_first[s];
+    const std::uint64_t h = data_fingerprint(x + from * inputs, y + from * outputs, count, inputs, outputs).hash;
+    mine.push_back(static_cast<double>(h >> 32));
+    mine.push_back(static_cast<double>(h & 0xFFFFFFFFu));
+  }
+  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
+  const std::vector<double> all = exchange_gather(exchange, mine, slot);
+  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ (inputs * 0x100000001B3ull) ^ outputs ^ (std::uint64_t{shards} << 48);
+  for (std::size_t s = 0; s < shards; ++s) {
+    const std::size_t owner = shard_rank(s, shards, ranks);
+    const double* half = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
+    hash ^= (static_cast<std::uint64_t>(half[0]) << 32) | static_cast<std::uint64_t>(half[1]);
+    hash = std::rotl(hash * 0xBF58476D1CE4E5B9ull, 31);
+  }
+  impl->data_fingerprint_ = {layout.file_rows, hash};
+  return TrainerAccess::wrap(std::move(impl));
 }
 
 void Trainer::resume(const std::string& path) {

@@ -83,15 +83,17 @@ std::size_t train_batch(const TrainConfig& c, std::size_t n) {
 template <class T>
 template <class U>
 TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y,
-                            std::size_t n)
+                            std::size_t n, std::size_t total_rows, std::size_t first_row)
     : mlp_(mlp),
-      config_(validated(config, n)),
+      config_(validated(config, total_rows > 0 ? total_rows : n)),
       n_(n),
+      total_(total_rows > 0 ? total_rows : n),
+      first_row_(total_rows > 0 ? first_row : 0),
       x_(data_in(x, n * mlp.n_inputs(), x_copy_)),
       y_(data_in(y, n * mlp.n_outputs(), y_copy_)),
       order_(n),
       random_(config.seed),
-      workspace_(mlp, std::min(config_.batch, n)),
+      workspace_(mlp, std::min(config_.batch, total_)),
       plan_(batch_plan_make(mlp, workspace_.capacity)),
       tile_square_norms_(config_.clip > 0 ? plan_.weight_tasks : 0),
       optimizer_(config_, mlp.arena().size(), mlp.kernels()),
@@ -100,6 +102,9 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       parallel_(config.backend, config.threads),
       schedule_(config_.schedule, config_.learning_rate, config_.epochs),
       early_stop_{std::numeric_limits<double>::infinity()} {
+  if (total_rows > 0 && (first_row > total_rows || n > total_rows - first_row))
+    throw Error(ErrorKind::argument, "sharded training data: rows [" + std::to_string(first_row) + ", " +
+                                         std::to_string(first_row + n) + ") of " + std::to_string(total_rows));
   const kernels::KernelTable<T>& table = mlp.kernels();
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const LayerSpec& layer = mlp.layers()[l];
@@ -314,14 +319,26 @@ void TrainerCore<T>::set_exchange(GradientExchange& exchange) {
   if (exchange.ranks() < 1 || exchange.rank() < 0 || exchange.rank() >= exchange.ranks())
     throw Error(ErrorKind::argument, "data-parallel training: rank " + std::to_string(exchange.rank()) +
                                          " of " + std::to_string(exchange.ranks()));
-  exchange_ = &exchange;
   for (const LayerSpec& layer : mlp_.layers())
     largest_weight_bytes_ = std::max(largest_weight_bytes_, layer.in * layer.out * sizeof(T));
+  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange.rank());
+  blocks_ = shard_blocks_make(total_, workspace_.capacity, largest_weight_bytes_);
+  first_block_ = rank_first_shard(me, blocks_.shards, ranks);
+  end_block_ = rank_first_shard(me + 1, blocks_.shards, ranks);
+  const std::size_t need_first = blocks_.block_first(first_block_), need_end = blocks_.block_first(end_block_);
+  if (need_first < first_row_ || need_end > first_row_ + n_)
+    throw Error(ErrorKind::argument, "data-parallel training: rank " + std::to_string(me) + " holds training rows [" +
+                                         std::to_string(first_row_) + ", " + std::to_string(first_row_ + n_) +
+                                         "), its blocks need [" + std::to_string(need_first) + ", " +
+                                         std::to_string(need_end) + ")");
+  exchange_ = &exchange;
+  block_order_.assign(need_end - need_first, 0);
   batch_x_.resize(workspace_.capacity * mlp_.n_inputs());
   batch_y_.resize(workspace_.capacity * mlp_.n_outputs());
   if (optimizer_.in_place()) summed_.assign(mlp_.arena().size(), T(0));
-  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
-  const std::size_t slot = 2 * ((max_shards + ranks - 1) / ranks);  // per rank: loss, correct of each shard
+  // per rank: loss, correct of each of its shards, then whether its targets are classes
+  const std::size_t slot = 2 * ((blocks_.shards + ranks - 1) / ranks) + 1;
   shard_stats_.assign(slot, 0.0);
   all_shard_stats_.assign(slot * ranks, 0.0);
 }
@@ -355,6 +372,11 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
   const std::size_t row0 = shard_first_row(lo, st.shards, st.rows);
   const std::size_t f = row0 - st.first_row;
   const std::size_t n = shard_first_row(lo + 1, st.shards, st.rows) - row0;
+  if (n == 0) {  // a shard without rows (the last step's): a zero gradient
+    std::fill_n(dw, tile.weights_count, T(0));
+    std::fill_n(db, tile.bias_count, T(0));
+    return;
+  }
   const T* delta = workspace_.deltas[l].data() + f * layer.out;
   Scratch<T> block(m != layer.out ? n * m : 0);
   if (m != layer.out) {  // the tile's columns of δ as a contiguous (n, m) block
@@ -434,33 +456,40 @@ void TrainerCore<T>::shard_tree_send(std::size_t lo, std::size_t hi, std::size_t
 }
 
 template <class T>
-double TrainerCore<T>::distributed_step(std::size_t first, std::size_t rows, std::size_t& correct) {
+double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std::size_t& correct) {
   ShardStep& st = shard_step_;
   const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   st.rows = rows;
-  st.shards = shard_count(rows, largest_weight_bytes_, l2_bytes);
-  st.first_shard = rank_first_shard(me, st.shards, ranks);
-  st.end_shard = rank_first_shard(me + 1, st.shards, ranks);
+  st.shards = blocks_.shards;
+  st.first_shard = first_block_;
+  st.end_shard = end_block_;
   st.first_row = shard_first_row(st.first_shard, st.shards, rows);
-  const std::size_t local_rows = shard_first_row(st.end_shard, st.shards, rows) - st.first_row;
 
-  // this rank's rows of the step, in the epoch's order
+  // this rank's rows of the step: shard s's share of block s, in the block's order this epoch
   const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
-  for (std::size_t r = 0; r < local_rows; ++r) {
-    const std::size_t s = config_.shuffle ? order_[first + st.first_row + r] : first + st.first_row + r;
-    std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
-    std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
+  const std::size_t local_first = blocks_.block_first(first_block_);
+  std::size_t r = 0;
+  for (std::size_t s = st.first_shard; s < st.end_shard; ++s) {
+    const std::size_t block = blocks_.block_first(s);
+    const std::size_t* order = block_order_.data() + (block - local_first) + step * blocks_.share(s, blocks_.batch);
+    for (std::size_t i = 0, count = blocks_.share(s, rows); i < count; ++i, ++r) {
+      const std::size_t row = block + order[i] - first_row_;
+      std::copy_n(x_ + row * in, in, batch_x_.data() + r * in);
+      std::copy_n(y_ + row * k, k, batch_y_.data() + r * k);
+    }
   }
   const T* x = batch_x_.data();
   const T* y = batch_y_.data();
 
-  // phase 1, shard by shard: forward, loss, δ of every layer
+  // phase 1, shard by shard: forward, loss, δ of every layer (nothing for a shard without rows)
   std::fill(shard_stats_.begin(), shard_stats_.end(), 0.0);
+  shard_stats_.back() = classes_ == Classes::none ? 0.0 : 1.0;
   parallel_.run(st.end_shard - st.first_shard, [&](std::size_t c) {
     const std::size_t s = st.first_shard + c;
     const std::size_t f = shard_first_row(s, st.shards, rows) - st.first_row;
     const std::size_t n = shard_first_row(s + 1, st.shards, rows) - st.first_row - f;
+    if (n == 0) return;
     mlp_.forward(x, f, n, workspace_);
     shard_stats_[2 * c] = mlp_.loss_and_output_delta(y, f, n, workspace_);
     shard_stats_[2 * c + 1] =
@@ -471,12 +500,14 @@ double TrainerCore<T>::distributed_step(std::size_t first, std::size_t rows, std
   exchange_->all_gather(shard_stats_.data(), shard_stats_.size() * sizeof(double), all_shard_stats_.data());
   double loss = 0;
   for (std::size_t s = 0; s < st.shards; ++s) {
-    const std::size_t r = shard_rank(s, st.shards, ranks);
-    const double* stats = all_shard_stats_.data() + r * shard_stats_.size() +
-                          2 * (s - rank_first_shard(r, st.shards, ranks));
+    const std::size_t owner = shard_rank(s, st.shards, ranks);
+    const double* stats = all_shard_stats_.data() + owner * shard_stats_.size() +
+                          2 * (s - rank_first_shard(owner, st.shards, ranks));
     loss += stats[0];
     correct += static_cast<std::size_t>(stats[1]);
   }
+  for (std::size_t owner = 0; owner < ranks; ++owner)
+    if (all_shard_stats_[(owner + 1) * shard_stats_.size() - 1] == 0.0) classes_agreed_ = false;
   check_finite(loss);
 
   // phase 2: the shard gradients summed in the tree (rank 0 ends with the root), sent to all
@@ -560,11 +591,52 @@ void TrainerCore<T>::set_validation(const T* x, const T* y, std::size_t n) {
   val_x_ = x;
   val_y_ = y;
   val_n_ = n;
+  val_total_ = n;
+  val_sharded_ = false;
+  val_block_rows_.clear();
   val_workspace_ = n > 0 ? Workspace<T>(mlp_, std::min(n, validation_pass_rows)) : Workspace<T>();
 }
 
 template <class T>
+void TrainerCore<T>::set_validation_blocks(const T* x, const T* y, std::size_t n, std::vector<std::size_t> block_rows,
+                                           std::size_t total) {
+  if (exchange_ == nullptr || block_rows.size() != end_block_ - first_block_ ||
+      std::accumulate(block_rows.begin(), block_rows.end(), std::size_t{0}) != n || n > total)
+    throw Error(ErrorKind::internal, "sharded validation rows: not this rank's blocks");
+  set_validation(x, y, n);
+  val_total_ = total;
+  val_sharded_ = true;
+  val_block_rows_ = std::move(block_rows);
+}
+
+template <class T>
 std::pair<double, std::size_t> TrainerCore<T>::validation_score() {
+  if (!val_sharded_) return rows_score(val_x_, val_y_, val_n_);
+  // sharded: each block's sum alone, gathered, and added in block order on every rank
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t shards = blocks_.shards;
+  std::vector<double> mine;
+  for (std::size_t b = 0, first = 0; b < val_block_rows_.size(); first += val_block_rows_[b++]) {
+    const auto [loss, correct] = rows_score(val_x_ + first * in, val_y_ + first * k, val_block_rows_[b]);
+    mine.push_back(loss);
+    mine.push_back(static_cast<double>(correct));
+  }
+  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
+  const std::vector<double> all = exchange_gather(*exchange_, mine, slot);
+  double loss_sum = 0;
+  std::size_t correct_sum = 0;
+  for (std::size_t s = 0; s < shards; ++s) {
+    const std::size_t owner = shard_rank(s, shards, ranks);
+    const double* stats = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
+    loss_sum += stats[0];
+    correct_sum += static_cast<std::size_t>(stats[1]);
+  }
+  return {loss_sum, correct_sum};
+}
+
+template <class T>
+std::pair<double, std::size_t> TrainerCore<T>::rows_score(const T* val_x, const T* val_y, std::size_t val_n) {
   const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
   const std::size_t capacity = val_workspace_.capacity;
   const std::size_t tasks = (capacity + validation_chunk_rows - 1) / validation_chunk_rows;
@@ -572,10 +644,10 @@ std::pair<double, std::size_t> TrainerCore<T>::validation_score() {
   std::vector<std::size_t> correct(tasks);
   double loss_sum = 0;
   std::size_t correct_sum = 0;
-  for (std::size_t pass = 0; pass < val_n_; pass += capacity) {
-    const std::size_t rows = std::min(capacity, val_n_ - pass);
-    const T* x = val_x_ + pass * in;
-    const T* y = val_y_ + pass * k;
+  for (std::size_t pass = 0; pass < val_n; pass += capacity) {
+    const std::size_t rows = std::min(capacity, val_n - pass);
+    const T* x = val_x + pass * in;
+    const T* y = val_y + pass * k;
     const std::size_t chunks = (rows + validation_chunk_rows - 1) / validation_chunk_rows;
     parallel_.run(chunks, [&](std::size_t c) {
       const std::size_t first = c * validation_chunk_rows;
@@ -606,24 +678,32 @@ void TrainerCore<T>::restore_best() {
 
 template <class T>
 EpochStats TrainerCore<T>::run_epoch() {
-  if (config_.early_stop > 0 && val_n_ == 0)
+  if (config_.early_stop > 0 && val_total_ == 0)
     throw Error(ErrorKind::argument,
                 "early stopping needs validation data (a validation split or set)");
   learning_rate_set(schedule_.rate(epoch_));
   const auto start = std::chrono::steady_clock::now();
-  if (config_.shuffle) random_.shuffle(order_.begin(), n_);
+  if (exchange_ != nullptr) {  // each block's own order (the single-process shuffle is not used)
+    const std::size_t local_first = blocks_.block_first(first_block_);
+    for (std::size_t s = first_block_; s < end_block_; ++s)
+      block_order_fill(block_order_.data() + (blocks_.block_first(s) - local_first),
+                       blocks_.block_first(s + 1) - blocks_.block_first(s), config_.shuffle, config_.seed, s, epoch_);
+  } else if (config_.shuffle) {
+    random_.shuffle(order_.begin(), n_);
+  }
   const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  const std::size_t n = total_;
   double loss = 0;
   std::size_t correct = 0;
   // progress reports: about 100 an epoch, in whole steps
   const std::size_t report_every =
-      std::max<std::size_t>(workspace_.capacity, (n_ / 100 + workspace_.capacity - 1) / workspace_.capacity * workspace_.capacity);
+      std::max<std::size_t>(workspace_.capacity, (n / 100 + workspace_.capacity - 1) / workspace_.capacity * workspace_.capacity);
   std::size_t next_report = report_every;
-  if (on_batches_) on_batches_(epoch_, 0, n_, std::numeric_limits<double>::quiet_NaN());
-  for (std::size_t first = 0; first < n_; first += workspace_.capacity) {
-    const std::size_t rows = std::min(workspace_.capacity, n_ - first);
+  if (on_batches_) on_batches_(epoch_, 0, n, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t first = 0; first < n; first += workspace_.capacity) {
+    const std::size_t rows = std::min(workspace_.capacity, n - first);
     if (exchange_ != nullptr) {
-      loss += distributed_step(first, rows, correct);
+      loss += distributed_step(first / workspace_.capacity, rows, correct);
     } else {
       const T* x = x_ + first * in;
       const T* y = y_ + first * k;
@@ -641,26 +721,25 @@ EpochStats TrainerCore<T>::run_epoch() {
       }
       loss += step(x, y, rows, correct);
     }
-    if (on_batches_ && (first + rows >= next_report || first + rows == n_)) {
-      on_batches_(epoch_, first + rows, n_, loss / static_cast<double>(first + rows));
+    if (on_batches_ && (first + rows >= next_report || first + rows == n)) {
+      on_batches_(epoch_, first + rows, n, loss / static_cast<double>(first + rows));
       next_report = first + rows + report_every;
     }
   }
   EpochStats stats;
   stats.epoch = epoch_++;
-  stats.loss = loss / static_cast<double>(n_);
-  if (classes_ != Classes::none)
-    stats.accuracy = static_cast<double>(correct) / static_cast<double>(n_);
+  stats.loss = loss / static_cast<double>(n);
+  if (reports_accuracy()) stats.accuracy = static_cast<double>(correct) / static_cast<double>(n);
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  stats.samples_per_s = stats.seconds > 0 ? static_cast<double>(n_) / stats.seconds : 0;
+  stats.samples_per_s = stats.seconds > 0 ? static_cast<double>(n) / stats.seconds : 0;
   stats.learning_rate = config_.optimizer == Optimizer::irprop
                             ? std::numeric_limits<double>::quiet_NaN()
                             : config_.learning_rate;
-  if (val_n_ > 0) {
+  if (val_total_ > 0) {
     const auto [val_loss, val_correct] = validation_score();
-    stats.val_loss = val_loss / static_cast<double>(val_n_);
-    if (classes_ != Classes::none)
-      stats.val_accuracy = static_cast<double>(val_correct) / static_cast<double>(val_n_);
+    stats.val_loss = val_loss / static_cast<double>(val_total_);
+    if (reports_accuracy())
+      stats.val_accuracy = static_cast<double>(val_correct) / static_cast<double>(val_total_);
     if (!std::isfinite(stats.val_loss))
       throw Error(ErrorKind::nonfinite, "training diverged: the validation loss became " +
                                             std::string(std::isnan(stats.val_loss) ? "NaN" : "infinite") +
@@ -676,15 +755,19 @@ EpochStats TrainerCore<T>::run_epoch() {
       ++early_stop_.bad_epochs;
     }
   }
-  schedule_.observe(val_n_ > 0 ? stats.val_loss : stats.loss);
+  schedule_.observe(val_total_ > 0 ? stats.val_loss : stats.loss);
   return stats;
 }
 
 template class TrainerCore<float>;
 template class TrainerCore<double>;
-template TrainerCore<float>::TrainerCore(Mlp<float>&, const TrainConfig&, const float*, const float*, std::size_t);
-template TrainerCore<float>::TrainerCore(Mlp<float>&, const TrainConfig&, const double*, const double*, std::size_t);
-template TrainerCore<double>::TrainerCore(Mlp<double>&, const TrainConfig&, const float*, const float*, std::size_t);
-template TrainerCore<double>::TrainerCore(Mlp<double>&, const TrainConfig&, const double*, const double*, std::size_t);
+template TrainerCore<float>::TrainerCore(Mlp<float>&, const TrainConfig&, const float*, const float*, std::size_t,
+                                         std::size_t, std::size_t);
+template TrainerCore<float>::TrainerCore(Mlp<float>&, const TrainConfig&, const double*, const double*, std::size_t,
+                                         std::size_t, std::size_t);
+template TrainerCore<double>::TrainerCore(Mlp<double>&, const TrainConfig&, const float*, const float*, std::size_t,
+                                          std::size_t, std::size_t);
+template TrainerCore<double>::TrainerCore(Mlp<double>&, const TrainConfig&, const double*, const double*, std::size_t,
+                                          std::size_t, std::size_t);
 
 }  // namespace bpnn

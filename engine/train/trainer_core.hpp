@@ -29,16 +29,26 @@ class TrainerCore {
  public:
   using value_type = T;
   // x:(n, inputs) y:(n, outputs), used in place when they are T (they must then outlive the
-  // trainer), else converted into T once.
+  // trainer), else converted into T once. Sharded data (total_rows > 0): they are the training
+  // rows [first_row, first_row + n) of total_rows, the batch is cut from total_rows, and
+  // set_exchange must follow (the rank's blocks must lie within these rows).
   template <class U>
-  TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y, std::size_t n);
+  TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, const U* y, std::size_t n,
+              std::size_t total_rows = 0, std::size_t first_row = 0);
 
   // Validation rows vx:(n, inputs) vy:(n, outputs) in T, kept by pointer (the caller owns them);
   // before the first epoch. Error(data) for a value that is not finite.
   void set_validation(const T* x, const T* y, std::size_t n);
-  bool has_validation() const { return val_n_ > 0; }
+  // Sharded validation rows (after set_exchange): this rank's, block by block: block_rows[b] rows
+  // of its b-th block, in block order, `total` rows over all ranks. Each block is scored alone, in
+  // fixed chunks, and the blocks' sums are added in block order on every rank.
+  void set_validation_blocks(const T* x, const T* y, std::size_t n, std::vector<std::size_t> block_rows,
+                             std::size_t total);
+  bool has_validation() const { return val_total_ > 0; }
   void set_batch_callback(BatchCallback callback) { on_batches_ = std::move(callback); }
-  std::size_t samples() const { return n_; }
+  std::size_t samples() const { return total_; }
+  // Under an exchange the sample order is per block (block_order_fill) and keeps no state.
+  bool block_order() const { return exchange_ != nullptr; }
 
   // One epoch at the schedule's rate, then the validation score and the bookkeeping of the
   // schedule and early stopping. Error(argument) when early stopping has no validation data.
@@ -97,15 +107,22 @@ class TrainerCore {
   // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
   std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
                             std::size_t rows) const;
-  // Σ E and the correct classifications over the validation rows, in a fixed chunk order.
+  // Σ E and the correct classifications over the validation rows, in a fixed chunk order (per
+  // block, then summed in block order, for sharded validation).
   std::pair<double, std::size_t> validation_score();
+  // Σ E and the correct classifications over rows x:(n, inputs), y:(n, outputs), in passes of the
+  // validation workspace and fixed chunks.
+  std::pair<double, std::size_t> rows_score(const T* x, const T* y, std::size_t n);
+  // Whether accuracies are reported: the targets are classes (on every rank, under an exchange).
+  bool reports_accuracy() const { return classes_ != Classes::none && classes_agreed_; }
   // Sets the rate the steps use from now on.
   void learning_rate_set(double rate);
 
   // The data-parallel step (set_exchange) over rows [first, first + rows) of the epoch's order:
   // this rank's shards through phase 1, the loss of every shard gathered and summed in shard
   // order, the gradient summed in the shard tree, then the update on every rank.
-  double distributed_step(std::size_t first, std::size_t rows, std::size_t& correct);
+  // Step `step` of the epoch takes shard s's rows from block s, at its position step·share.
+  double distributed_step(std::size_t step, std::size_t rows, std::size_t& correct);
   // The sum of shards [lo, hi) (this rank holds shard lo) into grad, in the arena's layout;
   // depth: the nesting, which picks the buffer for a right child's sum.
   void shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth);
@@ -119,7 +136,9 @@ class TrainerCore {
 
   Mlp<T>& mlp_;
   TrainConfig config_;
-  std::size_t n_;
+  std::size_t n_;      // rows held: x_, y_
+  std::size_t total_;  // training rows of the whole data set (n_ unless sharded)
+  std::size_t first_row_;  // the training row of x_'s first row
   AlignedVector<T> x_copy_, y_copy_;  // the data set converted to T, when it came in another type
   const T* x_;                         // the data set, (n, inputs): the caller's or x_copy_
   const T* y_;                         // (n, outputs): the caller's or y_copy_
@@ -149,6 +168,9 @@ class TrainerCore {
   const T* val_x_ = nullptr;
   const T* val_y_ = nullptr;
   std::size_t val_n_ = 0;
+  std::size_t val_total_ = 0;               // validation rows on all ranks
+  bool val_sharded_ = false;                 // set_validation_blocks: scored per block, gathered
+  std::vector<std::size_t> val_block_rows_;  // sharded validation: rows per local block
   Workspace<T> val_workspace_;
   BatchCallback on_batches_;
   // data-parallel runs: the exchange, the step's shard cut and this rank's part of it
@@ -161,7 +183,11 @@ class TrainerCore {
   AlignedVector<T> summed_;                          // the summed gradient when in-place SGD keeps none
   std::vector<AlignedVector<T>> exchange_buffers_;   // right children's sums, by nesting depth
   AlignedVector<T> exchange_piece_;                  // one received piece of a partial sum
-  std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct
+  std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct; then the classes flag
+  ShardBlocks blocks_;                       // the fixed blocks of the training rows
+  std::size_t first_block_ = 0, end_block_ = 0;  // this rank's blocks (its shards of every step)
+  std::vector<std::size_t> block_order_;     // the epoch's order of each local block, concatenated
+  bool classes_agreed_ = true;               // every rank's targets are classes of one kind
 };
 
 // Rows per task when scoring the validation set, and rows per pass over its work buffers: fixed,

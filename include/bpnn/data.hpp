@@ -199,3 +199,27 @@ BPNN_API std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& dat
                                                               std::uint64_t seed);
 
 }  // namespace bpnn
+
+#include "bpnn/scaler.hpp"
+
+namespace bpnn {
+
+// A scaler's statistics over some rows, to be merged with those of other rows: a data-parallel
+// run fits the scaler per block of rows and merges the blocks in block order, the same on every
+// rank whatever the number of ranks. standard: the rows' count, the columns' means and sums of
+// squared deviations (Welford within the rows, Chan et al.'s pairwise rule between partials);
+// minmax: the columns' least and greatest values.
+struct ScalerPartial {
+  Scaling kind = Scaling::none;
+  double rows = 0;
+  std::vector<double> first, second;  // standard: mean, Σ(x − mean)²; minmax: min, max
+};
+
+// The statistics of rows x:(n, inputs); n may be 0. Error(argument) for a value that is not finite.
+BPNN_API ScalerPartial scaler_partial_fit(Scaling kind, const double* x, std::size_t n, std::size_t inputs);
+// `into` becomes the statistics of its rows followed by `next`'s (both of one kind and width).
+BPNN_API void scaler_partial_merge(ScalerPartial& into, const ScalerPartial& next);
+// The scaler of the merged statistics, as scaler_fit makes it (Error(argument) for no rows).
+BPNN_API InputScaler scaler_from_partial(const ScalerPartial& partial);
+
+}  // namespace bpnn

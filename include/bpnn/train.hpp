@@ -221,6 +221,7 @@ class BPNN_API Trainer {
  private:
   struct Impl;
   friend struct TrainerAccess;  // the engine's internal accessor
+  explicit Trainer(std::unique_ptr<Impl> impl);  // for the engine's own ways to make a trainer
   std::unique_ptr<Impl> impl_;
 };
 

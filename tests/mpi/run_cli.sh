@@ -1,13 +1,16 @@
 #!/bin/sh
 # ctest "mpi_cli" (label mpi): `mpirun -np P bpnn train`:
-#   - P = 1, 2, 3 write the same model, bit for bit (rank 0 alone writes it and prints), with a
-#     validation split, a plateau schedule and early stopping;
+#   - P = 1, 2, 3, 4 write the same model, bit for bit (rank 0 alone writes it and prints), with a
+#     validation split, a plateau schedule, early stopping, --scale standard and --label: each rank
+#     reads only its blocks' rows of iris.csv (sorted by species, so no rank alone sees every class
+#     for P = 3, 4), and the ranks agree on the scaler and the class set;
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
 #   - --batch 1 under P = 2 exits 2 and writes no model;
 #   - failures end the job cleanly, with the error's exit code on every rank, a message naming
 #     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
-#     a corrupt row in the data (exit 3);
+#     a corrupt row in the data (exit 3), a corrupt row in rank 2's rows alone (exit 3, the message
+#     names rank 2 and FILE:LINE:COLUMN); the error line is printed once, by rank 0;
 #   - `bpnn bench` under mpirun prints one line per workload, from rank 0.
 # Exit 77 (ctest: skipped) when mpirun is missing.
 #   run_cli.sh MPIRUN BPNN DATA_DIR
@@ -27,14 +30,15 @@ fail() { echo "FAIL: $*"; exit 1; }
 common="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam --lr 0.3
         --batch 50 --val-split 0.2 --scale standard --seed 5 --schedule plateau:1:0.5 --early-stop 3"
 
-for p in 1 2 3; do
+for p in 1 2 3 4; do
   "$mpirun" $flags -np "$p" "$bpnn" train "$data" $common --epochs 8 -o "$dir/model$p.safetensors" \
     >"$dir/out$p.txt" 2>"$dir/err$p.txt" || { cat "$dir/err$p.txt"; fail "mpirun -np $p bpnn train exited $?"; }
 done
 cmp -s "$dir/model1.safetensors" "$dir/model2.safetensors" || fail "the -np 2 model differs from -np 1"
 cmp -s "$dir/model1.safetensors" "$dir/model3.safetensors" || fail "the -np 3 model differs from -np 1"
+cmp -s "$dir/model1.safetensors" "$dir/model4.safetensors" || fail "the -np 4 model differs from -np 1"
 [ "$(grep -c '^# saved' "$dir/out3.txt")" = 1 ] || { cat "$dir/out3.txt"; fail "-np 3: not exactly one '# saved' line (rank 0 alone prints)"; }
-echo "ok: -np 1, 2, 3 write the same model"
+echo "ok: -np 1, 2, 3, 4 write the same model"
 
 # checkpoint under P = 2, resume under P = 3, against an uninterrupted run (the plateau schedule
 # halves the rate in epoch 7 and early stopping ends the run there, keeping epoch 4)
@@ -63,6 +67,7 @@ expect_failure() {  # CODE WHAT ARGS...
   code=$?
   [ "$code" = "$want" ] || { cat "$dir/err.txt"; fail "$what: exit $code, not $want"; }
   grep -q "^bpnn: rank [0-9]: " "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: no message naming the rank"; }
+  [ "$(grep -c '^bpnn: ' "$dir/err.txt")" = 1 ] || { cat "$dir/err.txt"; fail "$what: not exactly one error line"; }
   [ ! -e "$dir/failed.safetensors" ] || fail "$what: a model was written"
   echo "ok: $what: exit $want, $(grep -m1 '^bpnn: rank' "$dir/err.txt")"
 }
@@ -72,6 +77,12 @@ expect_failure 4 "rank 0 cannot write the model" "$data" $common --epochs 3 -o /
 sed '70s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
 grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
 expect_failure 3 "a corrupt row" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
+# line 140 lies in the blocks of rank 2 of 3 (the last of 4 blocks): only rank 2 reads it
+sed '140s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
+grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
+expect_failure 3 "a corrupt row in rank 2's shard" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
+grep -q "^bpnn: rank 2: $dir/corrupt.csv:140:1: " "$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "a corrupt row in rank 2's shard: the message does not name rank 2 and FILE:140:1"; }
 # bpnn bench under mpirun (when the CLI has bench): one line per mini-batch workload
 if "$bpnn" bench --help >/dev/null 2>&1; then
   "$mpirun" $flags -np 2 "$bpnn" bench --workload mnist --threads 1 --smoke >"$dir/bench.txt" 2>&1 ||

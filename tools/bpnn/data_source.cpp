@@ -2,6 +2,7 @@
 #include "bpnn/data_source.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -80,6 +81,44 @@ DataTable data_table_read(const DataSpec& spec, const DataReadOptions& options) 
 }
 
 TrainingData training_data_read(const std::string& spec_text, const TrainingDataOptions& o) {
+  return training_data_from_table(training_table_read(spec_text, o), spec_text, o);
+}
+
+bool training_classes_from_rows(const std::string& spec_text, const TrainingDataOptions& o) {
+  const DataSpec spec = data_spec_parse(spec_text, o.autoencoder);
+  const bool idx_labels = spec.format == DataFormat::idx && !spec.labels_path.empty();
+  return !o.autoencoder && o.classes.empty() && (o.label.has_value() || idx_labels);
+}
+
+std::vector<std::string> table_class_names(const DataTable& table) {
+  std::vector<std::string> names(table.text.begin(), table.text.end());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+std::vector<std::string> class_names_sorted(const std::vector<std::string>& names) {
+  // a table of the names alone (one row each, beside a column of zeros) through dataset_from_label,
+  // so the order is the readers' rule itself
+  DataTable t;
+  t.source = "the class names";
+  t.has_header = true;
+  t.columns = {"x", "label"};
+  t.rows = names.size();
+  t.cols = 2;
+  t.text_column = 1;
+  t.text = names;
+  for (std::size_t r = 0; r < names.size(); ++r) {
+    t.numbers.push_back(0.0);
+    t.numbers.push_back(std::numeric_limits<double>::quiet_NaN());
+    t.row_origin.push_back(r + 2);
+  }
+  t.header_line = 1;
+  t.file_rows = names.size();
+  return dataset_from_label(t, "label").classes;
+}
+
+DataTable training_table_read(const std::string& spec_text, const TrainingDataOptions& o) {
   const DataSpec spec = data_spec_parse(spec_text, o.autoencoder);
   if (o.autoencoder && o.label) throw Error(ErrorKind::argument, "--targets inputs: not with --label");
   if (o.autoencoder && o.outputs != o.inputs)
@@ -95,8 +134,14 @@ TrainingData training_data_read(const std::string& spec_text, const TrainingData
 
   DataReadOptions read{.text_column = o.label, .precision = o.precision, .label_names = {}, .rows = o.rows};
   if (idx_labels && !o.autoencoder) read.label_names = o.classes;
-  const DataTable table = data_table_read(spec, read);
+  return data_table_read(spec, read);
+}
 
+TrainingData training_data_from_table(const DataTable& table, const std::string& spec_text,
+                                      const TrainingDataOptions& o) {
+  const DataSpec spec = data_spec_parse(spec_text, o.autoencoder);
+  const bool idx_labels = spec.format == DataFormat::idx && !spec.labels_path.empty();
+  const std::vector<std::string>& classes = o.classes.empty() ? o.agreed_classes : o.classes;
   TrainingData t;
   if (o.autoencoder) {  // the targets are the inputs (the caller scales them with the inputs)
     t.data = dataset_inputs(table, {}, o.inputs);
@@ -104,10 +149,10 @@ TrainingData training_data_read(const std::string& spec_text, const TrainingData
     t.data.outputs = t.data.inputs;
     t.data.output_names = t.data.input_names;
   } else if (o.label) {
-    t.data = dataset_from_label(table, *o.label, o.classes);
+    t.data = dataset_from_label(table, *o.label, classes);
     t.label = o.label;
   } else if (idx_labels) {
-    t.data = dataset_from_label(table, "label", o.classes);
+    t.data = dataset_from_label(table, "label", classes);
     t.label = "label";
     t.classes_by_label_value = !o.classes.empty();
   } else if (spec.format == DataFormat::idx) {

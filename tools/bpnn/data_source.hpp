@@ -50,6 +50,9 @@ struct TrainingDataOptions {
   bool autoencoder = false;             // --targets inputs
   Precision precision = Precision::f64;
   std::optional<RowRange> rows = std::nullopt;
+  // The class set agreed with the other ranks of a data-parallel run (class_names_sorted of the
+  // union of every rank's classes) when --classes does not fix it; empty: the table's own.
+  std::vector<std::string> agreed_classes = {};
 };
 
 struct TrainingData {
@@ -68,6 +71,20 @@ struct TrainingData {
 // the inputs as targets for an autoencoder. Error(argument) for options that do not fit the
 // format; Error(data) at the data's location when the widths do not match --layers.
 TrainingData training_data_read(const std::string& spec, const TrainingDataOptions& options);
+
+// training_data_read in two steps, for a data-parallel run that agrees on the class set between
+// them: the table (options.rows of it), then the training data of that table.
+DataTable training_table_read(const std::string& spec, const TrainingDataOptions& options);
+TrainingData training_data_from_table(const DataTable& table, const std::string& spec,
+                                      const TrainingDataOptions& options);
+
+// Whether the table's classes come from its rows (a --label column or IDX labels, without
+// --classes): then each rank of a data-parallel run sees only some of them.
+bool training_classes_from_rows(const std::string& spec, const TrainingDataOptions& options);
+// The distinct class names of the table's label column (its text column), in no fixed order.
+std::vector<std::string> table_class_names(const DataTable& table);
+// Class names in the order dataset_from_label gives them (numerically when all are numbers).
+std::vector<std::string> class_names_sorted(const std::vector<std::string>& names);
 
 // The model metadata that lets eval and predict read the same kind of file again: input_names,
 // output_names, data_columns, input_columns, and label, classes, label_values, targets as they

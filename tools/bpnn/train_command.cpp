@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <limits>
@@ -281,12 +282,10 @@ void on_all_ranks(GradientExchange* exchange, F&& fn) {
   exchange_agree(*exchange, failure);
 }
 
-// `bpnn train`, alone or as one rank of a data-parallel run (exchange: README "Training on many
-// machines (MPI)"): every rank reads the data and trains the same network on its shards of
-// each step; rank 0 alone prints and writes the model, history, plot and checkpoints.
-void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchange) {
-  const bool rank0 = exchange == nullptr || exchange->rank() == 0;
-  const auto started = std::chrono::steady_clock::now();
+// The options and files of `bpnn train`, checked before any data is read: the checkpoint to
+// resume (its options applied to o), the network's config and the training config.
+std::optional<Checkpoint> run_train_check(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchange,
+                                          NetworkConfig& config, TrainConfig& train) {
   std::vector<CommandFile> inputs =
       data_spec_files(data_spec_parse(o.data_path), "the training data");
   if (!o.init_from.empty()) inputs.push_back({"--init-from", o.init_from});
@@ -322,6 +321,125 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
     throw Error(ErrorKind::argument, "--batch 1 (per-sample steps) cannot be split across " +
                                          std::to_string(exchange->ranks()) + " ranks: give --batch " +
                                          std::to_string(exchange->ranks()) + " or more");
+  config.sizes = o.layers;
+  config.hidden_act = parse_activation(o.hidden_act);
+  config.output_act = parse_activation(o.output_act);
+  config.loss = parse_loss(o.loss);
+  config.precision = parse_precision(o.precision);
+  config.init = o.init_from.empty() ? parse_init(o.init) : Init::zero;
+  config.init_scale = o.init_scale;
+  config.seed = o.train.seed;
+  validate(config);
+  train = o.train;
+  train.optimizer = parse_optimizer(o.optimizer);
+  train.shuffle = !o.no_shuffle;
+  train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
+  train.schedule = parse_schedule(o.schedule);
+  train.checkpoint = o.checkpoint_path;
+  if (train.optimizer == Optimizer::irprop && o.batch_given)
+    throw Error(ErrorKind::argument, "--batch: irprop steps on the full batch; leave --batch out");
+  return resumed;
+}
+
+// Under mpirun (sharded data, README "Training on many machines (MPI)"): rank 0 counts the data
+// rows by streaming, every rank reads only the rows of its blocks, and the ranks agree on the
+// class set (the union of theirs, in the readers' order). Collective.
+TrainingData training_data_read_sharded(GradientExchange& exchange, const std::string& spec,
+                                        TrainingDataOptions options, const NetworkConfig& net,
+                                        const TrainConfig& train, ShardLayout& layout) {
+  std::uint64_t file_rows = 0;
+  on_all_ranks(&exchange, [&] {
+    if (exchange.rank() != 0) return;
+    TrainingDataOptions count = options;
+    count.rows = RowRange{0, 0};  // rows [0, 0): the reader counts the rows through a window
+    file_rows = training_table_read(spec, count).file_rows;
+  });
+  exchange.broadcast(&file_rows, sizeof file_rows, 0);
+  on_all_ranks(&exchange, [&] { layout = shard_layout_make(net, train, static_cast<std::size_t>(file_rows)); });
+  const std::size_t me = static_cast<std::size_t>(exchange.rank()), ranks = static_cast<std::size_t>(exchange.ranks());
+  options.rows = layout.rank_file_rows(me, ranks);
+  DataTable table;
+  on_all_ranks(&exchange, [&] { table = training_table_read(spec, options); });
+  if (training_classes_from_rows(spec, options)) {
+    // every rank's class names, '\0'-separated, gathered in pieces of the longest list's size
+    std::string mine;
+    for (const std::string& name : table_class_names(table)) mine.append(name).push_back('\0');
+    std::uint64_t size = mine.size();
+    std::vector<std::uint64_t> sizes(ranks);
+    exchange.all_gather(&size, sizeof size, sizes.data());
+    const std::size_t slot = static_cast<std::size_t>(*std::max_element(sizes.begin(), sizes.end()));
+    mine.resize(slot, '\0');
+    std::string all(slot * ranks, '\0');
+    if (slot > 0) exchange.all_gather(mine.data(), slot, all.data());
+    std::vector<std::string> names;
+    for (std::size_t r = 0; r < ranks; ++r)
+      for (std::size_t at = r * slot, end = r * slot + static_cast<std::size_t>(sizes[r]); at < end;) {
+        const std::size_t stop = all.find('\0', at);
+        names.push_back(all.substr(at, stop - at));
+        at = stop + 1;
+      }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    on_all_ranks(&exchange, [&] { options.agreed_classes = class_names_sorted(names); });
+  }
+  TrainingData training;
+  on_all_ranks(&exchange, [&] { training = training_data_from_table(table, spec, options); });
+  return training;
+}
+
+// The input scaler of sharded data: each block's statistics over its file rows (this rank's
+// blocks from x:(rows of layout.rank_file_rows, inputs)), gathered, and merged in block order on
+// every rank. Collective.
+InputScaler scaler_fit_sharded(GradientExchange& exchange, Scaling kind, const ShardLayout& layout, const double* x,
+                               std::size_t inputs) {
+  const std::size_t me = static_cast<std::size_t>(exchange.rank()), ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t first = layout.rank_first_block(me, ranks), end = layout.rank_first_block(me + 1, ranks);
+  const std::size_t shards = layout.blocks.shards, width = 1 + 2 * inputs;
+  std::vector<double> mine;
+  for (std::size_t s = first; s < end; ++s) {
+    const std::size_t from = layout.block_file_first[s] - layout.block_file_first[first];
+    const ScalerPartial p = scaler_partial_fit(kind, x + from * inputs,
+                                               layout.block_file_first[s + 1] - layout.block_file_first[s], inputs);
+    mine.push_back(p.rows);
+    mine.insert(mine.end(), p.first.begin(), p.first.end());
+    mine.insert(mine.end(), p.second.begin(), p.second.end());
+  }
+  const std::size_t slot = (shards + ranks - 1) / ranks * width;
+  const std::vector<double> all = exchange_gather(exchange, mine, slot);
+  ScalerPartial merged{kind, 0, std::vector<double>(inputs), std::vector<double>(inputs)};
+  for (std::size_t s = 0; s < shards; ++s) {
+    const std::size_t owner = shard_rank(s, shards, ranks);
+    const double* p = all.data() + owner * slot + (s - rank_first_shard(owner, shards, ranks)) * width;
+    ScalerPartial block{kind, p[0], std::vector<double>(p + 1, p + 1 + inputs),
+                        std::vector<double>(p + 1 + inputs, p + width)};
+    scaler_partial_merge(merged, block);
+  }
+  return scaler_from_partial(merged);
+}
+
+// The peak resident memory of this process (VmHWM of /proc/self/status) in kB; 0 when unknown.
+std::size_t peak_resident_kb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  std::size_t kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %zu kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb;
+}
+
+// `bpnn train`, alone or as one rank of a data-parallel run (exchange: README "Training on many
+// machines (MPI)"): every rank reads its rows of the data and trains the same network on its
+// shards of each step; rank 0 alone prints and writes the model, history, plot and checkpoints.
+void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchange) {
+  const bool rank0 = exchange == nullptr || exchange->rank() == 0;
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Checkpoint> resumed;
+  NetworkConfig config;
+  TrainConfig train;
+  // the options and files, checked on every rank: a failure is agreed (printed once, by rank 0)
+  on_all_ranks(exchange, [&] { resumed = run_train_check(o, cmd, exchange, config, train); });
   // With -o /dev/stdout the model is the output: keep the progress lines out of it. Under MPI
   // only rank 0 prints.
   if (!rank0) o.quiet = true;
@@ -333,67 +451,62 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
     else if (!o.quiet) std::fprintf(stderr, "bpnn: warning: %s\n", message_one_line(text).c_str());
   };
 
-  NetworkConfig config;
-  config.sizes = o.layers;
-  config.hidden_act = parse_activation(o.hidden_act);
-  config.output_act = parse_activation(o.output_act);
-  config.loss = parse_loss(o.loss);
-  config.precision = parse_precision(o.precision);
-  config.init = o.init_from.empty() ? parse_init(o.init) : Init::zero;
-  config.init_scale = o.init_scale;
-  config.seed = o.train.seed;
-  validate(config);
-
   const bool autoencoder = o.targets == "inputs";
-  std::optional<TrainingData> read;
-  on_all_ranks(exchange, [&] {
-    read = training_data_read(
-        o.data_path, TrainingDataOptions{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
+  const TrainingDataOptions read_options{.label = o.label, .classes = o.classes, .inputs = config.sizes.front(),
                                          .outputs = config.sizes.back(), .autoencoder = autoencoder,
-                                         .precision = config.precision, .rows = std::nullopt});
-  });
+                                         .precision = config.precision, .rows = std::nullopt};
+  std::optional<TrainingData> read;
+  ShardLayout layout;
+  if (exchange != nullptr)
+    read = training_data_read_sharded(*exchange, o.data_path, read_options, config, train, layout);
+  else
+    read = training_data_read(o.data_path, read_options);
   TrainingData& training = *read;
   Dataset& data = training.data;
 
   Network net = resumed ? std::move(resumed->network) : Network(config);
-  if (!o.init_from.empty() && !resumed) load_weights(net, o.init_from);
+  if (!o.init_from.empty() && !resumed) on_all_ranks(exchange, [&] { load_weights(net, o.init_from); });
   training_data_describe(training, autoencoder, net.metadata());
 
-  TrainConfig train = o.train;
-  train.optimizer = parse_optimizer(o.optimizer);
-  if (train.optimizer == Optimizer::irprop && o.batch_given)
-    throw Error(ErrorKind::argument, "--batch: irprop steps on the full batch; leave --batch out");
-  train.shuffle = !o.no_shuffle;
   const Scaling scaling = parse_scaling(o.scale);
   if (resumed) {  // the checkpoint's network has its scaler
     if (autoencoder && net.scaler().active()) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
   } else if (scaling != Scaling::none) {
-    net.set_scaler(scaler_fit(scaling, data.x.data(), data.n, data.inputs));
+    net.set_scaler(exchange != nullptr ? scaler_fit_sharded(*exchange, scaling, layout, data.x.data(), data.inputs)
+                                       : scaler_fit(scaling, data.x.data(), data.n, data.inputs));
     // An autoencoder reproduces what its first layer sees: the scaled inputs.
     if (autoencoder) scaler_apply(net.scaler(), data.y.data(), data.n, data.outputs);
   }
   else if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
     warn(*hint);
   if (const auto hint = target_range_hint(config.output_act, data)) warn(*hint);
-  train.backend = o.backend == "omp" ? Backend::omp : Backend::tbb;
-  train.schedule = parse_schedule(o.schedule);
-  train.checkpoint = o.checkpoint_path;
   net.metadata()["training"] = shaping_options(o).dump();
   if (!o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
 
+  // --val and --test: read whole by every rank
   std::optional<Dataset> validation, test;
-  if (!o.val_path.empty()) validation = companion_read(o.val_path, o, data, config, net, autoencoder);
-  if (!o.test_path.empty()) test = companion_read(o.test_path, o, data, config, net, autoencoder);
+  on_all_ranks(exchange, [&] {
+    if (!o.val_path.empty()) validation = companion_read(o.val_path, o, data, config, net, autoencoder);
+    if (!o.test_path.empty()) test = companion_read(o.test_path, o, data, config, net, autoencoder);
+  });
 
   char line[512];
-  std::snprintf(line, sizeof line, "# %zu samples%s, %zu inputs, %zu outputs; network %s on %s", data.n,
+  std::snprintf(line, sizeof line, "# %zu samples%s, %zu inputs, %zu outputs; network %s on %s",
+                exchange != nullptr ? layout.file_rows : data.n,
                 train.val_split > 0 ? " (a part held out by --val-split)" : "", data.inputs, data.outputs,
                 std::to_string(net.n_params()).append(" parameters").c_str(), net.kernel_arch().c_str());
   display.message(line);
-  Trainer trainer = validation ? Trainer(net, train, data, *validation) : Trainer(net, train, data);
-  if (exchange != nullptr) trainer_exchange_set(trainer, *exchange);
+  std::unique_ptr<Trainer> made;
+  if (exchange != nullptr) {  // this rank's rows only
+    made = trainer_make_sharded(net, train, *exchange, layout, data.x.data(), data.y.data(), data.n);
+    if (validation)
+      on_all_ranks(exchange, [&] { made->set_validation(validation->x.data(), validation->y.data(), validation->n); });
+  } else {
+    made = validation ? std::make_unique<Trainer>(net, train, data, *validation) : std::make_unique<Trainer>(net, train, data);
+  }
+  Trainer& trainer = *made;
   if (resumed) {
-    trainer.resume(o.resume_path);
+    on_all_ranks(exchange, [&] { trainer.resume(o.resume_path); });
     display.message("# resumed after epoch " + std::to_string(trainer.epochs_done()) + " of " + o.resume_path);
   }
   if (progress)
@@ -436,6 +549,15 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   on_all_ranks(exchange, [&] {
     if (rank0) save_model(net, o.model_path);
   });
+  // BPNN_REPORT_PEAK_MEMORY=1 (README "Training on many machines (MPI)"): each rank's peak
+  // resident memory on stderr, measured here, after training.
+  if (const char* report_memory = std::getenv("BPNN_REPORT_PEAK_MEMORY");
+      report_memory != nullptr && std::string(report_memory) == "1") {
+    if (exchange != nullptr)
+      std::fprintf(stderr, "# rank %d: peak resident memory %zu kB (VmHWM)\n", exchange->rank(), peak_resident_kb());
+    else
+      std::fprintf(stderr, "# peak resident memory %zu kB (VmHWM)\n", peak_resident_kb());
+  }
   if (!rank0) return;
   if (!o.history_path.empty()) history.csv_write(o.history_path);
   if (!o.plot_path.empty())
@@ -456,15 +578,22 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   }
 }
 
-void run_train(TrainOptions& o, const CLI::App& cmd) {
+// The exit code of `bpnn train` (an Error is thrown, for main to print).
+int run_train(TrainOptions& o, const CLI::App& cmd) {
 #if BPNN_HAVE_MPI
   if (mpi_launched()) {  // started by mpirun: one rank of a data-parallel run
     MpiSession session;
     MpiExchange exchange(MPI_COMM_WORLD);
     try {
       run_train_on(o, cmd, &exchange);
+    } catch (const AgreedError& e) {
+      // every rank holds it: rank 0 prints it, the others end with its exit code silently, but
+      // only after it has (mpirun ends the job when the first rank exits with an error)
+      if (exchange.rank() == 0) std::fprintf(stderr, "bpnn: %s\n", message_one_line(e.what()).c_str());
+      exchange.first_rank_with(false);  // a barrier
+      return exit_code_for(e.kind());
     } catch (const Error&) {
-      throw;  // the same error on every rank (or agreed by all): each exits with its code
+      throw;  // not agreed: each rank that has it prints it
     } catch (const std::bad_alloc&) {  // this rank alone, outside an agreement: end the job
       std::fprintf(stderr, "bpnn: rank %d: out of memory\n", exchange.rank());
       MPI_Abort(MPI_COMM_WORLD, exit_memory);
@@ -472,10 +601,11 @@ void run_train(TrainOptions& o, const CLI::App& cmd) {
       std::fprintf(stderr, "bpnn: rank %d: %s\n", exchange.rank(), e.what());
       MPI_Abort(MPI_COMM_WORLD, exit_internal);
     }
-    return;
+    return exit_ok;
   }
 #endif
   run_train_on(o, cmd, nullptr);
+  return exit_ok;
 }
 
 }  // namespace
@@ -593,8 +723,7 @@ void train_command_register(CLI::App& app, int& exit_code) {
                   "Continue the run saved in this checkpoint: the options that shape the model come "
                   "from it; --epochs sets the new total");
   cmd->callback([o, cmd, &exit_code] {
-    run_train(*o, *cmd);
-    exit_code = 0;
+    exit_code = run_train(*o, *cmd);
   });
 }
 

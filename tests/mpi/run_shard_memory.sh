@@ -1,0 +1,39 @@
+#!/bin/sh
+# ctest "mpi_shard_memory" (label mpi): under mpirun each rank of `bpnn train` holds only its share
+# of the data. A ~17 MB CSV (200 000 rows × 10 columns, made here and deleted after) is trained
+# for one epoch under -np 1 and -np 4; BPNN_REPORT_PEAK_MEMORY=1 makes every rank print its peak
+# resident memory (VmHWM). The data's cost on a rank is its VmHWM less that of the same run on a
+# 1000-row file; each of 4 ranks must cost less than 0.6 of the single rank's (a quarter of the
+# rows plus the reader's 8 MiB window; measured about 0.35). Exit 77 (skipped) without mpirun.
+#   run_shard_memory.sh MPIRUN BPNN
+set -u
+mpirun=$1
+bpnn=$2
+if ! command -v "$mpirun" >/dev/null 2>&1; then
+  echo "SKIPPED: mpirun ($mpirun) not found: install openmpi-bin to run the MPI tests"
+  exit 77
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bpnn_mpi_memory.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+flags="--oversubscribe -x BPNN_REPORT_PEAK_MEMORY"
+[ "$(id -u)" = 0 ] && flags="$flags --allow-run-as-root"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+awk 'BEGIN { srand(7); print "a,b,c,d,e,f,g,h,i,y";
+             for (r = 0; r < 200000; r++) { s = ""; for (j = 0; j < 9; j++) s = s sprintf("%.6f,", rand() * 2 - 1);
+                                             print s (rand() < 0.5 ? 0 : 1) } }' >"$dir/big.csv"
+head -1001 "$dir/big.csv" >"$dir/small.csv"
+# the largest VmHWM (kB) over the ranks of `mpirun -np P bpnn train FILE`
+peak() {
+  BPNN_REPORT_PEAK_MEMORY=1 "$mpirun" $flags -np "$1" "$bpnn" train "$2" --layers 9,8,1 --batch 256 --epochs 1 \
+    --threads 1 --quiet -o "$dir/model.safetensors" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "mpirun -np $1 on $2"; }
+  [ "$(grep -c 'peak resident memory' "$dir/err.txt")" = "$1" ] || { cat "$dir/err.txt"; fail "-np $1: not one report per rank"; }
+  sed -n 's/^# rank [0-9]*: peak resident memory \([0-9]*\) kB.*/\1/p' "$dir/err.txt" | sort -n | tail -1
+}
+one_big=$(peak 1 "$dir/big.csv") && one_small=$(peak 1 "$dir/small.csv") &&
+  four_big=$(peak 4 "$dir/big.csv") && four_small=$(peak 4 "$dir/small.csv") || exit 1
+one=$((one_big - one_small))
+four=$((four_big - four_small))
+echo "the data's cost: $one kB on 1 rank, at most $four kB on each of 4 ranks"
+[ "$one" -gt 10000 ] || fail "the single rank's data cost ($one kB) is too small to measure"
+[ $((four * 10)) -lt $((one * 6)) ] || fail "each of 4 ranks costs $four kB, not below 0.6 of one rank's $one kB"
+echo "PASS"
