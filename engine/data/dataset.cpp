@@ -447,11 +447,7 @@ std::pair<Dataset, Dataset> split_dataset(const Dataset& data, double test_fract
   return {dataset_rows(data, split.train), dataset_rows(data, split.test)};
 }
 
-namespace {
-
-// The class of each row when the targets are classes: the arg-max of a one-hot row, or the
-// value of one 0/1 column; empty when they are not classes.
-std::vector<std::size_t> row_classes(const double* targets, std::size_t n, std::size_t k) {
+std::vector<std::size_t> target_classes(const double* targets, std::size_t n, std::size_t k) {
   std::vector<std::size_t> cls(n);
   for (std::size_t r = 0; r < n; ++r) {
     const double* y = targets + r * k;
@@ -471,15 +467,15 @@ std::vector<std::size_t> row_classes(const double* targets, std::size_t n, std::
   return cls;
 }
 
-}  // namespace
-
-RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outputs,
-                               double test_fraction, std::uint64_t seed) {
+RowSplit split_rows_by_class(const std::vector<std::size_t>& cls, std::size_t n, double test_fraction,
+                             std::uint64_t seed) {
   if (!(test_fraction >= 0.0 && test_fraction < 1.0))
     throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
                                          std::to_string(test_fraction));
-  const std::vector<std::size_t> cls = row_classes(y, n, outputs);
   if (cls.empty() || n < 2) return split_rows(n, test_fraction, seed);
+  if (cls.size() != n)
+    throw Error(ErrorKind::argument, "split: " + std::to_string(cls.size()) + " classes for " + std::to_string(n) +
+                                         " rows");
   const std::size_t n_classes = *std::max_element(cls.begin(), cls.end()) + 1;
   std::vector<std::vector<std::size_t>> members(n_classes);
   for (std::size_t r = 0; r < n; ++r) members[cls[r]].push_back(r);
@@ -496,6 +492,14 @@ RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outpu
   std::sort(test.begin(), test.end());
   std::sort(train.begin(), train.end());
   return {std::move(train), std::move(test)};
+}
+
+RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outputs,
+                               double test_fraction, std::uint64_t seed) {
+  if (!(test_fraction >= 0.0 && test_fraction < 1.0))
+    throw Error(ErrorKind::argument, "split: the fraction must be in [0, 1), got " +
+                                         std::to_string(test_fraction));
+  return split_rows_by_class(target_classes(y, n, outputs), n, test_fraction, seed);
 }
 
 std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data, double test_fraction,

@@ -191,7 +191,16 @@ BPNN_API RowSplit split_rows(std::size_t n, double test_fraction, std::uint64_t 
 BPNN_API RowSplit split_rows_stratified(const double* y, std::size_t n, std::size_t outputs,
                                         double test_fraction, std::uint64_t seed);
 
-// The same, stratified when the targets are classes (one-hot rows, or one 0/1 column): each
+// The class of each row when targets y:(n, outputs) are classes: the arg-max of one-hot rows, or
+// the value of one 0/1 column; empty when some row is neither (the targets are not classes).
+BPNN_API std::vector<std::size_t> target_classes(const double* y, std::size_t n, std::size_t outputs);
+// split_rows_stratified from the rows' classes (target_classes of the targets; empty: not
+// classes, split as split_rows): the same rows for the same classes, so a program that reads the
+// targets in pieces (a data-parallel run's rank 0) gets the split of the whole file.
+BPNN_API RowSplit split_rows_by_class(const std::vector<std::size_t>& classes, std::size_t n,
+                                      double test_fraction, std::uint64_t seed);
+
+// split_dataset, stratified when the targets are classes (one-hot rows, or one 0/1 column): each
 // class gives round(its rows · test_fraction) rows to the test side, so both sides keep the
 // class proportions. Rows of other targets are split as split_dataset does.
 BPNN_API std::pair<Dataset, Dataset> split_dataset_stratified(const Dataset& data,
