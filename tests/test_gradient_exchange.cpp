@@ -23,6 +23,7 @@
 
 #include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
+#include "bpnn/evaluate.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "same_bits.hpp"
@@ -203,8 +204,16 @@ bpnn::TrainConfig sharded_config(bpnn::Optimizer optimizer, const ShardedRun& ru
   return tc;
 }
 
+// The rows bpnn::train holds out of `data` with the config's val_split (none without).
+std::vector<std::size_t> validation_rows_of(const bpnn::Dataset& data, const bpnn::TrainConfig& tc) {
+  if (tc.val_split == 0) return {};
+  return bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test;
+}
+
+// heldout_loss: rank 0's trained network scored by bpnn::evaluate on validation_rows_of(data).
 std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer,
-                                               const ShardedRun& run, std::vector<double>* val_losses = nullptr) {
+                                               const ShardedRun& run, std::vector<double>* val_losses = nullptr,
+                                               double* heldout_loss = nullptr) {
   const bpnn::Dataset data = class_data(run.rows);
   Post post;
   std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
@@ -217,7 +226,7 @@ std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precis
         const bpnn::NetworkConfig nc = sharded_net(precision);
         bpnn::Network net(nc);
         const bpnn::TrainConfig tc = sharded_config(optimizer, run);
-        const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n);
+        const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n, validation_rows_of(data, tc));
         const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(r), static_cast<std::size_t>(ranks));
         const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
                                     data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
@@ -230,6 +239,14 @@ std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precis
           return bpnn::EpochAction::go_on;
         });
         result[static_cast<std::size_t>(r)] = params(net);
+        if (heldout_loss != nullptr && r == 0) {
+          const bpnn::Dataset heldout = bpnn::dataset_rows(data, validation_rows_of(data, tc));
+          *heldout_loss = bpnn::evaluate(net, heldout.x.data(), heldout.y.data(), heldout.n).loss;
+        }
+        if (heldout_loss != nullptr && r == 0) {
+          const bpnn::Dataset heldout = bpnn::dataset_rows(data, validation_rows_of(data, tc));
+          *heldout_loss = bpnn::evaluate(net, heldout.x.data(), heldout.y.data(), heldout.n).loss;
+        }
       } catch (...) {
         failures[static_cast<std::size_t>(r)] = std::current_exception();
       }
@@ -279,13 +296,14 @@ TEST_CASE("sharded layout: the validation rows, the blocks' file rows and each r
       tc.batch = 23;
       tc.val_split = f;
       tc.seed = 4;
-      const bpnn::ShardLayout layout = bpnn::shard_layout_make(sharded_net(bpnn::Precision::f32), tc, n);
-      std::size_t validation = 0;
-      for (std::size_t i = 0; i < n; ++i) validation += layout.is_validation(i);
-      CHECK(validation == layout.validation_rows);
-      CHECK(static_cast<double>(validation) <= static_cast<double>(n) * f + 1);
-      CHECK(static_cast<double>(validation) >= static_cast<double>(n) * f - 1);
-      CHECK(layout.blocks.rows == n - validation);
+      const std::vector<std::size_t> held = f > 0 ? bpnn::split_rows(n, f, tc.seed).test : std::vector<std::size_t>{};
+      const bpnn::ShardLayout layout = bpnn::shard_layout_make(sharded_net(bpnn::Precision::f32), tc, n, held);
+      std::vector<std::size_t> validation;
+      for (std::size_t i = 0; i < n; ++i)
+        if (layout.is_validation(i)) validation.push_back(i);
+      CHECK(validation == held);
+      CHECK(layout.validation_rows == held.size());
+      CHECK(layout.blocks.rows == n - held.size());
       const std::size_t shards = layout.blocks.shards;
       REQUIRE(layout.block_file_first.size() == shards + 1);
       CHECK(layout.block_file_first.front() == 0);
@@ -303,9 +321,32 @@ TEST_CASE("sharded layout: the validation rows, the blocks' file rows and each r
           CHECK(layout.rank_file_rows(r, ranks).end == layout.rank_file_rows(r + 1, ranks).begin);
       }
     }
+  const bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f32);
   bpnn::TrainConfig tc;
   tc.val_split = 0.5;
-  CHECK_THROWS_AS(bpnn::shard_layout_make(sharded_net(bpnn::Precision::f32), tc, 1), bpnn::Error);
+  CHECK_THROWS_WITH(bpnn::shard_layout_make(nc, tc, 1, {0}), Catch::Contains("too few"));
+  CHECK_THROWS_WITH(bpnn::shard_layout_make(nc, tc, 10, {}), Catch::Contains("too few"));
+  CHECK_THROWS_WITH(bpnn::shard_layout_make(nc, tc, 10, {3, 10}), Catch::Contains("past the 10 rows"));
+  CHECK_THROWS_WITH(bpnn::shard_layout_make(nc, tc, 10, {4, 4}), Catch::Contains("out of order"));
+  tc.val_split = 0;
+  CHECK_THROWS_WITH(bpnn::shard_layout_make(nc, tc, 10, {4}), Catch::Contains("without val_split"));
+}
+
+TEST_CASE("sharded data-parallel training holds out the rows bpnn::train holds out (the stratified split)",
+          "[exchange][train]") {
+  for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+    for (const int ranks : {1, 3}) {
+      ShardedRun run;
+      run.val_split = 0.2;
+      std::vector<double> val;
+      double heldout = 0;
+      train_sharded(ranks, precision, bpnn::Optimizer::adam, run, &val, &heldout);
+      REQUIRE(val.size() == run.epochs);
+      INFO(ranks << " ranks, " << bpnn::to_string(precision) << ": last validation loss " << val.back()
+                 << ", the trained network on bpnn::train's held-out rows " << heldout);
+      // the same rows, summed in another order
+      CHECK(std::abs(val.back() - heldout) <= (precision == bpnn::Precision::f32 ? 1e-6 : 1e-12) * heldout);
+    }
 }
 
 TEST_CASE("sharded data-parallel training: each rank holds only its rows, the same bits for 1 to 6 ranks",

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "bpnn/data.hpp"
 #include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/scaler.hpp"
@@ -19,6 +20,7 @@
 #include "capi/capi_net.hpp"
 #include "capi/capi_train.hpp"
 #include "mpi/mpi_exchange.hpp"
+#include "nn/size_check.hpp"
 #include "train/gradient_exchange.hpp"
 
 namespace {
@@ -60,10 +62,16 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
     std::vector<double> share_x, share_y;
     std::unique_ptr<bpnn::Trainer> trainer;
     try {
-      const bpnn::ShardLayout layout = bpnn::shard_layout_make(handle->net.config(), config, n);
+      const std::size_t inputs = handle->net.n_inputs(), outputs = handle->net.n_outputs();
+      // the validation rows bpnn_net_train would hold out of the whole data: the same split
+      std::vector<std::size_t> validation;
+      if (config.val_split > 0) {
+        const std::vector<double> targets(y, y + bpnn::checked_mul(n, outputs, "training targets"));
+        validation = bpnn::split_rows_stratified(targets.data(), n, outputs, config.val_split, config.seed).test;
+      }
+      const bpnn::ShardLayout layout = bpnn::shard_layout_make(handle->net.config(), config, n, validation);
       const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
                                                         static_cast<std::size_t>(exchange.ranks()));
-      const std::size_t inputs = handle->net.n_inputs(), outputs = handle->net.n_outputs();
       const double* xs = nullptr;
       const double* ys = nullptr;
       if constexpr (std::is_same_v<T, double>) {

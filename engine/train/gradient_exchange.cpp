@@ -3,7 +3,6 @@
 #include "train/gradient_exchange.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <new>
@@ -23,11 +22,6 @@ std::uint64_t mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
-}
-
-// ⌊i·f + φ⌋: the validation rows among file rows [0, i).
-std::uint64_t validation_before(std::size_t i, double f, double phase) {
-  return static_cast<std::uint64_t>(std::floor(static_cast<double>(i) * f + phase));
 }
 
 }  // namespace
@@ -50,22 +44,26 @@ void block_order_fill(std::size_t* order, std::size_t count, bool shuffle, std::
   random.shuffle(order, count);
 }
 
-bool ShardLayout::is_validation(std::size_t i) const {
-  return val_split > 0 && validation_before(i + 1, val_split, phase) > validation_before(i, val_split, phase);
-}
-
-ShardLayout shard_layout_make(const NetworkConfig& net, const TrainConfig& config, std::size_t file_rows) {
+ShardLayout shard_layout_make(const NetworkConfig& net, const TrainConfig& config, std::size_t file_rows,
+                              const std::vector<std::size_t>& validation) {
   const TrainConfig c = train_config_resolve(config);
   if (c.batch == 0) throw Error(ErrorKind::argument, "batch: must be at least 1");
   if (!(c.val_split >= 0 && c.val_split < 1))
     throw Error(ErrorKind::argument, "val_split: must be in [0, 1), not " + std::to_string(c.val_split));
   if (file_rows == 0) throw Error(ErrorKind::argument, "training data: no samples");
+  if (c.val_split == 0 && !validation.empty())
+    throw Error(ErrorKind::argument, "data-parallel training: validation rows given without val_split");
   ShardLayout layout;
   layout.file_rows = file_rows;
-  layout.val_split = c.val_split;
   if (c.val_split > 0) {
-    layout.phase = Random(mix64(c.seed ^ 0x76616C5F73706C74ull)).uniform01();
-    layout.validation_rows = validation_before(file_rows, c.val_split, layout.phase);
+    layout.validation.assign(file_rows, false);
+    for (std::size_t k = 0; k < validation.size(); ++k) {
+      if (validation[k] >= file_rows || (k > 0 && validation[k] <= validation[k - 1]))
+        throw Error(ErrorKind::argument, "data-parallel training: validation row " + std::to_string(validation[k]) +
+                                             " is out of order or past the " + std::to_string(file_rows) + " rows");
+      layout.validation[validation[k]] = true;
+    }
+    layout.validation_rows = validation.size();
   }
   const std::size_t train_rows = file_rows - layout.validation_rows;
   if (c.val_split > 0 && (train_rows == 0 || layout.validation_rows == 0))

@@ -131,20 +131,21 @@ void block_order_fill(std::size_t* order, std::size_t count, bool shuffle, std::
                       std::size_t s, std::size_t epoch);
 
 // Sharded data: how the rows of a data file are shared out among the ranks, from the file's row
-// count alone (no rank needs the rows). With val_split, file row i is a validation row when
-// ⌊(i + 1)·f + φ⌋ > ⌊i·f + φ⌋ (f = val_split, φ ∈ [0, 1) drawn from the seed): an unstratified,
-// evenly spaced split of ⌊N·f + φ⌋ rows that every rank computes alone. The other rows, in file
-// order, are the training rows, cut into blocks (ShardBlocks); block s owns the file rows
-// [block_file_first[s], block_file_first[s + 1]): its training rows and the validation rows after
-// them (block 0 also those before its first training row).
+// count and (with val_split) its validation rows. The validation rows are the split bpnn::train
+// makes of the whole file (split_rows_stratified of its targets, or split_rows_by_class of their
+// classes), computed once — by rank 0 reading the targets a piece at a time in the CLI — and
+// agreed, so no rank needs the other rows. The other rows, in file order, are the training rows,
+// cut into blocks (ShardBlocks); block s owns the file rows [block_file_first[s],
+// block_file_first[s + 1]): its training rows and the validation rows after them (block 0 also
+// those before its first training row).
 struct ShardLayout {
   std::size_t file_rows = 0, validation_rows = 0;
-  double val_split = 0, phase = 0;
+  std::vector<bool> validation;  // with val_split: per file row, whether it is held out
   ShardBlocks blocks;
   std::size_t largest_weight_bytes = 0;
   std::vector<std::size_t> block_file_first;  // S + 1 entries
 
-  bool is_validation(std::size_t file_row) const;
+  bool is_validation(std::size_t file_row) const { return !validation.empty() && validation[file_row]; }
   // Blocks [first, end) of rank r of `ranks`: its shards of every step.
   std::size_t rank_first_block(std::size_t r, std::size_t ranks) const {
     return rank_first_shard(r, blocks.shards, ranks);
@@ -156,8 +157,11 @@ struct ShardLayout {
 };
 
 // The layout of `file_rows` rows for a network and a training config (its batch, optimizer,
-// val_split and seed). Error(argument) when the split leaves no training or no validation row.
-ShardLayout shard_layout_make(const NetworkConfig& net, const TrainConfig& config, std::size_t file_rows);
+// val_split and seed); with val_split, `validation` lists the held-out file rows in increasing
+// order (RowSplit::test of the whole file's split), else it must be empty. Error(argument) when
+// the split leaves no training or no validation row, or the list does not fit the file.
+ShardLayout shard_layout_make(const NetworkConfig& net, const TrainConfig& config, std::size_t file_rows,
+                              const std::vector<std::size_t>& validation = {});
 
 // Thrown by exchange_agree: the error every rank agreed on, so a program may print it on one rank
 // only (the CLI prints it on rank 0).

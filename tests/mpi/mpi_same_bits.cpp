@@ -104,7 +104,9 @@ int main(int argc, char** argv) {
             tc.val_split = 0.1;
             tc.threads = threads;
             if (mpi) {
-              const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n);
+              const bpnn::ShardLayout layout = bpnn::shard_layout_make(
+                  nc, tc, data.n,
+                  bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test);
               const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
                                                                 static_cast<std::size_t>(exchange.ranks()));
               const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),

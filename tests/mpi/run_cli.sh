@@ -4,13 +4,15 @@
 #     validation split, a plateau schedule, early stopping, --scale standard and --label: each rank
 #     reads only its blocks' rows of iris.csv (sorted by species, so no rank alone sees every class
 #     for P = 3, 4), and the ranks agree on the scaler and the class set;
+#   - --val-split holds out the rows a run without MPI holds out;
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
-#   - --batch 1 under P = 2 exits 2 and writes no model;
+#   - --batch 1 under P = 2 exits 2 and writes no model; so do ranks on other kernels (BPNN_ARCH);
 #   - failures end the job cleanly, with the error's exit code on every rank, a message naming
 #     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
 #     a corrupt row in the data (exit 3), a corrupt row in rank 2's rows alone (exit 3, the message
-#     names rank 2 and FILE:LINE:COLUMN); the error line is printed once, by rank 0;
+#     names rank 2 and FILE:LINE:COLUMN), a diverging run (exit 6); the error line is printed once,
+#     by rank 0;
 #   - `bpnn bench` under mpirun prints one line per workload, from rank 0.
 # Exit 77 (ctest: skipped) when mpirun is missing.
 #   run_cli.sh MPIRUN BPNN DATA_DIR
@@ -40,6 +42,21 @@ cmp -s "$dir/model1.safetensors" "$dir/model4.safetensors" || fail "the -np 4 mo
 [ "$(grep -c '^# saved' "$dir/out3.txt")" = 1 ] || { cat "$dir/out3.txt"; fail "-np 3: not exactly one '# saved' line (rank 0 alone prints)"; }
 echo "ok: -np 1, 2, 3, 4 write the same model"
 
+# --val-split under MPI holds out the rows a run without MPI holds out (the stratified split of
+# the whole file, found by rank 0 reading iris.csv a piece at a time): with --lr 0 the network
+# never changes, so both score the same rows with the same network
+split="--layers 4,5,3 --label species --lr 0 --epochs 1 --val-split 0.3 --seed 11 --batch 48"
+"$bpnn" train "$data" $split --history "$dir/split0.csv" -o "$dir/split0.safetensors" >/dev/null 2>"$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "the --val-split run without MPI"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$data" $split --history "$dir/split3.csv" -o "$dir/split3.safetensors" \
+  >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the --val-split run under -np 3"; }
+# columns: epoch,train_loss,val_loss,train_accuracy,val_accuracy,...
+awk -F, 'NR == FNR && FNR == 2 { loss = $3; acc = $5; next }
+         FNR == 2 { d = $3 - loss; if (d < 0) d = -d; if (d > 1e-12 * loss || $5 != acc) exit 1; ok = 1 }
+         END { exit ok ? 0 : 1 }' "$dir/split0.csv" "$dir/split3.csv" ||
+  { cat "$dir/split0.csv" "$dir/split3.csv"; fail "-np 3 --val-split scored other rows than the run without MPI"; }
+echo "ok: --val-split under -np 3 holds out the rows of the run without MPI"
+
 # checkpoint under P = 2, resume under P = 3, against an uninterrupted run (the plateau schedule
 # halves the rate in epoch 7 and early stopping ends the run there, keeping epoch 4)
 "$mpirun" $flags -np 1 "$bpnn" train "$data" $common --epochs 8 --checkpoint "$dir/straight.ckpt" \
@@ -50,6 +67,13 @@ echo "ok: -np 1, 2, 3, 4 write the same model"
   -o "$dir/resumed.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "the resumed half under -np 3"; }
 cmp -s "$dir/straight.safetensors" "$dir/resumed.safetensors" || fail "resumed under -np 3 differs from the uninterrupted run"
 echo "ok: checkpointed under -np 2, resumed under -np 3: the uninterrupted run's model"
+
+# a batch of fewer shards than ranks trains, with one warning (rank 0's) naming a batch that fits
+"$mpirun" $flags -np 3 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 20 --epochs 1 \
+  -o "$dir/small.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--batch 20 under -np 3"; }
+[ "$(grep -c 'ranks 2 and up hold no rows.*--batch 33 or more' "$dir/err.txt")" = 1 ] ||
+  { cat "$dir/err.txt"; fail "--batch 20 under -np 3: not one warning naming --batch 33"; }
+echo "ok: --batch 20 under -np 3 warns once that rank 2 holds no rows"
 
 # batch 1 cannot be split: exit 2, no model
 "$mpirun" $flags -np 2 "$bpnn" train "$data" --layers 4,8,3 --label species --epochs 1 --batch 1 \
@@ -77,10 +101,37 @@ expect_failure 4 "rank 0 cannot write the model" "$data" $common --epochs 3 -o /
 sed '70s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
 grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
 expect_failure 3 "a corrupt row" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
-# line 140 lies in the blocks of rank 2 of 3 (the last of 4 blocks): only rank 2 reads it
+# a diverging run: every rank finds the same infinite loss at the same step (each sums the shards'
+# losses in shard order), so it is one agreed error: exit 6, printed once, no model
+"$mpirun" $flags -np 3 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 --hidden-act relu \
+  --output-act linear --lr 1e30 --epochs 5 -o "$dir/failed.safetensors" >/dev/null 2>"$dir/err.txt"
+code=$?
+[ "$code" = 6 ] || { cat "$dir/err.txt"; fail "a diverging run under -np 3 exited $code, not 6"; }
+[ "$(grep -c '^bpnn: ' "$dir/err.txt")" = 1 ] || { cat "$dir/err.txt"; fail "a diverging run: not exactly one error line"; }
+grep -q '^bpnn: training diverged' "$dir/err.txt" || { cat "$dir/err.txt"; fail "a diverging run: no divergence message"; }
+[ ! -e "$dir/failed.safetensors" ] || fail "a diverging run wrote a model"
+echo "ok: a diverging run under -np 3: exit 6, one error line, no model"
+# ranks on other kernels (BPNN_ARCH=sse2 on rank 1 only) would compute their shards in another
+# order: refused on every rank (exit 2), unless sse2 is this CPU's own choice too
+"$mpirun" $flags -np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && export BPNN_ARCH=sse2; exec "$0" "$@"' \
+  "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 --epochs 2 -o "$dir/failed.safetensors" \
+  >/dev/null 2>"$dir/err.txt"
+code=$?
+if [ "$code" = 0 ]; then
+  echo "note: sse2 is this CPU's own kernel choice: no mixed kernels to refuse"
+  rm -f "$dir/failed.safetensors"
+else
+  [ "$code" = 2 ] || { cat "$dir/err.txt"; fail "mixed kernels exited $code, not 2"; }
+  grep -q "rank 1 runs the sse2 kernels" "$dir/err.txt" || { cat "$dir/err.txt"; fail "mixed kernels: no message naming them"; }
+  [ ! -e "$dir/failed.safetensors" ] || fail "mixed kernels wrote a model"
+  echo "ok: rank 1 on sse2 kernels: exit 2, $(grep -m1 '^bpnn: ' "$dir/err.txt")"
+fi
+# line 140 lies in the blocks of rank 2 of 3 (the last of 4 blocks): only rank 2 reads it (without
+# --val-split: with it, rank 0 reads the whole file's targets first and finds the row itself)
 sed '140s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
 grep -q '^x5.1,' "$dir/corrupt.csv" || fail "could not corrupt the data for the test"
-expect_failure 3 "a corrupt row in rank 2's shard" "$dir/corrupt.csv" $common --epochs 3 -o "$dir/failed.safetensors"
+expect_failure 3 "a corrupt row in rank 2's shard" "$dir/corrupt.csv" --layers 4,8,3 --label species --batch 50 \
+  --scale standard --seed 5 --epochs 3 -o "$dir/failed.safetensors"
 grep -q "^bpnn: rank 2: $dir/corrupt.csv:140:1: " "$dir/err.txt" ||
   { cat "$dir/err.txt"; fail "a corrupt row in rank 2's shard: the message does not name rank 2 and FILE:140:1"; }
 # bpnn bench under mpirun (when the CLI has bench): one line per mini-batch workload

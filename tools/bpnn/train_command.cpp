@@ -341,9 +341,48 @@ std::optional<Checkpoint> run_train_check(TrainOptions& o, const CLI::App& cmd, 
   return resumed;
 }
 
+// Rank 0 of a sharded run with --val-split: the rows `bpnn train` holds out of the whole file
+// (split_rows_stratified of its targets), from the file read a piece of rows at a time, so that
+// rank 0 holds one piece's rows and one class number per row. When the classes come from the
+// rows (--label, IDX labels) a first pass gathers the class set, so that each piece's targets are
+// one-hot in the whole file's class order.
+std::vector<std::size_t> validation_rows_streamed(const std::string& spec, TrainingDataOptions options,
+                                                  std::size_t file_rows, const TrainConfig& train,
+                                                  std::size_t ranks) {
+  // pieces: twice the ranks (a piece is at most half a rank's share), 8 to 64 (each piece's read
+  // scans the file from its start)
+  const std::size_t pieces = std::clamp<std::size_t>(2 * ranks, 8, 64);
+  const std::size_t piece = (file_rows + pieces - 1) / pieces;
+  const auto piece_at = [&](std::size_t first) { return RowRange{first, std::min(file_rows, first + piece)}; };
+  if (training_classes_from_rows(spec, options)) {
+    std::vector<std::string> names;
+    for (std::size_t first = 0; first < file_rows; first += piece) {
+      options.rows = piece_at(first);
+      for (std::string& name : table_class_names(training_table_read(spec, options))) names.push_back(std::move(name));
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+    }
+    options.agreed_classes = class_names_sorted(names);
+  }
+  std::vector<std::size_t> classes;
+  classes.reserve(file_rows);
+  for (std::size_t first = 0; first < file_rows; first += piece) {
+    options.rows = piece_at(first);
+    const Dataset part = training_data_from_table(training_table_read(spec, options), spec, options).data;
+    const std::vector<std::size_t> part_classes = target_classes(part.y.data(), part.n, part.outputs);
+    if (part_classes.empty()) {  // some targets are not classes: the split is not stratified
+      classes.clear();
+      break;
+    }
+    classes.insert(classes.end(), part_classes.begin(), part_classes.end());
+  }
+  return split_rows_by_class(classes, file_rows, train.val_split, train.seed).test;
+}
+
 // Under mpirun (sharded data, README "Training on many machines (MPI)"): rank 0 counts the data
-// rows by streaming, every rank reads only the rows of its blocks, and the ranks agree on the
-// class set (the union of theirs, in the readers' order). Collective.
+// rows by streaming (and with --val-split finds the rows to hold out), every rank reads only the
+// rows of its blocks, and the ranks agree on the class set (the union of theirs, in the readers'
+// order). Collective.
 TrainingData training_data_read_sharded(GradientExchange& exchange, const std::string& spec,
                                         TrainingDataOptions options, const NetworkConfig& net,
                                         const TrainConfig& train, ShardLayout& layout) {
@@ -355,8 +394,21 @@ TrainingData training_data_read_sharded(GradientExchange& exchange, const std::s
     file_rows = training_table_read(spec, count).file_rows;
   });
   exchange.broadcast(&file_rows, sizeof file_rows, 0);
-  on_all_ranks(&exchange, [&] { layout = shard_layout_make(net, train, static_cast<std::size_t>(file_rows)); });
   const std::size_t me = static_cast<std::size_t>(exchange.rank()), ranks = static_cast<std::size_t>(exchange.ranks());
+  std::vector<std::size_t> validation;
+  if (train.val_split > 0) {
+    on_all_ranks(&exchange, [&] {
+      if (me == 0)
+        validation = validation_rows_streamed(spec, options, static_cast<std::size_t>(file_rows), train, ranks);
+    });
+    std::uint64_t count = validation.size();
+    exchange.broadcast(&count, sizeof count, 0);
+    on_all_ranks(&exchange, [&] { validation.resize(static_cast<std::size_t>(count)); });
+    if (count > 0) exchange.broadcast(validation.data(), validation.size() * sizeof(std::size_t), 0);
+  }
+  on_all_ranks(&exchange, [&] {
+    layout = shard_layout_make(net, train, static_cast<std::size_t>(file_rows), validation);
+  });
   options.rows = layout.rank_file_rows(me, ranks);
   DataTable table;
   on_all_ranks(&exchange, [&] { table = training_table_read(spec, options); });
@@ -480,8 +532,20 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   else if (const auto hint = scaling_hint(data.x.data(), data.n, data.inputs, data.input_names))
     warn(*hint);
   if (const auto hint = target_range_hint(config.output_act, data)) warn(*hint);
+  if (exchange != nullptr && layout.blocks.shards < static_cast<std::size_t>(exchange->ranks())) {
+    const std::size_t ranks = static_cast<std::size_t>(exchange->ranks());
+    std::size_t enough = layout.blocks.batch;  // the smallest batch cut into a shard per rank
+    while (shard_blocks_make(enough, enough, layout.largest_weight_bytes).shards < ranks) ++enough;
+    warn("--batch " + std::to_string(layout.blocks.batch) + " is cut into " + std::to_string(layout.blocks.shards) +
+         " shard(s) (README \"Training on many machines (MPI)\"), fewer than the " + std::to_string(ranks) +
+         " ranks: ranks " + std::to_string(layout.blocks.shards) + " and up hold no rows and only exchange "
+         "gradients; --batch " + std::to_string(enough) + " or more keeps every rank busy");
+  }
   net.metadata()["training"] = shaping_options(o).dump();
-  if (!o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
+  // the data's stamp for --resume to check: rank 0 alone writes checkpoints, and reads the file
+  on_all_ranks(exchange, [&] {
+    if (rank0 && !o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
+  });
 
   // --val and --test: read whole by every rank
   std::optional<Dataset> validation, test;
@@ -519,33 +583,41 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   // Scoring --test is not part of training: its time is left out of the epoch lines' `time`.
   double test_seconds = 0;
   TrainingHistory history;
-  const TrainReport report = trainer.run([&](const EpochStats& s) {
-    EpochLine line;
-    line.epoch = s.epoch + 1;
-    line.epochs = train.epochs;
-    line.train_loss = s.loss;
-    line.train_accuracy = s.accuracy;
-    line.val_loss = s.val_loss;
-    line.val_accuracy = s.val_accuracy;
-    line.learning_rate = s.learning_rate;
-    line.seconds = s.seconds;
-    line.samples_per_s = s.samples_per_s;
-    line.best = s.best;
-    line.last = trainer.should_stop();
-    line.elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - test_seconds;
-    if (!rank0) return EpochAction::go_on;
-    if (test) {  // the callback runs between epochs: the network may be read
-      const auto t0 = std::chrono::steady_clock::now();
-      const Evaluation e = evaluate(net, test->x.data(), test->y.data(), test->n);
-      test_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      line.test_loss = e.loss;
-      line.test_accuracy = e.accuracy;
-    }
-    history.add(line);
-    display.epoch_end(line);
-    return EpochAction::go_on;
-  });
+  TrainReport report;
+  try {
+    report = trainer.run([&](const EpochStats& s) {
+      EpochLine line;
+      line.epoch = s.epoch + 1;
+      line.epochs = train.epochs;
+      line.train_loss = s.loss;
+      line.train_accuracy = s.accuracy;
+      line.val_loss = s.val_loss;
+      line.val_accuracy = s.val_accuracy;
+      line.learning_rate = s.learning_rate;
+      line.seconds = s.seconds;
+      line.samples_per_s = s.samples_per_s;
+      line.best = s.best;
+      line.last = trainer.should_stop();
+      line.elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - test_seconds;
+      if (!rank0) return EpochAction::go_on;
+      if (test) {  // the callback runs between epochs: the network may be read
+        const auto t0 = std::chrono::steady_clock::now();
+        const Evaluation e = evaluate(net, test->x.data(), test->y.data(), test->n);
+        test_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        line.test_loss = e.loss;
+        line.test_accuracy = e.accuracy;
+      }
+      history.add(line);
+      display.epoch_end(line);
+      return EpochAction::go_on;
+    });
+  } catch (const Error& e) {
+    // Under MPI a diverged loss is the same on every rank (each sums the shards' losses in shard
+    // order) and is found at the same step: agreed by construction, so printed once.
+    if (exchange != nullptr && e.kind() == ErrorKind::nonfinite) throw AgreedError(e.kind(), e.what());
+    throw;
+  }
   on_all_ranks(exchange, [&] {
     if (rank0) save_model(net, o.model_path);
   });
