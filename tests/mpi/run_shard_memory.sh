@@ -4,7 +4,9 @@
 # for one epoch under -np 1 and -np 4; BPNN_REPORT_PEAK_MEMORY=1 makes every rank print its peak
 # resident memory (VmHWM). The data's cost on a rank is its VmHWM less that of the same run on a
 # 1000-row file; each of 4 ranks must cost less than 0.6 of the single rank's (a quarter of the
-# rows plus the reader's 8 MiB window; measured about 0.35). Exit 77 (skipped) without mpirun.
+# rows plus the reader's 8 MiB window; measured about 0.35), also with --val-split, where rank 0
+# first reads the targets piece by piece to find the held-out rows (measured about 0.47).
+# Exit 77 (skipped) without mpirun.
 #   run_shard_memory.sh MPIRUN BPNN
 set -u
 mpirun=$1
@@ -22,11 +24,13 @@ awk 'BEGIN { srand(7); print "a,b,c,d,e,f,g,h,i,y";
              for (r = 0; r < 200000; r++) { s = ""; for (j = 0; j < 9; j++) s = s sprintf("%.6f,", rand() * 2 - 1);
                                              print s (rand() < 0.5 ? 0 : 1) } }' >"$dir/big.csv"
 head -1001 "$dir/big.csv" >"$dir/small.csv"
-# the largest VmHWM (kB) over the ranks of `mpirun -np P bpnn train FILE`
+# the largest VmHWM (kB) over the ranks of `mpirun -np P bpnn train FILE [OPTIONS]`
 peak() {
-  BPNN_REPORT_PEAK_MEMORY=1 "$mpirun" $flags -np "$1" "$bpnn" train "$2" --layers 9,8,1 --batch 256 --epochs 1 \
-    --threads 1 --quiet -o "$dir/model.safetensors" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "mpirun -np $1 on $2"; }
-  [ "$(grep -c 'peak resident memory' "$dir/err.txt")" = "$1" ] || { cat "$dir/err.txt"; fail "-np $1: not one report per rank"; }
+  np=$1 file=$2
+  shift 2
+  BPNN_REPORT_PEAK_MEMORY=1 "$mpirun" $flags -np "$np" "$bpnn" train "$file" --layers 9,8,1 --batch 256 --epochs 1 \
+    --threads 1 --quiet "$@" -o "$dir/model.safetensors" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "mpirun -np $np on $file $*"; }
+  [ "$(grep -c 'peak resident memory' "$dir/err.txt")" = "$np" ] || { cat "$dir/err.txt"; fail "-np $np: not one report per rank"; }
   sed -n 's/^# rank [0-9]*: peak resident memory \([0-9]*\) kB.*/\1/p' "$dir/err.txt" | sort -n | tail -1
 }
 one_big=$(peak 1 "$dir/big.csv") && one_small=$(peak 1 "$dir/small.csv") &&
@@ -36,4 +40,8 @@ four=$((four_big - four_small))
 echo "the data's cost: $one kB on 1 rank, at most $four kB on each of 4 ranks"
 [ "$one" -gt 10000 ] || fail "the single rank's data cost ($one kB) is too small to measure"
 [ $((four * 10)) -lt $((one * 6)) ] || fail "each of 4 ranks costs $four kB, not below 0.6 of one rank's $one kB"
+four_split=$(( $(peak 4 "$dir/big.csv" --val-split 0.1) - $(peak 4 "$dir/small.csv" --val-split 0.1) )) || exit 1
+echo "with --val-split 0.1: at most $four_split kB on each of 4 ranks"
+[ $((four_split * 10)) -lt $((one * 6)) ] ||
+  fail "with --val-split each of 4 ranks costs $four_split kB, not below 0.6 of one rank's $one kB"
 echo "PASS"
