@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
   tc.batch = 25;
   tc.epochs = 5;
   tc.optimizer = BPNN_OPT_MOMENTUM;
+  tc.val_split = 0.2; /* the stratified split of the whole data, the same on every rank */
   tc.learning_rate = 0.3;
   bpnn_train_report report;
   bpnn_train_report_init(&report);
