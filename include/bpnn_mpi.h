@@ -9,9 +9,10 @@
  * same config and the same data; each rank uses only the rows of its blocks of that data and
  * computes the gradients of its shards of every step (README "Training on many machines (MPI)"),
  * and every rank ends with the same trained network, bit for bit the same for any number of
- * ranks and threads per rank. The sample order is per block, not the single-process shuffle, and
- * config->val_split holds out evenly spaced rows (not a stratified split), so the result differs
- * from bpnn_net_train_f32/_f64's.
+ * ranks and threads per rank. config->val_split holds out the rows bpnn_net_train_f32/_f64 hold
+ * out (the stratified split of the whole data), but the sample order is per block, not the
+ * single-process shuffle, and the gradients are summed per shard, so the result differs from
+ * theirs.
  *
  * Only rank 0 writes config->checkpoint. config->on_epoch is called on every rank; rank 0's
  * answer decides for all. A failure on one rank (data, I/O, out of memory) reaches every rank:
