@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 #include "kernels/kernels.hpp"
@@ -201,15 +202,22 @@ struct LaneRows {
   }
 };
 
-// The lanes whose weights a step changes: those with a finite loss, and (Masked) a nonzero keep.
-//   finite:(W) keep:(W) → (W)
+// The step's loss E = ½e per lane into `loss`, and the lanes whose weights the step changes:
+// those with a finite E, and (Masked) a nonzero keep; nullopt when unmasked and some E is not
+// finite (the step changes nothing).   e:(W) keep:(W) → loss:(W), (W)
 template <class Arch, class T, bool Masked>
-xsimd::batch_bool<T, Arch> lanes_stepping(const xsimd::batch_bool<T, Arch>& finite, const T* keep) {
+std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xsimd::batch<T, Arch>& e,
+                                                                        const T* keep, T* loss) {
   using B = xsimd::batch<T, Arch>;
-  if constexpr (Masked)
+  const B e_half = B(T(0.5)) * e;
+  e_half.store_aligned(loss);
+  const auto finite = (e_half - e_half) == B(T(0));
+  if constexpr (Masked) {
     return finite && (B::load_aligned(keep) != B(T(0)));
-  else
+  } else {
+    if (!xsimd::all(finite)) return std::nullopt;
     return finite;
+  }
 }
 
 template <class Arch, class T, bool Masked>
@@ -248,13 +256,9 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
     e = e + rounded<Arch, T>(g * g);
     (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + j * W);
   }
-  const B e_half = B(T(0.5)) * e;
-  e_half.store_aligned(loss);
-  const auto finite = (e_half - e_half) == B(T(0));
-  if constexpr (!Masked) {
-    if (!xsimd::all(finite)) return false;
-  }
-  const auto on = lanes_stepping<Arch, T, Masked>(finite, keep);
+  const auto stepping = loss_store_and_lanes_stepping<Arch, T, Masked>(e, keep, loss);
+  if (!stepping) return false;
+  const auto on = *stepping;
   const B minus_lr = -B::load_aligned(lr);
   // backward and update, top layer first; layer l's weights change only after δ_{l−1}
   for (std::size_t l = L; l-- > 0;) {
@@ -460,13 +464,9 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
     for (std::size_t j = 0; j < count; ++j) e = e + splat_in_lane<Arch, T>(g2, j);
     (g * output_derivative<Arch, T>(top.act, p)).store_aligned(delta_top + b * W);
   }
-  const B e_half = B(T(0.5)) * e;
-  e_half.store_aligned(loss);
-  const auto finite = (e_half - e_half) == B(T(0));
-  if constexpr (!Masked) {
-    if (!xsimd::all(finite)) return false;
-  }
-  const auto on = lanes_stepping<Arch, T, Masked>(finite, keep);
+  const auto stepping = loss_store_and_lanes_stepping<Arch, T, Masked>(e, keep, loss);
+  if (!stepping) return false;
+  const auto on = *stepping;
   const B minus_lr = -B::load_aligned(lr);
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
