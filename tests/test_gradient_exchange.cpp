@@ -132,34 +132,18 @@ std::vector<double> params(const bpnn::Network& net) {
   return out;
 }
 
-// Trains on `ranks` in-process ranks; every rank's parameters.
-std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer) {
-  const bpnn::Dataset data = class_data(150);  // steps of 67, 67 and 16 rows: 5, 5 and 1 shards
+// Runs per_rank(r, exchange) on `ranks` in-process ranks, a thread each, over one loopback post;
+// then rethrows the lowest rank's failure, if any.
+template <class PerRank>
+void on_ranks(int ranks, PerRank&& per_rank) {
   Post post;
-  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> failures(static_cast<std::size_t>(ranks));
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
       try {
         LoopbackExchange exchange(post, r, ranks);
-        bpnn::NetworkConfig nc;
-        nc.sizes = {5, 16, 3};
-        nc.hidden_act = bpnn::Activation::tanh;
-        nc.output_act = bpnn::Activation::softmax;
-        nc.loss = bpnn::Loss::xent;
-        nc.precision = precision;
-        bpnn::Network net(nc);
-        bpnn::TrainConfig tc;
-        tc.optimizer = optimizer;
-        tc.learning_rate = optimizer == bpnn::Optimizer::adam ? 0.01 : 0.3;
-        tc.batch = 67;
-        tc.epochs = 3;
-        tc.threads = 1;
-        bpnn::Trainer trainer(net, tc, data);
-        bpnn::trainer_exchange_set(trainer, exchange);
-        trainer.run();
-        result[static_cast<std::size_t>(r)] = params(net);
+        per_rank(r, exchange);
       } catch (...) {
         failures[static_cast<std::size_t>(r)] = std::current_exception();
       }
@@ -167,6 +151,31 @@ std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precisio
   for (std::thread& t : threads) t.join();
   for (const std::exception_ptr& f : failures)
     if (f) std::rethrow_exception(f);
+}
+
+// Trains on `ranks` in-process ranks; every rank's parameters.
+std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer) {
+  const bpnn::Dataset data = class_data(150);  // steps of 67, 67 and 16 rows: 5, 5 and 1 shards
+  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
+  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+    bpnn::NetworkConfig nc;
+    nc.sizes = {5, 16, 3};
+    nc.hidden_act = bpnn::Activation::tanh;
+    nc.output_act = bpnn::Activation::softmax;
+    nc.loss = bpnn::Loss::xent;
+    nc.precision = precision;
+    bpnn::Network net(nc);
+    bpnn::TrainConfig tc;
+    tc.optimizer = optimizer;
+    tc.learning_rate = optimizer == bpnn::Optimizer::adam ? 0.01 : 0.3;
+    tc.batch = 67;
+    tc.epochs = 3;
+    tc.threads = 1;
+    bpnn::Trainer trainer(net, tc, data);
+    bpnn::trainer_exchange_set(trainer, exchange);
+    trainer.run();
+    result[static_cast<std::size_t>(r)] = params(net);
+  });
   return result;
 }
 
@@ -215,45 +224,29 @@ std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precis
                                                const ShardedRun& run, std::vector<double>* val_losses = nullptr,
                                                double* heldout_loss = nullptr) {
   const bpnn::Dataset data = class_data(run.rows);
-  Post post;
   std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> failures(static_cast<std::size_t>(ranks));
-  for (int r = 0; r < ranks; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        LoopbackExchange exchange(post, r, ranks);
-        const bpnn::NetworkConfig nc = sharded_net(precision);
-        bpnn::Network net(nc);
-        const bpnn::TrainConfig tc = sharded_config(optimizer, run);
-        const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n, validation_rows_of(data, tc));
-        const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(r), static_cast<std::size_t>(ranks));
-        const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
-                                    data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
-        const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
-                                    data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
-        auto trainer = bpnn::trainer_make_sharded(net, tc, exchange, layout, x.data(), y.data(), mine.end - mine.begin);
-        if (!run.resume.empty()) trainer->resume(run.resume);
-        trainer->run([&](const bpnn::EpochStats& s) {
-          if (val_losses != nullptr && r == 0) val_losses->push_back(s.val_loss);
-          return bpnn::EpochAction::go_on;
-        });
-        result[static_cast<std::size_t>(r)] = params(net);
-        if (heldout_loss != nullptr && r == 0) {
-          const bpnn::Dataset heldout = bpnn::dataset_rows(data, validation_rows_of(data, tc));
-          *heldout_loss = bpnn::evaluate(net, heldout.x.data(), heldout.y.data(), heldout.n).loss;
-        }
-        if (heldout_loss != nullptr && r == 0) {
-          const bpnn::Dataset heldout = bpnn::dataset_rows(data, validation_rows_of(data, tc));
-          *heldout_loss = bpnn::evaluate(net, heldout.x.data(), heldout.y.data(), heldout.n).loss;
-        }
-      } catch (...) {
-        failures[static_cast<std::size_t>(r)] = std::current_exception();
-      }
+  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+    const bpnn::NetworkConfig nc = sharded_net(precision);
+    bpnn::Network net(nc);
+    const bpnn::TrainConfig tc = sharded_config(optimizer, run);
+    const bpnn::ShardLayout layout = bpnn::shard_layout_make(nc, tc, data.n, validation_rows_of(data, tc));
+    const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(r), static_cast<std::size_t>(ranks));
+    const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
+                                data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
+    const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
+                                data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
+    auto trainer = bpnn::trainer_make_sharded(net, tc, exchange, layout, x.data(), y.data(), mine.end - mine.begin);
+    if (!run.resume.empty()) trainer->resume(run.resume);
+    trainer->run([&](const bpnn::EpochStats& s) {
+      if (val_losses != nullptr && r == 0) val_losses->push_back(s.val_loss);
+      return bpnn::EpochAction::go_on;
     });
-  for (std::thread& t : threads) t.join();
-  for (const std::exception_ptr& f : failures)
-    if (f) std::rethrow_exception(f);
+    result[static_cast<std::size_t>(r)] = params(net);
+    if (heldout_loss != nullptr && r == 0) {
+      const bpnn::Dataset heldout = bpnn::dataset_rows(data, validation_rows_of(data, tc));
+      *heldout_loss = bpnn::evaluate(net, heldout.x.data(), heldout.y.data(), heldout.n).loss;
+    }
+  });
   return result;
 }
 
@@ -462,24 +455,19 @@ TEST_CASE("data-parallel training on 1 to 6 in-process ranks: the same bits on e
 
 TEST_CASE("the collective error flag: one rank's error reaches every rank, with its kind and rank", "[exchange]") {
   constexpr int ranks = 3;
-  Post post;
   std::vector<std::string> messages(ranks);
   std::vector<int> kinds(ranks, -1);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < ranks; ++r)
-    threads.emplace_back([&, r] {
-      LoopbackExchange exchange(post, r, ranks);
-      bpnn::exchange_agree(exchange, nullptr);  // nobody failed: returns on every rank
-      std::exception_ptr failure;
-      if (r == 2) failure = std::make_exception_ptr(bpnn::Error(bpnn::ErrorKind::data, "shard.csv:7:3: not a number"));
-      try {
-        bpnn::exchange_agree(exchange, failure);
-      } catch (const bpnn::Error& e) {
-        messages[static_cast<std::size_t>(r)] = e.what();
-        kinds[static_cast<std::size_t>(r)] = static_cast<int>(e.kind());
-      }
-    });
-  for (std::thread& t : threads) t.join();
+  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+    bpnn::exchange_agree(exchange, nullptr);  // nobody failed: returns on every rank
+    std::exception_ptr failure;
+    if (r == 2) failure = std::make_exception_ptr(bpnn::Error(bpnn::ErrorKind::data, "shard.csv:7:3: not a number"));
+    try {
+      bpnn::exchange_agree(exchange, failure);
+    } catch (const bpnn::Error& e) {
+      messages[static_cast<std::size_t>(r)] = e.what();
+      kinds[static_cast<std::size_t>(r)] = static_cast<int>(e.kind());
+    }
+  });
   for (int r = 0; r < ranks; ++r) {
     CHECK(messages[static_cast<std::size_t>(r)] == "rank 2: shard.csv:7:3: not a number");
     CHECK(kinds[static_cast<std::size_t>(r)] == static_cast<int>(bpnn::ErrorKind::data));
