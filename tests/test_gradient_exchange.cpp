@@ -153,35 +153,8 @@ void on_ranks(int ranks, PerRank&& per_rank) {
     if (f) std::rethrow_exception(f);
 }
 
-// Trains on `ranks` in-process ranks; every rank's parameters.
-std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer) {
-  const bpnn::Dataset data = class_data(150);  // steps of 67, 67 and 16 rows: 5, 5 and 1 shards
-  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
-  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
-    bpnn::NetworkConfig nc;
-    nc.sizes = {5, 16, 3};
-    nc.hidden_act = bpnn::Activation::tanh;
-    nc.output_act = bpnn::Activation::softmax;
-    nc.loss = bpnn::Loss::xent;
-    nc.precision = precision;
-    bpnn::Network net(nc);
-    bpnn::TrainConfig tc;
-    tc.optimizer = optimizer;
-    tc.learning_rate = optimizer == bpnn::Optimizer::adam ? 0.01 : 0.3;
-    tc.batch = 67;
-    tc.epochs = 3;
-    tc.threads = 1;
-    bpnn::Trainer trainer(net, tc, data);
-    bpnn::trainer_exchange_set(trainer, exchange);
-    trainer.run();
-    result[static_cast<std::size_t>(r)] = params(net);
-  });
-  return result;
-}
-
-// Trains on `ranks` in-process ranks, each given only the file rows of its blocks
-// (trainer_make_sharded); every rank's parameters. Checkpoints: with `checkpoint`, the run stops
-// after `epochs` epochs and rank 0 writes it; with `resume`, the run continues from it.
+// The network and training config of the in-process runs below: ShardedRun's options on a
+// 5-16-3 tanh/softmax network, batch 67.
 struct ShardedRun {
   std::size_t rows = 137;  // steps of 67, 67 and 3 rows: the last one leaves 2 of its 5 shards empty
   double val_split = 0;
@@ -213,12 +186,30 @@ bpnn::TrainConfig sharded_config(bpnn::Optimizer optimizer, const ShardedRun& ru
   return tc;
 }
 
+// Trains on `ranks` in-process ranks, each holding the whole data (trainer_exchange_set); every
+// rank's parameters.
+std::vector<std::vector<double>> train_ranks(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer) {
+  const bpnn::Dataset data = class_data(150);  // steps of 67, 67 and 16 rows: 5, 5 and 1 shards
+  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
+  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+    bpnn::Network net(sharded_net(precision));
+    bpnn::Trainer trainer(net, sharded_config(optimizer, ShardedRun{}), data);
+    bpnn::trainer_exchange_set(trainer, exchange);
+    trainer.run();
+    result[static_cast<std::size_t>(r)] = params(net);
+  });
+  return result;
+}
+
 // The rows bpnn::train holds out of `data` with the config's val_split (none without).
 std::vector<std::size_t> validation_rows_of(const bpnn::Dataset& data, const bpnn::TrainConfig& tc) {
   if (tc.val_split == 0) return {};
   return bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test;
 }
 
+// Trains on `ranks` in-process ranks, each given only the file rows of its blocks
+// (trainer_make_sharded); every rank's parameters. Checkpoints: with `checkpoint`, the run stops
+// after `epochs` epochs and rank 0 writes it; with `resume`, the run continues from it.
 // heldout_loss: rank 0's trained network scored by bpnn::evaluate on validation_rows_of(data).
 std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precision, bpnn::Optimizer optimizer,
                                                const ShardedRun& run, std::vector<double>* val_losses = nullptr,
