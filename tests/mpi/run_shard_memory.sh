@@ -5,7 +5,8 @@
 # resident memory (VmHWM). The data's cost on a rank is its VmHWM less that of the same run on a
 # 1000-row file; each of 4 ranks must cost less than 0.6 of the single rank's (a quarter of the
 # rows plus the reader's 8 MiB window; measured about 0.35), also with --val-split, where rank 0
-# first reads the targets piece by piece to find the held-out rows (measured about 0.47).
+# first reads the targets piece by piece to find the held-out rows (measured about 0.47), and
+# for a --val FILE of the same size, which each rank reads only its blocks' rows of.
 # Exit 77 (skipped) without mpirun.
 #   run_shard_memory.sh MPIRUN BPNN
 set -u
@@ -44,4 +45,16 @@ four_split=$(( $(peak 4 "$dir/big.csv" --val-split 0.1) - $(peak 4 "$dir/small.c
 echo "with --val-split 0.1: at most $four_split kB on each of 4 ranks"
 [ $((four_split * 10)) -lt $((one * 6)) ] ||
   fail "with --val-split each of 4 ranks costs $four_split kB, not below 0.6 of one rank's $one kB"
+# --val FILE is read in shards too: trained on the 1000-row file, the validation file's cost is
+# the VmHWM with --val big.csv less that with --val small.csv; each of 4 ranks must cost less
+# than 0.6 of the single rank's (before, every rank read the whole validation file)
+val_one_big=$(peak 1 "$dir/small.csv" --val "$dir/big.csv") && val_one_small=$(peak 1 "$dir/small.csv" --val "$dir/small.csv") &&
+  val_four_big=$(peak 4 "$dir/small.csv" --val "$dir/big.csv") &&
+  val_four_small=$(peak 4 "$dir/small.csv" --val "$dir/small.csv") || exit 1
+val_one=$((val_one_big - val_one_small))
+val_four=$((val_four_big - val_four_small))
+echo "--val FILE's cost: $val_one kB on 1 rank, at most $val_four kB on each of 4 ranks"
+[ "$val_one" -gt 10000 ] || fail "the single rank's --val cost ($val_one kB) is too small to measure"
+[ $((val_four * 10)) -lt $((val_one * 6)) ] ||
+  fail "with --val FILE each of 4 ranks costs $val_four kB, not below 0.6 of one rank's $val_one kB"
 echo "PASS"
