@@ -69,9 +69,10 @@ echo "ok: --val-split under -np 3 holds out the rows of the run without MPI"
 awk 'NR == 1 || NR % 3 != 0' "$data" >"$dir/train.csv"
 awk 'NR == 1 || NR % 3 == 0' "$data" >"$dir/val.csv"
 valrun="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam --lr 0.3
-        --batch 50 --scale standard --seed 5 --early-stop 2 --epochs 30"
+        --batch 50 --scale standard --seed 5 --early-stop 2"
 for p in 1 2 3; do
-  "$mpirun" $flags -np "$p" "$bpnn" train "$dir/train.csv" $valrun --val "$dir/val.csv" --history "$dir/valh$p.csv"     -o "$dir/val$p.safetensors" >"$dir/out.txt" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "-np $p --val FILE"; }
+  "$mpirun" $flags -np "$p" "$bpnn" train "$dir/train.csv" $valrun --epochs 30 --val "$dir/val.csv" --history "$dir/valh$p.csv" \
+    -o "$dir/val$p.safetensors" >"$dir/out.txt" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "-np $p --val FILE"; }
   cut -d, -f1-6 "$dir/valh$p.csv" >"$dir/valh$p.txt"  # without the seconds
 done
 grep -q '^# early stop' "$dir/out.txt" || { cat "$dir/out.txt"; fail "--val FILE: the run did not stop early"; }
@@ -80,9 +81,22 @@ for p in 2 3; do
   cmp -s "$dir/valh1.txt" "$dir/valh$p.txt" || { diff "$dir/valh1.txt" "$dir/valh$p.txt"; fail "--val FILE: the -np $p history differs from -np 1"; }
 done
 echo "ok: --val FILE read in shards: -np 1, 2, 3 write the same model and history, early stopping after $(($(wc -l <"$dir/valh1.txt") - 1)) epochs"
+# the checkpoint's validation fingerprint is the same for every P: 4 epochs under -np 2, resumed
+# under -np 3, end with the uninterrupted run's model (early stopping's state carried over; both
+# with --checkpoint, which puts the data's stamp into the model)
+"$mpirun" $flags -np 1 "$bpnn" train "$dir/train.csv" $valrun --epochs 30 --val "$dir/val.csv" --checkpoint "$dir/valstraight.ckpt" \
+  -o "$dir/valstraight.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: the uninterrupted run"; }
+"$mpirun" $flags -np 2 "$bpnn" train "$dir/train.csv" $valrun --epochs 4 --val "$dir/val.csv" --checkpoint "$dir/val.ckpt" \
+  -o "$dir/valhalf.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: the first half under -np 2"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$dir/train.csv" --resume "$dir/val.ckpt" --epochs 30 --val "$dir/val.csv" \
+  -o "$dir/valresumed.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: resumed under -np 3"; }
+cmp -s "$dir/valstraight.safetensors" "$dir/valresumed.safetensors" || fail "--val FILE: resumed under -np 3 differs from the uninterrupted run"
+echo "ok: --val FILE: checkpointed under -np 2, resumed under -np 3: the uninterrupted run's model"
 # with --lr 0 the network never changes: -np 3 scores the validation file as a run without MPI does
-"$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48 --val "$dir/val.csv"   --history "$dir/val0.csv" -o "$dir/val0.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE without MPI"; }
-"$mpirun" $flags -np 3 "$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48   --val "$dir/val.csv" --history "$dir/val3.csv" -o "$dir/val3.safetensors" >/dev/null 2>"$dir/err.txt" ||
+"$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48 --val "$dir/val.csv" \
+  --history "$dir/val0.csv" -o "$dir/val0.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE without MPI"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48 \
+  --val "$dir/val.csv" --history "$dir/val3.csv" -o "$dir/val3.safetensors" >/dev/null 2>"$dir/err.txt" ||
   { cat "$dir/err.txt"; fail "--val FILE under -np 3 with --lr 0"; }
 awk -F, 'NR == FNR && FNR == 2 { loss = $3; acc = $5; next }
          FNR == 2 { d = $3 - loss; if (d < 0) d = -d; if (d > 1e-12 * loss || $5 != acc) exit 1; ok = 1 }
@@ -94,7 +108,9 @@ echo "ok: --val FILE under -np 3 scores what a run without MPI scores"
 # names no file, never opens it
 mkdir "$dir/rank1"
 cp "$dir/val.csv" "$dir/test.csv"
-(cd "$dir" && "$mpirun" $flags -np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && cd rank1; exec "$0" "$@"'   "$bpnn" train "$dir/train.csv" --layers 4,8,3 --label species --batch 50 --epochs 2 --test test.csv   -o "$dir/test.safetensors" >"$dir/out.txt" 2>"$dir/err.txt") ||
+(cd "$dir" && "$mpirun" $flags -np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && cd rank1; exec "$0" "$@"' \
+  "$bpnn" train "$dir/train.csv" --layers 4,8,3 --label species --batch 50 --epochs 2 --test test.csv \
+  -o "$dir/test.safetensors" >"$dir/out.txt" 2>"$dir/err.txt") ||
   { cat "$dir/err.txt"; fail "--test FILE under -np 2: rank 1 read it"; }
 grep -q 'test_loss' "$dir/out.txt" || { cat "$dir/out.txt"; fail "--test FILE under -np 2: no test_loss in the epoch lines"; }
 echo "ok: --test FILE under -np 2 is read by rank 0 alone"
