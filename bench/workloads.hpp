@@ -121,21 +121,41 @@ inline double peak_rss_bytes() {
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
 }
 
+// Rows [first, end) of a workload's synthetic data, x:(end − first, inputs) and
+// y:(end − first, outputs). One sequential generator draws the inputs of every row, then the
+// targets of every row, uniform in [0, 1) as floats; a part of the rows (a rank's, under mpirun)
+// is that stream with the other values drawn and dropped, so it holds the values the whole data
+// holds there.
+template <class T>
+void workload_rows_fill(const Workload& w, std::size_t first, std::size_t end, std::vector<T>& x, std::vector<T>& y) {
+  std::mt19937 gen(1);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  const auto draw = [&](std::vector<T>& kept, std::size_t width, std::size_t drawn_rows) {
+    kept.resize((end - first) * width);
+    for (std::size_t i = 0; i < drawn_rows * width; ++i) {
+      const float v = u(gen);
+      if (i >= first * width && i < end * width) kept[i - first * width] = v;
+    }
+  };
+  draw(x, w.sizes.front(), w.samples);
+  draw(y, w.sizes.back(), end);  // nothing is drawn after the targets
+}
+
+// The training config of a workload: plain SGD at lr 0.1, its batch and threads, file order.
+inline TrainConfig workload_train_config(const Workload& w) {
+  TrainConfig t;
+  t.learning_rate = 0.1;
+  t.batch = w.batch;
+  t.shuffle = false;
+  t.threads = w.threads;
+  return t;
+}
+
 // A network, its synthetic data and a trainer, ready to run epochs.
 struct WorkloadRun {
   explicit WorkloadRun(const Workload& w) : net(config_for(w)) {
-    std::mt19937 gen(1);
-    std::uniform_real_distribution<float> u(0.f, 1.f);
-    x.resize(w.samples * w.sizes.front());
-    y.resize(w.samples * w.sizes.back());
-    for (float& v : x) v = u(gen);
-    for (float& v : y) v = u(gen);
-    TrainConfig t;
-    t.learning_rate = 0.1;
-    t.batch = w.batch;
-    t.shuffle = false;
-    t.threads = w.threads;
-    trainer = std::make_unique<Trainer>(net, t, x.data(), y.data(), w.samples);
+    workload_rows_fill(w, 0, w.samples, x, y);
+    trainer = std::make_unique<Trainer>(net, workload_train_config(w), x.data(), y.data(), w.samples);
   }
   static NetworkConfig config_for(const Workload& w) {
     NetworkConfig c;

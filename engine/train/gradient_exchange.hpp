@@ -198,4 +198,16 @@ std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& c
 // Only rank 0 writes checkpoints. Error(argument) after the first epoch.
 void trainer_exchange_set(Trainer& trainer, GradientExchange& exchange);
 
+// Sharded validation data given apart (`--val FILE` under mpirun): its `file_rows` rows V are cut
+// into the trainer's S blocks, block s holding the rows [shard_first_row(s, S, V),
+// shard_first_row(s + 1, S, V)), and x:(n, inputs), y:(n, outputs) are this rank's blocks' rows
+// (n of them, Error(argument) otherwise), raw: they get the network's scaler here. Each block is
+// scored alone and the blocks' sums are added in block order, so the validation loss, accuracy
+// and early stopping are the same for any number of ranks; the checkpoint's validation
+// fingerprint mixes the blocks' in block order. The trainer is trainer_make_sharded's with
+// `layout` and no val_split; before the first epoch. x and y may be freed after the call.
+// Collective: call it on every rank; a failure on one rank is every rank's (exchange_agree).
+void trainer_validation_set_sharded(Trainer& trainer, const ShardLayout& layout, const double* x, const double* y,
+                                    std::size_t n, std::size_t file_rows);
+
 }  // namespace bpnn

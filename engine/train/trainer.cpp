@@ -238,6 +238,10 @@ struct TrainerAccess {
                                                const ShardLayout& layout, const double* x, const double* y,
                                                std::size_t n);
 
+  // trainer_validation_set_sharded
+  static void validation_set_sharded(Trainer& trainer, const ShardLayout& layout, const double* x, const double* y,
+                                     std::size_t n, std::size_t file_rows);
+
   static void exchange_set(Trainer& trainer, GradientExchange& exchange) {
     trainer.impl_->visit([&](auto& core) { core.set_exchange(exchange); });
   }
@@ -382,6 +386,84 @@ std::unique_ptr<Trainer> TrainerAccess::make_sharded(Network& net, const TrainCo
   }
   impl->data_fingerprint_ = {layout.file_rows, hash};
   return TrainerAccess::wrap(std::move(impl));
+}
+
+namespace {
+
+// The hashes of the S blocks of sharded data (`mine`: this rank's blocks', two 32-bit halves
+// each, exact in a double), gathered and mixed in block order: the same for any number of ranks,
+// as make_sharded mixes the training data's. Collective.
+std::uint64_t block_hashes_mix(GradientExchange& exchange, const std::vector<double>& mine, std::size_t shards,
+                               std::size_t inputs, std::size_t outputs) {
+  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
+  const std::vector<double> all = exchange_gather(exchange, mine, slot);
+  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ (inputs * 0x100000001B3ull) ^ outputs ^ (std::uint64_t{shards} << 48);
+  for (std::size_t s = 0; s < shards; ++s) {
+    const std::size_t owner = shard_rank(s, shards, ranks);
+    const double* half = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
+    hash ^= (static_cast<std::uint64_t>(half[0]) << 32) | static_cast<std::uint64_t>(half[1]);
+    hash = std::rotl(hash * 0xBF58476D1CE4E5B9ull, 31);
+  }
+  return hash;
+}
+
+}  // namespace
+
+void trainer_validation_set_sharded(Trainer& trainer, const ShardLayout& layout, const double* x, const double* y,
+                                    std::size_t n, std::size_t file_rows) {
+  TrainerAccess::validation_set_sharded(trainer, layout, x, y, n, file_rows);
+}
+
+void TrainerAccess::validation_set_sharded(Trainer& trainer, const ShardLayout& layout, const double* x,
+                                           const double* y, std::size_t n, std::size_t file_rows) {
+  Trainer::Impl& impl = *trainer.impl_;
+  GradientExchange* exchange = impl.visit([](auto& core) { return core.exchange(); });
+  if (exchange == nullptr)
+    throw Error(ErrorKind::argument, "sharded validation data: the trainer is not data-parallel (trainer_make_sharded)");
+  const std::size_t ranks = static_cast<std::size_t>(exchange->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange->rank());
+  const std::size_t shards = layout.blocks.shards;
+  const std::size_t first = layout.rank_first_block(me, ranks), end = layout.rank_first_block(me + 1, ranks);
+  const std::size_t inputs = impl.net.config.sizes.front(), outputs = impl.net.config.sizes.back();
+  std::vector<double> mine;  // per block of this rank: its rows' hash, in two 32-bit halves
+  std::exception_ptr failure;
+  try {
+    if (impl.config.val_split > 0)
+      throw Error(ErrorKind::argument, "validation data: given apart while val_split holds out a part");
+    if (impl.visit([](auto& core) { return core.samples(); }) != layout.blocks.rows)
+      throw Error(ErrorKind::argument, "sharded validation data: the layout is not the trainer's");
+    const std::size_t begin_row = shard_first_row(first, shards, file_rows);
+    const std::size_t end_row = shard_first_row(end, shards, file_rows);
+    if (n != end_row - begin_row)
+      throw Error(ErrorKind::argument, "sharded validation data: rank " + std::to_string(me) + " was given " +
+                                           std::to_string(n) + " rows, its blocks hold the rows [" +
+                                           std::to_string(begin_row) + ", " + std::to_string(end_row) + ") of " +
+                                           std::to_string(file_rows));
+    if (n > 0 && (x == nullptr || y == nullptr)) throw Error(ErrorKind::argument, "validation data: null x or y");
+    std::vector<std::size_t> block_rows;
+    for (std::size_t s = first; s < end; ++s) {
+      const std::size_t from = shard_first_row(s, shards, file_rows) - begin_row;
+      block_rows.push_back(shard_first_row(s + 1, shards, file_rows) - shard_first_row(s, shards, file_rows));
+      const std::uint64_t h =
+          data_fingerprint(x + from * inputs, y + from * outputs, block_rows.back(), inputs, outputs).hash;
+      mine.push_back(static_cast<double>(h >> 32));
+      mine.push_back(static_cast<double>(h & 0xFFFFFFFFu));
+    }
+    const auto set = [&](auto& core, auto& vx, auto& vy) {
+      using T = typename std::remove_reference_t<decltype(core)>::value_type;
+      vx = rows_in<T>(impl.net.scaler, x, n, inputs, nullptr);
+      vy = rows_in<T>(InputScaler{}, y, n, outputs, nullptr);
+      core.set_validation_blocks(vx.data(), vy.data(), n, block_rows, file_rows);
+    };
+    if (impl.core_f32) set(*impl.core_f32, impl.val_x_f32, impl.val_y_f32);
+    else set(*impl.core_f64, impl.val_x_f64, impl.val_y_f64);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  exchange_agree(*exchange, failure);
+  // the validation data's fingerprint, the same for any number of ranks
+  impl.validation_fingerprint = DataFingerprint{file_rows, block_hashes_mix(*exchange, mine, shards, inputs, outputs)};
 }
 
 void Trainer::resume(const std::string& path) {

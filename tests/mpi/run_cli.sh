@@ -5,6 +5,11 @@
 #     reads only its blocks' rows of iris.csv (sorted by species, so no rank alone sees every class
 #     for P = 3, 4), and the ranks agree on the scaler and the class set;
 #   - --val-split holds out the rows a run without MPI holds out;
+#   - --val FILE is read in shards (each rank its blocks' rows): the same model and history for
+#     P = 1, 2, 3 with early stopping, the same validation score as without MPI, and a corrupt
+#     row in rank 1's part is found by rank 1 alone (one line naming rank 1 and FILE:LINE:COLUMN);
+#   - --test FILE is read and scored by rank 0 alone (rank 1 never opens it), and a bad one ends
+#     the job with one line, exit 3 and no model;
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
 #   - --batch 1 under P = 2 exits 2 and writes no model; so do ranks on other kernels (BPNN_ARCH);
@@ -57,6 +62,59 @@ awk -F, 'NR == FNR && FNR == 2 { loss = $3; acc = $5; next }
   { cat "$dir/split0.csv" "$dir/split3.csv"; fail "-np 3 --val-split scored other rows than the run without MPI"; }
 echo "ok: --val-split under -np 3 holds out the rows of the run without MPI"
 
+# --val FILE under MPI: every third row of iris.csv (50 rows, every class) is the validation
+# file, the others the training file; each rank reads only its blocks' rows of both. The
+# validation loss is summed block by block in block order, so the model (early stopping keeps the
+# best epoch) and every epoch's figures are the same for P = 1, 2, 3.
+awk 'NR == 1 || NR % 3 != 0' "$data" >"$dir/train.csv"
+awk 'NR == 1 || NR % 3 == 0' "$data" >"$dir/val.csv"
+valrun="--layers 4,8,3 --label species --hidden-act tanh --output-act softmax --loss xent --optimizer adam --lr 0.3
+        --batch 50 --scale standard --seed 5 --early-stop 2"
+for p in 1 2 3; do
+  "$mpirun" $flags -np "$p" "$bpnn" train "$dir/train.csv" $valrun --epochs 30 --val "$dir/val.csv" --history "$dir/valh$p.csv" \
+    -o "$dir/val$p.safetensors" >"$dir/out.txt" 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "-np $p --val FILE"; }
+  cut -d, -f1-6 "$dir/valh$p.csv" >"$dir/valh$p.txt"  # without the seconds
+done
+grep -q '^# early stop' "$dir/out.txt" || { cat "$dir/out.txt"; fail "--val FILE: the run did not stop early"; }
+for p in 2 3; do
+  cmp -s "$dir/val1.safetensors" "$dir/val$p.safetensors" || fail "--val FILE: the -np $p model differs from -np 1"
+  cmp -s "$dir/valh1.txt" "$dir/valh$p.txt" || { diff "$dir/valh1.txt" "$dir/valh$p.txt"; fail "--val FILE: the -np $p history differs from -np 1"; }
+done
+echo "ok: --val FILE read in shards: -np 1, 2, 3 write the same model and history, early stopping after $(($(wc -l <"$dir/valh1.txt") - 1)) epochs"
+# the checkpoint's validation fingerprint is the same for every P: 4 epochs under -np 2, resumed
+# under -np 3, end with the uninterrupted run's model (early stopping's state carried over; both
+# with --checkpoint, which puts the data's stamp into the model)
+"$mpirun" $flags -np 1 "$bpnn" train "$dir/train.csv" $valrun --epochs 30 --val "$dir/val.csv" --checkpoint "$dir/valstraight.ckpt" \
+  -o "$dir/valstraight.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: the uninterrupted run"; }
+"$mpirun" $flags -np 2 "$bpnn" train "$dir/train.csv" $valrun --epochs 4 --val "$dir/val.csv" --checkpoint "$dir/val.ckpt" \
+  -o "$dir/valhalf.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: the first half under -np 2"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$dir/train.csv" --resume "$dir/val.ckpt" --epochs 30 --val "$dir/val.csv" \
+  -o "$dir/valresumed.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE: resumed under -np 3"; }
+cmp -s "$dir/valstraight.safetensors" "$dir/valresumed.safetensors" || fail "--val FILE: resumed under -np 3 differs from the uninterrupted run"
+echo "ok: --val FILE: checkpointed under -np 2, resumed under -np 3: the uninterrupted run's model"
+# with --lr 0 the network never changes: -np 3 scores the validation file as a run without MPI does
+"$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48 --val "$dir/val.csv" \
+  --history "$dir/val0.csv" -o "$dir/val0.safetensors" >/dev/null 2>"$dir/err.txt" || { cat "$dir/err.txt"; fail "--val FILE without MPI"; }
+"$mpirun" $flags -np 3 "$bpnn" train "$dir/train.csv" --layers 4,5,3 --label species --lr 0 --epochs 1 --batch 48 \
+  --val "$dir/val.csv" --history "$dir/val3.csv" -o "$dir/val3.safetensors" >/dev/null 2>"$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "--val FILE under -np 3 with --lr 0"; }
+awk -F, 'NR == FNR && FNR == 2 { loss = $3; acc = $5; next }
+         FNR == 2 { d = $3 - loss; if (d < 0) d = -d; if (d > 1e-12 * loss || $5 != acc) exit 1; ok = 1 }
+         END { exit ok ? 0 : 1 }' "$dir/val0.csv" "$dir/val3.csv" ||
+  { cat "$dir/val0.csv" "$dir/val3.csv"; fail "-np 3 scored --val FILE otherwise than the run without MPI"; }
+echo "ok: --val FILE under -np 3 scores what a run without MPI scores"
+
+# --test FILE: rank 0 alone scores it, so rank 1, started in a folder where the relative path
+# names no file, never opens it
+mkdir "$dir/rank1"
+cp "$dir/val.csv" "$dir/test.csv"
+(cd "$dir" && "$mpirun" $flags -np 2 sh -c '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && cd rank1; exec "$0" "$@"' \
+  "$bpnn" train "$dir/train.csv" --layers 4,8,3 --label species --batch 50 --epochs 2 --test test.csv \
+  -o "$dir/test.safetensors" >"$dir/out.txt" 2>"$dir/err.txt") ||
+  { cat "$dir/err.txt"; fail "--test FILE under -np 2: rank 1 read it"; }
+grep -q 'test_loss' "$dir/out.txt" || { cat "$dir/out.txt"; fail "--test FILE under -np 2: no test_loss in the epoch lines"; }
+echo "ok: --test FILE under -np 2 is read by rank 0 alone"
+
 # checkpoint under P = 2, resume under P = 3, against an uninterrupted run (the plateau schedule
 # halves the rate in epoch 7 and early stopping ends the run there, keeping epoch 4)
 "$mpirun" $flags -np 1 "$bpnn" train "$data" $common --epochs 8 --checkpoint "$dir/straight.ckpt" \
@@ -83,11 +141,12 @@ code=$?
 [ ! -e "$dir/batch1.safetensors" ] || fail "--batch 1 under -np 2 wrote a model"
 echo "ok: --batch 1 under -np 2 exits 2"
 # rank 0 cannot write (/sys refuses new files, even to root): every rank ends with exit 4
-expect_failure() {  # CODE WHAT ARGS...
+ranks=3
+expect_failure() {  # CODE WHAT ARGS... (under -np $ranks)
   want=$1
   what=$2
   shift 2
-  "$mpirun" $flags -np 3 "$bpnn" train "$@" >/dev/null 2>"$dir/err.txt"
+  "$mpirun" $flags -np "$ranks" "$bpnn" train "$@" >/dev/null 2>"$dir/err.txt"
   code=$?
   [ "$code" = "$want" ] || { cat "$dir/err.txt"; fail "$what: exit $code, not $want"; }
   grep -q "^bpnn: rank [0-9]: " "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: no message naming the rank"; }
@@ -134,6 +193,23 @@ expect_failure 3 "a corrupt row in rank 2's shard" "$dir/corrupt.csv" --layers 4
   --scale standard --seed 5 --epochs 3 -o "$dir/failed.safetensors"
 grep -q "^bpnn: rank 2: $dir/corrupt.csv:140:1: " "$dir/err.txt" ||
   { cat "$dir/err.txt"; fail "a corrupt row in rank 2's shard: the message does not name rank 2 and FILE:140:1"; }
+# a corrupt row in rank 1's part of --val FILE: its 50 rows are cut into the 4 blocks of --batch 50
+# (13, 13, 12, 12 rows); under -np 2 rank 1 holds blocks 2 and 3, rows 26 to 49 (lines 28 to 51),
+# and only rank 1 reads them
+ranks=2
+sed '40s/^[0-9.]*,/x5.1,/' "$dir/val.csv" >"$dir/corrupt_val.csv"
+grep -q '^x5.1,' "$dir/corrupt_val.csv" || fail "could not corrupt the validation file for the test"
+expect_failure 3 "a corrupt row in rank 1's part of --val FILE" "$dir/train.csv" --layers 4,8,3 --label species \
+  --batch 50 --epochs 2 --val "$dir/corrupt_val.csv" -o "$dir/failed.safetensors"
+grep -q "^bpnn: rank 1: $dir/corrupt_val.csv:40:1: " "$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "a corrupt row in rank 1's part of --val FILE: the message does not name rank 1 and FILE:40:1"; }
+# a bad --test FILE under -np 2: rank 0 alone reads it, and the job ends with its one line
+sed '5s/^[0-9.]*,/x5.1,/' "$dir/test.csv" >"$dir/corrupt_test.csv"
+expect_failure 3 "a corrupt row in --test FILE" "$dir/train.csv" --layers 4,8,3 --label species --batch 50 --epochs 2 \
+  --test "$dir/corrupt_test.csv" -o "$dir/failed.safetensors"
+grep -q "^bpnn: rank 0: $dir/corrupt_test.csv:5:1: " "$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "a corrupt row in --test FILE: the message does not name rank 0 and FILE:5:1"; }
+ranks=3
 # bpnn bench under mpirun (when the CLI has bench): one line per mini-batch workload
 if "$bpnn" bench --help >/dev/null 2>&1; then
   "$mpirun" $flags -np 2 "$bpnn" bench --workload mnist --threads 1 --smoke >"$dir/bench.txt" 2>&1 ||

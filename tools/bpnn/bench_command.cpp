@@ -7,6 +7,7 @@
 #include <limits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,10 +51,31 @@ struct BenchOptions {
 };
 
 #if defined(BPNN_HAVE_BENCHMARK) && BPNN_HAVE_MPI
+// One rank's part of a workload trained data-parallel: the rows of its blocks of the synthetic
+// data (the workload's generator run through, the other rows dropped) and a trainer on them
+// (trainer_make_sharded), so no rank holds the whole data. Collective.
+struct ShardedWorkloadRun {
+  ShardedWorkloadRun(const bench::Workload& w, GradientExchange& exchange) : net(bench::WorkloadRun::config_for(w)) {
+    const TrainConfig train = bench::workload_train_config(w);
+    const ShardLayout layout = shard_layout_make(net.config(), train, w.samples);
+    const RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
+                                                static_cast<std::size_t>(exchange.ranks()));
+    bench::workload_rows_fill(w, mine.begin, mine.end, x, y);
+    trainer = trainer_make_sharded(net, train, exchange, layout, x.data(), y.data(), mine.end - mine.begin);
+    if (w.precision == Precision::f32) {  // converted into the trainer's own f32 rows: these are unused
+      x = {};
+      y = {};
+    }
+  }
+  Network net;
+  std::vector<double> x, y;  // this rank's rows (an f64 trainer uses them in place)
+  std::unique_ptr<Trainer> trainer;
+};
+
 // `mpirun -np P bpnn bench`: each mini-batch workload trained data-parallel for a fixed number of
 // epochs (the same on every rank; Google Benchmark's adaptive iterations would differ between
-// ranks), after rank 0 alone has trained it as one process with P x threads threads (the other
-// ranks wait). Rank 0 prints samples/s of both, their ratio, and the fraction of the MPI run's
+// ranks), each rank generating and holding only its blocks' rows, after rank 0 alone has trained
+// it as one process with P x threads threads on the whole data (the other ranks wait). Rank 0 prints samples/s of both, their ratio, and the fraction of the MPI run's
 // time rank 0 spent in messages (sending, or waiting for other ranks).
 void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
   MpiSession session;
@@ -78,8 +100,7 @@ void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
       single = static_cast<double>(epochs) * static_cast<double>(w.samples) / timed(run);
     }
     exchange.first_rank_with(false);  // the other ranks wait here
-    bench::WorkloadRun run(w);
-    trainer_exchange_set(*run.trainer, exchange);
+    ShardedWorkloadRun run(w, exchange);  // this rank's rows only
     run.trainer->run_epoch();
     const double waited = exchange.wait_seconds();
     const auto start = std::chrono::steady_clock::now();
@@ -92,6 +113,12 @@ void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
                   (exchange.wait_seconds() - waited) / seconds);
     }
   }
+  // BPNN_REPORT_PEAK_MEMORY=1 (as for `bpnn train`): each rank's peak resident memory on stderr
+  // (rank 0's includes the 1-process run on the whole data)
+  if (const char* report_memory = std::getenv("BPNN_REPORT_PEAK_MEMORY");
+      report_memory != nullptr && std::string(report_memory) == "1")
+    std::fprintf(stderr, "# rank %d: peak resident memory %.0f kB (VmHWM)\n", exchange.rank(),
+                 bench::peak_rss_bytes() / 1024);
 }
 #endif
 

@@ -244,19 +244,29 @@ std::optional<Checkpoint> resume_prepare(TrainOptions& o, const CLI::App& cmd) {
   return ck;
 }
 
-// A file read beside the training data (--val, --test), in any data format: the training
-// data's widths and classes (a CSV label's in the training order); for an autoencoder the
-// targets are the inputs after the model's scaler.
-Dataset companion_read(const std::string& path, const TrainOptions& o, const Dataset& data,
-                       const NetworkConfig& config, const Network& net, bool autoencoder) {
+// The reader's options of a file read beside the training data (--val, --test): the training
+// data's widths and classes (a CSV label's in the training order; `rows` of the file, whose IDX
+// labels, when --classes does not name them, are the training data's agreed classes).
+TrainingDataOptions companion_options(const std::string& path, const TrainOptions& o, const Dataset& data,
+                                      const NetworkConfig& config, bool autoencoder, std::optional<RowRange> rows) {
   const bool idx = data_spec_parse(path).format == DataFormat::idx;
-  Dataset d = training_data_read(path, TrainingDataOptions{.label = o.label,
-                                                           .classes = idx ? o.classes : data.classes,
-                                                           .inputs = config.sizes.front(),
-                                                           .outputs = config.sizes.back(),
-                                                           .autoencoder = autoencoder,
-                                                           .precision = config.precision})
-                  .data;
+  return TrainingDataOptions{.label = o.label,
+                             .classes = idx ? o.classes : data.classes,
+                             .inputs = config.sizes.front(),
+                             .outputs = config.sizes.back(),
+                             .autoencoder = autoencoder,
+                             .precision = config.precision,
+                             .rows = rows,
+                             .agreed_classes = rows ? data.classes : std::vector<std::string>{}};
+}
+
+// A file read beside the training data (--val, --test), in any data format, whole or `rows` of
+// it (companion_options); for an autoencoder the targets are the inputs after the model's
+// scaler.
+Dataset companion_read(const std::string& path, const TrainOptions& o, const Dataset& data,
+                       const NetworkConfig& config, const Network& net, bool autoencoder,
+                       std::optional<RowRange> rows = std::nullopt) {
+  Dataset d = training_data_read(path, companion_options(path, o, data, config, autoencoder, rows)).data;
   if (d.classes != data.classes)
     throw Error(ErrorKind::data, path + ": its classes (" + std::to_string(d.classes.size()) +
                                      ") differ from the training data's (" + std::to_string(data.classes.size()) +
@@ -280,6 +290,29 @@ void on_all_ranks(GradientExchange* exchange, F&& fn) {
     failure = std::current_exception();
   }
   exchange_agree(*exchange, failure);
+}
+
+// Under mpirun, this rank's rows of --val FILE (README "Training on many machines (MPI)"): the
+// file's V rows (`file_rows`) are cut into the trainer's S blocks, block s holding the rows
+// [shard_first_row(s, S, V), shard_first_row(s + 1, S, V)); rank 0 counts V by streaming (a row
+// range [0, 0), as for the training file) and every rank reads only its blocks' rows. Collective.
+Dataset validation_read_sharded(GradientExchange& exchange, const std::string& path, const TrainOptions& o,
+                                const Dataset& data, const NetworkConfig& config, const Network& net,
+                                bool autoencoder, const ShardLayout& layout, std::size_t& file_rows) {
+  std::uint64_t rows = 0;
+  on_all_ranks(&exchange, [&] {
+    if (exchange.rank() == 0)
+      rows = training_table_read(path, companion_options(path, o, data, config, autoencoder, RowRange{0, 0})).file_rows;
+  });
+  exchange.broadcast(&rows, sizeof rows, 0);
+  file_rows = static_cast<std::size_t>(rows);
+  const std::size_t me = static_cast<std::size_t>(exchange.rank()), ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t shards = layout.blocks.shards;
+  const RowRange mine{shard_first_row(layout.rank_first_block(me, ranks), shards, file_rows),
+                      shard_first_row(layout.rank_first_block(me + 1, ranks), shards, file_rows)};
+  Dataset d;
+  on_all_ranks(&exchange, [&] { d = companion_read(path, o, data, config, net, autoencoder, mine); });
+  return d;
 }
 
 // The options and files of `bpnn train`, checked before any data is read: the checkpoint to
@@ -547,11 +580,17 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
     if (rank0 && !o.checkpoint_path.empty()) net.metadata()["training_data"] = data_files_stamp(o.data_path);
   });
 
-  // --val and --test: read whole by every rank
+  // --val: under mpirun each rank reads only its blocks' rows of it. --test: only rank 0 scores
+  // it, so only rank 0 reads it (a failure is agreed all the same, and printed once).
   std::optional<Dataset> validation, test;
+  std::size_t validation_file_rows = 0;
+  if (!o.val_path.empty() && exchange != nullptr)
+    validation = validation_read_sharded(*exchange, o.val_path, o, data, config, net, autoencoder, layout,
+                                         validation_file_rows);
   on_all_ranks(exchange, [&] {
-    if (!o.val_path.empty()) validation = companion_read(o.val_path, o, data, config, net, autoencoder);
-    if (!o.test_path.empty()) test = companion_read(o.test_path, o, data, config, net, autoencoder);
+    if (!o.val_path.empty() && exchange == nullptr)
+      validation = companion_read(o.val_path, o, data, config, net, autoencoder);
+    if (!o.test_path.empty() && rank0) test = companion_read(o.test_path, o, data, config, net, autoencoder);
   });
 
   char line[512];
@@ -563,8 +602,11 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   std::unique_ptr<Trainer> made;
   if (exchange != nullptr) {  // this rank's rows only
     made = trainer_make_sharded(net, train, *exchange, layout, data.x.data(), data.y.data(), data.n);
-    if (validation)
-      on_all_ranks(exchange, [&] { made->set_validation(validation->x.data(), validation->y.data(), validation->n); });
+    if (validation) {  // collective; the trainer keeps its own scaled copy of the rows
+      trainer_validation_set_sharded(*made, layout, validation->x.data(), validation->y.data(), validation->n,
+                                     validation_file_rows);
+      validation.reset();
+    }
   } else {
     made = validation ? std::make_unique<Trainer>(net, train, data, *validation) : std::make_unique<Trainer>(net, train, data);
   }
