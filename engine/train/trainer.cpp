@@ -341,6 +341,34 @@ void trainer_exchange_set(Trainer& trainer, GradientExchange& exchange) {
   TrainerAccess::exchange_set(trainer, exchange);
 }
 
+namespace {
+
+// One block's hash appended to a rank's list, as two 32-bit halves (exact in a double).
+void block_hash_add(std::vector<double>& mine, std::uint64_t hash) {
+  mine.push_back(static_cast<double>(hash >> 32));
+  mine.push_back(static_cast<double>(hash & 0xFFFFFFFFu));
+}
+
+// The hashes of the S blocks of sharded data (`mine`: this rank's blocks', two 32-bit halves
+// each, exact in a double), gathered and mixed in block order: the same for any number of ranks,
+// as make_sharded mixes the training data's. Collective.
+std::uint64_t block_hashes_mix(GradientExchange& exchange, const std::vector<double>& mine, std::size_t shards,
+                               std::size_t inputs, std::size_t outputs) {
+  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
+  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
+  const std::vector<double> all = exchange_gather(exchange, mine, slot);
+  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ (inputs * 0x100000001B3ull) ^ outputs ^ (std::uint64_t{shards} << 48);
+  for (std::size_t s = 0; s < shards; ++s) {
+    const std::size_t owner = shard_rank(s, shards, ranks);
+    const double* half = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
+    hash ^= (static_cast<std::uint64_t>(half[0]) << 32) | static_cast<std::uint64_t>(half[1]);
+    hash = std::rotl(hash * 0xBF58476D1CE4E5B9ull, 31);
+  }
+  return hash;
+}
+
+}  // namespace
+
 std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& config, GradientExchange& exchange,
                                               const ShardLayout& layout, const double* x, const double* y,
                                               std::size_t n) {
@@ -372,43 +400,12 @@ std::unique_ptr<Trainer> TrainerAccess::make_sharded(Network& net, const TrainCo
     const std::size_t from = layout.block_file_first[s] - layout.block_file_first[first];
     const std::size_t count = layout.block_file_first[s + 1] - layout.block_file_first[s];
     const std::uint64_t h = data_fingerprint(x + from * inputs, y + from * outputs, count, inputs, outputs).hash;
-    mine.push_back(static_cast<double>(h >> 32));
-    mine.push_back(static_cast<double>(h & 0xFFFFFFFFu));
+    block_hash_add(mine, h);
   }
-  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
-  const std::vector<double> all = exchange_gather(exchange, mine, slot);
-  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ (inputs * 0x100000001B3ull) ^ outputs ^ (std::uint64_t{shards} << 48);
-  for (std::size_t s = 0; s < shards; ++s) {
-    const std::size_t owner = shard_rank(s, shards, ranks);
-    const double* half = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
-    hash ^= (static_cast<std::uint64_t>(half[0]) << 32) | static_cast<std::uint64_t>(half[1]);
-    hash = std::rotl(hash * 0xBF58476D1CE4E5B9ull, 31);
-  }
-  impl->data_fingerprint_ = {layout.file_rows, hash};
+  impl->data_fingerprint_ = {layout.file_rows, block_hashes_mix(exchange, mine, shards, inputs, outputs)};
   return TrainerAccess::wrap(std::move(impl));
 }
 
-namespace {
-
-// The hashes of the S blocks of sharded data (`mine`: this rank's blocks', two 32-bit halves
-// each, exact in a double), gathered and mixed in block order: the same for any number of ranks,
-// as make_sharded mixes the training data's. Collective.
-std::uint64_t block_hashes_mix(GradientExchange& exchange, const std::vector<double>& mine, std::size_t shards,
-                               std::size_t inputs, std::size_t outputs) {
-  const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
-  const std::size_t slot = 2 * ((shards + ranks - 1) / ranks);
-  const std::vector<double> all = exchange_gather(exchange, mine, slot);
-  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ (inputs * 0x100000001B3ull) ^ outputs ^ (std::uint64_t{shards} << 48);
-  for (std::size_t s = 0; s < shards; ++s) {
-    const std::size_t owner = shard_rank(s, shards, ranks);
-    const double* half = all.data() + owner * slot + 2 * (s - rank_first_shard(owner, shards, ranks));
-    hash ^= (static_cast<std::uint64_t>(half[0]) << 32) | static_cast<std::uint64_t>(half[1]);
-    hash = std::rotl(hash * 0xBF58476D1CE4E5B9ull, 31);
-  }
-  return hash;
-}
-
-}  // namespace
 
 void trainer_validation_set_sharded(Trainer& trainer, const ShardLayout& layout, const double* x, const double* y,
                                     std::size_t n, std::size_t file_rows) {
@@ -447,8 +444,7 @@ void TrainerAccess::validation_set_sharded(Trainer& trainer, const ShardLayout& 
       block_rows.push_back(shard_first_row(s + 1, shards, file_rows) - shard_first_row(s, shards, file_rows));
       const std::uint64_t h =
           data_fingerprint(x + from * inputs, y + from * outputs, block_rows.back(), inputs, outputs).hash;
-      mine.push_back(static_cast<double>(h >> 32));
-      mine.push_back(static_cast<double>(h & 0xFFFFFFFFu));
+      block_hash_add(mine, h);
     }
     const auto set = [&](auto& core, auto& vx, auto& vy) {
       using T = typename std::remove_reference_t<decltype(core)>::value_type;
