@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "train/gradient_exchange.hpp"
 
@@ -19,6 +20,13 @@ class MpiExchange final : public GradientExchange {
   void send(int to, int tag, const void* data, std::size_t bytes) override;
   void receive(int from, int tag, void* data, std::size_t bytes) override;
   void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) override;
+  // MPI_Isend / MPI_Irecv in pieces of at most 1 GiB, MPI_Testall / MPI_Waitall over them;
+  // progress() is an MPI_Iprobe, which runs Open MPI's progress engine.
+  Request start_send(int to, int tag, const void* data, std::size_t bytes) override;
+  Request start_receive(int from, int tag, void* data, std::size_t bytes) override;
+  bool test(Request request) override;
+  void wait(Request request) override;
+  void progress() override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void all_gather(const void* mine, std::size_t bytes, void* all) override;
   int first_rank_with(bool flag) override;
@@ -33,6 +41,11 @@ class MpiExchange final : public GradientExchange {
   MPI_Comm comm_;
   int rank_ = 0, ranks_ = 1;
   double wait_seconds_ = 0;
+  // per live request: the MPI requests of its pieces; the free entries, for reuse
+  std::vector<std::vector<MPI_Request>> requests_;
+  std::vector<Request> free_requests_;
+  Request request_new();
+  void request_free(Request request);
 };
 
 }  // namespace bpnn

@@ -41,6 +41,20 @@ class GradientExchange {
   // Both at once with one peer (each side sends `out` and receives into `in`, `bytes` each way),
   // so two ranks swap data without either waiting for the other's send to finish.
   virtual void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) = 0;
+  // Non-blocking point-to-point, so messages travel while the caller computes: start_send and
+  // start_receive start one message (matched with the blocking calls' rules, in the order they
+  // are started) and return its request. The buffer stays the exchange's until the request is
+  // spent: a send's is not written, a receive's not read before then. test(request) says whether
+  // it is done (true spends it); wait(request) returns when it is done and spends it; every
+  // request is spent exactly once. progress() lets the transport move the started messages (Open
+  // MPI's shared-memory and TCP transports move data only inside MPI calls): cheap, called
+  // between pieces of work.
+  using Request = std::size_t;
+  virtual Request start_send(int to, int tag, const void* data, std::size_t bytes) = 0;
+  virtual Request start_receive(int from, int tag, void* data, std::size_t bytes) = 0;
+  virtual bool test(Request request) = 0;
+  virtual void wait(Request request) = 0;
+  virtual void progress() {}
   // Collective: root's `bytes` bytes to every rank.
   virtual void broadcast(void* data, std::size_t bytes, int root) = 0;
   // Collective: every rank's `bytes` bytes, in rank order, into all (ranks() · bytes) on every rank.
