@@ -354,14 +354,7 @@ void TrainerCore<T>::set_exchange(GradientExchange& exchange) {
   const std::size_t slot = 2 * ((blocks_.shards + ranks - 1) / ranks) + 1;
   shard_stats_.assign(slot, 0.0);
   all_shard_stats_.assign(slot * ranks, 0.0);
-}
-
-template <class T>
-T* TrainerCore<T>::exchange_buffer(std::size_t depth) {
-  if (exchange_buffers_.size() <= depth) exchange_buffers_.resize(depth + 1);
-  AlignedVector<T>& buffer = exchange_buffers_[depth];
-  if (buffer.size() != mlp_.arena().size()) buffer.assign(mlp_.arena().size(), T(0));
-  return buffer.data();
+  tree_plan_make();
 }
 
 // One shard's gradient for one tile: the kernel's dW += δᵀ·a, dB += Σδ over the shard's rows.
@@ -403,76 +396,324 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
   mlp_.kernels().dense_backward_weights({n, layer.in, m}, delta, in, dw, db);
 }
 
+// The shard tree of a data-parallel step, pipelined layer by layer.
+//
+// Backward produces the weight gradients last layer first, so phase 2 walks the arena's segments
+// (one per layer) in that order: segment k's sums are computed (tree_compute), then its messages
+// are started without blocking, and while they travel segment k + 1's sums are computed; between
+// tiles (on one thread) or between sums (on several) tree_pump posts receives, lets MPI progress
+// and finishes what has arrived. On a real network this hides the transfer of layers L..2 behind
+// the gradient of layers L−1..1; only the last layer computed (the first) waits in the open.
+//
+// The bits cannot change: every element of the gradient belongs to exactly one segment, and
+// within a segment each element goes through the same operations in the same order as in one
+// walk over the whole arena: its leaf sums (tile_tree_sum, the same kernels on the same rows),
+// then the receive_add/add/swap of the plan in the plan's order, each one `left + right`. The
+// sums of a segment may all run before its message operations because a sum writes only its own
+// slot, fresh, and is the first operation on that slot.
+//
+// Memory beyond the gradient: the receive ring (receive_ring_, the arena's size: each rank's
+// gradient memory is the gradient plus the ring, 2x the parameter bytes) and, only on a rank
+// whose range spans a right child's first shard or that sends more than one node, one arena-sized
+// slot per such node (as the blocking tree had). The ring holds received pieces first in first
+// out; a receive is posted only when its piece fits, so a rank never receives more than the ring
+// ahead of what it has added. A send's buffer (a slot's segment) is not written until the send
+// has completed: slots are written once per step by their sum, swap writes slot 0 only after the
+// segment's sends have completed, and every send is complete before the broadcast and the update.
+
 template <class T>
-void TrainerCore<T>::local_tree_sum(std::size_t lo, std::size_t hi, T* grad) {
-  weight_tasks_run([&](std::size_t task) {
-    const ParamTile& tile = weight_tasks_[task].params;
-    tile_tree_sum(task, lo, hi, grad + tile.weights_begin, grad + tile.bias_begin);
-  });
+std::size_t TrainerCore<T>::tree_slot_new() {
+  tree_slots_.emplace_back(mlp_.arena().size(), T(0));
+  return tree_slots_.size();
 }
 
 template <class T>
-void TrainerCore<T>::shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth) {
-  const ShardStep& st = shard_step_;
-  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+T* TrainerCore<T>::tree_slot(std::size_t slot) {
+  return slot == 0 ? tree_grad_ : tree_slots_[slot - 1].data();
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, std::size_t slot) {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
-  if (shard_rank(hi - 1, st.shards, ranks) == me) {
-    local_tree_sum(lo, hi, grad);
+  if (shard_rank(hi - 1, shards, ranks) == me) {
+    tree_ops_.push_back({TreeOp::Kind::sum, lo, hi, 0, 0, slot, 0});
     return;
   }
   const std::size_t mid = shard_tree_split(lo, hi);
-  shard_tree_sum(lo, mid, grad, depth);
-  const std::size_t owner = shard_rank(mid, st.shards, ranks);
-  if (owner != me) {  // the right child's sum from its rank, added piece by piece as it arrives
-    const std::size_t size = mlp_.arena().size();
-    const std::size_t piece = exchange_piece_bytes / sizeof(T);
-    exchange_piece_.resize(std::min(size, piece));
-    for (std::size_t first = 0; first < size; first += piece) {
-      const std::size_t count = std::min(piece, size - first);
-      exchange_->receive(static_cast<int>(owner), static_cast<int>(mid), exchange_piece_.data(), count * sizeof(T));
-      T* to = grad + first;
-      for (std::size_t i = 0; i < count; ++i) to[i] += exchange_piece_[i];
+  tree_plan_sum(lo, mid, slot);
+  const std::size_t owner = shard_rank(mid, shards, ranks);
+  if (owner != me) {  // the right child's sum from its rank
+    tree_ops_.push_back({TreeOp::Kind::receive_add, lo, hi, static_cast<int>(owner), static_cast<int>(mid), slot, 0});
+    return;
+  }
+  const std::size_t right = tree_slot_new();  // this rank's right child that another rank finishes
+  tree_plan_sum(mid, hi, right);
+  tree_ops_.push_back({TreeOp::Kind::add, lo, hi, 0, 0, slot, right});
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, bool& slot0_used) {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  const std::size_t owner = shard_rank(lo, shards, ranks);
+  if (owner == me) {  // a right child whose parent is summed on another rank: summed and sent
+    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
+    slot0_used = true;
+    tree_plan_sum(lo, hi, slot);
+    tree_ops_.push_back({TreeOp::Kind::send, lo, hi, static_cast<int>(parent_rank), static_cast<int>(lo), slot, 0});
+    return;
+  }
+  if (hi - lo == 1 || hi <= first_block_ || lo >= end_block_) return;
+  const std::size_t mid = shard_tree_split(lo, hi);
+  tree_plan_send(lo, mid, owner, slot0_used);
+  tree_plan_send(mid, hi, owner, slot0_used);
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_make() {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  tree_ops_.clear();
+  tree_slots_.clear();
+  // The root: summed on rank 0, or its children swapped between rank 0 and the rank holding the
+  // right child's first shard, which both add them (then rank 0 broadcasts when more ranks wait).
+  const std::size_t mid = shards > 1 ? shard_tree_split(0, shards) : 0;
+  const std::size_t right_rank = shards > 1 ? shard_rank(mid, shards, ranks) : 0;
+  bool slot0_used = false;
+  if (right_rank == 0) {
+    if (me == 0)
+      tree_plan_sum(0, shards, 0);
+    else
+      tree_plan_send(0, shards, 0, slot0_used);
+  } else if (me == 0) {
+    tree_plan_sum(0, mid, 0);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, static_cast<int>(right_rank), static_cast<int>(mid), 0, 0});
+  } else if (me == right_rank) {
+    tree_plan_send(0, mid, 0, slot0_used);  // its nodes inside the left child first: rank 0 waits for them
+    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
+    tree_plan_sum(mid, shards, slot);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, 0, static_cast<int>(mid), slot, 0});
+  } else {
+    tree_plan_send(0, shards, 0, slot0_used);
+  }
+  tree_has_messages_ = std::any_of(tree_ops_.begin(), tree_ops_.end(),
+                                   [](const TreeOp& op) { return op.kind != TreeOp::Kind::sum; });
+
+  // The segments, last layer first: a layer's packed weights and its biases lie in one range of
+  // the arena (nn/mlp.cpp: weights, then biases, each 64-byte aligned), up to the next layer's.
+  const std::vector<LayerSpec>& layers = mlp_.layers();
+  segments_.clear();
+  for (std::size_t l = layers.size(); l-- > 0;) {
+    const std::size_t begin = layers[l].weight_offset;
+    const std::size_t end = l + 1 < layers.size() ? layers[l + 1].weight_offset : mlp_.arena().size();
+    if (layers[l].bias_offset < begin || layers[l].bias_offset + layers[l].out > end)
+      throw Error(ErrorKind::internal, "data-parallel training: layer " + std::to_string(l) +
+                                           "'s parameters are not one range of the arena");
+    segments_.push_back({l, begin, end});
+  }
+  const std::size_t piece = std::max<std::size_t>(1, exchange_piece_bytes / sizeof(T));
+  receive_plan_.clear();
+  for (std::size_t k = 0; k < segments_.size(); ++k)
+    for (std::size_t o = 0; o < tree_ops_.size(); ++o) {
+      const auto kind = tree_ops_[o].kind;
+      if (kind != TreeOp::Kind::receive_add && kind != TreeOp::Kind::swap) continue;
+      for (std::size_t first = segments_[k].begin; first < segments_[k].end; first += piece)
+        receive_plan_.push_back({k, o, first, std::min(piece, segments_[k].end - first)});
     }
-    return;
-  }
-  T* right = exchange_buffer(depth);  // this rank's right child that another rank finishes
-  shard_tree_sum(mid, hi, right, depth + 1);
-  weight_tasks_run([&](std::size_t task) {
-    const ParamTile& tile = weight_tasks_[task].params;
-    for (std::size_t i = 0; i < tile.weights_count; ++i)
-      grad[tile.weights_begin + i] += right[tile.weights_begin + i];
-    for (std::size_t i = 0; i < tile.bias_count; ++i)
-      grad[tile.bias_begin + i] += right[tile.bias_begin + i];
-  });
+  receive_ring_.assign(receive_plan_.empty() ? 0 : mlp_.arena().size(), T(0));
 }
 
 template <class T>
-void TrainerCore<T>::shard_tree_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, T* grad) {
-  const ShardStep& st = shard_step_;
-  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
-  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
-  const std::size_t owner = shard_rank(lo, st.shards, ranks);
-  if (owner == me) {  // a right child whose parent is summed on another rank: summed into grad,
-                      // free until the broadcast, and sent in the pieces the receiver adds
-    shard_tree_sum(lo, hi, grad, 0);
-    const std::size_t size = mlp_.arena().size();
-    const std::size_t piece = exchange_piece_bytes / sizeof(T);
-    for (std::size_t first = 0; first < size; first += piece)
-      exchange_->send(static_cast<int>(parent_rank), static_cast<int>(lo), grad + first,
-                      std::min(piece, size - first) * sizeof(T));
+void TrainerCore<T>::tree_post_receives() {
+  const std::size_t capacity = receive_ring_.size();
+  while (receives_posted_ < receive_plan_.size()) {
+    const ReceivePiece& next = receive_plan_[receives_posted_];
+    std::size_t at = 0;  // where the piece fits, first in first out, or capacity when it does not
+    if (!ring_entries_.empty()) {
+      const std::size_t head = ring_entries_.back().offset + receive_plan_[receives_posted_ - 1].count;
+      const std::size_t tail = ring_entries_.front().offset;
+      if (head > tail)  // [tail, head) in use: after it, or else wrapped to the start
+        at = head + next.count <= capacity ? head : (next.count <= tail ? 0 : capacity);
+      else  // wrapped: [tail, capacity) and [0, head) in use
+        at = head + next.count <= tail ? head : capacity;
+    }
+    if (at == capacity) return;
+    const TreeOp& op = tree_ops_[next.op];
+    ring_entries_.push_back({exchange_->start_receive(op.peer, op.tag, receive_ring_.data() + at,
+                                                      next.count * sizeof(T)),
+                             at});
+    ++receives_posted_;
+  }
+}
+
+template <class T>
+bool TrainerCore<T>::tree_receive_ready(bool block) {
+  if (receives_consumed_ == receives_posted_) tree_post_receives();  // the ring is empty: it fits
+  if (ring_entries_.empty()) throw Error(ErrorKind::internal, "data-parallel training: a receive was not posted");
+  RingEntry& entry = ring_entries_.front();
+  if (entry.arrived) return true;
+  if (block)
+    exchange_->wait(entry.request);
+  else if (!exchange_->test(entry.request))
+    return false;
+  entry.arrived = true;
+  return true;
+}
+
+template <class T>
+bool TrainerCore<T>::tree_sends_done(std::size_t k, bool block) {
+  bool done = true;
+  for (std::size_t i = 0; i < sends_in_flight_.size();) {
+    auto& [segment, request] = sends_in_flight_[i];
+    if (segment == k) {
+      if (block)
+        exchange_->wait(request);
+      else if (!exchange_->test(request)) {
+        done = false;
+        ++i;
+        continue;
+      }
+      sends_in_flight_.erase(sends_in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    ++i;
+  }
+  return done;
+}
+
+template <class T>
+void TrainerCore<T>::tree_advance(bool block) {
+  const std::size_t piece = std::max<std::size_t>(1, exchange_piece_bytes / sizeof(T));
+  const int me = exchange_->rank();
+  while (cursor_segment_ < segments_computed_) {
+    const Segment& seg = segments_[cursor_segment_];
+    if (cursor_op_ == tree_ops_.size()) {
+      ++cursor_segment_;
+      cursor_op_ = 0;
+      continue;
+    }
+    const TreeOp& op = tree_ops_[cursor_op_];
+    T* slot = tree_slot(op.slot);
+    switch (op.kind) {
+      case TreeOp::Kind::sum:  // done by tree_compute
+        break;
+      case TreeOp::Kind::add: {  // left + right, both here
+        const T* right = tree_slot(op.from_slot);
+        for (std::size_t i = seg.begin; i < seg.end; ++i) slot[i] = slot[i] + right[i];
+        break;
+      }
+      case TreeOp::Kind::send:
+        for (std::size_t first = seg.begin; first < seg.end; first += piece)
+          sends_in_flight_.emplace_back(
+              cursor_segment_, exchange_->start_send(op.peer, op.tag, slot + first,
+                                                     std::min(piece, seg.end - first) * sizeof(T)));
+        break;
+      case TreeOp::Kind::receive_add:
+      case TreeOp::Kind::swap: {
+        if (op.kind == TreeOp::Kind::swap && !cursor_piece_sent_) {  // slot's segment is final: all of it to the peer
+          for (std::size_t first = seg.begin; first < seg.end; first += piece)
+            sends_in_flight_.emplace_back(
+                cursor_segment_, exchange_->start_send(op.peer, op.tag, slot + first,
+                                                       std::min(piece, seg.end - first) * sizeof(T)));
+          cursor_piece_sent_ = true;
+        }
+        for (; seg.begin + cursor_piece_ < seg.end; cursor_piece_ += piece) {
+          const std::size_t first = seg.begin + cursor_piece_, count = std::min(piece, seg.end - first);
+          const ReceivePiece& expected = receive_plan_[receives_consumed_];
+          if (expected.segment != cursor_segment_ || expected.op != cursor_op_ || expected.first != first)
+            throw Error(ErrorKind::internal, "data-parallel training: the tree's receives are out of order");
+          if (!tree_receive_ready(block)) return;
+          const T* theirs = receive_ring_.data() + ring_entries_.front().offset;
+          if (op.kind == TreeOp::Kind::receive_add) {
+            T* mine = slot + first;
+            for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
+          } else {
+            // slot 0 may be the send buffer of this piece or of an earlier send of the segment
+            if (!tree_sends_done(cursor_segment_, block)) return;
+            const T* mine = slot + first;
+            T* root = tree_grad_ + first;
+            if (me == 0)
+              for (std::size_t i = 0; i < count; ++i) root[i] = mine[i] + theirs[i];  // left + right
+            else
+              for (std::size_t i = 0; i < count; ++i) root[i] = theirs[i] + mine[i];  // left + right
+          }
+          ring_entries_.pop_front();
+          ++receives_consumed_;
+        }
+        cursor_piece_ = 0;
+        cursor_piece_sent_ = false;
+        break;
+      }
+    }
+    ++cursor_op_;
+  }
+}
+
+template <class T>
+void TrainerCore<T>::tree_pump() {
+  tree_post_receives();
+  exchange_->progress();
+  tree_advance(false);
+}
+
+template <class T>
+void TrainerCore<T>::tree_compute(std::size_t k) {
+  const LayerTiles& cut = plan_.layers[segments_[k].layer];
+  const bool serial = !plan_.weights_in_parallel || parallel_.threads() <= 1;
+  for (const TreeOp& op : tree_ops_) {
+    if (op.kind != TreeOp::Kind::sum) continue;
+    T* slot = tree_slot(op.slot);
+    const auto tile = [&](std::size_t t) {
+      const ParamTile& params = weight_tasks_[cut.first_task + t].params;
+      tile_tree_sum(cut.first_task + t, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
+    };
+    if (serial) {  // MPI is called from this thread only: pump between tiles
+      for (std::size_t t = 0; t < cut.tiles; ++t) {
+        tile(t);
+        if (tree_has_messages_) tree_pump();
+      }
+    } else {
+      parallel_.run(cut.tiles, tile);
+      if (tree_has_messages_) tree_pump();
+    }
+  }
+}
+
+template <class T>
+void TrainerCore<T>::tree_reduce(T* grad) {
+  tree_grad_ = grad;
+  if (!tree_has_messages_) {  // one rank: every layer's sum at once, over all tiles
+    if (tree_ops_.empty()) return;  // a rank without shards: the broadcast brings the sum
+    const TreeOp& op = tree_ops_.front();
+    weight_tasks_run([&](std::size_t task) {
+      const ParamTile& tile = weight_tasks_[task].params;
+      tile_tree_sum(task, op.lo, op.hi, grad + tile.weights_begin, grad + tile.bias_begin);
+    });
     return;
   }
-  if (hi - lo == 1 || hi <= st.first_shard || lo >= st.end_shard) return;
-  const std::size_t mid = shard_tree_split(lo, hi);
-  shard_tree_send(lo, mid, owner, grad);
-  shard_tree_send(mid, hi, owner, grad);
+  receives_posted_ = receives_consumed_ = segments_computed_ = 0;
+  ring_entries_.clear();  // left over only by a step that failed
+  sends_in_flight_.clear();
+  cursor_segment_ = cursor_op_ = cursor_piece_ = 0;
+  cursor_piece_sent_ = false;
+  tree_post_receives();
+  for (std::size_t k = 0; k < segments_.size(); ++k) {
+    tree_compute(k);
+    segments_computed_ = k + 1;
+    tree_advance(false);
+  }
+  tree_advance(true);
+  for (auto& [segment, request] : sends_in_flight_) exchange_->wait(request);
+  sends_in_flight_.clear();
+  if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
+    throw Error(ErrorKind::internal, "data-parallel training: the tree's receives did not all complete");
 }
 
 template <class T>
 double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std::size_t& correct) {
   ShardStep& st = shard_step_;
   const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
-  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   st.rows = rows;
   st.shards = blocks_.shards;
   st.first_shard = first_block_;
@@ -523,41 +764,12 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
     if (all_shard_stats_[(owner + 1) * shard_stats_.size() - 1] == 0.0) classes_agreed_ = false;
   check_finite(loss);
 
-  // phase 2: the shard gradients summed in the tree (rank 0 ends with the root), sent to all
+  // phase 2: the shard gradients summed in the tree layer by layer, last layer first (rank 0
+  // ends with the root), sent to all
   T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
+  tree_reduce(grad);
   const std::size_t mid = st.shards > 1 ? shard_tree_split(0, st.shards) : 0;
   const std::size_t right_rank = st.shards > 1 ? shard_rank(mid, st.shards, ranks) : 0;
-  if (right_rank == 0) {  // the root's children both start on rank 0 (or one rank, or one shard)
-    if (me == 0)
-      shard_tree_sum(0, st.shards, grad, 0);
-    else
-      shard_tree_send(0, st.shards, 0, grad);
-  } else {  // rank 0 and right_rank swap the root's children and both add them
-    if (me == 0) {
-      shard_tree_sum(0, mid, grad, 0);
-    } else if (me == right_rank) {
-      shard_tree_send(0, mid, 0, grad);  // its nodes inside the left child first: rank 0 waits for them
-      shard_tree_sum(mid, st.shards, grad, 0);
-    } else {
-      shard_tree_send(0, st.shards, 0, grad);
-    }
-    if (me == 0 || me == right_rank) {
-      const std::size_t size = mlp_.arena().size();
-      const std::size_t piece = exchange_piece_bytes / sizeof(T);
-      exchange_piece_.resize(std::min(size, piece));
-      const int peer = static_cast<int>(me == 0 ? right_rank : 0);
-      for (std::size_t first = 0; first < size; first += piece) {
-        const std::size_t count = std::min(piece, size - first);
-        T* mine = grad + first;
-        exchange_->send_receive(peer, static_cast<int>(mid), mine, exchange_piece_.data(), count * sizeof(T));
-        const T* theirs = exchange_piece_.data();
-        if (me == 0)
-          for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
-        else
-          for (std::size_t i = 0; i < count; ++i) mine[i] = theirs[i] + mine[i];  // left + right
-      }
-    }
-  }
   if (ranks > 2 || (right_rank == 0 && ranks > 1))
     exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
 
