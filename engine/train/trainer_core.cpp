@@ -501,18 +501,27 @@ void TrainerCore<T>::tree_plan_make() {
                                    [](const TreeOp& op) { return op.kind != TreeOp::Kind::sum; });
 
   // The segments, last layer first: a layer's packed weights and its biases lie in one range of
-  // the arena (nn/mlp.cpp: weights, then biases, each 64-byte aligned), up to the next layer's.
+  // the arena (nn/mlp.cpp: weights, then biases, each 64-byte aligned), up to the next layer's, so
+  // layers [a, b) are the range from layer a's weights to layer b's. A segment takes layers from
+  // the top until it holds the exchange's reduce_segment_bytes(); a small rest joins the segment above it.
   const std::vector<LayerSpec>& layers = mlp_.layers();
-  segments_.clear();
-  for (std::size_t l = layers.size(); l-- > 0;) {
-    const std::size_t begin = layers[l].weight_offset;
-    const std::size_t end = l + 1 < layers.size() ? layers[l + 1].weight_offset : mlp_.arena().size();
-    if (layers[l].bias_offset < begin || layers[l].bias_offset + layers[l].out > end)
+  const auto layer_begin = [&](std::size_t l) { return l < layers.size() ? layers[l].weight_offset : mlp_.arena().size(); };
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    if (layers[l].bias_offset < layer_begin(l) || layers[l].bias_offset + layers[l].out > layer_begin(l + 1))
       throw Error(ErrorKind::internal, "data-parallel training: layer " + std::to_string(l) +
                                            "'s parameters are not one range of the arena");
-    segments_.push_back({l, begin, end});
+  const std::size_t min_count = exchange_->reduce_segment_bytes() / sizeof(T);
+  segments_.clear();
+  for (std::size_t end_layer = layers.size(); end_layer > 0;) {
+    std::size_t first_layer = end_layer - 1;
+    while (first_layer > 0 && layer_begin(end_layer) - layer_begin(first_layer) < min_count) --first_layer;
+    if (first_layer > 0 || layer_begin(end_layer) - layer_begin(first_layer) >= min_count || segments_.empty())
+      segments_.push_back({first_layer, end_layer, layer_begin(first_layer), layer_begin(end_layer)});
+    else  // the bottom layers are too small on their own: they travel with the segment above
+      segments_.back() = {first_layer, segments_.back().end_layer, layer_begin(first_layer), segments_.back().end};
+    end_layer = first_layer;
   }
-  const std::size_t piece = std::max<std::size_t>(1, exchange_piece_bytes / sizeof(T));
+  const std::size_t piece = tree_piece_ = std::max<std::size_t>(1, exchange_->reduce_piece_bytes() / sizeof(T));
   receive_plan_.clear();
   for (std::size_t k = 0; k < segments_.size(); ++k)
     for (std::size_t o = 0; o < tree_ops_.size(); ++o) {
@@ -584,7 +593,7 @@ bool TrainerCore<T>::tree_sends_done(std::size_t k, bool block) {
 
 template <class T>
 void TrainerCore<T>::tree_advance(bool block) {
-  const std::size_t piece = std::max<std::size_t>(1, exchange_piece_bytes / sizeof(T));
+  const std::size_t piece = tree_piece_;
   const int me = exchange_->rank();
   while (cursor_segment_ < segments_computed_) {
     const Segment& seg = segments_[cursor_segment_];
@@ -659,23 +668,25 @@ void TrainerCore<T>::tree_pump() {
 
 template <class T>
 void TrainerCore<T>::tree_compute(std::size_t k) {
-  const LayerTiles& cut = plan_.layers[segments_[k].layer];
   const bool serial = !plan_.weights_in_parallel || parallel_.threads() <= 1;
-  for (const TreeOp& op : tree_ops_) {
-    if (op.kind != TreeOp::Kind::sum) continue;
-    T* slot = tree_slot(op.slot);
-    const auto tile = [&](std::size_t t) {
-      const ParamTile& params = weight_tasks_[cut.first_task + t].params;
-      tile_tree_sum(cut.first_task + t, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
-    };
-    if (serial) {  // MPI is called from this thread only: pump between tiles
-      for (std::size_t t = 0; t < cut.tiles; ++t) {
-        tile(t);
-        if (tree_has_messages_) tree_pump();
+  for (std::size_t l = segments_[k].end_layer; l-- > segments_[k].first_layer;) {
+    const LayerTiles& cut = plan_.layers[l];
+    for (const TreeOp& op : tree_ops_) {
+      if (op.kind != TreeOp::Kind::sum) continue;
+      T* slot = tree_slot(op.slot);
+      const auto tile = [&](std::size_t t) {
+        const ParamTile& params = weight_tasks_[cut.first_task + t].params;
+        tile_tree_sum(cut.first_task + t, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
+      };
+      if (serial) {  // MPI is called from this thread only: pump between tiles
+        for (std::size_t t = 0; t < cut.tiles; ++t) {
+          tile(t);
+          tree_pump();
+        }
+      } else {
+        parallel_.run(cut.tiles, tile);
+        tree_pump();
       }
-    } else {
-      parallel_.run(cut.tiles, tile);
-      if (tree_has_messages_) tree_pump();
     }
   }
 }

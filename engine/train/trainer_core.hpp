@@ -144,9 +144,10 @@ class TrainerCore {
     int peer = 0, tag = 0;
     std::size_t slot = 0, from_slot = 0;
   };
-  // A contiguous part of the arena that travels as a unit: one layer's weights and biases.
+  // A contiguous part of the arena that travels as a unit: the weights and biases of layers
+  // [first_layer, end_layer), at least the exchange's reduce_segment_bytes() unless the whole arena is smaller.
   struct Segment {
-    std::size_t layer, begin, end;
+    std::size_t first_layer, end_layer, begin, end;
   };
   // One received piece of the step, in the order the tree consumes them: its segment, its
   // operation (index in tree_ops_) and its elements.
@@ -160,7 +161,8 @@ class TrainerCore {
   T* tree_slot(std::size_t slot);
   // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
   void tree_reduce(T* grad);
-  // The sum operations of segment k: its layer's tiles (pump() between tiles on one thread).
+  // The sum operations of segment k: its layers' tiles, last layer first (tree_pump between
+  // tiles on one thread, between sums on several).
   void tree_compute(std::size_t k);
   // Moves the exchange along: posts the receives that fit, lets the transport progress, and
   // finishes what has arrived (tree_advance(false)).
@@ -227,6 +229,7 @@ class TrainerCore {
   std::vector<AlignedVector<T>> tree_slots_;         // slots 1, 2, …: arena-sized
   std::vector<Segment> segments_;                    // the arena's layers, last layer first
   std::vector<ReceivePiece> receive_plan_;           // every received piece of a step, in order
+  std::size_t tree_piece_ = 1;                       // elements per piece (reduce_piece_bytes)
   // The receive ring: received pieces wait here until their operation adds them, first in first
   // out; ring_entries_ are the posted, unconsumed ones (request, offset into receive_ring_).
   AlignedVector<T> receive_ring_;
@@ -255,9 +258,5 @@ class TrainerCore {
 // so the validation loss is summed in the same order for every thread count.
 constexpr std::size_t validation_chunk_rows = 64;
 constexpr std::size_t validation_pass_rows = 256;
-
-// Partial sums of the gradient travel between ranks in pieces of at most this many bytes (a
-// layer's part of the arena cut into pieces), each added to the receiver's sum as it arrives.
-constexpr std::size_t exchange_piece_bytes = std::size_t{4} << 20;
 
 }  // namespace bpnn
