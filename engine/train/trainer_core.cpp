@@ -399,11 +399,12 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
 // The shard tree of a data-parallel step, pipelined layer by layer.
 //
 // Backward produces the weight gradients last layer first, so phase 2 walks the arena's segments
-// (one per layer) in that order: segment k's sums are computed (tree_compute), then its messages
-// are started without blocking, and while they travel segment k + 1's sums are computed; between
-// tiles (on one thread) or between sums (on several) tree_pump posts receives, lets MPI progress
-// and finishes what has arrived. On a real network this hides the transfer of layers L..2 behind
-// the gradient of layers L−1..1; only the last layer computed (the first) waits in the open.
+// (a layer each; layers under reduce_segment_bytes join the ones below) in that order: segment
+// k's sums are computed (tree_compute), then its messages are started without blocking, and
+// while they travel segment k + 1's sums are computed; between tiles (on one thread) or between
+// sums (on several) tree_pump posts receives, lets MPI progress and finishes what has arrived.
+// On a real network this hides the transfer of layers L..2 behind the gradient of layers
+// L−1..1; only the last segment computed (layer 1's) travels in the open.
 //
 // The bits cannot change: every element of the gradient belongs to exactly one segment, and
 // within a segment each element goes through the same operations in the same order as in one
@@ -412,14 +413,16 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
 // sums of a segment may all run before its message operations because a sum writes only its own
 // slot, fresh, and is the first operation on that slot.
 //
-// Memory beyond the gradient: the receive ring (receive_ring_, the arena's size: each rank's
-// gradient memory is the gradient plus the ring, 2x the parameter bytes) and, only on a rank
-// whose range spans a right child's first shard or that sends more than one node, one arena-sized
-// slot per such node (as the blocking tree had). The ring holds received pieces first in first
-// out; a receive is posted only when its piece fits, so a rank never receives more than the ring
-// ahead of what it has added. A send's buffer (a slot's segment) is not written until the send
-// has completed: slots are written once per step by their sum, swap writes slot 0 only after the
-// segment's sends have completed, and every send is complete before the broadcast and the update.
+// Memory beyond the gradient (slot 0): on a rank that finishes a right child or sends more than
+// one node, one arena-sized slot per such node (for S = 4 and P ≤ 4 no rank has one; for S = 10
+// and P = 2 rank 0 has one and rank 1 two), and the receive ring, which takes what is left of 2x
+// the parameter bytes, at least one piece: a rank without slots keeps its gradient memory within
+// 2x. Received pieces wait in the ring first in first out; a receive is posted only when its piece
+// fits, so a rank never receives more than the ring ahead of what it has added, and the oldest
+// receive always fits once everything before it has been added. A send's buffer (a slot's
+// segment) is not written until the send has completed: a slot is written once per step by its
+// sum, before the send; swap writes a piece of slot 0 only after the sends from it completed; and
+// every send is complete before the broadcast and the update.
 
 template <class T>
 std::size_t TrainerCore<T>::tree_slot_new() {
@@ -530,7 +533,11 @@ void TrainerCore<T>::tree_plan_make() {
       for (std::size_t first = segments_[k].begin; first < segments_[k].end; first += piece)
         receive_plan_.push_back({k, o, first, std::min(piece, segments_[k].end - first)});
     }
-  receive_ring_.assign(receive_plan_.empty() ? 0 : mlp_.arena().size(), T(0));
+  // The ring: what is left of 2x the parameters after the gradient and the other slots, at least
+  // one piece.
+  const std::size_t size = mlp_.arena().size(), extra = tree_slots_.size() * size;
+  receive_ring_.assign(receive_plan_.empty() ? 0 : std::max(std::min(piece, size), size > extra ? size - extra : 0),
+                       T(0));
 }
 
 template <class T>
@@ -571,22 +578,19 @@ bool TrainerCore<T>::tree_receive_ready(bool block) {
 }
 
 template <class T>
-bool TrainerCore<T>::tree_sends_done(std::size_t k, bool block) {
+bool TrainerCore<T>::tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block) {
   bool done = true;
   for (std::size_t i = 0; i < sends_in_flight_.size();) {
-    auto& [segment, request] = sends_in_flight_[i];
-    if (segment == k) {
-      if (block)
-        exchange_->wait(request);
-      else if (!exchange_->test(request)) {
-        done = false;
-        ++i;
-        continue;
-      }
+    const SendInFlight& send = sends_in_flight_[i];
+    if (send.slot != slot || send.first >= first + count || first >= send.first + send.count) {
+      ++i;
+    } else if (block || exchange_->test(send.request)) {
+      if (block) exchange_->wait(send.request);
       sends_in_flight_.erase(sends_in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
-      continue;
+    } else {
+      done = false;
+      ++i;
     }
-    ++i;
   }
   return done;
 }
@@ -613,18 +617,20 @@ void TrainerCore<T>::tree_advance(bool block) {
         break;
       }
       case TreeOp::Kind::send:
-        for (std::size_t first = seg.begin; first < seg.end; first += piece)
-          sends_in_flight_.emplace_back(
-              cursor_segment_, exchange_->start_send(op.peer, op.tag, slot + first,
-                                                     std::min(piece, seg.end - first) * sizeof(T)));
+        for (std::size_t first = seg.begin; first < seg.end; first += piece) {
+          const std::size_t count = std::min(piece, seg.end - first);
+          sends_in_flight_.push_back(
+              {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
+        }
         break;
       case TreeOp::Kind::receive_add:
       case TreeOp::Kind::swap: {
         if (op.kind == TreeOp::Kind::swap && !cursor_piece_sent_) {  // slot's segment is final: all of it to the peer
-          for (std::size_t first = seg.begin; first < seg.end; first += piece)
-            sends_in_flight_.emplace_back(
-                cursor_segment_, exchange_->start_send(op.peer, op.tag, slot + first,
-                                                       std::min(piece, seg.end - first) * sizeof(T)));
+          for (std::size_t first = seg.begin; first < seg.end; first += piece) {
+            const std::size_t count = std::min(piece, seg.end - first);
+            sends_in_flight_.push_back(
+                {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
+          }
           cursor_piece_sent_ = true;
         }
         for (; seg.begin + cursor_piece_ < seg.end; cursor_piece_ += piece) {
@@ -638,8 +644,9 @@ void TrainerCore<T>::tree_advance(bool block) {
             T* mine = slot + first;
             for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
           } else {
-            // slot 0 may be the send buffer of this piece or of an earlier send of the segment
-            if (!tree_sends_done(cursor_segment_, block)) return;
+            // slot 0 may be the buffer of this piece's send or of an earlier one (only those:
+            // waiting for later pieces' sends would wait for receives the peer cannot yet post)
+            if (!tree_sends_done(0, first, count, block)) return;
             const T* mine = slot + first;
             T* root = tree_grad_ + first;
             if (me == 0)
@@ -715,7 +722,7 @@ void TrainerCore<T>::tree_reduce(T* grad) {
     tree_advance(false);
   }
   tree_advance(true);
-  for (auto& [segment, request] : sends_in_flight_) exchange_->wait(request);
+  for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
   sends_in_flight_.clear();
   if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
     throw Error(ErrorKind::internal, "data-parallel training: the tree's receives did not all complete");

@@ -172,8 +172,9 @@ class TrainerCore {
   // Runs the message operations of the computed segments in order; `block`: wait for messages
   // instead of stopping at the first that has not arrived.
   void tree_advance(bool block);
-  // Whether every send of segment k has completed (waits for them when `block`).
-  bool tree_sends_done(std::size_t k, bool block);
+  // Whether every send from elements [first, first + count) of `slot` has completed (waits for
+  // them when `block`).
+  bool tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block);
   // Whether the oldest posted receive has arrived (waits when `block`); posts it first if needed.
   bool tree_receive_ready(bool block);
 
@@ -241,12 +242,16 @@ class TrainerCore {
   std::deque<RingEntry> ring_entries_;
   // The step's progress: receives posted and consumed (indices into receive_plan_), segments
   // computed, the next operation to run (segment, op, piece; whether a swap's sends have started)
-  // and the sends in flight (segment, request).
+  // and the sends in flight.
   T* tree_grad_ = nullptr;
   std::size_t receives_posted_ = 0, receives_consumed_ = 0, segments_computed_ = 0;
   std::size_t cursor_segment_ = 0, cursor_op_ = 0, cursor_piece_ = 0;
   bool cursor_piece_sent_ = false;
-  std::vector<std::pair<std::size_t, GradientExchange::Request>> sends_in_flight_;
+  struct SendInFlight {
+    std::size_t slot, first, count;  // its buffer: elements [first, first + count) of the slot
+    GradientExchange::Request request;
+  };
+  std::vector<SendInFlight> sends_in_flight_;
   std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct; then the classes flag
   ShardBlocks blocks_;                       // the fixed blocks of the training rows
   std::size_t first_block_ = 0, end_block_ = 0;  // this rank's blocks (its shards of every step)
