@@ -202,6 +202,16 @@ void TrainerCore<T>::weight_tasks_run(Task&& task) {
 }
 
 template <class T>
+template <class Task>
+void TrainerCore<T>::weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task) {
+  if (plan_.weights_in_parallel) {
+    parallel_.run(end - first, [&](std::size_t i) { task(first + i); });
+  } else {
+    for (std::size_t t = first; t < end; ++t) task(t);
+  }
+}
+
+template <class T>
 void TrainerCore<T>::check_finite(double loss) const {
   if (!std::isfinite(loss))
     throw Error(ErrorKind::nonfinite,
@@ -675,23 +685,27 @@ void TrainerCore<T>::tree_pump() {
 
 template <class T>
 void TrainerCore<T>::tree_compute(std::size_t k) {
+  const Segment& seg = segments_[k];
+  const std::size_t first = plan_.layers[seg.first_layer].first_task;
+  const std::size_t end = plan_.layers[seg.end_layer - 1].first_task + plan_.layers[seg.end_layer - 1].tiles;
   const bool serial = !plan_.weights_in_parallel || parallel_.threads() <= 1;
-  for (std::size_t l = segments_[k].end_layer; l-- > segments_[k].first_layer;) {
-    const LayerTiles& cut = plan_.layers[l];
-    for (const TreeOp& op : tree_ops_) {
-      if (op.kind != TreeOp::Kind::sum) continue;
-      T* slot = tree_slot(op.slot);
-      const auto tile = [&](std::size_t t) {
-        const ParamTile& params = weight_tasks_[cut.first_task + t].params;
-        tile_tree_sum(cut.first_task + t, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
-      };
-      if (serial) {  // MPI is called from this thread only: pump between tiles
-        for (std::size_t t = 0; t < cut.tiles; ++t) {
-          tile(t);
-          tree_pump();
-        }
-      } else {
-        parallel_.run(cut.tiles, tile);
+  for (const TreeOp& op : tree_ops_) {
+    if (op.kind != TreeOp::Kind::sum) continue;
+    T* slot = tree_slot(op.slot);
+    const auto tile = [&](std::size_t task) {
+      const ParamTile& params = weight_tasks_[task].params;
+      tile_tree_sum(task, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
+    };
+    if (k == 0) {  // nothing in flight yet: no MPI call between tiles
+      weight_tasks_range_run(first, end, tile);
+    } else if (serial) {  // MPI is called from this thread only: pump between tiles, last layer first
+      for (std::size_t task = end; task-- > first;) {
+        tile(task);
+        tree_pump();
+      }
+    } else {  // a layer's tiles on the threads, then a pump
+      for (std::size_t l = seg.end_layer; l-- > seg.first_layer;) {
+        weight_tasks_range_run(plan_.layers[l].first_task, plan_.layers[l].first_task + plan_.layers[l].tiles, tile);
         tree_pump();
       }
     }

@@ -106,6 +106,9 @@ class TrainerCore {
   // Runs task(i) for every phase-2 task, on threads when the plan says so.
   template <class Task>
   void weight_tasks_run(Task&& task);
+  // Runs task(i) for the phase-2 tasks i in [first, end), on threads when the plan says so.
+  template <class Task>
+  void weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task);
   // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
   std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
                             std::size_t rows) const;
@@ -161,8 +164,8 @@ class TrainerCore {
   T* tree_slot(std::size_t slot);
   // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
   void tree_reduce(T* grad);
-  // The sum operations of segment k: its layers' tiles, last layer first (tree_pump between
-  // tiles on one thread, between sums on several).
+  // The sum operations of segment k: its layers' tiles, last layer first; after the first
+  // segment (messages in flight) tree_pump between tiles on one thread, between layers on several.
   void tree_compute(std::size_t k);
   // Moves the exchange along: posts the receives that fit, lets the transport progress, and
   // finishes what has arrived (tree_advance(false)).
