@@ -30,7 +30,8 @@ struct WaitTimer {
 
 }  // namespace
 
-MpiExchange::MpiExchange(MPI_Comm comm) : comm_(comm) {
+MpiExchange::MpiExchange(MPI_Comm comm, std::size_t piece_bytes, std::size_t segment_bytes)
+    : comm_(comm), piece_bytes_(piece_bytes), segment_bytes_(segment_bytes) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) throw Error(ErrorKind::argument, "bpnn_mpi: MPI is not initialised");

@@ -14,8 +14,13 @@ namespace bpnn {
 
 class MpiExchange final : public GradientExchange {
  public:
-  explicit MpiExchange(MPI_Comm comm);
+  // piece_bytes, segment_bytes: the reduction's message sizes (reduce_piece_bytes,
+  // reduce_segment_bytes); tests make them small to drive small networks through the pipeline.
+  explicit MpiExchange(MPI_Comm comm, std::size_t piece_bytes = exchange_piece_bytes,
+                       std::size_t segment_bytes = exchange_segment_bytes);
   int rank() const override { return rank_; }
+  std::size_t reduce_piece_bytes() const override { return piece_bytes_; }
+  std::size_t reduce_segment_bytes() const override { return segment_bytes_; }
   int ranks() const override { return ranks_; }
   void send(int to, int tag, const void* data, std::size_t bytes) override;
   void receive(int from, int tag, void* data, std::size_t bytes) override;
@@ -40,6 +45,7 @@ class MpiExchange final : public GradientExchange {
  private:
   MPI_Comm comm_;
   int rank_ = 0, ranks_ = 1;
+  std::size_t piece_bytes_, segment_bytes_;
   double wait_seconds_ = 0;
   // per live request: the MPI requests of its pieces; the free entries, for reuse
   std::vector<std::vector<MPI_Request>> requests_;
