@@ -36,38 +36,84 @@ using bpnn::shard_first_row;
 using bpnn::shard_rank;
 using bpnn::shard_tree_split;
 
+// A message in a mailbox: a copy (send, eager), or a started send's own buffer, read only when a
+// receive takes it (start_send, rendezvous as MPI's large messages: the sender's request completes
+// then, so a sender that wrote its buffer before waiting would ship the wrong bits).
+struct Message {
+  std::vector<char> copy;
+  const char* buffer = nullptr;
+  std::size_t bytes = 0;
+  std::shared_ptr<bool> delivered;  // start_send: set when a receive has taken it
+};
+
 // Mailboxes shared by the ranks of one in-process run.
 struct Post {
   std::mutex mutex;
   std::condition_variable arrived;
-  std::map<std::tuple<int, int, int>, std::deque<std::vector<char>>> boxes;  // (from, to, tag)
+  std::map<std::tuple<int, int, int>, std::deque<Message>> boxes;  // (from, to, tag)
 };
 
 class LoopbackExchange final : public bpnn::GradientExchange {
  public:
-  LoopbackExchange(Post& post, int rank, int ranks) : post_(post), rank_(rank), ranks_(ranks) {}
+  // piece_bytes, segment_bytes: the reduction's message sizes (reduce_piece_bytes,
+  // reduce_segment_bytes), the library's defaults unless given
+  LoopbackExchange(Post& post, int rank, int ranks, std::size_t piece_bytes = bpnn::exchange_piece_bytes,
+                   std::size_t segment_bytes = bpnn::exchange_segment_bytes)
+      : post_(post), rank_(rank), ranks_(ranks), piece_bytes_(piece_bytes), segment_bytes_(segment_bytes) {}
   int rank() const override { return rank_; }
+  std::size_t reduce_piece_bytes() const override { return piece_bytes_; }
+  std::size_t reduce_segment_bytes() const override { return segment_bytes_; }
   int ranks() const override { return ranks_; }
   void send(int to, int tag, const void* data, std::size_t bytes) override {
     const char* p = static_cast<const char*>(data);
     std::lock_guard lock(post_.mutex);
-    post_.boxes[{rank_, to, tag}].emplace_back(p, p + bytes);
+    post_.boxes[{rank_, to, tag}].push_back({std::vector<char>(p, p + bytes), nullptr, bytes, nullptr});
     post_.arrived.notify_all();
   }
   void receive(int from, int tag, void* data, std::size_t bytes) override {
-    std::unique_lock lock(post_.mutex);
-    auto& box = post_.boxes[{from, rank_, tag}];
-    // a deadlock fails the test (every waiting rank gives up) instead of hanging it
-    if (!post_.arrived.wait_for(lock, std::chrono::seconds(60), [&] { return !box.empty(); }))
-      throw std::runtime_error("loopback: rank " + std::to_string(rank_) + " waited 60 s for rank " +
-                               std::to_string(from) + " (tag " + std::to_string(tag) + "): a deadlock");
-    if (box.front().size() != bytes) throw std::logic_error("loopback: message size differs");
-    std::memcpy(data, box.front().data(), bytes);
-    box.pop_front();
+    wait(start_receive(from, tag, data, bytes));  // after the receives started before it
   }
   void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) override {
     send(peer, tag, out, bytes);  // mailboxes never block a send
     receive(peer, tag, in, bytes);
+  }
+  Request start_send(int to, int tag, const void* data, std::size_t bytes) override {
+    auto delivered = std::make_shared<bool>(false);
+    std::lock_guard lock(post_.mutex);
+    post_.boxes[{rank_, to, tag}].push_back({{}, static_cast<const char*>(data), bytes, delivered});
+    post_.arrived.notify_all();
+    requests_.push_back({true, to, tag, nullptr, bytes, delivered, false});
+    return requests_.size() - 1;
+  }
+  Request start_receive(int from, int tag, void* data, std::size_t bytes) override {
+    std::lock_guard lock(post_.mutex);
+    requests_.push_back({false, from, tag, static_cast<char*>(data), bytes, std::make_shared<bool>(false), false});
+    receiving_.push_back(requests_.size() - 1);
+    return requests_.size() - 1;
+  }
+  bool test(Request request) override {
+    std::lock_guard lock(post_.mutex);
+    deliver();
+    return spend_if_done(request);
+  }
+  void wait(Request request) override {
+    std::unique_lock lock(post_.mutex);
+    // a deadlock fails the test (every waiting rank gives up) instead of hanging it
+    const bool done = post_.arrived.wait_for(lock, std::chrono::seconds(60), [&] {
+      deliver();
+      return *requests_.at(request).done;
+    });
+    if (!done) {
+      const Pending& p = requests_[request];
+      throw std::runtime_error("loopback: rank " + std::to_string(rank_) + " waited 60 s to " +
+                               (p.is_send ? "send to" : "receive from") + " rank " + std::to_string(p.peer) +
+                               " (tag " + std::to_string(p.tag) + "): a deadlock");
+    }
+    spend_if_done(request);
+  }
+  void progress() override {
+    std::lock_guard lock(post_.mutex);
+    deliver();
   }
   void broadcast(void* data, std::size_t bytes, int root) override {
     if (rank_ == root) {
@@ -98,8 +144,46 @@ class LoopbackExchange final : public bpnn::GradientExchange {
   }
 
  private:
+  struct Pending {
+    bool is_send;
+    int peer, tag;
+    char* data;  // a receive's buffer
+    std::size_t bytes;
+    std::shared_ptr<bool> done;
+    bool spent;
+  };
+  // With the post's lock: the started receives take the messages that have arrived, in the order
+  // they were started (per sender and tag, messages match in order).
+  void deliver() {
+    for (std::size_t i = 0; i < receiving_.size();) {
+      Pending& p = requests_[receiving_[i]];
+      auto& box = post_.boxes[{p.peer, rank_, p.tag}];
+      if (box.empty()) {
+        ++i;
+        continue;
+      }
+      Message& m = box.front();
+      if (m.bytes != p.bytes) throw std::logic_error("loopback: message size differs");
+      std::memcpy(p.data, m.buffer != nullptr ? m.buffer : m.copy.data(), p.bytes);
+      if (m.delivered) *m.delivered = true;
+      box.pop_front();
+      *p.done = true;
+      receiving_.erase(receiving_.begin() + static_cast<std::ptrdiff_t>(i));
+      post_.arrived.notify_all();
+    }
+  }
+  bool spend_if_done(Request request) {
+    Pending& p = requests_.at(request);
+    if (p.spent) throw std::logic_error("loopback: a request spent twice");
+    if (*p.done) p.spent = true;
+    return *p.done;
+  }
+
   Post& post_;
   int rank_, ranks_;
+  std::size_t piece_bytes_, segment_bytes_;
+  std::vector<Pending> requests_;      // every request of this rank, by its number
+  std::vector<Request> receiving_;     // started receives not yet matched, in order
 };
 
 bpnn::Dataset class_data(std::size_t n) {
@@ -132,17 +216,19 @@ std::vector<double> params(const bpnn::Network& net) {
   return out;
 }
 
-// Runs per_rank(r, exchange) on `ranks` in-process ranks, a thread each, over one loopback post;
-// then rethrows the lowest rank's failure, if any.
+// Runs per_rank(r, exchange) on `ranks` in-process ranks, a thread each, over one loopback post
+// (with the reduction's message sizes given, else the library's); then rethrows the lowest rank's
+// failure, if any.
 template <class PerRank>
-void on_ranks(int ranks, PerRank&& per_rank) {
+void on_ranks(int ranks, PerRank&& per_rank, std::size_t piece_bytes = bpnn::exchange_piece_bytes,
+              std::size_t segment_bytes = bpnn::exchange_segment_bytes) {
   Post post;
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> failures(static_cast<std::size_t>(ranks));
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
       try {
-        LoopbackExchange exchange(post, r, ranks);
+        LoopbackExchange exchange(post, r, ranks, piece_bytes, segment_bytes);
         per_rank(r, exchange);
       } catch (...) {
         failures[static_cast<std::size_t>(r)] = std::current_exception();
@@ -239,6 +325,36 @@ std::vector<std::vector<double>> train_sharded(int ranks, bpnn::Precision precis
     }
   });
   return result;
+}
+
+// The reduction's message sizes of an in-process run.
+struct MessageSizes {
+  std::size_t piece_bytes = bpnn::exchange_piece_bytes, segment_bytes = bpnn::exchange_segment_bytes;
+};
+
+// Trains `sizes` (tanh hidden layers, softmax output) on `ranks` in-process ranks holding the whole
+// data, 2 epochs of batch 160 over 350 rows; rank 0's parameters (every rank's must be the same).
+std::vector<double> train_layers(int ranks, const std::vector<std::size_t>& sizes, bpnn::Precision precision,
+                                 bpnn::Optimizer optimizer, MessageSizes messages) {
+  const std::size_t rows = 350, batch = 160, epochs = 2;
+  const bpnn::Dataset data = class_data(rows);
+  std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
+  on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+    bpnn::NetworkConfig nc = sharded_net(precision);
+    nc.sizes = sizes;
+    bpnn::Network net(nc);
+    ShardedRun run;
+    run.epochs = epochs;
+    bpnn::TrainConfig tc = sharded_config(optimizer, run);
+    tc.batch = batch;
+    bpnn::Trainer trainer(net, tc, data);
+    bpnn::trainer_exchange_set(trainer, exchange);
+    trainer.run();
+    result[static_cast<std::size_t>(r)] = params(net);
+  }, messages.piece_bytes, messages.segment_bytes);
+  for (const std::vector<double>& p : result)
+    if (!bpnn_test::same_bits(p, result.front())) throw std::logic_error("the ranks' parameters differ");
+  return result.front();
 }
 
 }  // namespace
@@ -440,6 +556,30 @@ TEST_CASE("data-parallel training on 1 to 6 in-process ranks: the same bits on e
         for (const std::vector<double>& p : train_ranks(ranks, precision, optimizer)) {
           INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer));
           CHECK(bpnn_test::same_bits(p, one));
+        }
+    }
+}
+
+// The gradient is reduced segment by segment (layers of at least reduce_segment_bytes), last
+// layer first, in pieces of reduce_piece_bytes, with messages in flight while the next segment's
+// sum is computed (trainer_core.cpp, tree_reduce): a segment sent before it is summed, a piece
+// added to the wrong place or node, or a buffer reused before its message completed changes the
+// bits. Batch 160 gives 10 shards: under 3 ranks rank 1 sums a node whose right child ends on
+// rank 2 (a second buffer and an add), rank 2 sends one node and swaps another with rank 0; under
+// 4 ranks the root's right child starts on rank 3. Tiny pieces (16 f32) make rank 0's receives
+// outgrow its receive ring, so receives wait for room; segment sizes of 0 and 1 KB give every
+// layer its own segment, or join the small ones.
+TEST_CASE("data-parallel training reduces layers of different sizes in a pipeline: the same bits for 1 to 4 ranks",
+          "[exchange][train]") {
+  const std::vector<std::size_t> sizes = {5, 24, 9, 17, 3};
+  for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+    for (const bpnn::Optimizer optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam}) {
+      const std::vector<double> one = train_layers(1, sizes, precision, optimizer, {});
+      for (const MessageSizes messages : {MessageSizes{}, MessageSizes{64, 0}, MessageSizes{256, 1024}})
+        for (const int ranks : {2, 3, 4}) {
+          INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer) << ", pieces of "
+                     << messages.piece_bytes << " bytes, segments of " << messages.segment_bytes);
+          CHECK(bpnn_test::same_bits(train_layers(ranks, sizes, precision, optimizer, messages), one));
         }
     }
 }

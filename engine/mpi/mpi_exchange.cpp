@@ -30,7 +30,8 @@ struct WaitTimer {
 
 }  // namespace
 
-MpiExchange::MpiExchange(MPI_Comm comm) : comm_(comm) {
+MpiExchange::MpiExchange(MPI_Comm comm, std::size_t piece_bytes, std::size_t segment_bytes)
+    : comm_(comm), piece_bytes_(piece_bytes), segment_bytes_(segment_bytes) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) throw Error(ErrorKind::argument, "bpnn_mpi: MPI is not initialised");
@@ -73,6 +74,73 @@ void MpiExchange::send_receive(int peer, int tag, const void* out, void* in, std
     q += n;
     bytes -= n;
   } while (bytes > 0);
+}
+
+GradientExchange::Request MpiExchange::request_new() {
+  if (free_requests_.empty()) {
+    requests_.emplace_back();
+    return requests_.size() - 1;
+  }
+  const Request request = free_requests_.back();
+  free_requests_.pop_back();
+  return request;
+}
+
+void MpiExchange::request_free(Request request) {
+  requests_[request].clear();
+  free_requests_.push_back(request);
+}
+
+GradientExchange::Request MpiExchange::start_send(int to, int tag, const void* data, std::size_t bytes) {
+  WaitTimer timer(wait_seconds_);
+  const Request request = request_new();
+  std::vector<MPI_Request>& pieces = requests_[request];
+  const char* p = static_cast<const char*>(data);
+  do {
+    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
+    pieces.push_back(MPI_REQUEST_NULL);
+    check(MPI_Isend(p, static_cast<int>(n), MPI_BYTE, to, tag, comm_, &pieces.back()), "MPI_Isend");
+    p += n;
+    bytes -= n;
+  } while (bytes > 0);
+  return request;
+}
+
+GradientExchange::Request MpiExchange::start_receive(int from, int tag, void* data, std::size_t bytes) {
+  WaitTimer timer(wait_seconds_);
+  const Request request = request_new();
+  std::vector<MPI_Request>& pieces = requests_[request];
+  char* p = static_cast<char*>(data);
+  do {
+    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
+    pieces.push_back(MPI_REQUEST_NULL);
+    check(MPI_Irecv(p, static_cast<int>(n), MPI_BYTE, from, tag, comm_, &pieces.back()), "MPI_Irecv");
+    p += n;
+    bytes -= n;
+  } while (bytes > 0);
+  return request;
+}
+
+bool MpiExchange::test(Request request) {
+  WaitTimer timer(wait_seconds_);
+  std::vector<MPI_Request>& pieces = requests_.at(request);
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(pieces.size()), pieces.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+  if (done) request_free(request);
+  return done != 0;
+}
+
+void MpiExchange::wait(Request request) {
+  WaitTimer timer(wait_seconds_);
+  std::vector<MPI_Request>& pieces = requests_.at(request);
+  check(MPI_Waitall(static_cast<int>(pieces.size()), pieces.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  request_free(request);
+}
+
+void MpiExchange::progress() {
+  WaitTimer timer(wait_seconds_);
+  int flag = 0;
+  check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
 }
 
 void MpiExchange::broadcast(void* data, std::size_t bytes, int root) {

@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "train/gradient_exchange.hpp"
 
@@ -13,12 +14,24 @@ namespace bpnn {
 
 class MpiExchange final : public GradientExchange {
  public:
-  explicit MpiExchange(MPI_Comm comm);
+  // piece_bytes, segment_bytes: the reduction's message sizes (reduce_piece_bytes,
+  // reduce_segment_bytes); tests make them small to drive small networks through the pipeline.
+  explicit MpiExchange(MPI_Comm comm, std::size_t piece_bytes = exchange_piece_bytes,
+                       std::size_t segment_bytes = exchange_segment_bytes);
   int rank() const override { return rank_; }
+  std::size_t reduce_piece_bytes() const override { return piece_bytes_; }
+  std::size_t reduce_segment_bytes() const override { return segment_bytes_; }
   int ranks() const override { return ranks_; }
   void send(int to, int tag, const void* data, std::size_t bytes) override;
   void receive(int from, int tag, void* data, std::size_t bytes) override;
   void send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) override;
+  // MPI_Isend / MPI_Irecv in pieces of at most 1 GiB, MPI_Testall / MPI_Waitall over them;
+  // progress() is an MPI_Iprobe, which runs Open MPI's progress engine.
+  Request start_send(int to, int tag, const void* data, std::size_t bytes) override;
+  Request start_receive(int from, int tag, void* data, std::size_t bytes) override;
+  bool test(Request request) override;
+  void wait(Request request) override;
+  void progress() override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void all_gather(const void* mine, std::size_t bytes, void* all) override;
   int first_rank_with(bool flag) override;
@@ -32,7 +45,13 @@ class MpiExchange final : public GradientExchange {
  private:
   MPI_Comm comm_;
   int rank_ = 0, ranks_ = 1;
+  std::size_t piece_bytes_, segment_bytes_;
   double wait_seconds_ = 0;
+  // per live request: the MPI requests of its pieces; the free entries, for reuse
+  std::vector<std::vector<MPI_Request>> requests_;
+  std::vector<Request> free_requests_;
+  Request request_new();
+  void request_free(Request request);
 };
 
 }  // namespace bpnn

@@ -202,6 +202,16 @@ void TrainerCore<T>::weight_tasks_run(Task&& task) {
 }
 
 template <class T>
+template <class Task>
+void TrainerCore<T>::weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task) {
+  if (plan_.weights_in_parallel) {
+    parallel_.run(end - first, [&](std::size_t i) { task(first + i); });
+  } else {
+    for (std::size_t t = first; t < end; ++t) task(t);
+  }
+}
+
+template <class T>
 void TrainerCore<T>::check_finite(double loss) const {
   if (!std::isfinite(loss))
     throw Error(ErrorKind::nonfinite,
@@ -354,14 +364,7 @@ void TrainerCore<T>::set_exchange(GradientExchange& exchange) {
   const std::size_t slot = 2 * ((blocks_.shards + ranks - 1) / ranks) + 1;
   shard_stats_.assign(slot, 0.0);
   all_shard_stats_.assign(slot * ranks, 0.0);
-}
-
-template <class T>
-T* TrainerCore<T>::exchange_buffer(std::size_t depth) {
-  if (exchange_buffers_.size() <= depth) exchange_buffers_.resize(depth + 1);
-  AlignedVector<T>& buffer = exchange_buffers_[depth];
-  if (buffer.size() != mlp_.arena().size()) buffer.assign(mlp_.arena().size(), T(0));
-  return buffer.data();
+  tree_plan_make();
 }
 
 // One shard's gradient for one tile: the kernel's dW += δᵀ·a, dB += Σδ over the shard's rows.
@@ -403,76 +406,346 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
   mlp_.kernels().dense_backward_weights({n, layer.in, m}, delta, in, dw, db);
 }
 
+// The shard tree of a data-parallel step, pipelined layer by layer.
+//
+// Backward produces the weight gradients last layer first, so phase 2 walks the arena's segments
+// (a layer each; layers under reduce_segment_bytes join the ones below) in that order: segment
+// k's sums are computed (tree_compute), then its messages are started without blocking, and
+// while they travel segment k + 1's sums are computed; between tiles (on one thread) or between
+// sums (on several) tree_pump posts receives, lets MPI progress and finishes what has arrived.
+// On a real network this hides the transfer of layers L..2 behind the gradient of layers
+// L−1..1; only the last segment computed (layer 1's) travels in the open.
+//
+// The bits cannot change: every element of the gradient belongs to exactly one segment, and
+// within a segment each element goes through the same operations in the same order as in one
+// walk over the whole arena: its leaf sums (tile_tree_sum, the same kernels on the same rows),
+// then the receive_add/add/swap of the plan in the plan's order, each one `left + right`. The
+// sums of a segment may all run before its message operations because a sum writes only its own
+// slot, fresh, and is the first operation on that slot.
+//
+// Memory beyond the gradient (slot 0): on a rank that finishes a right child or sends more than
+// one node, one arena-sized slot per such node (for S = 4 and P ≤ 4 no rank has one; for S = 10
+// and P = 2 rank 0 has one and rank 1 two), and the receive ring, which takes what is left of 2x
+// the parameter bytes, at least one piece: a rank without slots keeps its gradient memory within
+// 2x. Received pieces wait in the ring first in first out; a receive is posted only when its piece
+// fits, so a rank never receives more than the ring ahead of what it has added, and the oldest
+// receive always fits once everything before it has been added. A send's buffer (a slot's
+// segment) is not written until the send has completed: a slot is written once per step by its
+// sum, before the send; swap writes a piece of slot 0 only after the sends from it completed; and
+// every send is complete before the broadcast and the update.
+
 template <class T>
-void TrainerCore<T>::local_tree_sum(std::size_t lo, std::size_t hi, T* grad) {
-  weight_tasks_run([&](std::size_t task) {
-    const ParamTile& tile = weight_tasks_[task].params;
-    tile_tree_sum(task, lo, hi, grad + tile.weights_begin, grad + tile.bias_begin);
-  });
+std::size_t TrainerCore<T>::tree_slot_new() {
+  tree_slots_.emplace_back(mlp_.arena().size(), T(0));
+  return tree_slots_.size();
 }
 
 template <class T>
-void TrainerCore<T>::shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth) {
-  const ShardStep& st = shard_step_;
-  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
+T* TrainerCore<T>::tree_slot(std::size_t slot) {
+  return slot == 0 ? tree_grad_ : tree_slots_[slot - 1].data();
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, std::size_t slot) {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
-  if (shard_rank(hi - 1, st.shards, ranks) == me) {
-    local_tree_sum(lo, hi, grad);
+  if (shard_rank(hi - 1, shards, ranks) == me) {
+    tree_ops_.push_back({TreeOp::Kind::sum, lo, hi, 0, 0, slot, 0});
     return;
   }
   const std::size_t mid = shard_tree_split(lo, hi);
-  shard_tree_sum(lo, mid, grad, depth);
-  const std::size_t owner = shard_rank(mid, st.shards, ranks);
-  if (owner != me) {  // the right child's sum from its rank, added piece by piece as it arrives
-    const std::size_t size = mlp_.arena().size();
-    const std::size_t piece = exchange_piece_bytes / sizeof(T);
-    exchange_piece_.resize(std::min(size, piece));
-    for (std::size_t first = 0; first < size; first += piece) {
-      const std::size_t count = std::min(piece, size - first);
-      exchange_->receive(static_cast<int>(owner), static_cast<int>(mid), exchange_piece_.data(), count * sizeof(T));
-      T* to = grad + first;
-      for (std::size_t i = 0; i < count; ++i) to[i] += exchange_piece_[i];
+  tree_plan_sum(lo, mid, slot);
+  const std::size_t owner = shard_rank(mid, shards, ranks);
+  if (owner != me) {  // the right child's sum from its rank
+    tree_ops_.push_back({TreeOp::Kind::receive_add, lo, hi, static_cast<int>(owner), static_cast<int>(mid), slot, 0});
+    return;
+  }
+  const std::size_t right = tree_slot_new();  // this rank's right child that another rank finishes
+  tree_plan_sum(mid, hi, right);
+  tree_ops_.push_back({TreeOp::Kind::add, lo, hi, 0, 0, slot, right});
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, bool& slot0_used) {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  const std::size_t owner = shard_rank(lo, shards, ranks);
+  if (owner == me) {  // a right child whose parent is summed on another rank: summed and sent
+    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
+    slot0_used = true;
+    tree_plan_sum(lo, hi, slot);
+    tree_ops_.push_back({TreeOp::Kind::send, lo, hi, static_cast<int>(parent_rank), static_cast<int>(lo), slot, 0});
+    return;
+  }
+  if (hi - lo == 1 || hi <= first_block_ || lo >= end_block_) return;
+  const std::size_t mid = shard_tree_split(lo, hi);
+  tree_plan_send(lo, mid, owner, slot0_used);
+  tree_plan_send(mid, hi, owner, slot0_used);
+}
+
+template <class T>
+void TrainerCore<T>::tree_plan_make() {
+  const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
+  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
+  tree_ops_.clear();
+  tree_slots_.clear();
+  // The root: summed on rank 0, or its children swapped between rank 0 and the rank holding the
+  // right child's first shard, which both add them (then rank 0 broadcasts when more ranks wait).
+  const std::size_t mid = shards > 1 ? shard_tree_split(0, shards) : 0;
+  const std::size_t right_rank = shards > 1 ? shard_rank(mid, shards, ranks) : 0;
+  bool slot0_used = false;
+  if (right_rank == 0) {
+    if (me == 0)
+      tree_plan_sum(0, shards, 0);
+    else
+      tree_plan_send(0, shards, 0, slot0_used);
+  } else if (me == 0) {
+    tree_plan_sum(0, mid, 0);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, static_cast<int>(right_rank), static_cast<int>(mid), 0, 0});
+  } else if (me == right_rank) {
+    tree_plan_send(0, mid, 0, slot0_used);  // its nodes inside the left child first: rank 0 waits for them
+    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
+    tree_plan_sum(mid, shards, slot);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, 0, static_cast<int>(mid), slot, 0});
+  } else {
+    tree_plan_send(0, shards, 0, slot0_used);
+  }
+  tree_has_messages_ = std::any_of(tree_ops_.begin(), tree_ops_.end(),
+                                   [](const TreeOp& op) { return op.kind != TreeOp::Kind::sum; });
+
+  // The segments, last layer first: a layer's packed weights and its biases lie in one range of
+  // the arena (nn/mlp.cpp: weights, then biases, each 64-byte aligned), up to the next layer's, so
+  // layers [a, b) are the range from layer a's weights to layer b's. A segment takes layers from
+  // the top until it holds the exchange's reduce_segment_bytes(); a small rest joins the segment above it.
+  const std::vector<LayerSpec>& layers = mlp_.layers();
+  const auto layer_begin = [&](std::size_t l) { return l < layers.size() ? layers[l].weight_offset : mlp_.arena().size(); };
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    if (layers[l].bias_offset < layer_begin(l) || layers[l].bias_offset + layers[l].out > layer_begin(l + 1))
+      throw Error(ErrorKind::internal, "data-parallel training: layer " + std::to_string(l) +
+                                           "'s parameters are not one range of the arena");
+  const std::size_t min_count = exchange_->reduce_segment_bytes() / sizeof(T);
+  segments_.clear();
+  for (std::size_t end_layer = layers.size(); end_layer > 0;) {
+    std::size_t first_layer = end_layer - 1;
+    while (first_layer > 0 && layer_begin(end_layer) - layer_begin(first_layer) < min_count) --first_layer;
+    if (first_layer > 0 || layer_begin(end_layer) - layer_begin(first_layer) >= min_count || segments_.empty())
+      segments_.push_back({first_layer, end_layer, layer_begin(first_layer), layer_begin(end_layer)});
+    else  // the bottom layers are too small on their own: they travel with the segment above
+      segments_.back() = {first_layer, segments_.back().end_layer, layer_begin(first_layer), segments_.back().end};
+    end_layer = first_layer;
+  }
+  const std::size_t piece = tree_piece_ = std::max<std::size_t>(1, exchange_->reduce_piece_bytes() / sizeof(T));
+  receive_plan_.clear();
+  for (std::size_t k = 0; k < segments_.size(); ++k)
+    for (std::size_t o = 0; o < tree_ops_.size(); ++o) {
+      const auto kind = tree_ops_[o].kind;
+      if (kind != TreeOp::Kind::receive_add && kind != TreeOp::Kind::swap) continue;
+      for (std::size_t first = segments_[k].begin; first < segments_[k].end; first += piece)
+        receive_plan_.push_back({k, o, first, std::min(piece, segments_[k].end - first)});
     }
-    return;
-  }
-  T* right = exchange_buffer(depth);  // this rank's right child that another rank finishes
-  shard_tree_sum(mid, hi, right, depth + 1);
-  weight_tasks_run([&](std::size_t task) {
-    const ParamTile& tile = weight_tasks_[task].params;
-    for (std::size_t i = 0; i < tile.weights_count; ++i)
-      grad[tile.weights_begin + i] += right[tile.weights_begin + i];
-    for (std::size_t i = 0; i < tile.bias_count; ++i)
-      grad[tile.bias_begin + i] += right[tile.bias_begin + i];
-  });
+  // The ring: what is left of 2x the parameters after the gradient and the other slots, at least
+  // one piece.
+  const std::size_t size = mlp_.arena().size(), extra = tree_slots_.size() * size;
+  receive_ring_.assign(receive_plan_.empty() ? 0 : std::max(std::min(piece, size), size > extra ? size - extra : 0),
+                       T(0));
 }
 
 template <class T>
-void TrainerCore<T>::shard_tree_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, T* grad) {
-  const ShardStep& st = shard_step_;
-  const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
-  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
-  const std::size_t owner = shard_rank(lo, st.shards, ranks);
-  if (owner == me) {  // a right child whose parent is summed on another rank: summed into grad,
-                      // free until the broadcast, and sent in the pieces the receiver adds
-    shard_tree_sum(lo, hi, grad, 0);
-    const std::size_t size = mlp_.arena().size();
-    const std::size_t piece = exchange_piece_bytes / sizeof(T);
-    for (std::size_t first = 0; first < size; first += piece)
-      exchange_->send(static_cast<int>(parent_rank), static_cast<int>(lo), grad + first,
-                      std::min(piece, size - first) * sizeof(T));
+void TrainerCore<T>::tree_post_receives() {
+  const std::size_t capacity = receive_ring_.size();
+  while (receives_posted_ < receive_plan_.size()) {
+    const ReceivePiece& next = receive_plan_[receives_posted_];
+    std::size_t at = 0;  // where the piece fits, first in first out, or capacity when it does not
+    if (!ring_entries_.empty()) {
+      const std::size_t head = ring_entries_.back().offset + receive_plan_[receives_posted_ - 1].count;
+      const std::size_t tail = ring_entries_.front().offset;
+      if (head > tail)  // [tail, head) in use: after it, or else wrapped to the start
+        at = head + next.count <= capacity ? head : (next.count <= tail ? 0 : capacity);
+      else  // wrapped: [tail, capacity) and [0, head) in use
+        at = head + next.count <= tail ? head : capacity;
+    }
+    if (at == capacity) return;
+    const TreeOp& op = tree_ops_[next.op];
+    ring_entries_.push_back({exchange_->start_receive(op.peer, op.tag, receive_ring_.data() + at,
+                                                      next.count * sizeof(T)),
+                             at});
+    ++receives_posted_;
+  }
+}
+
+template <class T>
+bool TrainerCore<T>::tree_receive_ready(bool block) {
+  if (receives_consumed_ == receives_posted_) tree_post_receives();  // the ring is empty: it fits
+  if (ring_entries_.empty()) throw Error(ErrorKind::internal, "data-parallel training: a receive was not posted");
+  RingEntry& entry = ring_entries_.front();
+  if (entry.arrived) return true;
+  if (block)
+    exchange_->wait(entry.request);
+  else if (!exchange_->test(entry.request))
+    return false;
+  entry.arrived = true;
+  return true;
+}
+
+template <class T>
+bool TrainerCore<T>::tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block) {
+  bool done = true;
+  for (std::size_t i = 0; i < sends_in_flight_.size();) {
+    const SendInFlight& send = sends_in_flight_[i];
+    if (send.slot != slot || send.first >= first + count || first >= send.first + send.count) {
+      ++i;
+    } else if (block || exchange_->test(send.request)) {
+      if (block) exchange_->wait(send.request);
+      sends_in_flight_.erase(sends_in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      done = false;
+      ++i;
+    }
+  }
+  return done;
+}
+
+template <class T>
+void TrainerCore<T>::tree_advance(bool block) {
+  const std::size_t piece = tree_piece_;
+  const int me = exchange_->rank();
+  while (cursor_segment_ < segments_computed_) {
+    const Segment& seg = segments_[cursor_segment_];
+    if (cursor_op_ == tree_ops_.size()) {
+      ++cursor_segment_;
+      cursor_op_ = 0;
+      continue;
+    }
+    const TreeOp& op = tree_ops_[cursor_op_];
+    T* slot = tree_slot(op.slot);
+    switch (op.kind) {
+      case TreeOp::Kind::sum:  // done by tree_compute
+        break;
+      case TreeOp::Kind::add: {  // left + right, both here
+        const T* right = tree_slot(op.from_slot);
+        for (std::size_t i = seg.begin; i < seg.end; ++i) slot[i] = slot[i] + right[i];
+        break;
+      }
+      case TreeOp::Kind::send:
+        for (std::size_t first = seg.begin; first < seg.end; first += piece) {
+          const std::size_t count = std::min(piece, seg.end - first);
+          sends_in_flight_.push_back(
+              {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
+        }
+        break;
+      case TreeOp::Kind::receive_add:
+      case TreeOp::Kind::swap: {
+        if (op.kind == TreeOp::Kind::swap && !cursor_piece_sent_) {  // slot's segment is final: all of it to the peer
+          for (std::size_t first = seg.begin; first < seg.end; first += piece) {
+            const std::size_t count = std::min(piece, seg.end - first);
+            sends_in_flight_.push_back(
+                {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
+          }
+          cursor_piece_sent_ = true;
+        }
+        for (; seg.begin + cursor_piece_ < seg.end; cursor_piece_ += piece) {
+          const std::size_t first = seg.begin + cursor_piece_, count = std::min(piece, seg.end - first);
+          const ReceivePiece& expected = receive_plan_[receives_consumed_];
+          if (expected.segment != cursor_segment_ || expected.op != cursor_op_ || expected.first != first)
+            throw Error(ErrorKind::internal, "data-parallel training: the tree's receives are out of order");
+          if (!tree_receive_ready(block)) return;
+          const T* theirs = receive_ring_.data() + ring_entries_.front().offset;
+          if (op.kind == TreeOp::Kind::receive_add) {
+            T* mine = slot + first;
+            for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
+          } else {
+            // slot 0 may be the buffer of this piece's send or of an earlier one (only those:
+            // waiting for later pieces' sends would wait for receives the peer cannot yet post)
+            if (!tree_sends_done(0, first, count, block)) return;
+            const T* mine = slot + first;
+            T* root = tree_grad_ + first;
+            if (me == 0)
+              for (std::size_t i = 0; i < count; ++i) root[i] = mine[i] + theirs[i];  // left + right
+            else
+              for (std::size_t i = 0; i < count; ++i) root[i] = theirs[i] + mine[i];  // left + right
+          }
+          ring_entries_.pop_front();
+          ++receives_consumed_;
+        }
+        cursor_piece_ = 0;
+        cursor_piece_sent_ = false;
+        break;
+      }
+    }
+    ++cursor_op_;
+  }
+}
+
+template <class T>
+void TrainerCore<T>::tree_pump() {
+  tree_post_receives();
+  exchange_->progress();
+  tree_advance(false);
+}
+
+template <class T>
+void TrainerCore<T>::tree_compute(std::size_t k) {
+  const Segment& seg = segments_[k];
+  const std::size_t first = plan_.layers[seg.first_layer].first_task;
+  const std::size_t end = plan_.layers[seg.end_layer - 1].first_task + plan_.layers[seg.end_layer - 1].tiles;
+  const bool serial = !plan_.weights_in_parallel || parallel_.threads() <= 1;
+  for (const TreeOp& op : tree_ops_) {
+    if (op.kind != TreeOp::Kind::sum) continue;
+    T* slot = tree_slot(op.slot);
+    const auto tile = [&](std::size_t task) {
+      const ParamTile& params = weight_tasks_[task].params;
+      tile_tree_sum(task, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
+    };
+    if (k == 0) {  // nothing in flight yet: no MPI call between tiles
+      weight_tasks_range_run(first, end, tile);
+    } else if (serial) {  // MPI is called from this thread only: pump between tiles, last layer first
+      for (std::size_t task = end; task-- > first;) {
+        tile(task);
+        tree_pump();
+      }
+    } else {  // a layer's tiles on the threads, then a pump
+      for (std::size_t l = seg.end_layer; l-- > seg.first_layer;) {
+        weight_tasks_range_run(plan_.layers[l].first_task, plan_.layers[l].first_task + plan_.layers[l].tiles, tile);
+        tree_pump();
+      }
+    }
+  }
+}
+
+template <class T>
+void TrainerCore<T>::tree_reduce(T* grad) {
+  tree_grad_ = grad;
+  if (!tree_has_messages_) {  // one rank: every layer's sum at once, over all tiles
+    if (tree_ops_.empty()) return;  // a rank without shards: the broadcast brings the sum
+    const TreeOp& op = tree_ops_.front();
+    weight_tasks_run([&](std::size_t task) {
+      const ParamTile& tile = weight_tasks_[task].params;
+      tile_tree_sum(task, op.lo, op.hi, grad + tile.weights_begin, grad + tile.bias_begin);
+    });
     return;
   }
-  if (hi - lo == 1 || hi <= st.first_shard || lo >= st.end_shard) return;
-  const std::size_t mid = shard_tree_split(lo, hi);
-  shard_tree_send(lo, mid, owner, grad);
-  shard_tree_send(mid, hi, owner, grad);
+  receives_posted_ = receives_consumed_ = segments_computed_ = 0;
+  ring_entries_.clear();  // left over only by a step that failed
+  sends_in_flight_.clear();
+  cursor_segment_ = cursor_op_ = cursor_piece_ = 0;
+  cursor_piece_sent_ = false;
+  tree_post_receives();
+  for (std::size_t k = 0; k < segments_.size(); ++k) {
+    tree_compute(k);
+    segments_computed_ = k + 1;
+    tree_advance(false);
+  }
+  tree_advance(true);
+  for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
+  sends_in_flight_.clear();
+  if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
+    throw Error(ErrorKind::internal, "data-parallel training: the tree's receives did not all complete");
 }
 
 template <class T>
 double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std::size_t& correct) {
   ShardStep& st = shard_step_;
   const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
-  const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   st.rows = rows;
   st.shards = blocks_.shards;
   st.first_shard = first_block_;
@@ -523,41 +796,12 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
     if (all_shard_stats_[(owner + 1) * shard_stats_.size() - 1] == 0.0) classes_agreed_ = false;
   check_finite(loss);
 
-  // phase 2: the shard gradients summed in the tree (rank 0 ends with the root), sent to all
+  // phase 2: the shard gradients summed in the tree layer by layer, last layer first (rank 0
+  // ends with the root), sent to all
   T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
+  tree_reduce(grad);
   const std::size_t mid = st.shards > 1 ? shard_tree_split(0, st.shards) : 0;
   const std::size_t right_rank = st.shards > 1 ? shard_rank(mid, st.shards, ranks) : 0;
-  if (right_rank == 0) {  // the root's children both start on rank 0 (or one rank, or one shard)
-    if (me == 0)
-      shard_tree_sum(0, st.shards, grad, 0);
-    else
-      shard_tree_send(0, st.shards, 0, grad);
-  } else {  // rank 0 and right_rank swap the root's children and both add them
-    if (me == 0) {
-      shard_tree_sum(0, mid, grad, 0);
-    } else if (me == right_rank) {
-      shard_tree_send(0, mid, 0, grad);  // its nodes inside the left child first: rank 0 waits for them
-      shard_tree_sum(mid, st.shards, grad, 0);
-    } else {
-      shard_tree_send(0, st.shards, 0, grad);
-    }
-    if (me == 0 || me == right_rank) {
-      const std::size_t size = mlp_.arena().size();
-      const std::size_t piece = exchange_piece_bytes / sizeof(T);
-      exchange_piece_.resize(std::min(size, piece));
-      const int peer = static_cast<int>(me == 0 ? right_rank : 0);
-      for (std::size_t first = 0; first < size; first += piece) {
-        const std::size_t count = std::min(piece, size - first);
-        T* mine = grad + first;
-        exchange_->send_receive(peer, static_cast<int>(mid), mine, exchange_piece_.data(), count * sizeof(T));
-        const T* theirs = exchange_piece_.data();
-        if (me == 0)
-          for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
-        else
-          for (std::size_t i = 0; i < count; ++i) mine[i] = theirs[i] + mine[i];  // left + right
-      }
-    }
-  }
   if (ranks > 2 || (right_rank == 0 && ranks > 1))
     exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
 

@@ -2,6 +2,8 @@
 // The training loop in one precision: epochs of shuffled (or file-order) batches, each a forward
 // pass, the loss, a backward pass and the optimizer's step. Buffers are allocated once, here.
 #include <cstddef>
+#include <deque>
+#include <utility>
 #include <vector>
 
 #include "bpnn/train.hpp"
@@ -104,6 +106,9 @@ class TrainerCore {
   // Runs task(i) for every phase-2 task, on threads when the plan says so.
   template <class Task>
   void weight_tasks_run(Task&& task);
+  // Runs task(i) for the phase-2 tasks i in [first, end), on threads when the plan says so.
+  template <class Task>
+  void weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task);
   // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
   std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
                             std::size_t rows) const;
@@ -120,19 +125,61 @@ class TrainerCore {
 
   // The data-parallel step (set_exchange) over rows [first, first + rows) of the epoch's order:
   // this rank's shards through phase 1, the loss of every shard gathered and summed in shard
-  // order, the gradient summed in the shard tree, then the update on every rank.
-  // Step `step` of the epoch takes shard s's rows from block s, at its position step·share.
+  // order, the gradient summed in the shard tree layer by layer (tree_reduce), then the update on
+  // every rank. Step `step` of the epoch takes shard s's rows from block s, at its position
+  // step·share.
   double distributed_step(std::size_t step, std::size_t rows, std::size_t& correct);
-  // The sum of shards [lo, hi) (this rank holds shard lo) into grad, in the arena's layout;
-  // depth: the nesting, which picks the buffer for a right child's sum.
-  void shard_tree_sum(std::size_t lo, std::size_t hi, T* grad, std::size_t depth);
-  // The sum of shards [lo, hi), all held by this rank, into grad, tile by tile on the threads.
-  void local_tree_sum(std::size_t lo, std::size_t hi, T* grad);
   // One tile's sum over shards [lo, hi) into dw, db (the tile's weights and biases).
   void tile_tree_sum(std::size_t task, std::size_t lo, std::size_t hi, T* dw, T* db);
-  // Walks the tree, sending every node this rank sums for another rank (summed in grad first).
-  void shard_tree_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, T* grad);
-  T* exchange_buffer(std::size_t depth);
+
+  // The shard tree as this rank takes part in it, planned once (set_exchange: the cut and the
+  // ranks never change) as a list of operations, each applied to every segment of the arena:
+  //   sum          shards [lo, hi), all held here, into `slot` (the only write before the others)
+  //   receive_add  slot += the sum another rank sends (the right child: left + right)
+  //   add          slot += from_slot (a right child summed here too)
+  //   send         slot's sum to the parent node's rank
+  //   swap         the root's children: slot to `peer`, and slot 0 = left + right on both ranks
+  // Slot 0 is the gradient; other slots are tree_slots_[slot − 1] (a rank whose range spans a
+  // right child's first shard, or that sends several nodes).
+  struct TreeOp {
+    enum class Kind { sum, receive_add, add, send, swap } kind;
+    std::size_t lo = 0, hi = 0;
+    int peer = 0, tag = 0;
+    std::size_t slot = 0, from_slot = 0;
+  };
+  // A contiguous part of the arena that travels as a unit: the weights and biases of layers
+  // [first_layer, end_layer), at least the exchange's reduce_segment_bytes() unless the whole arena is smaller.
+  struct Segment {
+    std::size_t first_layer, end_layer, begin, end;
+  };
+  // One received piece of the step, in the order the tree consumes them: its segment, its
+  // operation (index in tree_ops_) and its elements.
+  struct ReceivePiece {
+    std::size_t segment, op, first, count;
+  };
+  void tree_plan_make();
+  void tree_plan_sum(std::size_t lo, std::size_t hi, std::size_t slot);
+  void tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, bool& slot0_used);
+  std::size_t tree_slot_new();
+  T* tree_slot(std::size_t slot);
+  // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
+  void tree_reduce(T* grad);
+  // The sum operations of segment k: its layers' tiles, last layer first; after the first
+  // segment (messages in flight) tree_pump between tiles on one thread, between layers on several.
+  void tree_compute(std::size_t k);
+  // Moves the exchange along: posts the receives that fit, lets the transport progress, and
+  // finishes what has arrived (tree_advance(false)).
+  void tree_pump();
+  // Posts receives in consumption order while the receive ring has room.
+  void tree_post_receives();
+  // Runs the message operations of the computed segments in order; `block`: wait for messages
+  // instead of stopping at the first that has not arrived.
+  void tree_advance(bool block);
+  // Whether every send from elements [first, first + count) of `slot` has completed (waits for
+  // them when `block`).
+  bool tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block);
+  // Whether the oldest posted receive has arrived (waits when `block`); posts it first if needed.
+  bool tree_receive_ready(bool block);
 
   Mlp<T>& mlp_;
   TrainConfig config_;
@@ -181,8 +228,33 @@ class TrainerCore {
     std::size_t first_shard = 0, end_shard = 0, first_row = 0;  // this rank's part
   } shard_step_;
   AlignedVector<T> summed_;                          // the summed gradient when in-place SGD keeps none
-  std::vector<AlignedVector<T>> exchange_buffers_;   // right children's sums, by nesting depth
-  AlignedVector<T> exchange_piece_;                  // one received piece of a partial sum
+  std::vector<TreeOp> tree_ops_;                     // this rank's part of the tree
+  bool tree_has_messages_ = false;                   // any operation but sum (ranks > 1)
+  std::vector<AlignedVector<T>> tree_slots_;         // slots 1, 2, …: arena-sized
+  std::vector<Segment> segments_;                    // the arena's layers, last layer first
+  std::vector<ReceivePiece> receive_plan_;           // every received piece of a step, in order
+  std::size_t tree_piece_ = 1;                       // elements per piece (reduce_piece_bytes)
+  // The receive ring: received pieces wait here until their operation adds them, first in first
+  // out; ring_entries_ are the posted, unconsumed ones (request, offset into receive_ring_).
+  AlignedVector<T> receive_ring_;
+  struct RingEntry {
+    GradientExchange::Request request;
+    std::size_t offset;
+    bool arrived = false;  // the request is spent
+  };
+  std::deque<RingEntry> ring_entries_;
+  // The step's progress: receives posted and consumed (indices into receive_plan_), segments
+  // computed, the next operation to run (segment, op, piece; whether a swap's sends have started)
+  // and the sends in flight.
+  T* tree_grad_ = nullptr;
+  std::size_t receives_posted_ = 0, receives_consumed_ = 0, segments_computed_ = 0;
+  std::size_t cursor_segment_ = 0, cursor_op_ = 0, cursor_piece_ = 0;
+  bool cursor_piece_sent_ = false;
+  struct SendInFlight {
+    std::size_t slot, first, count;  // its buffer: elements [first, first + count) of the slot
+    GradientExchange::Request request;
+  };
+  std::vector<SendInFlight> sends_in_flight_;
   std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct; then the classes flag
   ShardBlocks blocks_;                       // the fixed blocks of the training rows
   std::size_t first_block_ = 0, end_block_ = 0;  // this rank's blocks (its shards of every step)
@@ -194,9 +266,5 @@ class TrainerCore {
 // so the validation loss is summed in the same order for every thread count.
 constexpr std::size_t validation_chunk_rows = 64;
 constexpr std::size_t validation_pass_rows = 256;
-
-// Partial sums of the gradient travel between ranks in pieces of this many bytes, added to the
-// receiver's sum as they arrive (so a received sum needs no buffer of the gradient's size).
-constexpr std::size_t exchange_piece_bytes = std::size_t{4} << 20;
 
 }  // namespace bpnn

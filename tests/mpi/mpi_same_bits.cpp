@@ -9,7 +9,9 @@
 // inputs, 3 one-hot classes; the batch is divided by none of 2, 3, 4. Each rank is given only the
 // rows of its blocks (trainer_make_sharded), as `bpnn train` reads them under mpirun. With --plain
 // it also writes the same trainings without MPI (<combination>.plain.bin), for the README's note
-// on -np 1.
+// on -np 1. Each combination is trained twice under MPI, the second time with the reduction cut
+// into a segment per layer and 64-byte pieces (the pipeline's every path on MPI's non-blocking
+// calls); the two must have the same bits.
 #include <mpi.h>
 
 #include <cmath>
@@ -71,6 +73,8 @@ int main(int argc, char** argv) {
     const std::string out_dir = argv[1];
     const bool plain = argc > 2 && std::strcmp(argv[2], "--plain") == 0;
     bpnn::MpiExchange exchange(MPI_COMM_WORLD);
+    // the reduction pipelined over every layer in 64-byte pieces: must give the same bits
+    bpnn::MpiExchange piped(MPI_COMM_WORLD, 64, 0);
     const bpnn::Dataset data = make_data();
     const struct {
       const char* name;
@@ -103,7 +107,11 @@ int main(int argc, char** argv) {
             tc.seed = 3;
             tc.val_split = 0.1;
             tc.threads = threads;
-            if (mpi) {
+            std::vector<double> piped_params;
+            for (bpnn::MpiExchange* ex : {&piped, &exchange}) {
+              if (!mpi) break;
+              bpnn::Network fresh(nc);  // the same initial weights
+              net = fresh;
               const bpnn::ShardLayout layout = bpnn::shard_layout_make(
                   nc, tc, data.n,
                   bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test);
@@ -113,8 +121,10 @@ int main(int argc, char** argv) {
                                           data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
               const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
                                           data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
-              bpnn::trainer_make_sharded(net, tc, exchange, layout, x.data(), y.data(), mine.end - mine.begin)->run();
-            } else {
+              bpnn::trainer_make_sharded(net, tc, *ex, layout, x.data(), y.data(), mine.end - mine.begin)->run();
+              if (ex == &piped) piped_params = params(net);
+            }
+            if (!mpi) {
               bpnn::Trainer trainer(net, tc, data);
               trainer.run();
             }
@@ -122,6 +132,10 @@ int main(int argc, char** argv) {
                                      "_" + opt.name + "_t" + std::to_string(threads) +
                                      (mpi ? "" : ".plain");
             const std::vector<double> p = params(net);
+            if (mpi && (p.size() != piped_params.size() ||
+                        std::memcmp(p.data(), piped_params.data(), p.size() * sizeof(double)) != 0))
+              throw bpnn::Error(bpnn::ErrorKind::internal, name + ": the reduction in 64-byte pieces, a segment per "
+                                                                  "layer, gave other bits");
             for (double v : p)
               if (!std::isfinite(v)) throw bpnn::Error(bpnn::ErrorKind::nonfinite, name + ": a parameter is not finite");
             if (exchange.rank() == 0) {
