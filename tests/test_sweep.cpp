@@ -272,13 +272,117 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
                                                            nullptr, q.data(), w2.data(), l2.data()));
       for (std::size_t m = 0; m < W; ++m) CHECK(l1[m] == Approx(l2[m]).epsilon(1e-4).margin(1e-6));
     }
+    bpnn::kernels::sweep_pending_apply(net, p.data(), w1.data());  // the last step's update
     for (std::size_t i = 0; i < params; ++i) CHECK(p[i] == Approx(q[i]).epsilon(1e-4).margin(1e-5));
     // a masked network keeps its parameters
     bpnn::AlignedVector<T> keep(W, T(1)), before = p;
     for (std::size_t lane = E; lane < 2 * E; ++lane) keep[lane] = 0;  // network 1
     REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), keep.data(), p.data(),
                                    w1.data(), l1.data()));
+    bpnn::kernels::sweep_pending_apply(net, p.data(), w1.data());
     for (std::size_t i = 0; i < params; ++i)
       if (i % W / E == 1) CHECK(p[i] == before[i]);
+  }
+}
+
+// Narrow groups leave each step's weight update pending and make it in the next step's forward
+// pass (kernels.hpp, SweepNet); full groups update at once. Both are the single path, so every
+// network must end bit for bit the same through either, step by step through the driver's
+// protocol: unmasked steps, a step that returns false on a non-finite loss (no update of its own,
+// the previous one made) and its masked rerun, masked steps after it, and the pending update made
+// by sweep_pending_apply at the end.
+TEST_CASE("narrow groups with the pending update equal full groups bit for bit", "[sweep][kernels]") {
+  using T = float;
+  const auto& table = bpnn::kernels::kernels_select<T>();
+  if (!table.sweep_sample_sgd || table.sweep_narrow_elements == 1) return;  // no narrow groups
+  const std::size_t W = table.sweep_lanes, E = table.sweep_narrow_elements, G = W / E;
+  for (const Shape& shape : shapes) {
+    INFO(shape.sizes.size() << " sizes, first hidden " << shape.sizes[1]);
+    const auto full = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, 1);
+    const auto narrow = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
+    const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back(), stride = in0 + k;
+    const std::size_t n = 3 * W, L = shape.sizes.size() - 1;
+    std::mt19937 gen(8);
+    std::uniform_real_distribution<T> u(-1, 1);
+    bpnn::AlignedVector<T> rows(n * stride);
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t c = 0; c < stride; ++c) rows[r * stride + c] = c < in0 ? u(gen) : (u(gen) + 1) / 2;
+    const std::size_t huge_row = 7 * 2 + 4;  // network 2 reads it at step 4, no other one: E = ∞
+    rows[huge_row * stride + in0] = T(1e30);
+    // network m's parameters in both layouts; full lanes G … W − 1 repeat networks m mod G
+    bpnn::AlignedVector<T> pf(full.params_size), pn(narrow.params_size);
+    for (std::size_t l = 0; l < L; ++l)
+      for (std::size_t m = 0; m < G; ++m)
+        for (std::size_t o = 0; o < shape.sizes[l + 1]; ++o) {
+          const T b = u(gen) / 2;
+          pn[narrow.bias_index(l, o, m)] = b;
+          for (std::size_t c = m; c < W; c += G) pf[full.bias_index(l, o, c)] = b;
+          for (std::size_t i = 0; i < shape.sizes[l]; ++i) {
+            const T w = u(gen) / 2;
+            pn[narrow.weight_index(l, o, i, m)] = w;
+            for (std::size_t c = m; c < W; c += G) pf[full.weight_index(l, o, i, c)] = w;
+          }
+        }
+    bpnn::AlignedVector<T> wf(full.work_size), wn(narrow.work_size), lf(W), ln(W);
+    bpnn::AlignedVector<T> lr_f(W), lr_n(W), keep_f(W, T(1)), keep_n(W, T(1));
+    for (std::size_t c = 0; c < W; ++c) {
+      lr_f[c] = T(0.1) + T(0.2) * static_cast<T>(c % G);
+      lr_n[c] = T(0.1) + T(0.2) * static_cast<T>(c / E);
+    }
+    const T* kf = nullptr;
+    const T* kn = nullptr;
+    std::vector<std::int64_t> off_f(W), off_n(W);
+    for (std::size_t step = 0; step < 7; ++step) {
+      INFO("step " << step);
+      if (step == 6) {  // network 1 stops: a masked step that changes it not
+        for (std::size_t c = 1; c < W; c += G) keep_f[c] = 0;
+        for (std::size_t e = 0; e < E; ++e) keep_n[E + e] = 0;
+      }
+      for (std::size_t c = 0; c < W; ++c) {
+        off_f[c] = static_cast<std::int64_t>(((7 * (c % G) + step) % n) * stride);
+        off_n[c] = static_cast<std::int64_t>(((7 * (c / E) + step) % n) * stride);
+      }
+      const bool stepped_f = table.sweep_sample_sgd(full.net(), rows.data(), off_f.data(), lr_f.data(), kf,
+                                                    pf.data(), wf.data(), lf.data());
+      const bool stepped_n = table.sweep_sample_sgd(narrow.net(), rows.data(), off_n.data(), lr_n.data(),
+                                                    kn, pn.data(), wn.data(), ln.data());
+      REQUIRE(stepped_f == stepped_n);
+      CHECK(stepped_f == (step != 4));
+      if (!stepped_f) {  // the driver masks the network whose loss is not finite and steps again
+        for (std::size_t m = 0; m < G; ++m)
+          if (!std::isfinite(ln[m * E])) {
+            for (std::size_t c = m; c < W; c += G) keep_f[c] = 0;
+            for (std::size_t e = 0; e < E; ++e) keep_n[m * E + e] = 0;
+          }
+        kf = keep_f.data();
+        kn = keep_n.data();
+        REQUIRE(table.sweep_sample_sgd(full.net(), rows.data(), off_f.data(), lr_f.data(), kf, pf.data(),
+                                       wf.data(), lf.data()));
+        REQUIRE(table.sweep_sample_sgd(narrow.net(), rows.data(), off_n.data(), lr_n.data(), kn, pn.data(),
+                                       wn.data(), ln.data()));
+      }
+      for (std::size_t m = 0; m < G; ++m) {
+        CHECK(bpnn_test::same_bits({lf[m]}, {ln[m * E]}));
+        for (std::size_t j = 0; j < k; ++j)
+          CHECK(bpnn_test::same_bits({wf[full.output_index(j, m)]}, {wn[narrow.output_index(j, m)]}));
+      }
+    }
+    CHECK(keep_n[2 * E] == 0);  // network 2 diverged at step 4
+    bpnn::kernels::sweep_pending_apply(full.net(), pf.data(), wf.data());
+    bpnn::kernels::sweep_pending_apply(narrow.net(), pn.data(), wn.data());
+    for (std::size_t m = 0; m < G; ++m) {
+      INFO("network " << m);
+      std::vector<double> a, b;
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t o = 0; o < shape.sizes[l + 1]; ++o) {
+          a.push_back(pf[full.bias_index(l, o, m)]);
+          b.push_back(pn[narrow.bias_index(l, o, m)]);
+          for (std::size_t i = 0; i < shape.sizes[l]; ++i) {
+            a.push_back(pf[full.weight_index(l, o, i, m)]);
+            b.push_back(pn[narrow.weight_index(l, o, i, m)]);
+          }
+        }
+      CHECK(bpnn_test::same_bits(a, b));
+    }
   }
 }

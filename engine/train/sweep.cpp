@@ -337,6 +337,8 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
         }
       }
     }
+    // the epoch's last update, if the kernel left it pending (kernels.hpp, SweepNet)
+    kernels::sweep_pending_apply(net, params.data(), work.data());
     for (std::size_t m = 0; m < used; ++m) {
       if (!active[m]) continue;
       epochs_done[m] = epoch + 1;

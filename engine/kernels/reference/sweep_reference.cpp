@@ -20,10 +20,9 @@ template <class T>
 T network_forward_loss(const SweepNet& net, const Place& at, const T* row, const T* params, T* work) {
   const std::size_t W = net.lanes;
   const std::size_t in0 = net.layer[0].in;
-  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + i * W + at.m * at.E] = row[i];
+  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + at(i)] = row[i];
   const auto input = [&](std::size_t l, std::size_t i) {
-    return l == 0 ? work[net.input_offset + i * W + at.m * at.E]
-                  : work[net.layer[l - 1].act_offset + at(i)];
+    return work[(l == 0 ? net.input_offset : net.layer[l - 1].act_offset) + at(i)];
   };
   for (std::size_t l = 0; l < net.layers; ++l) {
     const SweepLayer& s = net.layer[l];
@@ -67,8 +66,7 @@ void network_backward_update(const SweepNet& net, const Place& at, T lr, T* para
       const T d = delta[at(o)] * -lr;
       params[s.bias_offset + at(o)] += d;
       for (std::size_t i = 0; i < s.in; ++i) {
-        const T a = l == 0 ? work[net.input_offset + i * W + at.m * at.E]
-                           : work[net.layer[l - 1].act_offset + at(i)];
+        const T a = work[(l == 0 ? net.input_offset : net.layer[l - 1].act_offset) + at(i)];
         w[i * s.blocks * W + at(o)] += d * a;
       }
     }
@@ -81,6 +79,7 @@ template <class T>
 bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                                 const T* lr, const T* keep, T* params, T* work, T* loss) {
   const std::size_t E = net.elements, networks = net.lanes / E;
+  sweep_pending_apply(net, params, work);  // this kernel leaves none; a fast one may have
   bool all_finite = true;
   for (std::size_t m = 0; m < networks; ++m) {
     const T e = network_forward_loss(net, Place{net.lanes, E, m}, rows + row_offset[m * E], params, work);

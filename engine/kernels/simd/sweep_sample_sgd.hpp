@@ -227,6 +227,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
   constexpr std::size_t W = B::size;
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
+  sweep_pending_apply(net, params, work);  // this kernel leaves none; the narrow one may have
   // each lane's inputs from its own row
   const LaneRows<Arch, T> lane_rows(row_offset);
   T* x = work + net.input_offset;
@@ -376,18 +377,31 @@ template <class Arch, class T>
   return pairs + permute_in_lane<Arch, T, 0x4E>(pairs);             // (s0 + s1) + (s2 + s3)
 }
 
-template <class Arch, class T, bool Masked>
+// The narrow step leaves its weight update pending (SweepNet) and makes the previous step's in
+// its forward pass: per weight vector one load, w = fma(a_prev, d_prev, w) (selected by the
+// previous step's lanes when Pending is masked), one store, and the sum's FMA with the new w —
+// the previous step's update and this step's sum in the single path's order, one pass over the
+// weights instead of two (README "Many networks at once"). δ is computed from the weights as they
+// stand after that, the single path's weights of this step (its update comes after δ).
+template <class Arch, class T, bool Masked, int Pending>
 bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                              const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
+  constexpr bool pending = Pending != sweep_pending_none;
   alignas(Arch::alignment()) static constexpr T element_ids[16] = {0, 1, 2, 3, 0, 1, 2, 3,
                                                                    0, 1, 2, 3, 0, 1, 2, 3};
   static_assert(E == 4 && W == 16);
   const B element = B::load_aligned(element_ids);  // each value's place in its network's lane
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
+  T* pending_on = work + net.pending_offset;
+  T* pending_state = pending_on + W;
+  // the previous step's inputs are in set `old_set`; this step's go to the other one
+  const std::size_t old_set = static_cast<std::size_t>(pending_state[1]);
+  const std::size_t set = pending ? 1 - old_set : 0;
+  const auto on_previous = B::load_aligned(pending_on) != B(T(0));
   const LaneRows<Arch, T> lane_rows(row_offset);
   // gather shifts for a block of `count` ≤ E values of each network's row: element e reads value
   // min(e, count − 1), so that a last, partial block reads nothing past the row
@@ -403,8 +417,12 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
     v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[3 * E] + first), 3);
     return B(v);
   };
+  // the inputs of layer l (x or a hidden layer's activations) in set `in_set`
+  const auto inputs_of = [&](std::size_t l, std::size_t in_set) {
+    return work + in_set * net.alternate + (l == 0 ? net.input_offset : net.layer[l - 1].act_offset);
+  };
   // the inputs in blocks of E, as the activations; a last, partial block by a gather
-  T* x = work + net.input_offset;
+  T* x = inputs_of(0, set);
   for (std::size_t ib = 0; ib * E < in0; ++ib) {
     if (in0 - ib * E >= E) {
       row_block(ib * E).store_aligned(x + ib * W);
@@ -413,27 +431,42 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
     }
   }
-  // input a_k of layer l for every network, in all E elements of its lane
-  const auto input = [&](std::size_t l, std::size_t k) {
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    return splat_in_lane<Arch, T>(B::load_aligned(a + (k / E) * W), k % E);
+  // input a_k of layer l for every network in set in_set, in all E elements of its lane
+  const auto input = [&](std::size_t l, std::size_t k, std::size_t in_set) {
+    return splat_in_lane<Arch, T>(B::load_aligned(inputs_of(l, in_set) + (k / E) * W), k % E);
   };
-  // forward, NB blocks of E outputs at a time
+  // forward, NB blocks of E outputs at a time, making the previous step's update on the way
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];
-    const T* w = params + s.weight_offset;
+    T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
-    T* out = work + s.act_offset;
+    const T* d_previous = work + s.delta_offset;  // the previous step's d = −lr·δ
+    T* out = l + 1 < L ? work + set * net.alternate + s.act_offset : work + s.act_offset;
     const auto blocks = [&](std::size_t b0, auto nb_constant) {
       constexpr std::size_t NB = decltype(nb_constant)::value;
-      B acc[NB];
+      B acc[NB], d[NB];
 #pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) acc[j] = B(T(0));
+      for (std::size_t j = 0; j < NB; ++j) {
+        acc[j] = B(T(0));
+        if constexpr (pending) d[j] = B::load_aligned(d_previous + (b0 + j) * W);
+      }
       for (std::size_t k = 0; k < s.in; ++k) {
-        const B ak = input(l, k);
-        const T* wk = w + (k * s.blocks + b0) * W;
+        const B ak = input(l, k, set);
+        T* wk = w + (k * s.blocks + b0) * W;
+        if constexpr (pending) {
+          const B a_previous = input(l, k, old_set);
 #pragma GCC unroll 8
-        for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+          for (std::size_t j = 0; j < NB; ++j) {
+            const B old = B::load_aligned(wk + j * W);
+            B next = xsimd::fma(a_previous, d[j], old);
+            if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_previous, next, old);
+            next.store_aligned(wk + j * W);
+            acc[j] = xsimd::fma(ak, next, acc[j]);
+          }
+        } else {
+#pragma GCC unroll 8
+          for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+        }
       }
 #pragma GCC unroll 8
       for (std::size_t j = 0; j < NB; ++j)
@@ -444,6 +477,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
     for (; b0 + 8 <= s.blocks; b0 += 8) blocks(b0, std::integral_constant<std::size_t, 8>{});
     if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { blocks(b0, nb); });
   }
+  pending_state[0] = T(sweep_pending_none);  // made; this step's comes below, if it steps
   // the MSE loss and δ_L; padding outputs get g = +0
   const SweepLayer top = net.layer[L - 1];
   const T* yhat = work + top.act_offset;
@@ -471,11 +505,11 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
     T* delta = work + s.delta_offset;
-    T* w = params + s.weight_offset;
+    const T* w = params + s.weight_offset;
     T* b = params + s.bias_offset;
     if (l > 0) {  // δ_{l−1}, in blocks of E inputs; padding inputs +0
       const SweepLayer below = net.layer[l - 1];
-      const T* a = work + below.act_offset;
+      const T* a = inputs_of(l, set);
       T* dx = work + below.delta_offset;
       for (std::size_t ib = 0; ib < below.blocks; ++ib) {
         const std::size_t count = std::min(E, s.in - ib * E);
@@ -486,7 +520,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
         xsimd::select(element < B(T(count)), grad, B(T(0))).store_aligned(dx + ib * W);
       }
     }
-    // d = δ·(−lr); b += d
+    // d = δ·(−lr), kept for the pending update; b += d
     for (std::size_t ob = 0; ob < s.blocks; ++ob) {
       const B d = rounded<Arch, T>(B::load_aligned(delta + ob * W) * minus_lr);
       d.store_aligned(delta + ob * W);
@@ -494,27 +528,12 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + ob * W);
     }
-    // w_oi = fma(a_i, d_o, w_oi), NB blocks of d in registers at a time
-    const auto update = [&](std::size_t b0, auto nb_constant) {
-      constexpr std::size_t NB = decltype(nb_constant)::value;
-      B d[NB];
-#pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) d[j] = B::load_aligned(delta + (b0 + j) * W);
-      for (std::size_t i = 0; i < s.in; ++i) {
-        const B ai = input(l, i);
-        T* wi = w + (i * s.blocks + b0) * W;
-#pragma GCC unroll 8
-        for (std::size_t j = 0; j < NB; ++j) {
-          const B old = B::load_aligned(wi + j * W);
-          const B next = xsimd::fma(ai, d[j], old);
-          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + j * W);
-        }
-      }
-    };
-    std::size_t b0 = 0;
-    for (; b0 + 8 <= s.blocks; b0 += 8) update(b0, std::integral_constant<std::size_t, 8>{});
-    if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { update(b0, nb); });
   }
+  // w_oi = fma(a_i, d_o, w_oi) is pending: the next step's forward pass (or sweep_pending_apply)
+  // makes it
+  xsimd::select(on, B(T(1)), B(T(0))).store_aligned(pending_on);
+  pending_state[0] = T(Masked ? sweep_pending_masked : sweep_pending_all);
+  pending_state[1] = T(set);
   return true;
 }
 
@@ -524,9 +543,17 @@ bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* ro
                       const T* lr, const T* keep, T* params, T* work, T* loss) {
   if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
     if (net.elements > 1) {
-      if (keep)
-        return sweep_sample_sgd_narrow<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
-      return sweep_sample_sgd_narrow<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
+      const auto narrow = [&](auto pending) {
+        constexpr int P = decltype(pending)::value;
+        if (keep)
+          return sweep_sample_sgd_narrow<Arch, T, true, P>(net, rows, row_offset, lr, keep, params, work, loss);
+        return sweep_sample_sgd_narrow<Arch, T, false, P>(net, rows, row_offset, lr, keep, params, work, loss);
+      };
+      switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+        case sweep_pending_all: return narrow(std::integral_constant<int, sweep_pending_all>{});
+        case sweep_pending_masked: return narrow(std::integral_constant<int, sweep_pending_masked>{});
+        default: return narrow(std::integral_constant<int, sweep_pending_none>{});
+      }
     }
   }
   if (keep)
