@@ -236,24 +236,31 @@ struct KernelTable {
   double (*sample_sgd_tiny)(const TinyNet& net, const T* x, const T* y, T lr, T* params,
                             T* yhat);
 
-  // One per-sample SGD step (no momentum, MSE loss) of the G = W / E networks of one group
-  // (SweepNet), each on its own sample: rows holds samples of In inputs followed by K targets;
-  // row_offset, lr and keep are (W) vectors holding network m's value in each of its E elements:
-  // its row at rows + row_offset[mE], its learning rate, and whether it trains. The kernel
-  // gathers each network's inputs and targets itself. → loss:(W) = E of each network before
-  // the step (in each of its elements), ŷ in the top layer's activations. Each network gets
-  // the operations of this table's single-network per-sample step (dense_forward, the MSE
-  // loss, dense_backward_data, the in-place update with n = 1) in the same order, so every
-  // network ends bit for bit where it would alone. keep null: updates every network when every
-  // E is finite, else changes nothing and returns false. keep non-null: updates only networks
-  // whose keep ≠ 0 and whose E is finite, and returns true. net.elements > 1 only where
-  // table.sweep_narrow_elements says so. work starts zeroed; the kernel may leave the step's
-  // weight update pending in it (narrow groups do; SweepNet): it makes a pending update first
-  // (also when it returns false), and sweep_pending_apply makes the last one; keep applies to
-  // the pending update of its own step.
+  // Per-sample SGD steps (no momentum, MSE loss) of the G = W / E networks of one group
+  // (SweepNet), each on its own samples: rows holds samples of In inputs followed by K targets;
+  // row_offset is (steps, W), lr and keep are (W): each holds network m's value in each of its
+  // E elements: the row of step s at rows + row_offset[sW + mE], its learning rate, and whether
+  // it trains. The kernel gathers each network's inputs and targets itself. One step:
+  // → loss:(W) = E of each network before the step (in each of its elements), ŷ in the top
+  // layer's activations. Each network gets the operations of this table's single-network
+  // per-sample step (dense_forward, the MSE loss, dense_backward_data, the in-place update with
+  // n = 1) in the same order, so every network ends bit for bit where it would alone. keep
+  // null: updates every network when every E is finite, else changes nothing. keep non-null:
+  // updates only networks whose keep ≠ 0 and whose E is finite. After each step made,
+  // loss_sum:(W) += (double)E for the networks it updated (bpnn::train's epoch loss: one sum per
+  // network, in step order, in double).
+  // Returns the number of steps made, less than `steps` at the first step whose E is not finite
+  // for a network that trains: keep null, that step is not made and loss holds its E; keep
+  // non-null, the steps up to and including that one are counted and loss holds its E (the
+  // caller masks the network and goes on from there). Returns `steps` otherwise.
+  // net.elements > 1 only where table.sweep_narrow_elements says so. work starts zeroed; the
+  // kernel may leave the last step's weight update pending in it (narrow groups do; SweepNet):
+  // it makes a pending update first (also when it makes no step), sweep_pending_apply makes the
+  // last one, and keep applies to the pending update of its own step.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
-  bool (*sweep_sample_sgd)(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                           const T* lr, const T* keep, T* params, T* work, T* loss) = nullptr;
+  std::size_t (*sweep_sample_sgd)(const SweepNet& net, std::size_t steps, const T* rows,
+                                  const std::int64_t* row_offset, const T* lr, const T* keep,
+                                  T* params, T* work, T* loss, double* loss_sum) = nullptr;
   std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
   // E of the narrow groups sweep_sample_sgd takes (SweepNet::elements), or 1 when it takes full
   // groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network groups of a

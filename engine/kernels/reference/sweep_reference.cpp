@@ -73,13 +73,11 @@ void network_backward_update(const SweepNet& net, const Place& at, T lr, T* para
   }
 }
 
-}  // namespace
-
+// One step; false when keep is null and some E is not finite (nothing made).
 template <class T>
-bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                                const T* lr, const T* keep, T* params, T* work, T* loss) {
+bool reference_step(const SweepNet& net, const T* rows, const std::int64_t* row_offset, const T* lr,
+                    const T* keep, T* params, T* work, T* loss) {
   const std::size_t E = net.elements, networks = net.lanes / E;
-  sweep_pending_apply(net, params, work);  // this kernel leaves none; a fast one may have
   bool all_finite = true;
   for (std::size_t m = 0; m < networks; ++m) {
     const T e = network_forward_loss(net, Place{net.lanes, E, m}, rows + row_offset[m * E], params, work);
@@ -93,10 +91,35 @@ bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::i
   return true;
 }
 
-template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const std::int64_t*,
-                                                const float*, const float*, float*, float*, float*);
-template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const std::int64_t*,
-                                                 const double*, const double*, double*, double*,
-                                                 double*);
+}  // namespace
+
+template <class T>
+std::size_t sweep_sample_sgd_reference(const SweepNet& net, std::size_t steps, const T* rows,
+                                       const std::int64_t* row_offset, const T* lr, const T* keep,
+                                       T* params, T* work, T* loss, double* loss_sum) {
+  sweep_pending_apply(net, params, work);  // this kernel leaves none; a fast one may have
+  const std::size_t W = net.lanes;
+  for (std::size_t s = 0; s < steps; ++s) {
+    if (!reference_step(net, rows, row_offset + s * W, lr, keep, params, work, loss)) return s;
+    bool failed = false;
+    for (std::size_t c = 0; c < W; ++c) {
+      if (keep && keep[c] == T(0)) continue;
+      if (std::isfinite(loss[c]))
+        loss_sum[c] += static_cast<double>(loss[c]);
+      else
+        failed = true;
+    }
+    if (failed) return s + 1;
+  }
+  return steps;
+}
+
+template std::size_t sweep_sample_sgd_reference<float>(const SweepNet&, std::size_t, const float*,
+                                                       const std::int64_t*, const float*, const float*,
+                                                       float*, float*, float*, double*);
+template std::size_t sweep_sample_sgd_reference<double>(const SweepNet&, std::size_t, const double*,
+                                                        const std::int64_t*, const double*,
+                                                        const double*, double*, double*, double*,
+                                                        double*);
 
 }  // namespace bpnn::kernels

@@ -20,6 +20,7 @@
 // A product whose only use is an addition goes through `rounded`, so that GCC cannot contract
 // the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
+#include <cmath>
 #include <cstddef>
 #include <algorithm>
 #include <cstdint>
@@ -537,9 +538,10 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   return true;
 }
 
-// see KernelTable::sweep_sample_sgd; net.lanes must be W, net.elements 1 or sweep_narrow_elements_of
+// One step of KernelTable::sweep_sample_sgd: false when keep is null and some E is not finite
+// (the step not made)
 template <class Arch, class T>
-bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+[[gnu::always_inline]] inline bool sweep_sample_sgd_step(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                       const T* lr, const T* keep, T* params, T* work, T* loss) {
   if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
     if (net.elements > 1) {
@@ -559,6 +561,62 @@ bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* ro
   if (keep)
     return sweep_sample_sgd_lanes<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
   return sweep_sample_sgd_lanes<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
+}
+
+// loss_sum:(W) += (double)loss for the lanes the step updated (keep ≠ 0 or keep null, and a
+// finite E); true when a lane that trains had a non-finite E. The conversion is exact and the
+// additions are bpnn::train's, one per lane, so the sums have its bits.   loss, keep:(W)
+template <class Arch, class T>
+[[gnu::always_inline]] inline bool loss_sum_add(const T* loss, const T* keep, double* loss_sum) {
+  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  if constexpr (arch_is_avx512<Arch>) {
+    const auto add = [&](std::size_t c, __m512d v, __mmask8 on) {
+      _mm512_store_pd(loss_sum + c, _mm512_mask_add_pd(_mm512_load_pd(loss_sum + c), on,
+                                                       _mm512_load_pd(loss_sum + c), v));
+    };
+    if constexpr (std::is_same_v<T, float>) {
+      const __m512 l = _mm512_load_ps(loss);
+      const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_sub_ps(l, l), _mm512_setzero_ps(), _CMP_EQ_OQ);
+      const __mmask16 trains =
+          keep ? _mm512_cmp_ps_mask(_mm512_load_ps(keep), _mm512_setzero_ps(), _CMP_NEQ_UQ) : 0xFFFF;
+      const __mmask16 on = finite & trains;
+      add(0, _mm512_cvtps_pd(_mm512_castps512_ps256(l)), static_cast<__mmask8>(on));
+      add(8, _mm512_cvtps_pd(_mm512_extractf32x8_ps(l, 1)), static_cast<__mmask8>(on >> 8));
+      return (trains & ~finite) != 0;
+    } else {
+      const __m512d l = _mm512_load_pd(loss);
+      const __mmask8 finite = _mm512_cmp_pd_mask(_mm512_sub_pd(l, l), _mm512_setzero_pd(), _CMP_EQ_OQ);
+      const __mmask8 trains =
+          keep ? _mm512_cmp_pd_mask(_mm512_load_pd(keep), _mm512_setzero_pd(), _CMP_NEQ_UQ) : 0xFF;
+      add(0, l, static_cast<__mmask8>(finite & trains));
+      return (trains & ~finite) != 0;
+    }
+  }
+#endif
+  bool failed = false;
+  for (std::size_t c = 0; c < W; ++c) {
+    if (keep && keep[c] == T(0)) continue;
+    if (std::isfinite(loss[c]))
+      loss_sum[c] += static_cast<double>(loss[c]);
+    else
+      failed = true;
+  }
+  return failed;
+}
+
+// see KernelTable::sweep_sample_sgd; net.lanes must be W, net.elements 1 or sweep_narrow_elements_of
+template <class Arch, class T>
+std::size_t sweep_sample_sgd(const SweepNet& net, std::size_t steps, const T* rows,
+                             const std::int64_t* row_offset, const T* lr, const T* keep, T* params,
+                             T* work, T* loss, double* loss_sum) {
+  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
+  for (std::size_t s = 0; s < steps; ++s) {
+    if (!sweep_sample_sgd_step<Arch, T>(net, rows, row_offset + s * W, lr, keep, params, work, loss))
+      return s;
+    if (loss_sum_add<Arch, T>(loss, keep, loss_sum)) return s + 1;
+  }
+  return steps;
 }
 
 }  // namespace bpnn::kernels::simd
