@@ -189,6 +189,21 @@ std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
   return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
 }
 
+// Where one member's rows start, in its E lanes of each step's offsets: offset(s, e) =
+// rows[s]·stride.   rows:(steps) → offset:(steps, W), elements [0, E) of each step's W. A
+// function of its own: inlined into lanes_train, its loop kept its counters on the stack and
+// reloaded the stride at every element (a store through int64_t* may alias a size_t), a fifth of
+// seed_sweep's time.
+[[gnu::noinline]] void lane_offsets(const std::size_t* rows, std::size_t steps, std::int64_t stride,
+                                    std::size_t W, std::size_t E, std::int64_t* offset) {
+  if (E == 1) {
+    for (std::size_t s = 0; s < steps; ++s) offset[s * W] = static_cast<std::int64_t>(rows[s]) * stride;
+    return;
+  }
+  for (std::size_t s = 0; s < steps; ++s)
+    for (std::size_t e = 0; e < E; ++e) offset[s * W + e] = static_cast<std::int64_t>(rows[s]) * stride;
+}
+
 // A lane group: up to W / E members of one shape, trained together by the lane kernel.
 template <class T>
 void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
@@ -256,6 +271,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   // per lane (member m in lanes mE … mE + E − 1)
   AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
   std::vector<std::int64_t> row_offset(block * W);  // (steps, lanes): where each lane's row starts
+  const auto stride = static_cast<std::int64_t>(d.stride);
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
   std::vector<char> active(G, 1);
@@ -297,12 +313,8 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     for (std::size_t t0 = 0; t0 < n; t0 += block) {
       const std::size_t steps = std::min(block, n - t0);
       // the block's rows, member by member in its own order: the kernel gathers them
-      for (std::size_t m = 0; m < G; ++m) {
-        const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
-        for (std::size_t s = 0; s < steps; ++s)
-          for (std::size_t e = 0; e < E; ++e)
-            row_offset[s * W + m * E + e] = static_cast<std::int64_t>(rows_of_block[s] * d.stride);
-      }
+      for (std::size_t m = 0; m < G; ++m)
+        lane_offsets(sample[m < used ? m : 0] + t0, steps, stride, W, E, row_offset.data() + m * E);
       // the kernel runs the block's steps (one at a time when it counts correct classes, which
       // reads each step's ŷ) and sums each lane's loss; it stops early at a non-finite loss of
       // a member that trains, which is masked from then on
