@@ -290,12 +290,12 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
   }
 }
 
-// Narrow groups leave each step's weight update pending and make it in the next step's forward
-// pass (kernels.hpp, SweepNet); full groups update at once. Both are the single path, so every
-// network must end bit for bit the same through either, step by step through the driver's
-// protocol: unmasked steps, a step that returns false on a non-finite loss (no update of its own,
-// the previous one made) and its masked rerun, masked steps after it, and the pending update made
-// by sweep_pending_apply at the end.
+// Narrow and full groups leave each step's weight update pending and make it in the next step's
+// forward pass (kernels.hpp, SweepNet), each in its own layout and order of vectors. Both are the
+// single path, so every network must end bit for bit the same through either, step by step
+// through the driver's protocol: unmasked steps, a step that returns false on a non-finite loss
+// (no update of its own, the previous one made) and its masked rerun, masked steps after it, and
+// the pending update made by sweep_pending_apply at the end.
 TEST_CASE("narrow groups with the pending update equal full groups bit for bit", "[sweep][kernels]") {
   using T = float;
   const auto& table = bpnn::kernels::kernels_select<T>();

@@ -254,7 +254,8 @@ struct KernelTable {
   // non-null, the steps up to and including that one are counted and loss holds its E (the
   // caller masks the network and goes on from there). Returns `steps` otherwise.
   // net.elements > 1 only where table.sweep_narrow_elements says so. work starts zeroed; the
-  // kernel may leave the last step's weight update pending in it (narrow groups do; SweepNet):
+  // kernel may leave the last step's weight update pending in it (SweepNet; avx512 and avx2 do,
+  // whose vector FMA rounds once as sweep_pending_apply's std::fma does; sse2 does not):
   // it makes a pending update first (also when it makes no step), sweep_pending_apply makes the
   // last one, and keep applies to the pending update of its own step.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.

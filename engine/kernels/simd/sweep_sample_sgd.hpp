@@ -71,21 +71,40 @@ template <class Arch, class T>
   }
 }
 
-// Outputs [o0, o0 + NB) of one layer: y_o = act(Σ_k fma(a_k, w_ok, ·) + b_o), NB chains at once.
-// a:(in) w:(in, out) b:(out) y:(out) vectors
-template <class Arch, class T, std::size_t NB>
-[[gnu::always_inline]] inline void sweep_forward_block(const SweepLayer& s, std::size_t o0,
-                                                       const T* a, const T* w, const T* b, T* y) {
+// Outputs [o0, o0 + NB) of one layer: y_o = act(Σ_k fma(a_k, w_ok, ·) + b_o), NB chains at once,
+// making the previous step's pending update of these weights on the way (Pending not none:
+// w_ok = fma(a_prev_k, d_prev_o, w_ok), selected by its lanes when masked, stored, then the sum's
+// FMA with it).   a, a_prev:(in) w:(in, out) b, d_prev:(out) y:(out) vectors
+template <class Arch, class T, std::size_t NB, int Pending>
+[[gnu::always_inline]] inline void sweep_forward_block(const SweepLayer& s, std::size_t o0, const T* a,
+                                                       const T* a_prev, const T* d_prev,
+                                                       const xsimd::batch_bool<T, Arch>& on_prev, T* w,
+                                                       const T* b, T* y) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
-  B acc[NB];
+  B acc[NB], d[NB];
 #pragma GCC unroll 8
-  for (std::size_t j = 0; j < NB; ++j) acc[j] = B(T(0));
+  for (std::size_t j = 0; j < NB; ++j) {
+    acc[j] = B(T(0));
+    if constexpr (Pending != sweep_pending_none) d[j] = B::load_aligned(d_prev + (o0 + j) * W);
+  }
   for (std::size_t k = 0; k < s.in; ++k) {
     const B ak = B::load_aligned(a + k * W);
-    const T* wk = w + (k * s.out + o0) * W;
+    T* wk = w + (k * s.out + o0) * W;
+    if constexpr (Pending != sweep_pending_none) {
+      const B ap = B::load_aligned(a_prev + k * W);
 #pragma GCC unroll 8
-    for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+      for (std::size_t j = 0; j < NB; ++j) {
+        const B old = B::load_aligned(wk + j * W);
+        B next = xsimd::fma(ap, d[j], old);
+        if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_prev, next, old);
+        next.store_aligned(wk + j * W);
+        acc[j] = xsimd::fma(ak, next, acc[j]);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+    }
   }
 #pragma GCC unroll 8
   for (std::size_t j = 0; j < NB; ++j)
@@ -221,32 +240,55 @@ std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xs
   }
 }
 
-template <class Arch, class T, bool Masked>
+// Whether xsimd::fma is one instruction that rounds once on Arch, as std::fma does (the
+// instruction sets bpnn builds: avx512bw and fma3<avx2> have one; on sse2 it is a product and a
+// sum, rounded twice), so that sweep_pending_apply may make an update the kernel left pending.
+template <class Arch>
+inline constexpr bool sweep_fma_rounds_once = !std::is_same_v<Arch, xsimd::sse2>;
+
+// Full groups leave each step's weight update pending and make it in the next step's forward
+// pass, as the narrow groups do (see sweep_sample_sgd_narrow), where the FMA rounds once; else
+// (sse2) they update at once, and Pending is always none.
+template <class Arch, class T, bool Masked, int Pending>
 bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                             const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
+  constexpr bool pending = Pending != sweep_pending_none;
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
-  sweep_pending_apply(net, params, work);  // this kernel leaves none; the narrow one may have
+  T* pending_on = work + net.pending_offset;
+  T* pending_state = pending_on + W;
+  // the previous step's inputs are in set `old_set`; this step's go to the other one
+  const std::size_t old_set = static_cast<std::size_t>(pending_state[1]);
+  const std::size_t set = pending ? 1 - old_set : 0;
+  const auto on_previous = B::load_aligned(pending_on) != B(T(0));
+  const auto inputs_of = [&](std::size_t l, std::size_t in_set) {
+    return work + in_set * net.alternate + (l == 0 ? net.input_offset : net.layer[l - 1].act_offset);
+  };
   // each lane's inputs from its own row
   const LaneRows<Arch, T> lane_rows(row_offset);
-  T* x = work + net.input_offset;
+  T* x = inputs_of(0, set);
   for (std::size_t i = 0; i < in0; ++i) lane_rows.load(rows + i).store_aligned(x + i * W);
-  // forward
+  // forward, making the previous step's update on the way
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];  // a copy: the stores below cannot alias it
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    const T* w = params + s.weight_offset;
+    const T* a = inputs_of(l, set);
+    const T* a_prev = inputs_of(l, old_set);
+    const T* d_prev = work + s.delta_offset;
+    T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
-    T* out = work + s.act_offset;
+    T* out = l + 1 < L ? work + set * net.alternate + s.act_offset : work + s.act_offset;
     std::size_t o0 = 0;
-    for (; o0 + 8 <= s.out; o0 += 8) sweep_forward_block<Arch, T, 8>(s, o0, a, w, b, out);
+    for (; o0 + 8 <= s.out; o0 += 8)
+      sweep_forward_block<Arch, T, 8, Pending>(s, o0, a, a_prev, d_prev, on_previous, w, b, out);
     if (o0 < s.out)
       dispatch_count<7>(s.out - o0, [&](auto nb) {
-        sweep_forward_block<Arch, T, decltype(nb)::value>(s, o0, a, w, b, out);
+        sweep_forward_block<Arch, T, decltype(nb)::value, Pending>(s, o0, a, a_prev, d_prev, on_previous,
+                                                                   w, b, out);
       });
   }
+  pending_state[0] = T(sweep_pending_none);  // made; this step's comes below, if it steps
   // the MSE loss and δ_L
   const SweepLayer top = net.layer[L - 1];
   const T* yhat = work + top.act_offset;
@@ -262,22 +304,22 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
   if (!stepping) return false;
   const auto on = *stepping;
   const B minus_lr = -B::load_aligned(lr);
-  // backward and update, top layer first; layer l's weights change only after δ_{l−1}
+  // backward, top layer first, from the weights as they stand (the single path's of this step)
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
     T* delta = work + s.delta_offset;
-    T* w = params + s.weight_offset;
+    const T* w = params + s.weight_offset;
     T* b = params + s.bias_offset;
     if (l > 0) {
       const SweepLayer below = net.layer[l - 1];
-      const T* a = work + below.act_offset;
+      const T* a = inputs_of(l, set);
       T* dx = work + below.delta_offset;
       for (std::size_t i = 0; i < s.in; ++i)
         (sweep_backward_input<Arch, T>(s, i, delta, w) *
          activation_grad_apply<Arch, T>(below.act, B::load_aligned(a + i * W)))
             .store_aligned(dx + i * W);
     }
-    // d = δ·(−lr); b += d
+    // d = δ·(−lr), kept for the pending update; b += d
     for (std::size_t o = 0; o < s.out; ++o) {
       const B d = rounded<Arch, T>(B::load_aligned(delta + o * W) * minus_lr);
       d.store_aligned(delta + o * W);
@@ -285,17 +327,26 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + o * W);
     }
-    // w_oi = fma(a_i, d_o, w_oi)
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    for (std::size_t i = 0; i < s.in; ++i) {
-      const B ai = B::load_aligned(a + i * W);
-      T* wi = w + i * s.out * W;
-      for (std::size_t o = 0; o < s.out; ++o) {
-        const B old = B::load_aligned(wi + o * W);
-        const B next = xsimd::fma(ai, B::load_aligned(delta + o * W), old);
-        (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + o * W);
+    if constexpr (!sweep_fma_rounds_once<Arch>) {  // w_oi = fma(a_i, d_o, w_oi) now
+      const T* a = inputs_of(l, set);
+      T* wu = params + s.weight_offset;
+      for (std::size_t i = 0; i < s.in; ++i) {
+        const B ai = B::load_aligned(a + i * W);
+        T* wi = wu + i * s.out * W;
+        for (std::size_t o = 0; o < s.out; ++o) {
+          const B old = B::load_aligned(wi + o * W);
+          const B next = xsimd::fma(ai, B::load_aligned(delta + o * W), old);
+          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + o * W);
+        }
       }
     }
+  }
+  if constexpr (sweep_fma_rounds_once<Arch>) {
+    // w_oi = fma(a_i, d_o, w_oi) is pending: the next step's forward pass (or
+    // sweep_pending_apply) makes it
+    xsimd::select(on, B(T(1)), B(T(0))).store_aligned(pending_on);
+    pending_state[0] = T(Masked ? sweep_pending_masked : sweep_pending_all);
+    pending_state[1] = T(set);
   }
   return true;
 }
@@ -558,9 +609,17 @@ template <class Arch, class T>
       }
     }
   }
-  if (keep)
-    return sweep_sample_sgd_lanes<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
-  return sweep_sample_sgd_lanes<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
+  const auto lanes = [&](auto pending) {
+    constexpr int P = decltype(pending)::value;
+    if (keep)
+      return sweep_sample_sgd_lanes<Arch, T, true, P>(net, rows, row_offset, lr, keep, params, work, loss);
+    return sweep_sample_sgd_lanes<Arch, T, false, P>(net, rows, row_offset, lr, keep, params, work, loss);
+  };
+  switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+    case sweep_pending_all: return lanes(std::integral_constant<int, sweep_pending_all>{});
+    case sweep_pending_masked: return lanes(std::integral_constant<int, sweep_pending_masked>{});
+    default: return lanes(std::integral_constant<int, sweep_pending_none>{});
+  }
 }
 
 // loss_sum:(W) += (double)loss for the lanes the step updated (keep ≠ 0 or keep null, and a
