@@ -246,14 +246,18 @@ std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xs
 template <class Arch>
 inline constexpr bool sweep_fma_rounds_once = !std::is_same_v<Arch, xsimd::sse2>;
 
-// Full groups leave each step's weight update pending and make it in the next step's forward
-// pass, as the narrow groups do (see sweep_sample_sgd_narrow), where the FMA rounds once; else
-// (sse2) they update at once, and Pending is always none.
-template <class Arch, class T, bool Masked, int Pending>
+// Full groups (Fused) leave each step's weight update pending and make it in the next step's
+// forward pass, as the narrow groups do (see sweep_sample_sgd_narrow); else they update at once,
+// and Pending is none: on sse2 (see sweep_fma_rounds_once), and for the short-chain shapes,
+// whose update is a dozen vectors (the seed network trained 10% slower fused, README "Many
+// networks at once").
+template <class Arch, class T, bool Masked, int Pending, bool Fused>
 bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                             const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
+  static_assert(!Fused || sweep_fma_rounds_once<Arch>);
+  static_assert(Fused || Pending == sweep_pending_none);
   constexpr bool pending = Pending != sweep_pending_none;
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
@@ -327,7 +331,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + o * W);
     }
-    if constexpr (!sweep_fma_rounds_once<Arch>) {  // w_oi = fma(a_i, d_o, w_oi) now
+    if constexpr (!Fused) {  // w_oi = fma(a_i, d_o, w_oi) now
       const T* a = inputs_of(l, set);
       T* wu = params + s.weight_offset;
       for (std::size_t i = 0; i < s.in; ++i) {
@@ -341,7 +345,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
       }
     }
   }
-  if constexpr (sweep_fma_rounds_once<Arch>) {
+  if constexpr (Fused) {
     // w_oi = fma(a_i, d_o, w_oi) is pending: the next step's forward pass (or
     // sweep_pending_apply) makes it
     xsimd::select(on, B(T(1)), B(T(0))).store_aligned(pending_on);
@@ -609,17 +613,30 @@ template <class Arch, class T>
       }
     }
   }
-  const auto lanes = [&](auto pending) {
+  const auto lanes = [&](auto pending, auto fused) {
     constexpr int P = decltype(pending)::value;
+    constexpr bool F = decltype(fused)::value;
     if (keep)
-      return sweep_sample_sgd_lanes<Arch, T, true, P>(net, rows, row_offset, lr, keep, params, work, loss);
-    return sweep_sample_sgd_lanes<Arch, T, false, P>(net, rows, row_offset, lr, keep, params, work, loss);
+      return sweep_sample_sgd_lanes<Arch, T, true, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
+    return sweep_sample_sgd_lanes<Arch, T, false, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
   };
-  switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
-    case sweep_pending_all: return lanes(std::integral_constant<int, sweep_pending_all>{});
-    case sweep_pending_masked: return lanes(std::integral_constant<int, sweep_pending_masked>{});
-    default: return lanes(std::integral_constant<int, sweep_pending_none>{});
+  bool short_chain = true;
+  for (std::size_t l = 0; l < net.layers; ++l)
+    short_chain = short_chain && net.layer[l].in <= few_lanes<Arch, T> && net.layer[l].out <= few_lanes<Arch, T>;
+  if (short_chain || !sweep_fma_rounds_once<Arch>) {
+    sweep_pending_apply(net, params, work);  // none, unless a caller mixed kernels
+    return lanes(std::integral_constant<int, sweep_pending_none>{}, std::false_type{});
   }
+  if constexpr (sweep_fma_rounds_once<Arch>) {
+    switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+      case sweep_pending_all:
+        return lanes(std::integral_constant<int, sweep_pending_all>{}, std::true_type{});
+      case sweep_pending_masked:
+        return lanes(std::integral_constant<int, sweep_pending_masked>{}, std::true_type{});
+      default: return lanes(std::integral_constant<int, sweep_pending_none>{}, std::true_type{});
+    }
+  }
+  return false;  // not reached: sse2 steps above
 }
 
 // loss_sum:(W) += (double)loss for the lanes the step updated (keep ≠ 0 or keep null, and a
