@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bpnn/data.hpp"
@@ -256,6 +258,7 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
     // 3W rows of inputs then targets; lane m trains on rows 3m, 3m + 1, 3m + 2, ... in turn
     const std::size_t n = 3 * W;
     bpnn::AlignedVector<T> p(params), q, w1(work), w2(work), rows(n * stride), lr(W), l1(W), l2(W);
+    bpnn::AlignedVector<double> s1(W), s2(W);
     for (auto& v : p) v = u(gen) / 2;
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t c = 0; c < stride; ++c)
@@ -266,19 +269,226 @@ TEMPLATE_TEST_CASE("the lane kernel is close to its scalar reference", "[sweep][
     for (std::size_t step = 0; step < 5; ++step) {
       for (std::size_t lane = 0; lane < W; ++lane)  // network lane / E
         offset[lane] = static_cast<std::int64_t>(((3 * (lane / E) + step) % n) * stride);
-      REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), nullptr, p.data(),
-                                     w1.data(), l1.data()));
-      REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, rows.data(), offset.data(), lr.data(),
-                                                           nullptr, q.data(), w2.data(), l2.data()));
+      REQUIRE(table.sweep_sample_sgd(net, 1, rows.data(), offset.data(), lr.data(), nullptr, p.data(),
+                                     w1.data(), l1.data(), s1.data()) == 1);
+      REQUIRE(bpnn::kernels::sweep_sample_sgd_reference<T>(net, 1, rows.data(), offset.data(), lr.data(),
+                                                           nullptr, q.data(), w2.data(), l2.data(),
+                                                           s2.data()) == 1);
       for (std::size_t m = 0; m < W; ++m) CHECK(l1[m] == Approx(l2[m]).epsilon(1e-4).margin(1e-6));
     }
+    bpnn::kernels::sweep_pending_apply(net, p.data(), w1.data());  // the last step's update
     for (std::size_t i = 0; i < params; ++i) CHECK(p[i] == Approx(q[i]).epsilon(1e-4).margin(1e-5));
+    for (std::size_t m = 0; m < W; ++m) CHECK(s1[m] == Approx(s2[m]).epsilon(1e-4).margin(1e-6));
     // a masked network keeps its parameters
     bpnn::AlignedVector<T> keep(W, T(1)), before = p;
     for (std::size_t lane = E; lane < 2 * E; ++lane) keep[lane] = 0;  // network 1
-    REQUIRE(table.sweep_sample_sgd(net, rows.data(), offset.data(), lr.data(), keep.data(), p.data(),
-                                   w1.data(), l1.data()));
+    REQUIRE(table.sweep_sample_sgd(net, 1, rows.data(), offset.data(), lr.data(), keep.data(), p.data(),
+                                   w1.data(), l1.data(), s1.data()) == 1);
+    bpnn::kernels::sweep_pending_apply(net, p.data(), w1.data());
     for (std::size_t i = 0; i < params; ++i)
       if (i % W / E == 1) CHECK(p[i] == before[i]);
+  }
+}
+
+// Narrow and full groups leave each step's weight update pending and make it in the next step's
+// forward pass (kernels.hpp, SweepNet), each in its own layout and order of vectors. Both are the
+// single path, so every network must end bit for bit the same through either, step by step
+// through the driver's protocol: unmasked steps, a step that returns false on a non-finite loss
+// (no update of its own, the previous one made) and its masked rerun, masked steps after it, and
+// the pending update made by sweep_pending_apply at the end.
+TEST_CASE("narrow groups with the pending update equal full groups bit for bit", "[sweep][kernels]") {
+  using T = float;
+  const auto& table = bpnn::kernels::kernels_select<T>();
+  if (!table.sweep_sample_sgd || table.sweep_narrow_elements == 1) return;  // no narrow groups
+  const std::size_t W = table.sweep_lanes, E = table.sweep_narrow_elements, G = W / E;
+  for (const Shape& shape : shapes) {
+    INFO(shape.sizes.size() << " sizes, first hidden " << shape.sizes[1]);
+    const auto full = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, 1);
+    const auto narrow = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
+    const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back(), stride = in0 + k;
+    const std::size_t n = 3 * W, L = shape.sizes.size() - 1;
+    std::mt19937 gen(8);
+    std::uniform_real_distribution<T> u(-1, 1);
+    bpnn::AlignedVector<T> rows(n * stride);
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t c = 0; c < stride; ++c) rows[r * stride + c] = c < in0 ? u(gen) : (u(gen) + 1) / 2;
+    const std::size_t huge_row = 7 * 2 + 4;  // network 2 reads it at step 4, no other one: E = ∞
+    rows[huge_row * stride + in0] = T(1e30);
+    // network m's parameters in both layouts; full lanes G … W − 1 repeat networks m mod G
+    bpnn::AlignedVector<T> pf(full.params_size), pn(narrow.params_size);
+    for (std::size_t l = 0; l < L; ++l)
+      for (std::size_t m = 0; m < G; ++m)
+        for (std::size_t o = 0; o < shape.sizes[l + 1]; ++o) {
+          const T b = u(gen) / 2;
+          pn[narrow.bias_index(l, o, m)] = b;
+          for (std::size_t c = m; c < W; c += G) pf[full.bias_index(l, o, c)] = b;
+          for (std::size_t i = 0; i < shape.sizes[l]; ++i) {
+            const T w = u(gen) / 2;
+            pn[narrow.weight_index(l, o, i, m)] = w;
+            for (std::size_t c = m; c < W; c += G) pf[full.weight_index(l, o, i, c)] = w;
+          }
+        }
+    bpnn::AlignedVector<T> wf(full.work_size), wn(narrow.work_size), lf(W), ln(W);
+    bpnn::AlignedVector<double> sf(W), sn(W);
+    bpnn::AlignedVector<T> lr_f(W), lr_n(W), keep_f(W, T(1)), keep_n(W, T(1));
+    for (std::size_t c = 0; c < W; ++c) {
+      lr_f[c] = T(0.1) + T(0.2) * static_cast<T>(c % G);
+      lr_n[c] = T(0.1) + T(0.2) * static_cast<T>(c / E);
+    }
+    const T* kf = nullptr;
+    const T* kn = nullptr;
+    std::vector<std::int64_t> off_f(W), off_n(W);
+    for (std::size_t step = 0; step < 7; ++step) {
+      INFO("step " << step);
+      if (step == 6) {  // network 1 stops: a masked step that changes it not
+        for (std::size_t c = 1; c < W; c += G) keep_f[c] = 0;
+        for (std::size_t e = 0; e < E; ++e) keep_n[E + e] = 0;
+      }
+      for (std::size_t c = 0; c < W; ++c) {
+        off_f[c] = static_cast<std::int64_t>(((7 * (c % G) + step) % n) * stride);
+        off_n[c] = static_cast<std::int64_t>(((7 * (c / E) + step) % n) * stride);
+      }
+      const bool stepped_f = table.sweep_sample_sgd(full.net(), 1, rows.data(), off_f.data(), lr_f.data(),
+                                                    kf, pf.data(), wf.data(), lf.data(), sf.data()) == 1;
+      const bool stepped_n = table.sweep_sample_sgd(narrow.net(), 1, rows.data(), off_n.data(), lr_n.data(),
+                                                    kn, pn.data(), wn.data(), ln.data(), sn.data()) == 1;
+      REQUIRE(stepped_f == stepped_n);
+      CHECK(stepped_f == (step != 4));
+      if (!stepped_f) {  // the driver masks the network whose loss is not finite and steps again
+        for (std::size_t m = 0; m < G; ++m)
+          if (!std::isfinite(ln[m * E])) {
+            for (std::size_t c = m; c < W; c += G) keep_f[c] = 0;
+            for (std::size_t e = 0; e < E; ++e) keep_n[m * E + e] = 0;
+          }
+        kf = keep_f.data();
+        kn = keep_n.data();
+        REQUIRE(table.sweep_sample_sgd(full.net(), 1, rows.data(), off_f.data(), lr_f.data(), kf,
+                                       pf.data(), wf.data(), lf.data(), sf.data()) == 1);
+        REQUIRE(table.sweep_sample_sgd(narrow.net(), 1, rows.data(), off_n.data(), lr_n.data(), kn,
+                                       pn.data(), wn.data(), ln.data(), sn.data()) == 1);
+      }
+      for (std::size_t m = 0; m < G; ++m) {
+        CHECK(bpnn_test::same_bits({lf[m]}, {ln[m * E]}));
+        CHECK(bpnn_test::same_bits({sf[m]}, {sn[m * E]}));
+        for (std::size_t j = 0; j < k; ++j)
+          CHECK(bpnn_test::same_bits({wf[full.output_index(j, m)]}, {wn[narrow.output_index(j, m)]}));
+      }
+    }
+    CHECK(keep_n[2 * E] == 0);  // network 2 diverged at step 4
+    bpnn::kernels::sweep_pending_apply(full.net(), pf.data(), wf.data());
+    bpnn::kernels::sweep_pending_apply(narrow.net(), pn.data(), wn.data());
+    for (std::size_t m = 0; m < G; ++m) {
+      INFO("network " << m);
+      std::vector<double> a, b;
+      for (std::size_t l = 0; l < L; ++l)
+        for (std::size_t o = 0; o < shape.sizes[l + 1]; ++o) {
+          a.push_back(pf[full.bias_index(l, o, m)]);
+          b.push_back(pn[narrow.bias_index(l, o, m)]);
+          for (std::size_t i = 0; i < shape.sizes[l]; ++i) {
+            a.push_back(pf[full.weight_index(l, o, i, m)]);
+            b.push_back(pn[narrow.weight_index(l, o, i, m)]);
+          }
+        }
+      CHECK(bpnn_test::same_bits(a, b));
+    }
+  }
+}
+
+namespace {
+
+// A group trained by the driver's protocol (engine/train/sweep.cpp), `per_call` steps per kernel
+// call: a call that stops early on a non-finite loss masks those networks and goes on from there.
+template <class T>
+struct ProtocolRun {
+  bpnn::AlignedVector<T> params, work, loss, keep;
+  bpnn::AlignedVector<double> loss_sum;
+  std::vector<std::size_t> masked_at;  // step of each masking, in order
+};
+
+template <class T, class Kernel>
+ProtocolRun<T> protocol_run(Kernel kernel, const bpnn::kernels::SweepLayout& layout, std::size_t steps,
+                            std::size_t per_call, const bpnn::AlignedVector<T>& params,
+                            const bpnn::AlignedVector<T>& rows, const std::vector<std::int64_t>& offset,
+                            const bpnn::AlignedVector<T>& lr) {
+  const std::size_t W = layout.lanes, E = layout.elements;
+  ProtocolRun<T> r{params, bpnn::AlignedVector<T>(layout.work_size), bpnn::AlignedVector<T>(W),
+                   bpnn::AlignedVector<T>(W, T(1)), bpnn::AlignedVector<double>(W), {}};
+  const T* keep = nullptr;
+  const auto mask_failing = [&](std::size_t step) {
+    for (std::size_t m = 0; m < W / E; ++m)
+      if (r.keep[m * E] != 0 && !std::isfinite(r.loss[m * E])) {
+        for (std::size_t e = 0; e < E; ++e) r.keep[m * E + e] = 0;
+        r.masked_at.push_back(step);
+        keep = r.keep.data();
+      }
+  };
+  for (std::size_t s = 0; s < steps;) {
+    const std::size_t count = std::min(per_call, steps - s);
+    const std::size_t made = kernel(layout.net(), count, rows.data(), offset.data() + s * W, lr.data(), keep,
+                                    r.params.data(), r.work.data(), r.loss.data(), r.loss_sum.data());
+    REQUIRE(made <= count);
+    REQUIRE((made > 0 || !keep));
+    s += made;
+    if (made < count && !keep) {
+      mask_failing(s);
+      REQUIRE(keep);
+      continue;
+    }
+    if (keep) mask_failing(s - 1);
+  }
+  bpnn::kernels::sweep_pending_apply(layout.net(), r.params.data(), r.work.data());
+  return r;
+}
+
+}  // namespace
+
+// The kernel's step loop (KernelTable::sweep_sample_sgd with steps > 1) makes the steps one call
+// per step makes, sums the losses the same way, and stops where a loss turns non-finite: at an
+// unmasked step (not made) and at a masked one (made for the others).
+TEMPLATE_TEST_CASE("many steps per kernel call equal one step per call, bit for bit",
+                   "[sweep][kernels]", float, double) {
+  using T = TestType;
+  const Shape shape = GENERATE(Shape{{2, 4, 1}, Activation::sigmoid, Activation::sigmoid, true},
+                               Shape{{20, 24, 10}, Activation::sigmoid, Activation::sigmoid, true});
+  for (const std::string& arch : arch_names()) {
+    ScopedArch scoped(arch.c_str());
+    const auto& table = bpnn::kernels::kernels_select<T>();
+    const auto kernel = table.sweep_sample_sgd ? table.sweep_sample_sgd : bpnn::kernels::sweep_sample_sgd_reference<T>;
+    const std::size_t W = table.sweep_sample_sgd ? table.sweep_lanes : 8;
+    for (const std::size_t E : {std::size_t{1}, table.sweep_sample_sgd ? table.sweep_narrow_elements : 2}) {
+      INFO(arch << ", " << shape.sizes[0] << " inputs, " << E << " elements per network");
+      const auto layout = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
+      const std::size_t G = W / E, steps = 12, in0 = shape.sizes.front();
+      const std::size_t stride = in0 + shape.sizes.back(), n = steps * 16;
+      std::mt19937 gen(12);
+      std::uniform_real_distribution<T> u(-1, 1);
+      bpnn::AlignedVector<T> params(layout.params_size), rows(n * stride), lr(W);
+      for (auto& v : params) v = u(gen) / 2;
+      for (auto& v : rows) v = (u(gen) + 1) / 2;
+      const T huge = static_cast<T>(std::is_same_v<T, float> ? 1e30 : 1e300);  // E = ½(ŷ − huge)² = ∞
+      rows[(steps * 1 + 3) * stride + in0] = huge;
+      rows[(steps * 3 + 9) * stride + in0] = huge;
+      std::vector<std::int64_t> offset(steps * W);  // network m at step s: row 12m + s
+      for (std::size_t s = 0; s < steps; ++s)
+        for (std::size_t c = 0; c < W; ++c)
+          offset[s * W + c] = static_cast<std::int64_t>((steps * (c / E) + s) * stride);
+      for (std::size_t c = 0; c < W; ++c) lr[c] = T(0.5) + T(0.25) * static_cast<T>(c / E % 3);
+      const auto one = protocol_run<T>(kernel, layout, steps, 1, params, rows, offset, lr);
+      for (const std::size_t per_call : {std::size_t{5}, steps}) {
+        INFO(per_call << " steps per call");
+        const auto many = protocol_run<T>(kernel, layout, steps, per_call, params, rows, offset, lr);
+        // network 1 at an unmasked step, network 3 (where the group has one) at a masked one
+        CHECK(one.masked_at == (G > 3 ? std::vector<std::size_t>{3, 9} : std::vector<std::size_t>{3}));
+        CHECK(many.masked_at == one.masked_at);
+        CHECK(many.keep == one.keep);
+        CHECK(bpnn_test::same_bits(std::vector<double>(many.params.begin(), many.params.end()),
+                                   std::vector<double>(one.params.begin(), one.params.end())));
+        CHECK(bpnn_test::same_bits(std::vector<double>(many.loss_sum.begin(), many.loss_sum.end()),
+                                   std::vector<double>(one.loss_sum.begin(), one.loss_sum.end())));
+      }
+      // a network's non-finite loss is not summed
+      CHECK(std::isfinite(one.loss_sum[1 * E]));
+      CHECK(one.loss_sum[1 * E] > 0);
+    }
   }
 }

@@ -8,6 +8,7 @@
 // Weights live in a layout private to the table ("packed"): the table says how big a layer's
 // packed weights are and converts from/to the public [out, in] row-major layout. Gradients of the
 // weights use the same packed layout, so elementwise updates need not know it.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -54,21 +55,35 @@ struct AdamStep {
 //     of block b holds outputs bE … bE + E − 1 of every network (the last block zero-padded);
 //     the kernel keeps the gathered inputs in blocks of E too.
 // Offsets count elements of T from the start of the group's parameters (weights, biases) or
-// work buffer (inputs, activations, δ).
+// work buffer (inputs, activations, δ, the pending update).
+//
+// The pending update: a kernel may leave a step's weight update w_oi += a_i·d_o pending and make
+// it inside the next step's forward pass, which reads every weight anyway (one pass over the
+// weights per step instead of two). Work then holds the step's inputs of every layer (x and the
+// hidden activations, in one of two sets that alternate from step to step, so that the next
+// step's activations do not overwrite them), its d = −lr·δ of every layer (in δ's place), and at
+// pending_offset the pending state: a (W) vector of the lanes it updates (1/0), then a (W) vector
+// whose element 0 is the kind (sweep_pending_none, _all: every lane, _masked: the lanes of the
+// first vector) and element 1 the set (0/1) of the inputs it reads. sweep_pending_apply makes a
+// pending update; a zeroed work buffer has none.
+inline constexpr int sweep_pending_none = 0, sweep_pending_all = 1, sweep_pending_masked = 2;
 struct SweepLayer {
   std::size_t in = 0, out = 0;
   Activation act = Activation::sigmoid;  // not softmax
   std::size_t blocks = 0;                // ⌈out / E⌉ vectors per input
   std::size_t weight_offset = 0;  // (in, blocks) vectors: weight (o, i) in vector i·blocks + o/E
   std::size_t bias_offset = 0;    // (blocks) vectors
-  std::size_t act_offset = 0, delta_offset = 0;  // work: (blocks) vectors each
+  // work: (blocks) vectors each; a hidden layer's activations in set 0 (set 1: + SweepNet::alternate)
+  std::size_t act_offset = 0, delta_offset = 0;
 };
 struct SweepNet {
   std::size_t lanes = 0;  // W, elements per vector: the table's sweep_lanes (any ≥ 1 for the reference)
   std::size_t layers = 0;
   const SweepLayer* layer = nullptr;
-  std::size_t input_offset = 0;  // work: (In) vectors for each network's inputs from its row
+  std::size_t input_offset = 0;  // work: (⌈In/E⌉) vectors, each network's inputs from its row, set 0
   std::size_t elements = 1;      // E, elements per network
+  std::size_t alternate = 0;     // work: set 1 of the inputs and hidden activations, less set 0
+  std::size_t pending_offset = 0;  // work: (2W) the pending update's lanes and state
 };
 
 // The layout of one shape for groups of lanes / elements networks: layers (sizes, the hidden and
@@ -77,7 +92,10 @@ struct SweepNet {
 struct SweepLayout {
   std::vector<SweepLayer> layer;
   std::size_t lanes = 0, elements = 1, params_size = 0, work_size = 0;
-  SweepNet net() const { return {lanes, layer.size(), layer.data(), 0, elements}; }
+  std::size_t alternate = 0, pending_offset = 0;
+  SweepNet net() const {
+    return {lanes, layer.size(), layer.data(), 0, elements, alternate, pending_offset};
+  }
   std::size_t members() const { return lanes / elements; }
   std::size_t element(std::size_t o, std::size_t m) const {
     return (o / elements) * lanes + m * elements + o % elements;
@@ -93,13 +111,16 @@ struct SweepLayout {
     return layer.back().act_offset + element(j, m);
   }
 };
+// work: [set 0: inputs, hidden activations] [set 1: the same] [top activations] [δ of every
+// layer] [pending state]
 inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activation hidden,
                                 Activation output, std::size_t lanes, std::size_t elements = 1) {
   SweepLayout g;
   g.lanes = lanes;
   g.elements = elements;
   g.layer.resize(sizes.size() - 1);
-  g.work_size = sizes.front() * lanes;  // the inputs, at offset 0
+  const auto vectors = [&](std::size_t values) { return (values + elements - 1) / elements * lanes; };
+  g.work_size = vectors(sizes.front());  // the inputs, at offset 0
   for (std::size_t l = 0; l < g.layer.size(); ++l) {
     SweepLayer& s = g.layer[l];
     s.in = sizes[l];
@@ -110,12 +131,49 @@ inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activatio
     g.params_size += s.in * s.blocks * lanes;
     s.bias_offset = g.params_size;
     g.params_size += s.blocks * lanes;
-    s.act_offset = g.work_size;
-    g.work_size += s.blocks * lanes;
+    if (l + 1 < g.layer.size()) {
+      s.act_offset = g.work_size;
+      g.work_size += s.blocks * lanes;
+    }
+  }
+  g.alternate = g.work_size;
+  g.work_size *= 2;
+  g.layer.back().act_offset = g.work_size;
+  g.work_size += g.layer.back().blocks * lanes;
+  for (SweepLayer& s : g.layer) {
     s.delta_offset = g.work_size;
     g.work_size += s.blocks * lanes;
   }
+  g.pending_offset = g.work_size;
+  g.work_size += 2 * lanes;
   return g;
+}
+
+// Makes the pending update of a group's work buffer, if any: w_oi = fma(a_i, d_o, w_oi) for every
+// element of the updated lanes (padding outputs included, as the kernel's vectors do), then
+// none is pending. fma is exact before its one rounding, so these are the bits of the kernel's
+// vector FMA.   params, work: the group's buffers (SweepLayout)
+template <class T>
+void sweep_pending_apply(const SweepNet& net, T* params, T* work) {
+  T* state = work + net.pending_offset + net.lanes;
+  const int kind = static_cast<int>(state[0]);
+  if (kind == sweep_pending_none) return;
+  const std::size_t W = net.lanes, E = net.elements, set = static_cast<std::size_t>(state[1]);
+  const T* on = work + net.pending_offset;
+  for (std::size_t l = 0; l < net.layers; ++l) {
+    const SweepLayer& s = net.layer[l];
+    const T* a = work + set * net.alternate + (l == 0 ? net.input_offset : net.layer[l - 1].act_offset);
+    const T* d = work + s.delta_offset;
+    T* w = params + s.weight_offset;
+    for (std::size_t i = 0; i < s.in; ++i)
+      for (std::size_t v = 0; v < s.blocks; ++v)
+        for (std::size_t e = 0; e < W; ++e) {
+          if (kind == sweep_pending_masked && on[e] == T(0)) continue;
+          T& wv = w[(i * s.blocks + v) * W + e];
+          wv = std::fma(a[(i / E) * W + e - e % E + i % E], d[v * W + e], wv);
+        }
+  }
+  state[0] = T(sweep_pending_none);
 }
 
 template <class T>
@@ -178,21 +236,32 @@ struct KernelTable {
   double (*sample_sgd_tiny)(const TinyNet& net, const T* x, const T* y, T lr, T* params,
                             T* yhat);
 
-  // One per-sample SGD step (no momentum, MSE loss) of the G = W / E networks of one group
-  // (SweepNet), each on its own sample: rows holds samples of In inputs followed by K targets;
-  // row_offset, lr and keep are (W) vectors holding network m's value in each of its E elements:
-  // its row at rows + row_offset[mE], its learning rate, and whether it trains. The kernel
-  // gathers each network's inputs and targets itself. → loss:(W) = E of each network before
-  // the step (in each of its elements), ŷ in the top layer's activations. Each network gets
-  // the operations of this table's single-network per-sample step (dense_forward, the MSE
-  // loss, dense_backward_data, the in-place update with n = 1) in the same order, so every
-  // network ends bit for bit where it would alone. keep null: updates every network when every
-  // E is finite, else changes nothing and returns false. keep non-null: updates only networks
-  // whose keep ≠ 0 and whose E is finite, and returns true. net.elements > 1 only where
-  // table.sweep_narrow_elements says so.
+  // Per-sample SGD steps (no momentum, MSE loss) of the G = W / E networks of one group
+  // (SweepNet), each on its own samples: rows holds samples of In inputs followed by K targets;
+  // row_offset is (steps, W), lr and keep are (W): each holds network m's value in each of its
+  // E elements: the row of step s at rows + row_offset[sW + mE], its learning rate, and whether
+  // it trains. The kernel gathers each network's inputs and targets itself. One step:
+  // → loss:(W) = E of each network before the step (in each of its elements), ŷ in the top
+  // layer's activations. Each network gets the operations of this table's single-network
+  // per-sample step (dense_forward, the MSE loss, dense_backward_data, the in-place update with
+  // n = 1) in the same order, so every network ends bit for bit where it would alone. keep
+  // null: updates every network when every E is finite, else changes nothing. keep non-null:
+  // updates only networks whose keep ≠ 0 and whose E is finite. After each step made,
+  // loss_sum:(W) += (double)E for the networks it updated (bpnn::train's epoch loss: one sum per
+  // network, in step order, in double).
+  // Returns the number of steps made, less than `steps` at the first step whose E is not finite
+  // for a network that trains: keep null, that step is not made and loss holds its E; keep
+  // non-null, the steps up to and including that one are counted and loss holds its E (the
+  // caller masks the network and goes on from there). Returns `steps` otherwise.
+  // net.elements > 1 only where table.sweep_narrow_elements says so. work starts zeroed; the
+  // kernel may leave the last step's weight update pending in it (SweepNet; avx512 and avx2 do,
+  // whose vector FMA rounds once as sweep_pending_apply's std::fma does; sse2 does not):
+  // it makes a pending update first (also when it makes no step), sweep_pending_apply makes the
+  // last one, and keep applies to the pending update of its own step.
   // Null in the reference table: engine/kernels/reference/sweep_reference.hpp is that one.
-  bool (*sweep_sample_sgd)(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                           const T* lr, const T* keep, T* params, T* work, T* loss) = nullptr;
+  std::size_t (*sweep_sample_sgd)(const SweepNet& net, std::size_t steps, const T* rows,
+                                  const std::int64_t* row_offset, const T* lr, const T* keep,
+                                  T* params, T* work, T* loss, double* loss_sum) = nullptr;
   std::size_t sweep_lanes = 0;  // the vector width sweep_sample_sgd works on (0 when null)
   // E of the narrow groups sweep_sample_sgd takes (SweepNet::elements), or 1 when it takes full
   // groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network groups of a

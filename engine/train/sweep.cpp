@@ -159,7 +159,8 @@ Classes classes_of(const DataIn<T>& d, const std::vector<std::size_t>& rows) {
 // The kernel of a precision's lane groups: the table's, or the scalar reference with W = 8.
 template <class T>
 struct LaneKernel {
-  bool (*step)(const kernels::SweepNet&, const T*, const std::int64_t*, const T*, const T*, T*, T*, T*);
+  std::size_t (*steps)(const kernels::SweepNet&, std::size_t, const T*, const std::int64_t*, const T*,
+                       const T*, T*, T*, T*, double*);
   std::size_t lanes;             // W
   std::size_t narrow_elements;   // E of the narrow groups it takes (1: none)
 };
@@ -188,13 +189,28 @@ std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
   return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
 }
 
+// Where one member's rows start, in its E lanes of each step's offsets: offset(s, e) =
+// rows[s]·stride.   rows:(steps) → offset:(steps, W), elements [0, E) of each step's W. A
+// function of its own: inlined into lanes_train, its loop kept its counters on the stack and
+// reloaded the stride at every element (a store through int64_t* may alias a size_t), a fifth of
+// seed_sweep's time.
+[[gnu::noinline]] void lane_offsets(const std::size_t* rows, std::size_t steps, std::int64_t stride,
+                                    std::size_t W, std::size_t E, std::int64_t* offset) {
+  if (E == 1) {
+    for (std::size_t s = 0; s < steps; ++s) offset[s * W] = static_cast<std::int64_t>(rows[s]) * stride;
+    return;
+  }
+  for (std::size_t s = 0; s < steps; ++s)
+    for (std::size_t e = 0; e < E; ++e) offset[s * W + e] = static_cast<std::int64_t>(rows[s]) * stride;
+}
+
 // A lane group: up to W / E members of one shape, trained together by the lane kernel.
 template <class T>
 void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
                  const std::vector<SweepMember>& members, const Dataset& data, const DataIn<T>& d,
                  const Dataset* validation, std::vector<SweepResult>& results) {
   const LaneKernel<T> kernel = lane_kernel<T>();
-  const auto step = kernel.step;
+  const auto run_steps = kernel.steps;
   const std::size_t W = kernel.lanes, E = elements, G = W / E;  // lanes, per member, members
   const std::size_t used = ids.size();
   const NetworkConfig& shape = members[ids[0]].network;
@@ -255,6 +271,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   // per lane (member m in lanes mE … mE + E − 1)
   AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
   std::vector<std::int64_t> row_offset(block * W);  // (steps, lanes): where each lane's row starts
+  const auto stride = static_cast<std::int64_t>(d.stride);
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
   std::vector<char> active(G, 1);
@@ -267,7 +284,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     if (configs[m].val_split > 0) split_sample[m].resize(n);
     sample[m] = configs[m].val_split > 0 ? split_sample[m].data() : order[m].data();
   }
-  std::vector<double> loss_sum(G);
+  AlignedVector<double> loss_sum(W);  // per lane, summed by the kernel
   std::vector<std::size_t> correct(G), epochs_done(G, 0);
   std::vector<double> last_loss(G, std::numeric_limits<double>::quiet_NaN());
   std::vector<double> last_accuracy(G, std::numeric_limits<double>::quiet_NaN());
@@ -296,30 +313,27 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     for (std::size_t t0 = 0; t0 < n; t0 += block) {
       const std::size_t steps = std::min(block, n - t0);
       // the block's rows, member by member in its own order: the kernel gathers them
-      for (std::size_t m = 0; m < G; ++m) {
-        const std::size_t* rows_of_block = sample[m < used ? m : 0] + t0;
-        for (std::size_t s = 0; s < steps; ++s)
-          for (std::size_t e = 0; e < E; ++e)
-            row_offset[s * W + m * E + e] = static_cast<std::int64_t>(rows_of_block[s] * d.stride);
-      }
-      for (std::size_t s = 0; s < steps; ++s) {
+      for (std::size_t m = 0; m < G; ++m)
+        lane_offsets(sample[m < used ? m : 0] + t0, steps, stride, W, E, row_offset.data() + m * E);
+      // the kernel runs the block's steps (one at a time when it counts correct classes, which
+      // reads each step's ŷ) and sums each lane's loss; it stops early at a non-finite loss of
+      // a member that trains, which is masked from then on
+      for (std::size_t s = 0; s < steps;) {
+        const std::size_t count = any_classes ? 1 : steps - s;
         const std::int64_t* offset = row_offset.data() + s * W;
-        if (!step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(),
-                  loss.data())) {
+        const std::size_t made = run_steps(net, count, d.rows.data(), offset, lr.data(), keep_lanes,
+                                           params.data(), work.data(), loss.data(), loss_sum.data());
+        s += made;
+        if (made < count && !keep_lanes) {  // step s not made: mask the failing members, again
           for (std::size_t m = 0; m < G; ++m)
             if (!std::isfinite(loss[m * E])) diverge(m, epoch);
-          step(net, d.rows.data(), offset, lr.data(), keep_lanes, params.data(), work.data(), loss.data());
-        } else if (keep_lanes) {
+          continue;
+        }
+        if (keep_lanes)
           for (std::size_t m = 0; m < G; ++m)
             if (active[m] && !std::isfinite(loss[m * E])) diverge(m, epoch);
-        }
-        if (!keep_lanes) {  // every lane trains
-          for (std::size_t m = 0; m < used; ++m) loss_sum[m] += static_cast<double>(loss[m * E]);
-        } else {
-          for (std::size_t m = 0; m < used; ++m)
-            if (active[m]) loss_sum[m] += static_cast<double>(loss[m * E]);
-        }
         if (!any_classes) continue;
+        offset = row_offset.data() + (s - 1) * W;  // the step just made
         for (std::size_t m = 0; m < used; ++m) {
           if (!active[m]) continue;
           const T* yhat = work.data();
@@ -337,10 +351,12 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
         }
       }
     }
+    // the epoch's last update, if the kernel left it pending (kernels.hpp, SweepNet)
+    kernels::sweep_pending_apply(net, params.data(), work.data());
     for (std::size_t m = 0; m < used; ++m) {
       if (!active[m]) continue;
       epochs_done[m] = epoch + 1;
-      last_loss[m] = loss_sum[m] / static_cast<double>(n);
+      last_loss[m] = loss_sum[m * E] / static_cast<double>(n);
       if (classes[m] != Classes::none)
         last_accuracy[m] = static_cast<double>(correct[m]) / static_cast<double>(n);
     }

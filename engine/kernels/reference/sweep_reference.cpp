@@ -20,10 +20,9 @@ template <class T>
 T network_forward_loss(const SweepNet& net, const Place& at, const T* row, const T* params, T* work) {
   const std::size_t W = net.lanes;
   const std::size_t in0 = net.layer[0].in;
-  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + i * W + at.m * at.E] = row[i];
+  for (std::size_t i = 0; i < in0; ++i) work[net.input_offset + at(i)] = row[i];
   const auto input = [&](std::size_t l, std::size_t i) {
-    return l == 0 ? work[net.input_offset + i * W + at.m * at.E]
-                  : work[net.layer[l - 1].act_offset + at(i)];
+    return work[(l == 0 ? net.input_offset : net.layer[l - 1].act_offset) + at(i)];
   };
   for (std::size_t l = 0; l < net.layers; ++l) {
     const SweepLayer& s = net.layer[l];
@@ -67,19 +66,17 @@ void network_backward_update(const SweepNet& net, const Place& at, T lr, T* para
       const T d = delta[at(o)] * -lr;
       params[s.bias_offset + at(o)] += d;
       for (std::size_t i = 0; i < s.in; ++i) {
-        const T a = l == 0 ? work[net.input_offset + i * W + at.m * at.E]
-                           : work[net.layer[l - 1].act_offset + at(i)];
+        const T a = work[(l == 0 ? net.input_offset : net.layer[l - 1].act_offset) + at(i)];
         w[i * s.blocks * W + at(o)] += d * a;
       }
     }
   }
 }
 
-}  // namespace
-
+// One step; false when keep is null and some E is not finite (nothing made).
 template <class T>
-bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                                const T* lr, const T* keep, T* params, T* work, T* loss) {
+bool reference_step(const SweepNet& net, const T* rows, const std::int64_t* row_offset, const T* lr,
+                    const T* keep, T* params, T* work, T* loss) {
   const std::size_t E = net.elements, networks = net.lanes / E;
   bool all_finite = true;
   for (std::size_t m = 0; m < networks; ++m) {
@@ -94,10 +91,35 @@ bool sweep_sample_sgd_reference(const SweepNet& net, const T* rows, const std::i
   return true;
 }
 
-template bool sweep_sample_sgd_reference<float>(const SweepNet&, const float*, const std::int64_t*,
-                                                const float*, const float*, float*, float*, float*);
-template bool sweep_sample_sgd_reference<double>(const SweepNet&, const double*, const std::int64_t*,
-                                                 const double*, const double*, double*, double*,
-                                                 double*);
+}  // namespace
+
+template <class T>
+std::size_t sweep_sample_sgd_reference(const SweepNet& net, std::size_t steps, const T* rows,
+                                       const std::int64_t* row_offset, const T* lr, const T* keep,
+                                       T* params, T* work, T* loss, double* loss_sum) {
+  sweep_pending_apply(net, params, work);  // this kernel leaves none; a fast one may have
+  const std::size_t W = net.lanes;
+  for (std::size_t s = 0; s < steps; ++s) {
+    if (!reference_step(net, rows, row_offset + s * W, lr, keep, params, work, loss)) return s;
+    bool failed = false;
+    for (std::size_t c = 0; c < W; ++c) {
+      if (keep && keep[c] == T(0)) continue;
+      if (std::isfinite(loss[c]))
+        loss_sum[c] += static_cast<double>(loss[c]);
+      else
+        failed = true;
+    }
+    if (failed) return s + 1;
+  }
+  return steps;
+}
+
+template std::size_t sweep_sample_sgd_reference<float>(const SweepNet&, std::size_t, const float*,
+                                                       const std::int64_t*, const float*, const float*,
+                                                       float*, float*, float*, double*);
+template std::size_t sweep_sample_sgd_reference<double>(const SweepNet&, std::size_t, const double*,
+                                                        const std::int64_t*, const double*,
+                                                        const double*, double*, double*, double*,
+                                                        double*);
 
 }  // namespace bpnn::kernels

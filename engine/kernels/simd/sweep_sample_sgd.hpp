@@ -20,6 +20,7 @@
 // A product whose only use is an addition goes through `rounded`, so that GCC cannot contract
 // the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
+#include <cmath>
 #include <cstddef>
 #include <algorithm>
 #include <cstdint>
@@ -70,21 +71,40 @@ template <class Arch, class T>
   }
 }
 
-// Outputs [o0, o0 + NB) of one layer: y_o = act(Σ_k fma(a_k, w_ok, ·) + b_o), NB chains at once.
-// a:(in) w:(in, out) b:(out) y:(out) vectors
-template <class Arch, class T, std::size_t NB>
-[[gnu::always_inline]] inline void sweep_forward_block(const SweepLayer& s, std::size_t o0,
-                                                       const T* a, const T* w, const T* b, T* y) {
+// Outputs [o0, o0 + NB) of one layer: y_o = act(Σ_k fma(a_k, w_ok, ·) + b_o), NB chains at once,
+// making the previous step's pending update of these weights on the way (Pending not none:
+// w_ok = fma(a_prev_k, d_prev_o, w_ok), selected by its lanes when masked, stored, then the sum's
+// FMA with it).   a, a_prev:(in) w:(in, out) b, d_prev:(out) y:(out) vectors
+template <class Arch, class T, std::size_t NB, int Pending>
+[[gnu::always_inline]] inline void sweep_forward_block(const SweepLayer& s, std::size_t o0, const T* a,
+                                                       const T* a_prev, const T* d_prev,
+                                                       const xsimd::batch_bool<T, Arch>& on_prev, T* w,
+                                                       const T* b, T* y) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
-  B acc[NB];
+  B acc[NB], d[NB];
 #pragma GCC unroll 8
-  for (std::size_t j = 0; j < NB; ++j) acc[j] = B(T(0));
+  for (std::size_t j = 0; j < NB; ++j) {
+    acc[j] = B(T(0));
+    if constexpr (Pending != sweep_pending_none) d[j] = B::load_aligned(d_prev + (o0 + j) * W);
+  }
   for (std::size_t k = 0; k < s.in; ++k) {
     const B ak = B::load_aligned(a + k * W);
-    const T* wk = w + (k * s.out + o0) * W;
+    T* wk = w + (k * s.out + o0) * W;
+    if constexpr (Pending != sweep_pending_none) {
+      const B ap = B::load_aligned(a_prev + k * W);
 #pragma GCC unroll 8
-    for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+      for (std::size_t j = 0; j < NB; ++j) {
+        const B old = B::load_aligned(wk + j * W);
+        B next = xsimd::fma(ap, d[j], old);
+        if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_prev, next, old);
+        next.store_aligned(wk + j * W);
+        acc[j] = xsimd::fma(ak, next, acc[j]);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+    }
   }
 #pragma GCC unroll 8
   for (std::size_t j = 0; j < NB; ++j)
@@ -220,31 +240,59 @@ std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xs
   }
 }
 
-template <class Arch, class T, bool Masked>
+// Whether xsimd::fma is one instruction that rounds once on Arch, as std::fma does (the
+// instruction sets bpnn builds: avx512bw and fma3<avx2> have one; on sse2 it is a product and a
+// sum, rounded twice), so that sweep_pending_apply may make an update the kernel left pending.
+template <class Arch>
+inline constexpr bool sweep_fma_rounds_once = !std::is_same_v<Arch, xsimd::sse2>;
+
+// Full groups (Fused) leave each step's weight update pending and make it in the next step's
+// forward pass, as the narrow groups do (see sweep_sample_sgd_narrow); else they update at once,
+// and Pending is none: on sse2 (see sweep_fma_rounds_once), and for the short-chain shapes,
+// whose update is a dozen vectors (the seed network trained 10% slower fused, README "Many
+// networks at once").
+template <class Arch, class T, bool Masked, int Pending, bool Fused>
 bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                             const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
+  static_assert(!Fused || sweep_fma_rounds_once<Arch>);
+  static_assert(Fused || Pending == sweep_pending_none);
+  constexpr bool pending = Pending != sweep_pending_none;
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
+  T* pending_on = work + net.pending_offset;
+  T* pending_state = pending_on + W;
+  // the previous step's inputs are in set `old_set`; this step's go to the other one
+  const std::size_t old_set = static_cast<std::size_t>(pending_state[1]);
+  const std::size_t set = pending ? 1 - old_set : 0;
+  const auto on_previous = B::load_aligned(pending_on) != B(T(0));
+  const auto inputs_of = [&](std::size_t l, std::size_t in_set) {
+    return work + in_set * net.alternate + (l == 0 ? net.input_offset : net.layer[l - 1].act_offset);
+  };
   // each lane's inputs from its own row
   const LaneRows<Arch, T> lane_rows(row_offset);
-  T* x = work + net.input_offset;
+  T* x = inputs_of(0, set);
   for (std::size_t i = 0; i < in0; ++i) lane_rows.load(rows + i).store_aligned(x + i * W);
-  // forward
+  // forward, making the previous step's update on the way
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];  // a copy: the stores below cannot alias it
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    const T* w = params + s.weight_offset;
+    const T* a = inputs_of(l, set);
+    const T* a_prev = inputs_of(l, old_set);
+    const T* d_prev = work + s.delta_offset;
+    T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
-    T* out = work + s.act_offset;
+    T* out = l + 1 < L ? work + set * net.alternate + s.act_offset : work + s.act_offset;
     std::size_t o0 = 0;
-    for (; o0 + 8 <= s.out; o0 += 8) sweep_forward_block<Arch, T, 8>(s, o0, a, w, b, out);
+    for (; o0 + 8 <= s.out; o0 += 8)
+      sweep_forward_block<Arch, T, 8, Pending>(s, o0, a, a_prev, d_prev, on_previous, w, b, out);
     if (o0 < s.out)
       dispatch_count<7>(s.out - o0, [&](auto nb) {
-        sweep_forward_block<Arch, T, decltype(nb)::value>(s, o0, a, w, b, out);
+        sweep_forward_block<Arch, T, decltype(nb)::value, Pending>(s, o0, a, a_prev, d_prev, on_previous,
+                                                                   w, b, out);
       });
   }
+  pending_state[0] = T(sweep_pending_none);  // made; this step's comes below, if it steps
   // the MSE loss and δ_L
   const SweepLayer top = net.layer[L - 1];
   const T* yhat = work + top.act_offset;
@@ -260,22 +308,22 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
   if (!stepping) return false;
   const auto on = *stepping;
   const B minus_lr = -B::load_aligned(lr);
-  // backward and update, top layer first; layer l's weights change only after δ_{l−1}
+  // backward, top layer first, from the weights as they stand (the single path's of this step)
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
     T* delta = work + s.delta_offset;
-    T* w = params + s.weight_offset;
+    const T* w = params + s.weight_offset;
     T* b = params + s.bias_offset;
     if (l > 0) {
       const SweepLayer below = net.layer[l - 1];
-      const T* a = work + below.act_offset;
+      const T* a = inputs_of(l, set);
       T* dx = work + below.delta_offset;
       for (std::size_t i = 0; i < s.in; ++i)
         (sweep_backward_input<Arch, T>(s, i, delta, w) *
          activation_grad_apply<Arch, T>(below.act, B::load_aligned(a + i * W)))
             .store_aligned(dx + i * W);
     }
-    // d = δ·(−lr); b += d
+    // d = δ·(−lr), kept for the pending update; b += d
     for (std::size_t o = 0; o < s.out; ++o) {
       const B d = rounded<Arch, T>(B::load_aligned(delta + o * W) * minus_lr);
       d.store_aligned(delta + o * W);
@@ -283,17 +331,26 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + o * W);
     }
-    // w_oi = fma(a_i, d_o, w_oi)
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    for (std::size_t i = 0; i < s.in; ++i) {
-      const B ai = B::load_aligned(a + i * W);
-      T* wi = w + i * s.out * W;
-      for (std::size_t o = 0; o < s.out; ++o) {
-        const B old = B::load_aligned(wi + o * W);
-        const B next = xsimd::fma(ai, B::load_aligned(delta + o * W), old);
-        (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + o * W);
+    if constexpr (!Fused) {  // w_oi = fma(a_i, d_o, w_oi) now
+      const T* a = inputs_of(l, set);
+      T* wu = params + s.weight_offset;
+      for (std::size_t i = 0; i < s.in; ++i) {
+        const B ai = B::load_aligned(a + i * W);
+        T* wi = wu + i * s.out * W;
+        for (std::size_t o = 0; o < s.out; ++o) {
+          const B old = B::load_aligned(wi + o * W);
+          const B next = xsimd::fma(ai, B::load_aligned(delta + o * W), old);
+          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + o * W);
+        }
       }
     }
+  }
+  if constexpr (Fused) {
+    // w_oi = fma(a_i, d_o, w_oi) is pending: the next step's forward pass (or
+    // sweep_pending_apply) makes it
+    xsimd::select(on, B(T(1)), B(T(0))).store_aligned(pending_on);
+    pending_state[0] = T(Masked ? sweep_pending_masked : sweep_pending_all);
+    pending_state[1] = T(set);
   }
   return true;
 }
@@ -376,18 +433,31 @@ template <class Arch, class T>
   return pairs + permute_in_lane<Arch, T, 0x4E>(pairs);             // (s0 + s1) + (s2 + s3)
 }
 
-template <class Arch, class T, bool Masked>
+// The narrow step leaves its weight update pending (SweepNet) and makes the previous step's in
+// its forward pass: per weight vector one load, w = fma(a_prev, d_prev, w) (selected by the
+// previous step's lanes when Pending is masked), one store, and the sum's FMA with the new w —
+// the previous step's update and this step's sum in the single path's order, one pass over the
+// weights instead of two (README "Many networks at once"). δ is computed from the weights as they
+// stand after that, the single path's weights of this step (its update comes after δ).
+template <class Arch, class T, bool Masked, int Pending>
 bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
                              const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
+  constexpr bool pending = Pending != sweep_pending_none;
   alignas(Arch::alignment()) static constexpr T element_ids[16] = {0, 1, 2, 3, 0, 1, 2, 3,
                                                                    0, 1, 2, 3, 0, 1, 2, 3};
   static_assert(E == 4 && W == 16);
   const B element = B::load_aligned(element_ids);  // each value's place in its network's lane
   const std::size_t L = net.layers;
   const std::size_t in0 = net.layer[0].in;
+  T* pending_on = work + net.pending_offset;
+  T* pending_state = pending_on + W;
+  // the previous step's inputs are in set `old_set`; this step's go to the other one
+  const std::size_t old_set = static_cast<std::size_t>(pending_state[1]);
+  const std::size_t set = pending ? 1 - old_set : 0;
+  const auto on_previous = B::load_aligned(pending_on) != B(T(0));
   const LaneRows<Arch, T> lane_rows(row_offset);
   // gather shifts for a block of `count` ≤ E values of each network's row: element e reads value
   // min(e, count − 1), so that a last, partial block reads nothing past the row
@@ -403,8 +473,12 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
     v = _mm512_insertf32x4(v, _mm_loadu_ps(rows + row_offset[3 * E] + first), 3);
     return B(v);
   };
+  // the inputs of layer l (x or a hidden layer's activations) in set `in_set`
+  const auto inputs_of = [&](std::size_t l, std::size_t in_set) {
+    return work + in_set * net.alternate + (l == 0 ? net.input_offset : net.layer[l - 1].act_offset);
+  };
   // the inputs in blocks of E, as the activations; a last, partial block by a gather
-  T* x = work + net.input_offset;
+  T* x = inputs_of(0, set);
   for (std::size_t ib = 0; ib * E < in0; ++ib) {
     if (in0 - ib * E >= E) {
       row_block(ib * E).store_aligned(x + ib * W);
@@ -413,27 +487,42 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
     }
   }
-  // input a_k of layer l for every network, in all E elements of its lane
-  const auto input = [&](std::size_t l, std::size_t k) {
-    const T* a = l == 0 ? x : work + net.layer[l - 1].act_offset;
-    return splat_in_lane<Arch, T>(B::load_aligned(a + (k / E) * W), k % E);
+  // input a_k of layer l for every network in set in_set, in all E elements of its lane
+  const auto input = [&](std::size_t l, std::size_t k, std::size_t in_set) {
+    return splat_in_lane<Arch, T>(B::load_aligned(inputs_of(l, in_set) + (k / E) * W), k % E);
   };
-  // forward, NB blocks of E outputs at a time
+  // forward, NB blocks of E outputs at a time, making the previous step's update on the way
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];
-    const T* w = params + s.weight_offset;
+    T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
-    T* out = work + s.act_offset;
+    const T* d_previous = work + s.delta_offset;  // the previous step's d = −lr·δ
+    T* out = l + 1 < L ? work + set * net.alternate + s.act_offset : work + s.act_offset;
     const auto blocks = [&](std::size_t b0, auto nb_constant) {
       constexpr std::size_t NB = decltype(nb_constant)::value;
-      B acc[NB];
+      B acc[NB], d[NB];
 #pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) acc[j] = B(T(0));
+      for (std::size_t j = 0; j < NB; ++j) {
+        acc[j] = B(T(0));
+        if constexpr (pending) d[j] = B::load_aligned(d_previous + (b0 + j) * W);
+      }
       for (std::size_t k = 0; k < s.in; ++k) {
-        const B ak = input(l, k);
-        const T* wk = w + (k * s.blocks + b0) * W;
+        const B ak = input(l, k, set);
+        T* wk = w + (k * s.blocks + b0) * W;
+        if constexpr (pending) {
+          const B a_previous = input(l, k, old_set);
 #pragma GCC unroll 8
-        for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+          for (std::size_t j = 0; j < NB; ++j) {
+            const B old = B::load_aligned(wk + j * W);
+            B next = xsimd::fma(a_previous, d[j], old);
+            if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_previous, next, old);
+            next.store_aligned(wk + j * W);
+            acc[j] = xsimd::fma(ak, next, acc[j]);
+          }
+        } else {
+#pragma GCC unroll 8
+          for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+        }
       }
 #pragma GCC unroll 8
       for (std::size_t j = 0; j < NB; ++j)
@@ -444,6 +533,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
     for (; b0 + 8 <= s.blocks; b0 += 8) blocks(b0, std::integral_constant<std::size_t, 8>{});
     if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { blocks(b0, nb); });
   }
+  pending_state[0] = T(sweep_pending_none);  // made; this step's comes below, if it steps
   // the MSE loss and δ_L; padding outputs get g = +0
   const SweepLayer top = net.layer[L - 1];
   const T* yhat = work + top.act_offset;
@@ -471,11 +561,11 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   for (std::size_t l = L; l-- > 0;) {
     const SweepLayer s = net.layer[l];
     T* delta = work + s.delta_offset;
-    T* w = params + s.weight_offset;
+    const T* w = params + s.weight_offset;
     T* b = params + s.bias_offset;
     if (l > 0) {  // δ_{l−1}, in blocks of E inputs; padding inputs +0
       const SweepLayer below = net.layer[l - 1];
-      const T* a = work + below.act_offset;
+      const T* a = inputs_of(l, set);
       T* dx = work + below.delta_offset;
       for (std::size_t ib = 0; ib < below.blocks; ++ib) {
         const std::size_t count = std::min(E, s.in - ib * E);
@@ -486,7 +576,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
         xsimd::select(element < B(T(count)), grad, B(T(0))).store_aligned(dx + ib * W);
       }
     }
-    // d = δ·(−lr); b += d
+    // d = δ·(−lr), kept for the pending update; b += d
     for (std::size_t ob = 0; ob < s.blocks; ++ob) {
       const B d = rounded<Arch, T>(B::load_aligned(delta + ob * W) * minus_lr);
       d.store_aligned(delta + ob * W);
@@ -494,44 +584,115 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       const B next = old + d;
       (Masked ? xsimd::select(on, next, old) : next).store_aligned(b + ob * W);
     }
-    // w_oi = fma(a_i, d_o, w_oi), NB blocks of d in registers at a time
-    const auto update = [&](std::size_t b0, auto nb_constant) {
-      constexpr std::size_t NB = decltype(nb_constant)::value;
-      B d[NB];
-#pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) d[j] = B::load_aligned(delta + (b0 + j) * W);
-      for (std::size_t i = 0; i < s.in; ++i) {
-        const B ai = input(l, i);
-        T* wi = w + (i * s.blocks + b0) * W;
-#pragma GCC unroll 8
-        for (std::size_t j = 0; j < NB; ++j) {
-          const B old = B::load_aligned(wi + j * W);
-          const B next = xsimd::fma(ai, d[j], old);
-          (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + j * W);
-        }
-      }
-    };
-    std::size_t b0 = 0;
-    for (; b0 + 8 <= s.blocks; b0 += 8) update(b0, std::integral_constant<std::size_t, 8>{});
-    if (b0 < s.blocks) dispatch_count<7>(s.blocks - b0, [&](auto nb) { update(b0, nb); });
   }
+  // w_oi = fma(a_i, d_o, w_oi) is pending: the next step's forward pass (or sweep_pending_apply)
+  // makes it
+  xsimd::select(on, B(T(1)), B(T(0))).store_aligned(pending_on);
+  pending_state[0] = T(Masked ? sweep_pending_masked : sweep_pending_all);
+  pending_state[1] = T(set);
   return true;
+}
+
+// One step of KernelTable::sweep_sample_sgd: false when keep is null and some E is not finite
+// (the step not made)
+template <class Arch, class T>
+[[gnu::always_inline]] inline bool sweep_sample_sgd_step(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
+                      const T* lr, const T* keep, T* params, T* work, T* loss) {
+  if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
+    if (net.elements > 1) {
+      const auto narrow = [&](auto pending) {
+        constexpr int P = decltype(pending)::value;
+        if (keep)
+          return sweep_sample_sgd_narrow<Arch, T, true, P>(net, rows, row_offset, lr, keep, params, work, loss);
+        return sweep_sample_sgd_narrow<Arch, T, false, P>(net, rows, row_offset, lr, keep, params, work, loss);
+      };
+      switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+        case sweep_pending_all: return narrow(std::integral_constant<int, sweep_pending_all>{});
+        case sweep_pending_masked: return narrow(std::integral_constant<int, sweep_pending_masked>{});
+        default: return narrow(std::integral_constant<int, sweep_pending_none>{});
+      }
+    }
+  }
+  const auto lanes = [&](auto pending, auto fused) {
+    constexpr int P = decltype(pending)::value;
+    constexpr bool F = decltype(fused)::value;
+    if (keep)
+      return sweep_sample_sgd_lanes<Arch, T, true, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
+    return sweep_sample_sgd_lanes<Arch, T, false, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
+  };
+  bool short_chain = true;
+  for (std::size_t l = 0; l < net.layers; ++l)
+    short_chain = short_chain && net.layer[l].in <= few_lanes<Arch, T> && net.layer[l].out <= few_lanes<Arch, T>;
+  if (short_chain || !sweep_fma_rounds_once<Arch>) {
+    sweep_pending_apply(net, params, work);  // none, unless a caller mixed kernels
+    return lanes(std::integral_constant<int, sweep_pending_none>{}, std::false_type{});
+  }
+  if constexpr (sweep_fma_rounds_once<Arch>) {
+    switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+      case sweep_pending_all:
+        return lanes(std::integral_constant<int, sweep_pending_all>{}, std::true_type{});
+      case sweep_pending_masked:
+        return lanes(std::integral_constant<int, sweep_pending_masked>{}, std::true_type{});
+      default: return lanes(std::integral_constant<int, sweep_pending_none>{}, std::true_type{});
+    }
+  }
+  return false;  // not reached: sse2 steps above
+}
+
+// loss_sum:(W) += (double)loss for the lanes the step updated (keep ≠ 0 or keep null, and a
+// finite E); true when a lane that trains had a non-finite E. The conversion is exact and the
+// additions are bpnn::train's, one per lane, so the sums have its bits.   loss, keep:(W)
+template <class Arch, class T>
+[[gnu::always_inline]] inline bool loss_sum_add(const T* loss, const T* keep, double* loss_sum) {
+  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  if constexpr (arch_is_avx512<Arch>) {
+    const auto add = [&](std::size_t c, __m512d v, __mmask8 on) {
+      _mm512_store_pd(loss_sum + c, _mm512_mask_add_pd(_mm512_load_pd(loss_sum + c), on,
+                                                       _mm512_load_pd(loss_sum + c), v));
+    };
+    if constexpr (std::is_same_v<T, float>) {
+      const __m512 l = _mm512_load_ps(loss);
+      const __mmask16 finite = _mm512_cmp_ps_mask(_mm512_sub_ps(l, l), _mm512_setzero_ps(), _CMP_EQ_OQ);
+      const __mmask16 trains =
+          keep ? _mm512_cmp_ps_mask(_mm512_load_ps(keep), _mm512_setzero_ps(), _CMP_NEQ_UQ) : 0xFFFF;
+      const __mmask16 on = finite & trains;
+      add(0, _mm512_cvtps_pd(_mm512_castps512_ps256(l)), static_cast<__mmask8>(on));
+      add(8, _mm512_cvtps_pd(_mm512_extractf32x8_ps(l, 1)), static_cast<__mmask8>(on >> 8));
+      return (trains & ~finite) != 0;
+    } else {
+      const __m512d l = _mm512_load_pd(loss);
+      const __mmask8 finite = _mm512_cmp_pd_mask(_mm512_sub_pd(l, l), _mm512_setzero_pd(), _CMP_EQ_OQ);
+      const __mmask8 trains =
+          keep ? _mm512_cmp_pd_mask(_mm512_load_pd(keep), _mm512_setzero_pd(), _CMP_NEQ_UQ) : 0xFF;
+      add(0, l, static_cast<__mmask8>(finite & trains));
+      return (trains & ~finite) != 0;
+    }
+  }
+#endif
+  bool failed = false;
+  for (std::size_t c = 0; c < W; ++c) {
+    if (keep && keep[c] == T(0)) continue;
+    if (std::isfinite(loss[c]))
+      loss_sum[c] += static_cast<double>(loss[c]);
+    else
+      failed = true;
+  }
+  return failed;
 }
 
 // see KernelTable::sweep_sample_sgd; net.lanes must be W, net.elements 1 or sweep_narrow_elements_of
 template <class Arch, class T>
-bool sweep_sample_sgd(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                      const T* lr, const T* keep, T* params, T* work, T* loss) {
-  if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
-    if (net.elements > 1) {
-      if (keep)
-        return sweep_sample_sgd_narrow<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
-      return sweep_sample_sgd_narrow<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
-    }
+std::size_t sweep_sample_sgd(const SweepNet& net, std::size_t steps, const T* rows,
+                             const std::int64_t* row_offset, const T* lr, const T* keep, T* params,
+                             T* work, T* loss, double* loss_sum) {
+  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
+  for (std::size_t s = 0; s < steps; ++s) {
+    if (!sweep_sample_sgd_step<Arch, T>(net, rows, row_offset + s * W, lr, keep, params, work, loss))
+      return s;
+    if (loss_sum_add<Arch, T>(loss, keep, loss_sum)) return s + 1;
   }
-  if (keep)
-    return sweep_sample_sgd_lanes<Arch, T, true>(net, rows, row_offset, lr, keep, params, work, loss);
-  return sweep_sample_sgd_lanes<Arch, T, false>(net, rows, row_offset, lr, keep, params, work, loss);
+  return steps;
 }
 
 }  // namespace bpnn::kernels::simd
