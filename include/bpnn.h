@@ -30,8 +30,8 @@
  *
  * Errors: data passed in memory that the library rejects (a NaN or infinite training input, a
  * wrong shape) is BPNN_ERR_ARG; a file that cannot be read or written is BPNN_ERR_IO; a model file
- * that is malformed or corrupt is BPNN_ERR_FORMAT; training whose loss becomes NaN or infinite is
- * BPNN_ERR_NONFINITE; memory exhaustion is BPNN_ERR_NOMEM; anything else is BPNN_ERR_INTERNAL (a
+ * that is malformed or corrupt is BPNN_ERR_FORMAT; training whose loss (or, after an epoch, a
+ * weight) becomes NaN or infinite is BPNN_ERR_NONFINITE; memory exhaustion is BPNN_ERR_NOMEM; anything else is BPNN_ERR_INTERNAL (a
  * bug in bpnn).
  */
 #ifndef BPNN_H
@@ -68,7 +68,7 @@ typedef enum bpnn_status {
   BPNN_ERR_NOMEM,     /* out of memory */
   BPNN_ERR_IO,        /* a file could not be opened, read, written or renamed */
   BPNN_ERR_FORMAT,    /* a model file is malformed or corrupt */
-  BPNN_ERR_NONFINITE, /* training produced a NaN or infinite loss */
+  BPNN_ERR_NONFINITE, /* training produced a NaN or infinite loss or weight */
   BPNN_ERR_INTERNAL,  /* a bug in bpnn */
   BPNN_ERR_BUSY       /* the network is in use by another thread's training or set_layer call */
 } bpnn_status;

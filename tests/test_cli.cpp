@@ -194,6 +194,16 @@ TEST_CASE("a diverging run stops with exit code 6 and writes no model", "[cli]")
   CHECK_FALSE(fs::exists(dir.path / "m.safetensors"));
 }
 
+TEST_CASE("a run whose weights overflow while the loss stays finite stops with exit code 6", "[cli]") {
+  // the only step's loss is finite; its update overflows f32, which the loss never shows
+  TempDir dir;
+  dir.write("one.csv", "x,y\n3,50\n");
+  const Run r = run_cli(dir.path, "train one.csv --layers 1,1 --output-act linear --lr 1e38 --epochs 1 -o m.safetensors");
+  CHECK(r.exit_code == 6);
+  CHECK(r.err.find("a weight became NaN or infinite in epoch 1") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.path / "m.safetensors"));
+}
+
 // ---- Misuse (issue 8): every bad value is exit 2 with one line naming the option -------------
 
 namespace {

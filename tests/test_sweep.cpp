@@ -222,6 +222,45 @@ TEST_CASE("train_many: a member that diverges stops alone, with its weights from
   }
 }
 
+TEST_CASE("train_many: a member whose weights overflow while its loss stays finite diverges as bpnn::train does",
+          "[sweep]") {
+  // one row, one epoch: the only step's loss is finite and its update overflows f32 (|lr·δ| >
+  // 3.4e38), and no later step computes a loss that would show it
+  const Shape shape = GENERATE(Shape{{3, 5, 2}, Activation::relu, Activation::linear, false},
+                               Shape{{3, 3, 2}, Activation::tanh, Activation::linear, false});
+  bpnn::Dataset data = data_make(1, 3, 2, false, 4);
+  data.y = {50.0, -50.0};
+  auto members = members_of(shape, bpnn::Precision::f32, 5, 0);
+  for (auto& m : members) {
+    m.train.learning_rate = 0.01;
+    m.train.epochs = 1;
+  }
+  members[3].train.learning_rate = 1e38;
+  const auto groups = GENERATE(bpnn::LaneGroups::full, bpnn::LaneGroups::narrow);
+  const auto results = bpnn::train_many(members, data, {0, bpnn::Backend::tbb, groups});
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    INFO("member " << m << (groups == bpnn::LaneGroups::full ? ", full" : ", narrow") << " groups");
+    CHECK(results[m].lane_path);
+    bpnn::Network single(members[m].network);
+    if (m == 3) {
+      std::string why;
+      try {
+        bpnn::train(single, members[m].train, data);
+      } catch (const bpnn::Error& e) {
+        CHECK(e.kind() == bpnn::ErrorKind::nonfinite);
+        why = e.what();
+      }
+      CHECK(why.find("a weight became NaN or infinite in epoch 1") != std::string::npos);
+      CHECK(results[m].diverged == why);
+      CHECK(results[m].report.epochs_run == 0);
+    } else {
+      bpnn::train(single, members[m].train, data);
+      CHECK(results[m].diverged.empty());
+      CHECK(bpnn_test::same_bits(parameters(results[m].network), parameters(single)));
+    }
+  }
+}
+
 TEST_CASE("train_many: arguments are checked before any training", "[sweep]") {
   const bpnn::Dataset data = data_make(10, 2, 1, true, 1);
   CHECK_THROWS_AS(bpnn::train_many({}, data), bpnn::Error);

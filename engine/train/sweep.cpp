@@ -20,6 +20,7 @@
 #include "kernels/reference/sweep_reference.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
+#include "train/divergence.hpp"
 #include "train/parallel.hpp"
 #include "train/schedule.hpp"
 
@@ -289,13 +290,25 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   std::vector<double> last_loss(G, std::numeric_limits<double>::quiet_NaN());
   std::vector<double> last_accuracy(G, std::numeric_limits<double>::quiet_NaN());
   const auto start = std::chrono::steady_clock::now();
-  const auto diverge = [&](std::size_t m, std::size_t epoch) {
+  const auto diverge = [&](std::size_t m, const std::string& why) {
     if (!active[m]) return;
     active[m] = 0;
     std::fill(keep.begin() + static_cast<std::ptrdiff_t>(m * E),
               keep.begin() + static_cast<std::ptrdiff_t>((m + 1) * E), T(0));
     keep_lanes = keep.data();
-    if (m < used) results[ids[m]].diverged = diverged_message(loss[m * E], epoch);
+    if (m < used) results[ids[m]].diverged = why;
+  };
+  // whether member m's parameters are all finite (its lanes of every layer)
+  const auto member_finite = [&](std::size_t m) {
+    for (std::size_t l = 0; l < L; ++l) {
+      const kernels::SweepLayer& s = layout.layer[l];
+      for (std::size_t o = 0; o < s.out; ++o) {
+        if (!std::isfinite(params[layout.bias_index(l, o, m)])) return false;
+        for (std::size_t i = 0; i < s.in; ++i)
+          if (!std::isfinite(params[layout.weight_index(l, o, i, m)])) return false;
+      }
+    }
+    return true;
   };
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
     for (std::size_t m = 0; m < G; ++m) {
@@ -326,12 +339,12 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
         s += made;
         if (made < count && !keep_lanes) {  // step s not made: mask the failing members, again
           for (std::size_t m = 0; m < G; ++m)
-            if (!std::isfinite(loss[m * E])) diverge(m, epoch);
+            if (!std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
           continue;
         }
         if (keep_lanes)
           for (std::size_t m = 0; m < G; ++m)
-            if (active[m] && !std::isfinite(loss[m * E])) diverge(m, epoch);
+            if (active[m] && !std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
         if (!any_classes) continue;
         offset = row_offset.data() + (s - 1) * W;  // the step just made
         for (std::size_t m = 0; m < used; ++m) {
@@ -355,6 +368,10 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     kernels::sweep_pending_apply(net, params.data(), work.data());
     for (std::size_t m = 0; m < used; ++m) {
       if (!active[m]) continue;
+      if (!member_finite(m)) {  // as bpnn::train: the epoch does not count (divergence.hpp)
+        diverge(m, weights_diverged_message(epoch + 1));
+        continue;
+      }
       epochs_done[m] = epoch + 1;
       last_loss[m] = loss_sum[m * E] / static_cast<double>(n);
       if (classes[m] != Classes::none)

@@ -14,6 +14,7 @@
 #include "nn/network_impl.hpp"
 #include "nn/size_check.hpp"
 #include "train/checkpoint.hpp"
+#include "train/divergence.hpp"
 #include "train/gradient_exchange.hpp"
 #include "train/trainer_core.hpp"
 
@@ -296,7 +297,14 @@ void Trainer::set_batch_callback(BatchCallback on_batches) {
 }
 
 EpochStats Trainer::run_epoch() {
-  return impl_->visit([](auto& core) { return core.run_epoch(); });
+  return impl_->visit([](auto& core) {
+    const EpochStats stats = core.run_epoch();
+    // every rank holds the same parameters: under an exchange this is agreed by construction
+    const auto& arena = core.mlp().arena();
+    if (!all_finite(arena.data(), arena.size()))
+      throw Error(ErrorKind::nonfinite, weights_diverged_message(core.epochs_done()));
+    return stats;
+  });
 }
 
 std::size_t Trainer::epochs_done() const {

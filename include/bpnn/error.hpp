@@ -12,7 +12,7 @@ enum class ErrorKind {
   data,       // input data is malformed (CSV syntax, NaN, wrong column count, ...)
   io,         // a file could not be opened, read, written or renamed
   format,     // a model file is malformed or corrupt
-  nonfinite,  // training produced a NaN or infinite loss
+  nonfinite,  // training produced a NaN or infinite loss or weight
   internal,   // a bug in bpnn
   busy,       // the network is already in use by a mutating call (training, set_layer, ...)
 };

@@ -49,7 +49,8 @@ struct SweepOptions {
 
 struct SweepResult {
   explicit SweepResult(Network trained) : network(std::move(trained)) {}
-  // The trained network; a member that diverged keeps its weights from before the failing step.
+  // The trained network; a member whose loss diverged keeps its weights from before the failing
+  // step (one whose weights overflowed while the loss stayed finite holds them, as bpnn::train).
   Network network;
   // epochs_run (those completed), final_loss (the last epoch's mean training loss), seconds.
   TrainReport report;
@@ -59,7 +60,7 @@ struct SweepResult {
   double val_loss = std::numeric_limits<double>::quiet_NaN();
   double val_accuracy = std::numeric_limits<double>::quiet_NaN();
   bool lane_path = false;  // trained by the lane kernel (else by the single-network trainer)
-  std::string diverged;    // empty, or why training stopped: the loss became NaN or infinite
+  std::string diverged;    // empty, or why training stopped: the loss or a weight became NaN or infinite
 };
 
 // Whether the member's settings take the lane path (see the top of this file). Throws

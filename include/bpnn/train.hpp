@@ -164,8 +164,9 @@ using BatchCallback = std::function<void(std::size_t epoch, std::size_t samples_
 // that network throws Error(busy) instead of racing.
 // A trainer keeps its work buffers, optimizer state and shuffle generator between epochs, so a loop of
 // trainer.run_epoch() is the same as one train() call with that many epochs.
-// Throws Error(nonfinite) when the loss turns NaN or infinite; the network then keeps the weights
-// from before the failing step.
+// Throws Error(nonfinite) when the loss turns NaN or infinite (the network then keeps the weights
+// from before the failing step), or when after an epoch a weight is NaN or infinite while every
+// loss was finite (an update that overflowed; the network then holds that weight).
 class BPNN_API Trainer {
  public:
   // x:(n, inputs) y:(n, outputs) row-major. Data already in the network's precision is used in

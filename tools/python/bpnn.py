@@ -712,8 +712,8 @@ def train_many(x, y, members, threads=0, results=False):
     bit for bit, Network(...).train(x, y, ...) with the same arguments; per-sample SGD members
     train several at once, one per SIMD lane. Returns the list of networks, in order; with
     results=True also a list of dicts (status "ok" or "diverged", epochs_run, final_loss,
-    train_accuracy, val_loss, val_accuracy, lane_path). A member that diverges keeps its weights
-    from before the failing step and does not stop the others."""
+    train_accuracy, val_loss, val_accuracy, lane_path). A member that diverges does not stop the
+    others; one whose loss diverged keeps its weights from before the failing step."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     if y.ndim == 1:
