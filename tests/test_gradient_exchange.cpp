@@ -27,7 +27,10 @@
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "same_bits.hpp"
+#include "kernels/kernels.hpp"
+#include "nn/mlp.hpp"
 #include "train/gradient_exchange.hpp"
+#include "train/trainer_core.hpp"
 
 namespace {
 
@@ -333,10 +336,11 @@ struct MessageSizes {
 };
 
 // Trains `sizes` (tanh hidden layers, softmax output) on `ranks` in-process ranks holding the whole
-// data, 2 epochs of batch 160 over 350 rows; rank 0's parameters (every rank's must be the same).
+// data, 2 epochs of `batch` (160: 10 shards) over batch + 190 rows; rank 0's parameters (every
+// rank's must be the same).
 std::vector<double> train_layers(int ranks, const std::vector<std::size_t>& sizes, bpnn::Precision precision,
-                                 bpnn::Optimizer optimizer, MessageSizes messages) {
-  const std::size_t rows = 350, batch = 160, epochs = 2;
+                                 bpnn::Optimizer optimizer, MessageSizes messages, std::size_t batch = 160) {
+  const std::size_t rows = batch + 190, epochs = 2;
   const bpnn::Dataset data = class_data(rows);
   std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
   on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
@@ -582,6 +586,48 @@ TEST_CASE("data-parallel training reduces layers of different sizes in a pipelin
           CHECK(bpnn_test::same_bits(train_layers(ranks, sizes, precision, optimizer, messages), one));
         }
     }
+}
+
+// Each rank's gradient memory (README "Training on many machines (MPI)"): the gradient and a
+// receive ring of at most the parameters' size, nothing arena-sized more. A rank sends several
+// nodes from one buffer (each after the previous one's sends), and adds a left child to a right
+// child that spans other ranks a tile at a time; one buffer per node sent or added needed up to 4
+// more arena-sized buffers (S = 52, 62, 64) before. Shard counts whose trees cut the ranks' ranges
+// at many depths; then the same bits as one rank for the deepest cuts, in tiny pieces (rendezvous
+// sends that wait for their receive: a deadlock hangs here).
+TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradient and the receive ring",
+          "[exchange][train]") {
+  for (const std::size_t shards : {10, 16, 32, 52, 62, 64})
+    for (int ranks = 2; ranks <= 5; ++ranks) {
+      const bpnn::Dataset data = class_data(16 * shards);
+      std::vector<std::size_t> beyond(static_cast<std::size_t>(ranks)), arena(beyond.size()), cut(beyond.size());
+      on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+        const bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f64);
+        bpnn::Mlp<double> mlp(nc, bpnn::kernels::kernels_select<double>());
+        bpnn::TrainConfig tc = sharded_config(bpnn::Optimizer::sgd, ShardedRun{});
+        tc.batch = data.n;
+        bpnn::TrainerCore<double> core(mlp, tc, data.x.data(), data.y.data(), data.n);
+        core.set_exchange(exchange);
+        const std::size_t i = static_cast<std::size_t>(r);
+        beyond[i] = core.reduction_buffer_elements();
+        arena[i] = mlp.arena().size();
+        cut[i] = bpnn::shard_blocks_make(data.n, data.n, 16 * 5 * sizeof(double)).shards;
+      });
+      for (std::size_t r = 0; r < beyond.size(); ++r) {
+        INFO("S = " << shards << ", P = " << ranks << ", rank " << r);
+        REQUIRE(cut[r] == shards);
+        CHECK(beyond[r] <= arena[r]);  // with the gradient: 2x the parameter bytes
+      }
+    }
+  const std::vector<std::size_t> sizes = {5, 24, 9, 17, 3};
+  for (const std::size_t shards : {52, 62}) {
+    const std::vector<double> one = train_layers(1, sizes, bpnn::Precision::f32, bpnn::Optimizer::adam, {}, 16 * shards);
+    for (int ranks = 2; ranks <= 5; ++ranks) {
+      INFO("S = " << shards << ", P = " << ranks);
+      CHECK(bpnn_test::same_bits(
+          train_layers(ranks, sizes, bpnn::Precision::f32, bpnn::Optimizer::adam, {64, 0}, 16 * shards), one));
+    }
+  }
 }
 
 TEST_CASE("the collective error flag: one rank's error reaches every rank, with its kind and rank", "[exchange]") {
