@@ -115,9 +115,36 @@ class LoopbackExchange final : public bpnn::GradientExchange {
     spend_if_done(request);
   }
   void progress() override {
+    if (fail_progress_after_ > 0 && --fail_progress_after_ == 0)
+      throw bpnn::Error(bpnn::ErrorKind::io, "loopback: progress failed on purpose");
     std::lock_guard lock(post_.mutex);
     deliver();
   }
+  // Takes back this rank's unmatched receives and undelivered started sends; spends every request.
+  void cancel_all() override {
+    std::lock_guard lock(post_.mutex);
+    ++cancels_;
+    receiving_.clear();
+    for (Pending& p : requests_) {
+      if (p.spent) continue;
+      if (p.is_send && !*p.done) {
+        auto& box = post_.boxes[{rank_, p.peer, p.tag}];
+        for (auto m = box.begin(); m != box.end(); ++m)
+          if (m->delivered == p.done) {
+            box.erase(m);
+            break;
+          }
+      }
+      p.spent = true;
+    }
+  }
+  // Requests started and not yet spent; cancel_all calls; progress() throws Error(io) at its
+  // `calls`-th call from now.
+  std::size_t live_requests() const {
+    return static_cast<std::size_t>(std::count_if(requests_.begin(), requests_.end(), [](const Pending& p) { return !p.spent; }));
+  }
+  int cancels() const { return cancels_; }
+  void fail_progress_at(int calls) { fail_progress_after_ = calls; }
   void broadcast(void* data, std::size_t bytes, int root) override {
     if (rank_ == root) {
       for (int r = 0; r < ranks_; ++r)
@@ -187,6 +214,7 @@ class LoopbackExchange final : public bpnn::GradientExchange {
   std::size_t piece_bytes_, segment_bytes_;
   std::vector<Pending> requests_;      // every request of this rank, by its number
   std::vector<Request> receiving_;     // started receives not yet matched, in order
+  int cancels_ = 0, fail_progress_after_ = 0;
 };
 
 bpnn::Dataset class_data(std::size_t n) {
@@ -627,6 +655,48 @@ TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradien
       CHECK(bpnn_test::same_bits(
           train_layers(ranks, sizes, bpnn::Precision::f32, bpnn::Optimizer::adam, {64, 0}, 16 * shards), one));
     }
+  }
+}
+
+// A step that fails in the middle of the reduction (here the transport, on every rank, at its
+// first progress call: messages of the first segment are in flight) cancels every message it
+// started before the buffers can be freed, and the trainer refuses any further step: the ranks'
+// messages are out of step.
+TEST_CASE("data-parallel training: a step that fails mid-reduction cancels its messages and takes no further step",
+          "[exchange][train]") {
+  const bpnn::Dataset data = class_data(350);
+  std::vector<std::size_t> live(2);
+  std::vector<int> cancels(2);
+  std::vector<std::string> first(2), second(2);
+  on_ranks(2, [&](int r, LoopbackExchange& exchange) {
+    bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f64);
+    nc.sizes = {5, 24, 9, 17, 3};
+    bpnn::Mlp<double> mlp(nc, bpnn::kernels::kernels_select<double>());
+    bpnn::TrainConfig tc = sharded_config(bpnn::Optimizer::adam, ShardedRun{});
+    tc.batch = 160;
+    bpnn::TrainerCore<double> core(mlp, tc, data.x.data(), data.y.data(), data.n);
+    core.set_exchange(exchange);
+    exchange.fail_progress_at(1);
+    const std::size_t i = static_cast<std::size_t>(r);
+    try {
+      core.run_epoch();
+    } catch (const bpnn::Error& e) {
+      first[i] = e.what();
+    }
+    live[i] = exchange.live_requests();
+    cancels[i] = exchange.cancels();
+    try {
+      core.run_epoch();
+    } catch (const bpnn::Error& e) {
+      second[i] = e.what();
+    }
+  }, 64, 0);
+  for (std::size_t r = 0; r < 2; ++r) {
+    INFO("rank " << r);
+    CHECK(first[r] == "loopback: progress failed on purpose");
+    CHECK(cancels[r] == 1);
+    CHECK(live[r] == 0);
+    CHECK(second[r].find("an earlier step failed in the middle of the gradient exchange") != std::string::npos);
   }
 }
 

@@ -742,25 +742,40 @@ void TrainerCore<T>::tree_reduce(T* grad) {
     return;
   }
   receives_posted_ = receives_consumed_ = segments_computed_ = 0;
-  ring_entries_.clear();  // left over only by a step that failed
+  ring_entries_.clear();
   sends_in_flight_.clear();
   cursor_segment_ = cursor_op_ = cursor_piece_ = 0;
   cursor_piece_sent_ = false;
-  tree_post_receives();
-  for (std::size_t k = 0; k < segments_.size(); ++k) {
-    tree_compute(k);
-    segments_computed_ = k + 1;
-    tree_advance(false);
+  try {
+    tree_post_receives();
+    for (std::size_t k = 0; k < segments_.size(); ++k) {
+      tree_compute(k);
+      segments_computed_ = k + 1;
+      tree_advance(false);
+    }
+    tree_advance(true);
+    for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
+    sends_in_flight_.clear();
+  } catch (...) {
+    // Messages are in flight into the receive ring and out of the gradient: cancel them before
+    // those buffers can be freed. The other ranks' messages no longer match this rank's, so the
+    // step cannot be resumed or repeated.
+    tree_failed_ = true;
+    exchange_->cancel_all();
+    ring_entries_.clear();
+    sends_in_flight_.clear();
+    throw;
   }
-  tree_advance(true);
-  for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
-  sends_in_flight_.clear();
   if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
     throw Error(ErrorKind::internal, "data-parallel training: the tree's receives did not all complete");
 }
 
 template <class T>
 double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std::size_t& correct) {
+  if (tree_failed_)
+    throw Error(ErrorKind::argument,
+                "data-parallel training: an earlier step failed in the middle of the gradient exchange, so the "
+                "ranks are out of step; this trainer takes no further step");
   ShardStep& st = shard_step_;
   const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
   st.rows = rows;

@@ -173,6 +173,8 @@ class TrainerCore {
   // An add_left operation over segment k.
   void tree_add_left(const TreeOp& op, std::size_t k);
   // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
+  // When it throws, the exchange's requests are cancelled (cancel_all) and every later
+  // distributed_step throws Error(argument): the ranks' messages are out of step.
   void tree_reduce(T* grad);
   // The sum operations of segment k: its layers' tiles, last layer first; after the first
   // segment (messages in flight) tree_pump between tiles on one thread, between layers on several.
@@ -244,6 +246,7 @@ class TrainerCore {
   bool tree_has_messages_ = false;                   // any operation but sum (ranks > 1)
   bool tree_broadcast_ = false;  // rank 0 broadcasts the root: more than two ranks, or the root summed on rank 0
   bool tree_sent_ = false;                           // planning: a node of this rank is sent before
+  bool tree_failed_ = false;  // a step threw inside the reduction: its messages were cancelled, no step follows
   std::vector<Segment> segments_;                    // the arena's layers, last layer first
   std::vector<ReceivePiece> receive_plan_;           // every received piece of a step, in order
   std::size_t tree_piece_ = 1;                       // elements per piece (reduce_piece_bytes)
