@@ -597,8 +597,9 @@ TEST_CASE("data-parallel training on 1 to 6 in-process ranks: the same bits on e
 // sum is computed (trainer_core.cpp, tree_reduce): a segment sent before it is summed, a piece
 // added to the wrong place or node, or a buffer reused before its message completed changes the
 // bits. Batch 160 gives 10 shards: under 3 ranks rank 1 sums a node whose right child ends on
-// rank 2 (a second buffer and an add), rank 2 sends one node and swaps another with rank 0; under
-// 4 ranks the root's right child starts on rank 3. Tiny pieces (16 f32) make rank 0's receives
+// rank 2 (its left child added tile by tile once the right one has arrived), rank 2 sends one
+// node and swaps another with rank 0 (summed in the same buffer once the first one's sends are
+// done); under 4 ranks the root's right child starts on rank 3. Tiny pieces (16 f32) make rank 0's receives
 // outgrow its receive ring, so receives wait for room; segment sizes of 0 and 1 KB give every
 // layer its own segment, or join the small ones.
 TEST_CASE("data-parallel training reduces layers of different sizes in a pipeline: the same bits for 1 to 4 ranks",
