@@ -27,7 +27,10 @@
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "same_bits.hpp"
+#include "kernels/kernels.hpp"
+#include "nn/mlp.hpp"
 #include "train/gradient_exchange.hpp"
+#include "train/trainer_core.hpp"
 
 namespace {
 
@@ -112,9 +115,36 @@ class LoopbackExchange final : public bpnn::GradientExchange {
     spend_if_done(request);
   }
   void progress() override {
+    if (fail_progress_after_ > 0 && --fail_progress_after_ == 0)
+      throw bpnn::Error(bpnn::ErrorKind::io, "loopback: progress failed on purpose");
     std::lock_guard lock(post_.mutex);
     deliver();
   }
+  // Takes back this rank's unmatched receives and undelivered started sends; spends every request.
+  void cancel_all() override {
+    std::lock_guard lock(post_.mutex);
+    ++cancels_;
+    receiving_.clear();
+    for (Pending& p : requests_) {
+      if (p.spent) continue;
+      if (p.is_send && !*p.done) {
+        auto& box = post_.boxes[{rank_, p.peer, p.tag}];
+        for (auto m = box.begin(); m != box.end(); ++m)
+          if (m->delivered == p.done) {
+            box.erase(m);
+            break;
+          }
+      }
+      p.spent = true;
+    }
+  }
+  // Requests started and not yet spent; cancel_all calls; progress() throws Error(io) at its
+  // `calls`-th call from now.
+  std::size_t live_requests() const {
+    return static_cast<std::size_t>(std::count_if(requests_.begin(), requests_.end(), [](const Pending& p) { return !p.spent; }));
+  }
+  int cancels() const { return cancels_; }
+  void fail_progress_at(int calls) { fail_progress_after_ = calls; }
   void broadcast(void* data, std::size_t bytes, int root) override {
     if (rank_ == root) {
       for (int r = 0; r < ranks_; ++r)
@@ -184,6 +214,7 @@ class LoopbackExchange final : public bpnn::GradientExchange {
   std::size_t piece_bytes_, segment_bytes_;
   std::vector<Pending> requests_;      // every request of this rank, by its number
   std::vector<Request> receiving_;     // started receives not yet matched, in order
+  int cancels_ = 0, fail_progress_after_ = 0;
 };
 
 bpnn::Dataset class_data(std::size_t n) {
@@ -333,10 +364,11 @@ struct MessageSizes {
 };
 
 // Trains `sizes` (tanh hidden layers, softmax output) on `ranks` in-process ranks holding the whole
-// data, 2 epochs of batch 160 over 350 rows; rank 0's parameters (every rank's must be the same).
+// data, 2 epochs of `batch` (160: 10 shards) over batch + 190 rows; rank 0's parameters (every
+// rank's must be the same).
 std::vector<double> train_layers(int ranks, const std::vector<std::size_t>& sizes, bpnn::Precision precision,
-                                 bpnn::Optimizer optimizer, MessageSizes messages) {
-  const std::size_t rows = 350, batch = 160, epochs = 2;
+                                 bpnn::Optimizer optimizer, MessageSizes messages, std::size_t batch = 160) {
+  const std::size_t rows = batch + 190, epochs = 2;
   const bpnn::Dataset data = class_data(rows);
   std::vector<std::vector<double>> result(static_cast<std::size_t>(ranks));
   on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
@@ -565,8 +597,9 @@ TEST_CASE("data-parallel training on 1 to 6 in-process ranks: the same bits on e
 // sum is computed (trainer_core.cpp, tree_reduce): a segment sent before it is summed, a piece
 // added to the wrong place or node, or a buffer reused before its message completed changes the
 // bits. Batch 160 gives 10 shards: under 3 ranks rank 1 sums a node whose right child ends on
-// rank 2 (a second buffer and an add), rank 2 sends one node and swaps another with rank 0; under
-// 4 ranks the root's right child starts on rank 3. Tiny pieces (16 f32) make rank 0's receives
+// rank 2 (its left child added tile by tile once the right one has arrived), rank 2 sends one
+// node and swaps another with rank 0 (summed in the same buffer once the first one's sends are
+// done); under 4 ranks the root's right child starts on rank 3. Tiny pieces (16 f32) make rank 0's receives
 // outgrow its receive ring, so receives wait for room; segment sizes of 0 and 1 KB give every
 // layer its own segment, or join the small ones.
 TEST_CASE("data-parallel training reduces layers of different sizes in a pipeline: the same bits for 1 to 4 ranks",
@@ -582,6 +615,90 @@ TEST_CASE("data-parallel training reduces layers of different sizes in a pipelin
           CHECK(bpnn_test::same_bits(train_layers(ranks, sizes, precision, optimizer, messages), one));
         }
     }
+}
+
+// Each rank's gradient memory (README "Training on many machines (MPI)"): the gradient and a
+// receive ring of at most the parameters' size, nothing arena-sized more. A rank sends several
+// nodes from one buffer (each after the previous one's sends), and adds a left child to a right
+// child that spans other ranks a tile at a time; one buffer per node sent or added needed up to 4
+// more arena-sized buffers (S = 52, 62, 64) before. Shard counts whose trees cut the ranks' ranges
+// at many depths; then the same bits as one rank for the deepest cuts, in tiny pieces (rendezvous
+// sends that wait for their receive: a deadlock hangs here).
+TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradient and the receive ring",
+          "[exchange][train]") {
+  for (const std::size_t shards : {10, 16, 32, 52, 62, 64})
+    for (int ranks = 2; ranks <= 5; ++ranks) {
+      const bpnn::Dataset data = class_data(16 * shards);
+      std::vector<std::size_t> beyond(static_cast<std::size_t>(ranks)), arena(beyond.size()), cut(beyond.size());
+      on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
+        const bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f64);
+        bpnn::Mlp<double> mlp(nc, bpnn::kernels::kernels_select<double>());
+        bpnn::TrainConfig tc = sharded_config(bpnn::Optimizer::sgd, ShardedRun{});
+        tc.batch = data.n;
+        bpnn::TrainerCore<double> core(mlp, tc, data.x.data(), data.y.data(), data.n);
+        core.set_exchange(exchange);
+        const std::size_t i = static_cast<std::size_t>(r);
+        beyond[i] = core.reduction_buffer_elements();
+        arena[i] = mlp.arena().size();
+        cut[i] = bpnn::shard_blocks_make(data.n, data.n, 16 * 5 * sizeof(double)).shards;
+      });
+      for (std::size_t r = 0; r < beyond.size(); ++r) {
+        INFO("S = " << shards << ", P = " << ranks << ", rank " << r);
+        REQUIRE(cut[r] == shards);
+        CHECK(beyond[r] <= arena[r]);  // with the gradient: 2x the parameter bytes
+      }
+    }
+  const std::vector<std::size_t> sizes = {5, 24, 9, 17, 3};
+  for (const std::size_t shards : {52, 62}) {
+    const std::vector<double> one = train_layers(1, sizes, bpnn::Precision::f32, bpnn::Optimizer::adam, {}, 16 * shards);
+    for (int ranks = 2; ranks <= 5; ++ranks) {
+      INFO("S = " << shards << ", P = " << ranks);
+      CHECK(bpnn_test::same_bits(
+          train_layers(ranks, sizes, bpnn::Precision::f32, bpnn::Optimizer::adam, {64, 0}, 16 * shards), one));
+    }
+  }
+}
+
+// A step that fails in the middle of the reduction (here the transport, on every rank, at its
+// first progress call: messages of the first segment are in flight) cancels every message it
+// started before the buffers can be freed, and the trainer refuses any further step: the ranks'
+// messages are out of step.
+TEST_CASE("data-parallel training: a step that fails mid-reduction cancels its messages and takes no further step",
+          "[exchange][train]") {
+  const bpnn::Dataset data = class_data(350);
+  std::vector<std::size_t> live(2);
+  std::vector<int> cancels(2);
+  std::vector<std::string> first(2), second(2);
+  on_ranks(2, [&](int r, LoopbackExchange& exchange) {
+    bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f64);
+    nc.sizes = {5, 24, 9, 17, 3};
+    bpnn::Mlp<double> mlp(nc, bpnn::kernels::kernels_select<double>());
+    bpnn::TrainConfig tc = sharded_config(bpnn::Optimizer::adam, ShardedRun{});
+    tc.batch = 160;
+    bpnn::TrainerCore<double> core(mlp, tc, data.x.data(), data.y.data(), data.n);
+    core.set_exchange(exchange);
+    exchange.fail_progress_at(1);
+    const std::size_t i = static_cast<std::size_t>(r);
+    try {
+      core.run_epoch();
+    } catch (const bpnn::Error& e) {
+      first[i] = e.what();
+    }
+    live[i] = exchange.live_requests();
+    cancels[i] = exchange.cancels();
+    try {
+      core.run_epoch();
+    } catch (const bpnn::Error& e) {
+      second[i] = e.what();
+    }
+  }, 64, 0);
+  for (std::size_t r = 0; r < 2; ++r) {
+    INFO("rank " << r);
+    CHECK(first[r] == "loopback: progress failed on purpose");
+    CHECK(cancels[r] == 1);
+    CHECK(live[r] == 0);
+    CHECK(second[r].find("an earlier step failed in the middle of the gradient exchange") != std::string::npos);
+  }
 }
 
 TEST_CASE("the collective error flag: one rank's error reaches every rank, with its kind and rank", "[exchange]") {

@@ -1,6 +1,7 @@
 // The gradient exchange on MPI; see mpi_exchange.hpp.
 #include "mpi/mpi_exchange.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -10,7 +11,19 @@ namespace bpnn {
 namespace {
 
 // MPI counts are ints: larger messages go in pieces of at most this many bytes.
-constexpr std::size_t piece_bytes = std::size_t{1} << 30;
+constexpr std::size_t mpi_max_message_bytes = std::size_t{1} << 30;
+
+// Calls message(offset, count) for each piece of a message of `bytes` bytes: [offset, offset +
+// count) with count at most mpi_max_message_bytes, one empty piece for an empty message.
+template <class Message>
+void for_each_piece(std::size_t bytes, Message&& message) {
+  std::size_t offset = 0;
+  do {
+    const std::size_t count = std::min(bytes - offset, mpi_max_message_bytes);
+    message(offset, static_cast<int>(count));
+    offset += count;
+  } while (offset < bytes);
+}
 
 void check(int rc, const char* call) {
   if (rc == MPI_SUCCESS) return;
@@ -39,46 +52,39 @@ MpiExchange::MpiExchange(MPI_Comm comm, std::size_t piece_bytes, std::size_t seg
   check(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
 }
 
+MpiExchange::~MpiExchange() { cancel_all(); }
+
 void MpiExchange::send(int to, int tag, const void* data, std::size_t bytes) {
   WaitTimer timer(wait_seconds_);
   const char* p = static_cast<const char*>(data);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
-    check(MPI_Send(p, static_cast<int>(n), MPI_BYTE, to, tag, comm_), "MPI_Send");
-    p += n;
-    bytes -= n;
-  } while (bytes > 0);
+  for_each_piece(bytes, [&](std::size_t offset, int count) {
+    check(MPI_Send(p + offset, count, MPI_BYTE, to, tag, comm_), "MPI_Send");
+  });
 }
 
 void MpiExchange::receive(int from, int tag, void* data, std::size_t bytes) {
   WaitTimer timer(wait_seconds_);
   char* p = static_cast<char*>(data);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
-    check(MPI_Recv(p, static_cast<int>(n), MPI_BYTE, from, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
-    p += n;
-    bytes -= n;
-  } while (bytes > 0);
+  for_each_piece(bytes, [&](std::size_t offset, int count) {
+    check(MPI_Recv(p + offset, count, MPI_BYTE, from, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+  });
 }
 
 void MpiExchange::send_receive(int peer, int tag, const void* out, void* in, std::size_t bytes) {
   WaitTimer timer(wait_seconds_);
   const char* p = static_cast<const char*>(out);
   char* q = static_cast<char*>(in);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
-    check(MPI_Sendrecv(p, static_cast<int>(n), MPI_BYTE, peer, tag, q, static_cast<int>(n), MPI_BYTE, peer, tag,
-                       comm_, MPI_STATUS_IGNORE),
+  for_each_piece(bytes, [&](std::size_t offset, int count) {
+    check(MPI_Sendrecv(p + offset, count, MPI_BYTE, peer, tag, q + offset, count, MPI_BYTE, peer, tag, comm_,
+                       MPI_STATUS_IGNORE),
           "MPI_Sendrecv");
-    p += n;
-    q += n;
-    bytes -= n;
-  } while (bytes > 0);
+  });
 }
 
 GradientExchange::Request MpiExchange::request_new() {
   if (free_requests_.empty()) {
     requests_.emplace_back();
+    is_send_.push_back(false);
     return requests_.size() - 1;
   }
   const Request request = free_requests_.back();
@@ -91,34 +97,28 @@ void MpiExchange::request_free(Request request) {
   free_requests_.push_back(request);
 }
 
-GradientExchange::Request MpiExchange::start_send(int to, int tag, const void* data, std::size_t bytes) {
+GradientExchange::Request MpiExchange::start(bool is_send, int peer, int tag, char* data, std::size_t bytes) {
   WaitTimer timer(wait_seconds_);
   const Request request = request_new();
+  is_send_[request] = is_send;
   std::vector<MPI_Request>& pieces = requests_[request];
-  const char* p = static_cast<const char*>(data);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
+  for_each_piece(bytes, [&](std::size_t offset, int count) {
     pieces.push_back(MPI_REQUEST_NULL);
-    check(MPI_Isend(p, static_cast<int>(n), MPI_BYTE, to, tag, comm_, &pieces.back()), "MPI_Isend");
-    p += n;
-    bytes -= n;
-  } while (bytes > 0);
+    if (is_send)
+      check(MPI_Isend(data + offset, count, MPI_BYTE, peer, tag, comm_, &pieces.back()), "MPI_Isend");
+    else
+      check(MPI_Irecv(data + offset, count, MPI_BYTE, peer, tag, comm_, &pieces.back()), "MPI_Irecv");
+  });
   return request;
 }
 
+GradientExchange::Request MpiExchange::start_send(int to, int tag, const void* data, std::size_t bytes) {
+  // MPI_Isend only reads the buffer
+  return start(true, to, tag, const_cast<char*>(static_cast<const char*>(data)), bytes);
+}
+
 GradientExchange::Request MpiExchange::start_receive(int from, int tag, void* data, std::size_t bytes) {
-  WaitTimer timer(wait_seconds_);
-  const Request request = request_new();
-  std::vector<MPI_Request>& pieces = requests_[request];
-  char* p = static_cast<char*>(data);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
-    pieces.push_back(MPI_REQUEST_NULL);
-    check(MPI_Irecv(p, static_cast<int>(n), MPI_BYTE, from, tag, comm_, &pieces.back()), "MPI_Irecv");
-    p += n;
-    bytes -= n;
-  } while (bytes > 0);
-  return request;
+  return start(false, from, tag, static_cast<char*>(data), bytes);
 }
 
 bool MpiExchange::test(Request request) {
@@ -137,6 +137,28 @@ void MpiExchange::wait(Request request) {
   request_free(request);
 }
 
+void MpiExchange::cancel_all() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized) return;  // MPI has ended every request
+  for (Request request = 0; request < requests_.size(); ++request) {
+    std::vector<MPI_Request>& pieces = requests_[request];
+    if (pieces.empty()) continue;  // spent (or free)
+    for (MPI_Request& piece : pieces) {
+      if (piece == MPI_REQUEST_NULL) continue;  // completed by an earlier MPI_Testall
+      MPI_Cancel(&piece);
+      if (!is_send_[request]) {
+        MPI_Wait(&piece, MPI_STATUS_IGNORE);
+        continue;
+      }
+      int done = 0;
+      MPI_Test(&piece, &done, MPI_STATUS_IGNORE);
+      if (!done) MPI_Request_free(&piece);
+    }
+    request_free(request);
+  }
+}
+
 void MpiExchange::progress() {
   WaitTimer timer(wait_seconds_);
   int flag = 0;
@@ -146,17 +168,14 @@ void MpiExchange::progress() {
 void MpiExchange::broadcast(void* data, std::size_t bytes, int root) {
   WaitTimer timer(wait_seconds_);
   char* p = static_cast<char*>(data);
-  do {
-    const std::size_t n = bytes < piece_bytes ? bytes : piece_bytes;
-    check(MPI_Bcast(p, static_cast<int>(n), MPI_BYTE, root, comm_), "MPI_Bcast");
-    p += n;
-    bytes -= n;
-  } while (bytes > 0);
+  for_each_piece(bytes, [&](std::size_t offset, int count) {
+    check(MPI_Bcast(p + offset, count, MPI_BYTE, root, comm_), "MPI_Bcast");
+  });
 }
 
 void MpiExchange::all_gather(const void* mine, std::size_t bytes, void* all) {
   WaitTimer timer(wait_seconds_);
-  if (bytes > piece_bytes) throw Error(ErrorKind::internal, "bpnn_mpi: all_gather of more than 1 GiB");
+  if (bytes > mpi_max_message_bytes) throw Error(ErrorKind::internal, "bpnn_mpi: all_gather of more than 1 GiB");
   check(MPI_Allgather(mine, static_cast<int>(bytes), MPI_BYTE, all, static_cast<int>(bytes), MPI_BYTE, comm_),
         "MPI_Allgather");
 }

@@ -18,6 +18,10 @@ class MpiExchange final : public GradientExchange {
   // reduce_segment_bytes); tests make them small to drive small networks through the pipeline.
   explicit MpiExchange(MPI_Comm comm, std::size_t piece_bytes = exchange_piece_bytes,
                        std::size_t segment_bytes = exchange_segment_bytes);
+  // Cancels and completes the requests not yet spent (cancel_all): none writes into freed memory.
+  ~MpiExchange() override;
+  MpiExchange(const MpiExchange&) = delete;
+  MpiExchange& operator=(const MpiExchange&) = delete;
   int rank() const override { return rank_; }
   std::size_t reduce_piece_bytes() const override { return piece_bytes_; }
   std::size_t reduce_segment_bytes() const override { return segment_bytes_; }
@@ -32,6 +36,11 @@ class MpiExchange final : public GradientExchange {
   bool test(Request request) override;
   void wait(Request request) override;
   void progress() override;
+  // MPI_Cancel on each piece, then MPI_Wait on a receive (a cancelled receive completes at once,
+  // a matched one when its data is in) and MPI_Test on a send, which is left to complete in the
+  // background (MPI_Request_free) when it cannot be cancelled: waiting for a peer that stopped
+  // receiving would hang the failing rank. Errors are ignored: it runs on the way out of one.
+  void cancel_all() override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void all_gather(const void* mine, std::size_t bytes, void* all) override;
   int first_rank_with(bool flag) override;
@@ -52,6 +61,10 @@ class MpiExchange final : public GradientExchange {
   std::vector<Request> free_requests_;
   Request request_new();
   void request_free(Request request);
+  // Starts one non-blocking message of `bytes` at `data` (a send, else a receive) as a request, in
+  // pieces of at most mpi_max_message_bytes.
+  Request start(bool is_send, int peer, int tag, char* data, std::size_t bytes);
+  std::vector<bool> is_send_;  // per request: a send
 };
 
 }  // namespace bpnn

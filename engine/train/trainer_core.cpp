@@ -414,73 +414,68 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
 // while they travel segment k + 1's sums are computed; between tiles (on one thread) or between
 // sums (on several) tree_pump posts receives, lets MPI progress and finishes what has arrived.
 // On a real network this hides the transfer of layers L..2 behind the gradient of layers
-// L−1..1; only the last segment computed (layer 1's) travels in the open.
+// L−1..1; only the last segment computed (layer 1's) travels in the open. The sums that must wait
+// (after_sends, add_left: the memory bound below) run in tree_advance, in the plan's order; in
+// the last segment they are not overlapped.
 //
 // The bits cannot change: every element of the gradient belongs to exactly one segment, and
 // within a segment each element goes through the same operations in the same order as in one
 // walk over the whole arena: its leaf sums (tile_tree_sum, the same kernels on the same rows),
-// then the receive_add/add/swap of the plan in the plan's order, each one `left + right`. The
-// sums of a segment may all run before its message operations because a sum writes only its own
-// slot, fresh, and is the first operation on that slot.
+// then the receive_add/add_left/swap of the plan in the plan's order, each one `left + right`.
+// A segment's first sum may run before its message operations because it is the first write to
+// the segment of the step; later sums wait their turn in tree_advance.
 //
-// Memory beyond the gradient (slot 0): on a rank that finishes a right child or sends more than
-// one node, one arena-sized slot per such node (for S = 4 and P ≤ 4 no rank has one; for S = 10
-// and P = 2 rank 0 has one and rank 1 two), and the receive ring, which takes what is left of 2x
-// the parameter bytes, at least one piece: a rank without slots keeps its gradient memory within
-// 2x. Received pieces wait in the ring first in first out; a receive is posted only when its piece
-// fits, so a rank never receives more than the ring ahead of what it has added, and the oldest
-// receive always fits once everything before it has been added. A send's buffer (a slot's
-// segment) is not written until the send has completed: a slot is written once per step by its
-// sum, before the send; swap writes a piece of slot 0 only after the sends from it completed; and
-// every send is complete before the broadcast and the update.
+// Memory beyond the gradient: the receive ring alone, the parameters' size, so each rank's
+// gradient memory is 2x the parameter bytes (1x on one rank or without receives). Every node a
+// rank sums lives in the gradient buffer: a rank that sends several nodes sums the next one into
+// a segment only once the previous one's sends from that segment have completed (after_sends;
+// the receiver never needs a later node before an earlier one's pieces, so those sends complete),
+// and a node whose right child starts here but spans other ranks gets its left child, all held
+// here, added tile by tile from a scratch tile once the right child is final (add_left; IEEE
+// addition commutes, so left + right is the same sum). Received pieces wait in the ring first in
+// first out; a receive is posted only when its piece fits, so a rank never receives more than the
+// ring ahead of what it has added, and the oldest receive always fits once everything before it
+// has been added. A send's buffer (a segment of the gradient) is not written until the send has
+// completed: a node's sum waits for the earlier sends; swap writes a piece of the root only after
+// the sends from it completed; and every send is complete before the broadcast and the update.
 
 template <class T>
-std::size_t TrainerCore<T>::tree_slot_new() {
-  tree_slots_.emplace_back(mlp_.arena().size(), T(0));
-  return tree_slots_.size();
-}
-
-template <class T>
-T* TrainerCore<T>::tree_slot(std::size_t slot) {
-  return slot == 0 ? tree_grad_ : tree_slots_[slot - 1].data();
-}
-
-template <class T>
-void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, std::size_t slot) {
+void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, bool after_sends) {
   const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   if (shard_rank(hi - 1, shards, ranks) == me) {
-    tree_ops_.push_back({TreeOp::Kind::sum, lo, hi, 0, 0, slot, 0});
+    tree_ops_.push_back({TreeOp::Kind::sum, lo, hi, 0, 0, after_sends});
     return;
   }
   const std::size_t mid = shard_tree_split(lo, hi);
-  tree_plan_sum(lo, mid, slot);
+  tree_plan_sum(lo, mid, after_sends);
   const std::size_t owner = shard_rank(mid, shards, ranks);
   if (owner != me) {  // the right child's sum from its rank
-    tree_ops_.push_back({TreeOp::Kind::receive_add, lo, hi, static_cast<int>(owner), static_cast<int>(mid), slot, 0});
+    tree_ops_.push_back({TreeOp::Kind::receive_add, lo, hi, static_cast<int>(owner), static_cast<int>(mid), false});
     return;
   }
-  const std::size_t right = tree_slot_new();  // this rank's right child that another rank finishes
-  tree_plan_sum(mid, hi, right);
-  tree_ops_.push_back({TreeOp::Kind::add, lo, hi, 0, 0, slot, right});
+  // The right child starts here and spans other ranks: it is summed into the gradient buffer,
+  // then the left child's sum, all held here, is added to it a tile at a time (no second
+  // arena-sized buffer).
+  tree_plan_sum(mid, hi, after_sends);
+  tree_ops_.push_back({TreeOp::Kind::add_left, lo, mid, 0, 0, false});
 }
 
 template <class T>
-void TrainerCore<T>::tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, bool& slot0_used) {
+void TrainerCore<T>::tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank) {
   const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   const std::size_t owner = shard_rank(lo, shards, ranks);
   if (owner == me) {  // a right child whose parent is summed on another rank: summed and sent
-    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
-    slot0_used = true;
-    tree_plan_sum(lo, hi, slot);
-    tree_ops_.push_back({TreeOp::Kind::send, lo, hi, static_cast<int>(parent_rank), static_cast<int>(lo), slot, 0});
+    tree_plan_sum(lo, hi, tree_sent_);  // a node sent before: its sends must complete first
+    tree_ops_.push_back({TreeOp::Kind::send, lo, hi, static_cast<int>(parent_rank), static_cast<int>(lo), false});
+    tree_sent_ = true;
     return;
   }
   if (hi - lo == 1 || hi <= first_block_ || lo >= end_block_) return;
   const std::size_t mid = shard_tree_split(lo, hi);
-  tree_plan_send(lo, mid, owner, slot0_used);
-  tree_plan_send(mid, hi, owner, slot0_used);
+  tree_plan_send(lo, mid, owner);
+  tree_plan_send(mid, hi, owner);
 }
 
 template <class T>
@@ -488,28 +483,27 @@ void TrainerCore<T>::tree_plan_make() {
   const std::size_t shards = blocks_.shards, ranks = static_cast<std::size_t>(exchange_->ranks());
   const std::size_t me = static_cast<std::size_t>(exchange_->rank());
   tree_ops_.clear();
-  tree_slots_.clear();
+  tree_sent_ = false;
   // The root: summed on rank 0, or its children swapped between rank 0 and the rank holding the
   // right child's first shard, which both add them (then rank 0 broadcasts when more ranks wait).
   const std::size_t mid = shards > 1 ? shard_tree_split(0, shards) : 0;
   const std::size_t right_rank = shards > 1 ? shard_rank(mid, shards, ranks) : 0;
-  bool slot0_used = false;
   if (right_rank == 0) {
     if (me == 0)
-      tree_plan_sum(0, shards, 0);
+      tree_plan_sum(0, shards, false);
     else
-      tree_plan_send(0, shards, 0, slot0_used);
+      tree_plan_send(0, shards, 0);
   } else if (me == 0) {
-    tree_plan_sum(0, mid, 0);
-    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, static_cast<int>(right_rank), static_cast<int>(mid), 0, 0});
+    tree_plan_sum(0, mid, false);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, static_cast<int>(right_rank), static_cast<int>(mid), false});
   } else if (me == right_rank) {
-    tree_plan_send(0, mid, 0, slot0_used);  // its nodes inside the left child first: rank 0 waits for them
-    const std::size_t slot = slot0_used ? tree_slot_new() : 0;
-    tree_plan_sum(mid, shards, slot);
-    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, 0, static_cast<int>(mid), slot, 0});
+    tree_plan_send(0, mid, 0);  // its nodes inside the left child first: rank 0 waits for them
+    tree_plan_sum(mid, shards, tree_sent_);
+    tree_ops_.push_back({TreeOp::Kind::swap, 0, shards, 0, static_cast<int>(mid), false});
   } else {
-    tree_plan_send(0, shards, 0, slot0_used);
+    tree_plan_send(0, shards, 0);
   }
+  tree_broadcast_ = ranks > 2 || (right_rank == 0 && ranks > 1);
   tree_has_messages_ = std::any_of(tree_ops_.begin(), tree_ops_.end(),
                                    [](const TreeOp& op) { return op.kind != TreeOp::Kind::sum; });
 
@@ -543,11 +537,8 @@ void TrainerCore<T>::tree_plan_make() {
       for (std::size_t first = segments_[k].begin; first < segments_[k].end; first += piece)
         receive_plan_.push_back({k, o, first, std::min(piece, segments_[k].end - first)});
     }
-  // The ring: what is left of 2x the parameters after the gradient and the other slots, at least
-  // one piece.
-  const std::size_t size = mlp_.arena().size(), extra = tree_slots_.size() * size;
-  receive_ring_.assign(receive_plan_.empty() ? 0 : std::max(std::min(piece, size), size > extra ? size - extra : 0),
-                       T(0));
+  // The ring: the parameters' size, the rest of 2x the parameter bytes beside the gradient.
+  receive_ring_.assign(receive_plan_.empty() ? 0 : mlp_.arena().size(), T(0));
 }
 
 template <class T>
@@ -588,11 +579,11 @@ bool TrainerCore<T>::tree_receive_ready(bool block) {
 }
 
 template <class T>
-bool TrainerCore<T>::tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block) {
+bool TrainerCore<T>::tree_sends_done(std::size_t first, std::size_t count, bool block) {
   bool done = true;
   for (std::size_t i = 0; i < sends_in_flight_.size();) {
     const SendInFlight& send = sends_in_flight_[i];
-    if (send.slot != slot || send.first >= first + count || first >= send.first + send.count) {
+    if (send.first >= first + count || first >= send.first + send.count) {
       ++i;
     } else if (block || exchange_->test(send.request)) {
       if (block) exchange_->wait(send.request);
@@ -603,6 +594,16 @@ bool TrainerCore<T>::tree_sends_done(std::size_t slot, std::size_t first, std::s
     }
   }
   return done;
+}
+
+template <class T>
+void TrainerCore<T>::tree_start_sends(std::size_t k, int peer, int tag) {
+  const Segment& seg = segments_[k];
+  const T* data = tree_grad_;
+  for (std::size_t first = seg.begin; first < seg.end; first += tree_piece_) {
+    const std::size_t count = std::min(tree_piece_, seg.end - first);
+    sends_in_flight_.push_back({first, count, exchange_->start_send(peer, tag, data + first, count * sizeof(T))});
+  }
 }
 
 template <class T>
@@ -617,30 +618,24 @@ void TrainerCore<T>::tree_advance(bool block) {
       continue;
     }
     const TreeOp& op = tree_ops_[cursor_op_];
-    T* slot = tree_slot(op.slot);
+    T* grad = tree_grad_;
     switch (op.kind) {
-      case TreeOp::Kind::sum:  // done by tree_compute
-        break;
-      case TreeOp::Kind::add: {  // left + right, both here
-        const T* right = tree_slot(op.from_slot);
-        for (std::size_t i = seg.begin; i < seg.end; ++i) slot[i] = slot[i] + right[i];
-        break;
-      }
-      case TreeOp::Kind::send:
-        for (std::size_t first = seg.begin; first < seg.end; first += piece) {
-          const std::size_t count = std::min(piece, seg.end - first);
-          sends_in_flight_.push_back(
-              {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
+      case TreeOp::Kind::sum:  // by tree_compute, unless an earlier node's sends must complete first
+        if (op.after_sends) {
+          if (!tree_sends_done(seg.begin, seg.end - seg.begin, block)) return;
+          tree_sum_segment(op, cursor_segment_, false);
         }
+        break;
+      case TreeOp::Kind::add_left:
+        tree_add_left(op, cursor_segment_);
+        break;
+      case TreeOp::Kind::send:
+        tree_start_sends(cursor_segment_, op.peer, op.tag);
         break;
       case TreeOp::Kind::receive_add:
       case TreeOp::Kind::swap: {
-        if (op.kind == TreeOp::Kind::swap && !cursor_piece_sent_) {  // slot's segment is final: all of it to the peer
-          for (std::size_t first = seg.begin; first < seg.end; first += piece) {
-            const std::size_t count = std::min(piece, seg.end - first);
-            sends_in_flight_.push_back(
-                {op.slot, first, count, exchange_->start_send(op.peer, op.tag, slot + first, count * sizeof(T))});
-          }
+        if (op.kind == TreeOp::Kind::swap && !cursor_piece_sent_) {  // the segment is final: all of it to the peer
+          tree_start_sends(cursor_segment_, op.peer, op.tag);
           cursor_piece_sent_ = true;
         }
         for (; seg.begin + cursor_piece_ < seg.end; cursor_piece_ += piece) {
@@ -651,18 +646,18 @@ void TrainerCore<T>::tree_advance(bool block) {
           if (!tree_receive_ready(block)) return;
           const T* theirs = receive_ring_.data() + ring_entries_.front().offset;
           if (op.kind == TreeOp::Kind::receive_add) {
-            T* mine = slot + first;
+            T* mine = grad + first;
             for (std::size_t i = 0; i < count; ++i) mine[i] = mine[i] + theirs[i];  // left + right
           } else {
-            // slot 0 may be the buffer of this piece's send or of an earlier one (only those:
-            // waiting for later pieces' sends would wait for receives the peer cannot yet post)
-            if (!tree_sends_done(0, first, count, block)) return;
-            const T* mine = slot + first;
-            T* root = tree_grad_ + first;
+            // this piece's send (or an earlier one's) must complete before the root overwrites its
+            // buffer (only those: waiting for later pieces' sends would wait for receives the peer
+            // cannot yet post)
+            if (!tree_sends_done(first, count, block)) return;
+            T* root = grad + first;
             if (me == 0)
-              for (std::size_t i = 0; i < count; ++i) root[i] = mine[i] + theirs[i];  // left + right
+              for (std::size_t i = 0; i < count; ++i) root[i] = root[i] + theirs[i];  // left + right
             else
-              for (std::size_t i = 0; i < count; ++i) root[i] = theirs[i] + mine[i];  // left + right
+              for (std::size_t i = 0; i < count; ++i) root[i] = theirs[i] + root[i];  // left + right
           }
           ring_entries_.pop_front();
           ++receives_consumed_;
@@ -684,32 +679,54 @@ void TrainerCore<T>::tree_pump() {
 }
 
 template <class T>
-void TrainerCore<T>::tree_compute(std::size_t k) {
+void TrainerCore<T>::tree_sum_segment(const TreeOp& op, std::size_t k, bool pump) {
   const Segment& seg = segments_[k];
   const std::size_t first = plan_.layers[seg.first_layer].first_task;
   const std::size_t end = plan_.layers[seg.end_layer - 1].first_task + plan_.layers[seg.end_layer - 1].tiles;
-  const bool serial = !plan_.weights_in_parallel || parallel_.threads() <= 1;
-  for (const TreeOp& op : tree_ops_) {
-    if (op.kind != TreeOp::Kind::sum) continue;
-    T* slot = tree_slot(op.slot);
-    const auto tile = [&](std::size_t task) {
-      const ParamTile& params = weight_tasks_[task].params;
-      tile_tree_sum(task, op.lo, op.hi, slot + params.weights_begin, slot + params.bias_begin);
-    };
-    if (k == 0) {  // nothing in flight yet: no MPI call between tiles
-      weight_tasks_range_run(first, end, tile);
-    } else if (serial) {  // MPI is called from this thread only: pump between tiles, last layer first
-      for (std::size_t task = end; task-- > first;) {
-        tile(task);
-        tree_pump();
-      }
-    } else {  // a layer's tiles on the threads, then a pump
-      for (std::size_t l = seg.end_layer; l-- > seg.first_layer;) {
-        weight_tasks_range_run(plan_.layers[l].first_task, plan_.layers[l].first_task + plan_.layers[l].tiles, tile);
-        tree_pump();
-      }
+  T* grad = tree_grad_;
+  const auto tile = [&](std::size_t task) {
+    const ParamTile& params = weight_tasks_[task].params;
+    tile_tree_sum(task, op.lo, op.hi, grad + params.weights_begin, grad + params.bias_begin);
+  };
+  if (!pump) {  // nothing in flight yet, or called by tree_advance: no MPI call between tiles
+    weight_tasks_range_run(first, end, tile);
+  } else if (!plan_.weights_in_parallel || parallel_.threads() <= 1) {  // MPI is called from this thread only: pump between tiles, last layer first
+    for (std::size_t task = end; task-- > first;) {
+      tile(task);
+      tree_pump();
+    }
+  } else {  // a layer's tiles on the threads, then a pump
+    for (std::size_t l = seg.end_layer; l-- > seg.first_layer;) {
+      weight_tasks_range_run(plan_.layers[l].first_task, plan_.layers[l].first_task + plan_.layers[l].tiles, tile);
+      tree_pump();
     }
   }
+}
+
+// Each tile of segment k: left = the sum over shards [op.lo, op.hi) into a scratch tile, then
+// grad = left + grad (the right child, final here).
+//   left:(tile weights + biases) scratch; the gradient's tile updated in place
+template <class T>
+void TrainerCore<T>::tree_add_left(const TreeOp& op, std::size_t k) {
+  const Segment& seg = segments_[k];
+  const std::size_t first = plan_.layers[seg.first_layer].first_task;
+  const std::size_t end = plan_.layers[seg.end_layer - 1].first_task + plan_.layers[seg.end_layer - 1].tiles;
+  T* grad = tree_grad_;
+  weight_tasks_range_run(first, end, [&](std::size_t task) {
+    const ParamTile& params = weight_tasks_[task].params;
+    const Scratch<T> left(params.weights_count + params.bias_count);  // not zeroed: the leaves clear it
+    tile_tree_sum(task, op.lo, op.hi, left.data(), left.data() + params.weights_count);
+    T* dw = grad + params.weights_begin;
+    T* db = grad + params.bias_begin;
+    for (std::size_t i = 0; i < params.weights_count; ++i) dw[i] = left[i] + dw[i];  // left + right
+    for (std::size_t i = 0; i < params.bias_count; ++i) db[i] = left[params.weights_count + i] + db[i];
+  });
+}
+
+template <class T>
+void TrainerCore<T>::tree_compute(std::size_t k) {
+  for (const TreeOp& op : tree_ops_)
+    if (op.kind == TreeOp::Kind::sum && !op.after_sends) tree_sum_segment(op, k, k > 0);
 }
 
 template <class T>
@@ -725,25 +742,40 @@ void TrainerCore<T>::tree_reduce(T* grad) {
     return;
   }
   receives_posted_ = receives_consumed_ = segments_computed_ = 0;
-  ring_entries_.clear();  // left over only by a step that failed
+  ring_entries_.clear();
   sends_in_flight_.clear();
   cursor_segment_ = cursor_op_ = cursor_piece_ = 0;
   cursor_piece_sent_ = false;
-  tree_post_receives();
-  for (std::size_t k = 0; k < segments_.size(); ++k) {
-    tree_compute(k);
-    segments_computed_ = k + 1;
-    tree_advance(false);
+  try {
+    tree_post_receives();
+    for (std::size_t k = 0; k < segments_.size(); ++k) {
+      tree_compute(k);
+      segments_computed_ = k + 1;
+      tree_advance(false);
+    }
+    tree_advance(true);
+    for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
+    sends_in_flight_.clear();
+  } catch (...) {
+    // Messages are in flight into the receive ring and out of the gradient: cancel them before
+    // those buffers can be freed. The other ranks' messages no longer match this rank's, so the
+    // step cannot be resumed or repeated.
+    tree_failed_ = true;
+    exchange_->cancel_all();
+    ring_entries_.clear();
+    sends_in_flight_.clear();
+    throw;
   }
-  tree_advance(true);
-  for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
-  sends_in_flight_.clear();
   if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
     throw Error(ErrorKind::internal, "data-parallel training: the tree's receives did not all complete");
 }
 
 template <class T>
 double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std::size_t& correct) {
+  if (tree_failed_)
+    throw Error(ErrorKind::argument,
+                "data-parallel training: an earlier step failed in the middle of the gradient exchange, so the "
+                "ranks are out of step; this trainer takes no further step");
   ShardStep& st = shard_step_;
   const std::size_t ranks = static_cast<std::size_t>(exchange_->ranks());
   st.rows = rows;
@@ -800,10 +832,7 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
   // ends with the root), sent to all
   T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
   tree_reduce(grad);
-  const std::size_t mid = st.shards > 1 ? shard_tree_split(0, st.shards) : 0;
-  const std::size_t right_rank = st.shards > 1 ? shard_rank(mid, st.shards, ranks) : 0;
-  if (ranks > 2 || (right_rank == 0 && ranks > 1))
-    exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
+  if (tree_broadcast_) exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
 
   // the update, the same on every rank
   optimizer_.step_begin();

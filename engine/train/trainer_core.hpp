@@ -90,6 +90,9 @@ class TrainerCore {
   // summed in the fixed tree, and every rank applies the same update.
   void set_exchange(GradientExchange& exchange);
   GradientExchange* exchange() const { return exchange_; }
+  // Elements the data-parallel step holds beyond the gradient (the receive ring): at most the
+  // parameters' count, the memory bound of README "Training on many machines (MPI)".
+  std::size_t reduction_buffer_elements() const { return receive_ring_.size(); }
 
  private:
   enum class Classes { none, one_hot, binary };
@@ -134,18 +137,22 @@ class TrainerCore {
 
   // The shard tree as this rank takes part in it, planned once (set_exchange: the cut and the
   // ranks never change) as a list of operations, each applied to every segment of the arena:
-  //   sum          shards [lo, hi), all held here, into `slot` (the only write before the others)
-  //   receive_add  slot += the sum another rank sends (the right child: left + right)
-  //   add          slot += from_slot (a right child summed here too)
-  //   send         slot's sum to the parent node's rank
-  //   swap         the root's children: slot to `peer`, and slot 0 = left + right on both ranks
-  // Slot 0 is the gradient; other slots are tree_slots_[slot − 1] (a rank whose range spans a
-  // right child's first shard, or that sends several nodes).
+  //   sum          shards [lo, hi), all held here, into the gradient (the first write of the
+  //                node); after a node this rank sent (after_sends), tree_advance computes it once
+  //                that node's sends from the segment have completed, else tree_compute does
+  //   receive_add  grad += the sum another rank sends (the right child: left + right)
+  //   add_left     grad = sum over shards [lo, hi), all held here, + grad: the left child added to a
+  //                right child that starts here and spans other ranks (computed by tree_advance,
+  //                a tile at a time, once the right child is final)
+  //   send         the node's sum to the parent node's rank
+  //   swap         the root's children: this rank's to `peer`, and grad = left + right on both ranks
+  // Every node is summed in the gradient buffer: a rank that sends several nodes sums the next one
+  // once the previous one's sends from the segment have completed.
   struct TreeOp {
-    enum class Kind { sum, receive_add, add, send, swap } kind;
+    enum class Kind { sum, receive_add, add_left, send, swap } kind;
     std::size_t lo = 0, hi = 0;
     int peer = 0, tag = 0;
-    std::size_t slot = 0, from_slot = 0;
+    bool after_sends = false;  // sum: the segment's earlier sends must complete first
   };
   // A contiguous part of the arena that travels as a unit: the weights and biases of layers
   // [first_layer, end_layer), at least the exchange's reduce_segment_bytes() unless the whole arena is smaller.
@@ -158,11 +165,16 @@ class TrainerCore {
     std::size_t segment, op, first, count;
   };
   void tree_plan_make();
-  void tree_plan_sum(std::size_t lo, std::size_t hi, std::size_t slot);
-  void tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank, bool& slot0_used);
-  std::size_t tree_slot_new();
-  T* tree_slot(std::size_t slot);
+  void tree_plan_sum(std::size_t lo, std::size_t hi, bool after_sends);
+  void tree_plan_send(std::size_t lo, std::size_t hi, std::size_t parent_rank);
+  // Sum operation `op` over segment k's tiles into the gradient; `pump`: tree_pump between tiles (one
+  // thread) or layers (several), while messages are in flight.
+  void tree_sum_segment(const TreeOp& op, std::size_t k, bool pump);
+  // An add_left operation over segment k.
+  void tree_add_left(const TreeOp& op, std::size_t k);
   // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
+  // When it throws, the exchange's requests are cancelled (cancel_all) and every later
+  // distributed_step throws Error(argument): the ranks' messages are out of step.
   void tree_reduce(T* grad);
   // The sum operations of segment k: its layers' tiles, last layer first; after the first
   // segment (messages in flight) tree_pump between tiles on one thread, between layers on several.
@@ -175,9 +187,11 @@ class TrainerCore {
   // Runs the message operations of the computed segments in order; `block`: wait for messages
   // instead of stopping at the first that has not arrived.
   void tree_advance(bool block);
-  // Whether every send from elements [first, first + count) of `slot` has completed (waits for
+  // Starts the sends of the gradient's segment k to `peer` under `tag`, a piece each.
+  void tree_start_sends(std::size_t k, int peer, int tag);
+  // Whether every send from elements [first, first + count) of the gradient has completed (waits for
   // them when `block`).
-  bool tree_sends_done(std::size_t slot, std::size_t first, std::size_t count, bool block);
+  bool tree_sends_done(std::size_t first, std::size_t count, bool block);
   // Whether the oldest posted receive has arrived (waits when `block`); posts it first if needed.
   bool tree_receive_ready(bool block);
 
@@ -230,7 +244,9 @@ class TrainerCore {
   AlignedVector<T> summed_;                          // the summed gradient when in-place SGD keeps none
   std::vector<TreeOp> tree_ops_;                     // this rank's part of the tree
   bool tree_has_messages_ = false;                   // any operation but sum (ranks > 1)
-  std::vector<AlignedVector<T>> tree_slots_;         // slots 1, 2, …: arena-sized
+  bool tree_broadcast_ = false;  // rank 0 broadcasts the root: more than two ranks, or the root summed on rank 0
+  bool tree_sent_ = false;                           // planning: a node of this rank is sent before
+  bool tree_failed_ = false;  // a step threw inside the reduction: its messages were cancelled, no step follows
   std::vector<Segment> segments_;                    // the arena's layers, last layer first
   std::vector<ReceivePiece> receive_plan_;           // every received piece of a step, in order
   std::size_t tree_piece_ = 1;                       // elements per piece (reduce_piece_bytes)
@@ -251,7 +267,7 @@ class TrainerCore {
   std::size_t cursor_segment_ = 0, cursor_op_ = 0, cursor_piece_ = 0;
   bool cursor_piece_sent_ = false;
   struct SendInFlight {
-    std::size_t slot, first, count;  // its buffer: elements [first, first + count) of the slot
+    std::size_t first, count;  // its buffer: elements [first, first + count) of the gradient
     GradientExchange::Request request;
   };
   std::vector<SendInFlight> sends_in_flight_;
