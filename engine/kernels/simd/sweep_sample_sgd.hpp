@@ -71,6 +71,27 @@ template <class Arch, class T>
   }
 }
 
+// One input k's NB weight vectors in a fused step: the previous step's pending update made
+// (w = fma(a_prev_k, d_prev_j, w), kept where a masked lane did not train), stored, then the sum's
+// FMA with the new weight.   w:(NB) vectors at wk, d, acc:(NB)
+template <class Arch, class T, std::size_t NB, int Pending>
+[[gnu::always_inline]] inline void sweep_fused_input(const xsimd::batch<T, Arch>& ak,
+                                                     const xsimd::batch<T, Arch>& a_prev,
+                                                     const xsimd::batch<T, Arch>* d,
+                                                     const xsimd::batch_bool<T, Arch>& on_prev, T* wk,
+                                                     xsimd::batch<T, Arch>* acc) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+#pragma GCC unroll 8
+  for (std::size_t j = 0; j < NB; ++j) {
+    const B old = B::load_aligned(wk + j * W);
+    B next = xsimd::fma(a_prev, d[j], old);
+    if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_prev, next, old);
+    next.store_aligned(wk + j * W);
+    acc[j] = xsimd::fma(ak, next, acc[j]);
+  }
+}
+
 // Outputs [o0, o0 + NB) of one layer: y_o = act(Σ_k fma(a_k, w_ok, ·) + b_o), NB chains at once,
 // making the previous step's pending update of these weights on the way (Pending not none:
 // w_ok = fma(a_prev_k, d_prev_o, w_ok), selected by its lanes when masked, stored, then the sum's
@@ -92,15 +113,7 @@ template <class Arch, class T, std::size_t NB, int Pending>
     const B ak = B::load_aligned(a + k * W);
     T* wk = w + (k * s.out + o0) * W;
     if constexpr (Pending != sweep_pending_none) {
-      const B ap = B::load_aligned(a_prev + k * W);
-#pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) {
-        const B old = B::load_aligned(wk + j * W);
-        B next = xsimd::fma(ap, d[j], old);
-        if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_prev, next, old);
-        next.store_aligned(wk + j * W);
-        acc[j] = xsimd::fma(ak, next, acc[j]);
-      }
+      sweep_fused_input<Arch, T, NB, Pending>(ak, B::load_aligned(a_prev + k * W), d, on_prev, wk, acc);
     } else {
 #pragma GCC unroll 8
       for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
@@ -510,15 +523,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
         const B ak = input(l, k, set);
         T* wk = w + (k * s.blocks + b0) * W;
         if constexpr (pending) {
-          const B a_previous = input(l, k, old_set);
-#pragma GCC unroll 8
-          for (std::size_t j = 0; j < NB; ++j) {
-            const B old = B::load_aligned(wk + j * W);
-            B next = xsimd::fma(a_previous, d[j], old);
-            if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_previous, next, old);
-            next.store_aligned(wk + j * W);
-            acc[j] = xsimd::fma(ak, next, acc[j]);
-          }
+          sweep_fused_input<Arch, T, NB, Pending>(ak, input(l, k, old_set), d, on_previous, wk, acc);
         } else {
 #pragma GCC unroll 8
           for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
