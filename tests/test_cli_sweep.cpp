@@ -82,6 +82,21 @@ TEST_CASE("sweep writes one model per member, equal to bpnn train's, and sweep.c
   CHECK_THAT(m0.metadata().at("sweep"), Catch::Contains("\"lr\":\"0.5\"") && Catch::Contains("\"seed\":\"1\""));
 }
 
+TEST_CASE("sweep: a member whose weights overflow is marked diverged and gets no model file", "[cli][sweep]") {
+  // one row, one epoch: lr 1e38 overflows the member's weights while its only loss is finite
+  ScratchDir dir;
+  dir.write("one.csv", "x,y\n3,50\n");
+  auto r = cli_run(dir.path, "sweep one.csv --layers 1,1 --output-act linear --lr 0.01,1e38 --epochs 1 -o out");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("1 diverged") && Catch::Contains("and 1 models"));
+  CHECK(std::filesystem::exists(dir.path / "out" / "member-000.safetensors"));
+  CHECK_FALSE(std::filesystem::exists(dir.path / "out" / "member-001.safetensors"));
+  const std::string csv = bpnn_test::file_text(dir.path / "out" / "sweep.csv");
+  CHECK(line_count(csv) == 3);
+  CHECK_THAT(csv, Catch::Contains("1e+38,default,default,1,,,,,0,1,1"));
+}
+
 TEST_CASE("sweep sorts by validation loss, and --folds gives mean ± std per configuration", "[cli][sweep]") {
   ScratchDir dir;
   dir.write("data.csv", binary_csv(60, 5));

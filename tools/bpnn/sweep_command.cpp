@@ -33,6 +33,17 @@
 namespace bpnn::cli {
 namespace {
 
+// Whether every weight and bias of `net` is finite.
+bool all_finite_parameters(const Network& net) {
+  for (std::size_t l = 0; l < net.n_layers(); ++l) {
+    const auto w = net.weights(l), b = net.bias(l);
+    if (!std::all_of(w.begin(), w.end(), [](double v) { return std::isfinite(v); }) ||
+        !std::all_of(b.begin(), b.end(), [](double v) { return std::isfinite(v); }))
+      return false;
+  }
+  return true;
+}
+
 constexpr std::uint64_t max_threads = 65'536;
 constexpr std::uint64_t max_batch = 1'000'000'000;
 constexpr std::size_t max_members = 100'000;
@@ -280,7 +291,7 @@ void run_sweep(SweepOptionsText& o) {
 
   const std::size_t folds = std::max<std::size_t>(o.folds, 1);
   const std::vector<RowSplit> fold_rows = o.folds > 0 ? folds_make(data.n, o.folds) : std::vector<RowSplit>{};
-  std::size_t lanes = 0, diverged = 0;
+  std::size_t lanes = 0, diverged = 0, saved = 0;
   const std::size_t digits = std::max<std::size_t>(3, std::to_string(members.size() - 1).size());
   std::string csv =
       "member,fold,layers,activation,lr,momentum,l2,seed,train_loss,train_accuracy,val_loss,"
@@ -324,7 +335,10 @@ void run_sweep(SweepOptionsText& o) {
       if (o.folds > 0) meta["fold"] = std::to_string(f + 1) + "/" + std::to_string(o.folds);
       training_data_describe(training, false, r.network.metadata());
       r.network.metadata()["sweep"] = meta.dump();
-      save_model(r.network, (std::filesystem::path(o.out_dir) / name).string());
+      // a member whose weights overflowed while its loss stayed finite holds them: no file can
+      // hold such a model (save_model refuses it), sweep.csv marks the member diverged
+      if (all_finite_parameters(r.network))
+        save_model(r.network, (std::filesystem::path(o.out_dir) / name).string()), ++saved;
       csv += std::to_string(i) + "," + (o.folds > 0 ? std::to_string(f + 1) : std::string()) + ",\"" +
              counts_text(s.layers) + "\"," + s.activation + "," + real_text(s.lr) + "," +
              real_text(s.momentum) + "," + real_text(s.l2) + "," + std::to_string(s.seed) + "," +
@@ -341,7 +355,7 @@ void run_sweep(SweepOptionsText& o) {
   output_file_write((std::filesystem::path(o.out_dir) / "sweep.csv").string(), csv);
   if (diverged == members.size() * folds)
     throw Error(ErrorKind::nonfinite, "training diverged for every member (try smaller learning rates); "
-                                      "the models and sweep.csv are written to " + o.out_dir);
+                                      "sweep.csv and the finite models are written to " + o.out_dir);
   if (o.quiet) return;
 
   // the summary: one line per configuration, best first
@@ -375,7 +389,7 @@ void run_sweep(SweepOptionsText& o) {
     std::printf("%-4zu  %-24s  %-26s  %-20s  %s\n", k + 1, score, acc, tl, config_text(*first_of[c]).c_str());
   }
   if (shown < config) std::printf("# … %zu more in %s/sweep.csv\n", config - shown, o.out_dir.c_str());
-  std::printf("# wrote %s/sweep.csv and %zu models\n", o.out_dir.c_str(), members.size() * folds);
+  std::printf("# wrote %s/sweep.csv and %zu models\n", o.out_dir.c_str(), saved);
 }
 
 }  // namespace
