@@ -629,7 +629,8 @@ TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradien
   for (const std::size_t shards : {10, 16, 32, 52, 62, 64})
     for (int ranks = 2; ranks <= 5; ++ranks) {
       const bpnn::Dataset data = class_data(16 * shards);
-      std::vector<std::size_t> beyond(static_cast<std::size_t>(ranks)), arena(beyond.size()), cut(beyond.size());
+      std::vector<std::size_t> beyond(static_cast<std::size_t>(ranks)), arena(beyond.size()), cut(beyond.size()),
+          computed(beyond.size());
       on_ranks(ranks, [&](int r, LoopbackExchange& exchange) {
         const bpnn::NetworkConfig nc = sharded_net(bpnn::Precision::f64);
         bpnn::Mlp<double> mlp(nc, bpnn::kernels::kernels_select<double>());
@@ -639,6 +640,7 @@ TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradien
         core.set_exchange(exchange);
         const std::size_t i = static_cast<std::size_t>(r);
         beyond[i] = core.reduction_buffer_elements();
+        computed[i] = core.reduction_shard_gradients();
         arena[i] = mlp.arena().size();
         cut[i] = bpnn::shard_blocks_make(data.n, data.n, 16 * 5 * sizeof(double)).shards;
       });
@@ -646,6 +648,10 @@ TEST_CASE("data-parallel training holds no arena-sized buffer beyond the gradien
         INFO("S = " << shards << ", P = " << ranks << ", rank " << r);
         REQUIRE(cut[r] == shards);
         CHECK(beyond[r] <= arena[r]);  // with the gradient: 2x the parameter bytes
+        // each of the rank's shards' gradients computed once (a left child summed and then
+        // overwritten would be computed twice)
+        CHECK(computed[r] == bpnn::rank_first_shard(r + 1, shards, beyond.size()) -
+                                 bpnn::rank_first_shard(r, shards, beyond.size()));
       }
     }
   const std::vector<std::size_t> sizes = {5, 24, 9, 17, 3};

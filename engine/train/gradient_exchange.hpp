@@ -68,10 +68,13 @@ class GradientExchange {
   virtual bool test(Request request) = 0;
   virtual void wait(Request request) = 0;
   virtual void progress() {}
-  // Cancels every request started and not yet spent and completes it, so no message reads or
-  // writes its buffer afterwards (a cancelled message may or may not have been delivered); spends
-  // them all. Called when a step fails in the middle of a reduction, before its buffers are
-  // freed: the ranks are then out of step, and the trainer takes no further step.
+  // Cancels every request started and not yet spent and spends them all: no receive writes its
+  // buffer afterwards (a cancelled message may or may not have been delivered). A send the
+  // transport cannot cancel (Open MPI's ob1 cancels no send) is released, not completed, and may
+  // still read its buffer if a peer receives it later: the job is failing then, and ends with
+  // the agreed error or mpirun's abort. Called when a step fails in the middle of a reduction,
+  // before its buffers are freed: the ranks are then out of step, and the trainer takes no
+  // further step.
   virtual void cancel_all() = 0;
   // Collective: root's `bytes` bytes to every rank.
   virtual void broadcast(void* data, std::size_t bytes, int root) = 0;

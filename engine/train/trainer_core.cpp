@@ -448,15 +448,16 @@ void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, bool after_se
     return;
   }
   const std::size_t mid = shard_tree_split(lo, hi);
-  tree_plan_sum(lo, mid, after_sends);
   const std::size_t owner = shard_rank(mid, shards, ranks);
-  if (owner != me) {  // the right child's sum from its rank
+  if (owner != me) {  // the left child here, then the right child's sum from its rank
+    tree_plan_sum(lo, mid, after_sends);
     tree_ops_.push_back({TreeOp::Kind::receive_add, lo, hi, static_cast<int>(owner), static_cast<int>(mid), false});
     return;
   }
   // The right child starts here and spans other ranks: it is summed into the gradient buffer,
   // then the left child's sum, all held here, is added to it a tile at a time (no second
-  // arena-sized buffer).
+  // arena-sized buffer). The left child is not summed into the gradient first: the right
+  // child's first sum would overwrite it.
   tree_plan_sum(mid, hi, after_sends);
   tree_ops_.push_back({TreeOp::Kind::add_left, lo, mid, 0, 0, false});
 }

@@ -93,6 +93,14 @@ class TrainerCore {
   // Elements the data-parallel step holds beyond the gradient (the receive ring): at most the
   // parameters' count, the memory bound of README "Training on many machines (MPI)".
   std::size_t reduction_buffer_elements() const { return receive_ring_.size(); }
+  // Shard gradients the reduction's plan computes per tile and step on this rank: each of its
+  // shards once when no work is wasted.
+  std::size_t reduction_shard_gradients() const {
+    std::size_t count = 0;
+    for (const TreeOp& op : tree_ops_)
+      if (op.kind == TreeOp::Kind::sum || op.kind == TreeOp::Kind::add_left) count += op.hi - op.lo;
+    return count;
+  }
 
  private:
   enum class Classes { none, one_hot, binary };
