@@ -29,17 +29,16 @@
 #include "io/output_file.hpp"
 #include "nn/random.hpp"
 #include "nn/size_check.hpp"
+#include "train/divergence.hpp"
 
 namespace bpnn::cli {
 namespace {
 
-// Whether every weight and bias of `net` is finite.
+// Whether every weight and bias of `net` is finite (all_finite, the check training makes).
 bool all_finite_parameters(const Network& net) {
   for (std::size_t l = 0; l < net.n_layers(); ++l) {
-    const auto w = net.weights(l), b = net.bias(l);
-    if (!std::all_of(w.begin(), w.end(), [](double v) { return std::isfinite(v); }) ||
-        !std::all_of(b.begin(), b.end(), [](double v) { return std::isfinite(v); }))
-      return false;
+    const std::vector<double> w = net.weights(l), b = net.bias(l);
+    if (!all_finite(w.data(), w.size()) || !all_finite(b.data(), b.size())) return false;
   }
   return true;
 }
