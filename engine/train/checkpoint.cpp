@@ -38,24 +38,6 @@ std::span<const unsigned char> bytes_of(const std::string& s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
-// The fields of a resolved config that shape the result, as text.
-std::vector<std::pair<std::string, std::string>> config_fields(const TrainConfig& c) {
-  return {{"optimizer", std::string(to_string(c.optimizer))},
-          {"learning_rate", exact(c.learning_rate)},
-          {"momentum", exact(c.momentum)},
-          {"beta1", exact(c.beta1)},
-          {"beta2", exact(c.beta2)},
-          {"eps", exact(c.eps)},
-          {"l2", exact(c.l2)},
-          {"clip", exact(c.clip)},
-          {"batch", std::to_string(c.batch)},
-          {"shuffle", c.shuffle ? "1" : "0"},
-          {"seed", std::to_string(c.seed)},
-          {"schedule", to_string(c.schedule)},
-          {"val_split", exact(c.val_split)},
-          {"early_stop", std::to_string(c.early_stop)}};
-}
-
 // Metadata reading: each value must be there and of its form, else Error(format) naming the file.
 struct MetadataReader {
   const Metadata& m;
@@ -198,6 +180,24 @@ void fingerprint_set(Metadata& m, const std::string& name, const DataFingerprint
 
 }  // namespace
 
+// The fields of a resolved config that shape the result, as text.
+std::vector<std::pair<std::string, std::string>> train_config_fields(const TrainConfig& c) {
+  return {{"optimizer", std::string(to_string(c.optimizer))},
+          {"learning_rate", exact(c.learning_rate)},
+          {"momentum", exact(c.momentum)},
+          {"beta1", exact(c.beta1)},
+          {"beta2", exact(c.beta2)},
+          {"eps", exact(c.eps)},
+          {"l2", exact(c.l2)},
+          {"clip", exact(c.clip)},
+          {"batch", std::to_string(c.batch)},
+          {"shuffle", c.shuffle ? "1" : "0"},
+          {"seed", std::to_string(c.seed)},
+          {"schedule", to_string(c.schedule)},
+          {"val_split", exact(c.val_split)},
+          {"early_stop", std::to_string(c.early_stop)}};
+}
+
 template <class U>
 DataFingerprint data_fingerprint(const U* x, const U* y, std::size_t n, std::size_t inputs,
                                  std::size_t outputs) {
@@ -235,7 +235,7 @@ void checkpoint_write(const std::string& path, const Network& net, TrainerCore<T
   m["format"] = checkpoint_format;
   m[key_prefix + "version"] = checkpoint_version;
   TrainConfig resolved = train_config_resolve(config);
-  for (const auto& [name, value] : config_fields(resolved)) m[key_prefix + name] = value;
+  for (const auto& [name, value] : train_config_fields(resolved)) m[key_prefix + name] = value;
   m[key_prefix + "epochs"] = std::to_string(resolved.epochs);
   m[key_prefix + "epochs_done"] = std::to_string(core.epochs_done());
   m[key_prefix + "optimizer_steps"] = std::to_string(optimizer.steps());
@@ -279,7 +279,7 @@ void checkpoint_restore(const std::string& path, Network::Impl& net, TrainerCore
   // The config: everything that shapes the result must be the checkpoint's.
   const TrainConfig stored = config_read(r);
   const TrainConfig resolved = train_config_resolve(config);
-  const auto want = config_fields(stored), have = config_fields(resolved);
+  const auto want = train_config_fields(stored), have = train_config_fields(resolved);
   for (std::size_t i = 0; i < want.size(); ++i)
     if (want[i].second != have[i].second)
       throw Error(ErrorKind::argument, "resume: " + want[i].first + " " + have[i].second +

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
@@ -30,6 +32,10 @@ struct DataFingerprint {
   std::uint64_t hash = 0;
   bool operator==(const DataFingerprint&) const = default;
 };
+
+// The fields of a resolved config that shape the result, as name and exact text (a checkpoint
+// stores them; resume and the ranks of a data-parallel run compare them).
+std::vector<std::pair<std::string, std::string>> train_config_fields(const TrainConfig& config);
 
 template <class U>
 DataFingerprint data_fingerprint(const U* x, const U* y, std::size_t n, std::size_t inputs,

@@ -16,6 +16,7 @@
 #include "train/checkpoint.hpp"
 #include "train/divergence.hpp"
 #include "train/gradient_exchange.hpp"
+#include "train/setup_agreement.hpp"
 #include "train/trainer_core.hpp"
 
 namespace bpnn {
@@ -386,6 +387,8 @@ std::unique_ptr<Trainer> trainer_make_sharded(Network& net, const TrainConfig& c
 std::unique_ptr<Trainer> TrainerAccess::make_sharded(Network& net, const TrainConfig& config,
                                                      GradientExchange& exchange, const ShardLayout& layout,
                                                      const double* x, const double* y, std::size_t n) {
+  // first, before anything that may fail on one rank alone: every rank reaches this message
+  ranks_same_setup_check(exchange, net, config);
   std::unique_ptr<Trainer::Impl> impl;
   std::exception_ptr failure;
   const std::size_t inputs = net.n_inputs(), outputs = net.n_outputs();

@@ -12,7 +12,8 @@
 #     the job with one line, exit 3 and no model;
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
-#   - --batch 1 under P = 2 exits 2 and writes no model; so do ranks on other kernels (BPNN_ARCH);
+#   - --batch 1 under P = 2 exits 2 and writes no model; so do ranks on other kernels (BPNN_ARCH)
+#     and ranks started with another command line (other --layers, other --lr);
 #   - failures end the job cleanly, with the error's exit code on every rank, a message naming
 #     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
 #     a corrupt row in the data (exit 3), a corrupt row in rank 2's rows alone (exit 3, the message
@@ -185,6 +186,23 @@ else
   [ ! -e "$dir/failed.safetensors" ] || fail "mixed kernels wrote a model"
   echo "ok: rank 1 on sse2 kernels: exit 2, $(grep -m1 '^bpnn: ' "$dir/err.txt")"
 fi
+# ranks started with other command lines (MPMD: rank 1 with other --layers, then another --lr)
+# would exchange gradients of other sizes (the job hung) or apply other updates: refused on every
+# rank before the first step (exit 2), one line naming rank 1 and what differs, no model
+for case in "--layers 4,16,3|layer sizes" "--layers 4,8,3 --lr 0.2|learning_rate"; do
+  other=${case%|*}
+  part=${case#*|}
+  timeout 120 "$mpirun" $flags -np 1 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 --epochs 2 \
+    -o "$dir/failed.safetensors" : -np 1 "$bpnn" train "$data" $other --label species --batch 50 --epochs 2 \
+    -o "$dir/failed.safetensors" >/dev/null 2>"$dir/err.txt"
+  code=$?
+  [ "$code" = 2 ] || { cat "$dir/err.txt"; fail "rank 1 with $other exited $code, not 2"; }
+  [ "$(grep -c '^bpnn: ' "$dir/err.txt")" = 1 ] &&
+    grep -q "^bpnn: data-parallel training: rank 1 and rank 0 differ in their $part;" "$dir/err.txt" ||
+    { cat "$dir/err.txt"; fail "rank 1 with $other: not one line naming rank 1 and its $part"; }
+  [ ! -e "$dir/failed.safetensors" ] || fail "rank 1 with $other: a model was written"
+  echo "ok: rank 1 with $other: exit 2, $(grep -m1 '^bpnn: ' "$dir/err.txt")"
+done
 # line 140 lies in the blocks of rank 2 of 3 (the last of 4 blocks): only rank 2 reads it (without
 # --val-split: with it, rank 0 reads the whole file's targets first and finds the row itself)
 sed '140s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"
