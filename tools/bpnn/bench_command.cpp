@@ -25,6 +25,7 @@
 
 #include "mpi/mpi_exchange.hpp"
 #include "mpi/mpi_session.hpp"
+#include "mpi_job_end.hpp"
 #include "train/gradient_exchange.hpp"
 #endif
 #ifdef BPNN_HAVE_BENCHMARK
@@ -77,9 +78,7 @@ struct ShardedWorkloadRun {
 // ranks), each rank generating and holding only its blocks' rows, after rank 0 alone has trained
 // it as one process with P x threads threads on the whole data (the other ranks wait). Rank 0 prints samples/s of both, their ratio, and the fraction of the MPI run's
 // time rank 0 spent in messages (sending, or waiting for other ranks).
-void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
-  MpiSession session;
-  MpiExchange exchange(MPI_COMM_WORLD);
+void run_bench_mpi_on(MpiExchange& exchange, const std::vector<bench::Workload>& selected, bool smoke) {
   const int ranks = exchange.ranks();
   const int epochs = smoke ? 1 : 3;
   const auto timed = [&](bench::WorkloadRun& run) {
@@ -119,6 +118,17 @@ void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
       report_memory != nullptr && std::string(report_memory) == "1")
     std::fprintf(stderr, "# rank %d: peak resident memory %.0f kB (VmHWM)\n", exchange.rank(),
                  bench::peak_rss_bytes() / 1024);
+}
+
+void run_bench_mpi(const std::vector<bench::Workload>& selected, bool smoke) {
+  MpiSession session;
+  MpiExchange exchange(MPI_COMM_WORLD);
+  try {
+    run_bench_mpi_on(exchange, selected, smoke);
+  } catch (...) {  // a rank that fails leaves the others waiting in a step: end the job
+    mpi_job_end_current(exchange.rank());
+    throw;
+  }
 }
 #endif
 

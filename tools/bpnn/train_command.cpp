@@ -38,6 +38,7 @@
 #if BPNN_HAVE_MPI
 #include "mpi/mpi_exchange.hpp"
 #include "mpi/mpi_session.hpp"
+#include "mpi_job_end.hpp"
 #endif
 
 namespace bpnn::cli {
@@ -706,14 +707,8 @@ int run_train(TrainOptions& o, const CLI::App& cmd) {
       if (exchange.rank() == 0) std::fprintf(stderr, "bpnn: %s\n", message_one_line(e.what()).c_str());
       exchange.first_rank_with(false);  // a barrier
       return exit_code_for(e.kind());
-    } catch (const Error&) {
-      throw;  // not agreed: each rank that has it prints it
-    } catch (const std::bad_alloc&) {  // this rank alone, outside an agreement: end the job
-      std::fprintf(stderr, "bpnn: rank %d: out of memory\n", exchange.rank());
-      MPI_Abort(MPI_COMM_WORLD, exit_memory);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bpnn: rank %d: %s\n", exchange.rank(), e.what());
-      MPI_Abort(MPI_COMM_WORLD, exit_internal);
+    } catch (...) {  // not agreed: this rank may hold it alone, while the others wait for it
+      return mpi_job_end_current(exchange.rank());
     }
     return exit_ok;
   }
