@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -61,6 +62,10 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
     // in double (a copy of the share when the data is float).
     std::vector<double> share_x, share_y;
     std::unique_ptr<bpnn::Trainer> trainer;
+    std::optional<bpnn::ShardLayout> layout;
+    const double* xs = nullptr;
+    const double* ys = nullptr;
+    std::size_t rows = 0;
     try {
       const std::size_t inputs = handle->net.n_inputs(), outputs = handle->net.n_outputs();
       // the validation rows bpnn_net_train would hold out of the whole data: the same split
@@ -69,11 +74,10 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
         const std::vector<double> targets(y, y + bpnn::checked_mul(n, outputs, "training targets"));
         validation = bpnn::split_rows_stratified(targets.data(), n, outputs, config.val_split, config.seed).test;
       }
-      const bpnn::ShardLayout layout = bpnn::shard_layout_make(handle->net.config(), config, n, validation);
-      const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
-                                                        static_cast<std::size_t>(exchange.ranks()));
-      const double* xs = nullptr;
-      const double* ys = nullptr;
+      layout = bpnn::shard_layout_make(handle->net.config(), config, n, validation);
+      const bpnn::RowRange mine = layout->rank_file_rows(static_cast<std::size_t>(exchange.rank()),
+                                                         static_cast<std::size_t>(exchange.ranks()));
+      rows = mine.end - mine.begin;
       if constexpr (std::is_same_v<T, double>) {
         xs = x + mine.begin * inputs;
         ys = y + mine.begin * outputs;
@@ -83,7 +87,14 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
         xs = share_x.data();
         ys = share_y.data();
       }
-      trainer = bpnn::trainer_make_sharded(handle->net, config, exchange, layout, xs, ys, mine.end - mine.begin);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    // every rank reaches the trainer's collective messages, or none does (a rank that failed
+    // alone above would otherwise meet the others' first message with the error flag's)
+    bpnn::exchange_agree(exchange, failure);
+    trainer = bpnn::trainer_make_sharded(handle->net, config, exchange, *layout, xs, ys, rows);  // collective, agreed
+    try {
       if (c != nullptr && BPNN_HAS(c, bpnn_train_config, val_n) && c->val_n > 0) {
         need(c->val_x != nullptr && c->val_y != nullptr, "config->val_x or val_y is NULL");
         trainer->set_validation(static_cast<const T*>(c->val_x), static_cast<const T*>(c->val_y), c->val_n);
