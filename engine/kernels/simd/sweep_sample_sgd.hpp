@@ -598,52 +598,6 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   return true;
 }
 
-// One step of KernelTable::sweep_sample_sgd: false when keep is null and some E is not finite
-// (the step not made)
-template <class Arch, class T>
-[[gnu::always_inline]] inline bool sweep_sample_sgd_step(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                      const T* lr, const T* keep, T* params, T* work, T* loss) {
-  if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
-    if (net.elements > 1) {
-      const auto narrow = [&](auto pending) {
-        constexpr int P = decltype(pending)::value;
-        if (keep)
-          return sweep_sample_sgd_narrow<Arch, T, true, P>(net, rows, row_offset, lr, keep, params, work, loss);
-        return sweep_sample_sgd_narrow<Arch, T, false, P>(net, rows, row_offset, lr, keep, params, work, loss);
-      };
-      switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
-        case sweep_pending_all: return narrow(std::integral_constant<int, sweep_pending_all>{});
-        case sweep_pending_masked: return narrow(std::integral_constant<int, sweep_pending_masked>{});
-        default: return narrow(std::integral_constant<int, sweep_pending_none>{});
-      }
-    }
-  }
-  const auto lanes = [&](auto pending, auto fused) {
-    constexpr int P = decltype(pending)::value;
-    constexpr bool F = decltype(fused)::value;
-    if (keep)
-      return sweep_sample_sgd_lanes<Arch, T, true, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
-    return sweep_sample_sgd_lanes<Arch, T, false, P, F>(net, rows, row_offset, lr, keep, params, work, loss);
-  };
-  bool short_chain = true;
-  for (std::size_t l = 0; l < net.layers; ++l)
-    short_chain = short_chain && net.layer[l].in <= few_lanes<Arch, T> && net.layer[l].out <= few_lanes<Arch, T>;
-  if (short_chain || !sweep_fma_rounds_once<Arch>) {
-    sweep_pending_apply(net, params, work);  // none, unless a caller mixed kernels
-    return lanes(std::integral_constant<int, sweep_pending_none>{}, std::false_type{});
-  }
-  if constexpr (sweep_fma_rounds_once<Arch>) {
-    switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
-      case sweep_pending_all:
-        return lanes(std::integral_constant<int, sweep_pending_all>{}, std::true_type{});
-      case sweep_pending_masked:
-        return lanes(std::integral_constant<int, sweep_pending_masked>{}, std::true_type{});
-      default: return lanes(std::integral_constant<int, sweep_pending_none>{}, std::true_type{});
-    }
-  }
-  return false;  // not reached: sse2 steps above
-}
-
 // loss_sum:(W) += (double)loss for the lanes the step updated (keep ≠ 0 or keep null, and a
 // finite E); true when a lane that trains had a non-finite E. The conversion is exact and the
 // additions are bpnn::train's, one per lane, so the sums have its bits.   loss, keep:(W)
@@ -686,18 +640,71 @@ template <class Arch, class T>
   return failed;
 }
 
+// The steps of one call in one variant (narrow or full groups, masked or not, fused or not: the
+// same for every step of a call): the first step makes the pending update the work buffer holds
+// (any kind), every later one the kind its predecessor left (all, or masked when Masked). Chosen
+// once per call rather than per step.
+template <class Arch, class T, bool Masked, bool Narrow, bool Fused>
+std::size_t sweep_steps(const SweepNet& net, std::size_t steps, const T* rows,
+                        const std::int64_t* row_offset, const T* lr, const T* keep, T* params,
+                        T* work, T* loss, double* loss_sum) {
+  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
+  const auto step = [&](auto pending, std::size_t s) {
+    constexpr int P = decltype(pending)::value;
+    if constexpr (Narrow)
+      return sweep_sample_sgd_narrow<Arch, T, Masked, P>(net, rows, row_offset + s * W, lr, keep, params, work, loss);
+    else
+      return sweep_sample_sgd_lanes<Arch, T, Masked, P, Fused>(net, rows, row_offset + s * W, lr, keep, params,
+                                                               work, loss);
+  };
+  using none = std::integral_constant<int, sweep_pending_none>;
+  using all = std::integral_constant<int, sweep_pending_all>;
+  using masked = std::integral_constant<int, sweep_pending_masked>;
+  if (steps == 0) return 0;
+  bool made;
+  if constexpr (Narrow || Fused) {
+    switch (static_cast<int>(work[net.pending_offset + net.lanes])) {
+      case sweep_pending_all: made = step(all{}, 0); break;
+      case sweep_pending_masked: made = step(masked{}, 0); break;
+      default: made = step(none{}, 0); break;
+    }
+  } else {
+    sweep_pending_apply(net, params, work);  // none, unless a caller mixed kernels
+    made = step(none{}, 0);
+  }
+  if (!made) return 0;
+  if (loss_sum_add<Arch, T>(loss, keep, loss_sum)) return 1;
+  using steady = std::conditional_t<Narrow || Fused, std::conditional_t<Masked, masked, all>, none>;
+  for (std::size_t s = 1; s < steps; ++s) {
+    if (!step(steady{}, s)) return s;
+    if (loss_sum_add<Arch, T>(loss, keep, loss_sum)) return s + 1;
+  }
+  return steps;
+}
+
 // see KernelTable::sweep_sample_sgd; net.lanes must be W, net.elements 1 or sweep_narrow_elements_of
 template <class Arch, class T>
 std::size_t sweep_sample_sgd(const SweepNet& net, std::size_t steps, const T* rows,
                              const std::int64_t* row_offset, const T* lr, const T* keep, T* params,
                              T* work, T* loss, double* loss_sum) {
-  constexpr std::size_t W = xsimd::batch<T, Arch>::size;
-  for (std::size_t s = 0; s < steps; ++s) {
-    if (!sweep_sample_sgd_step<Arch, T>(net, rows, row_offset + s * W, lr, keep, params, work, loss))
-      return s;
-    if (loss_sum_add<Arch, T>(loss, keep, loss_sum)) return s + 1;
+  const auto run = [&](auto masked, auto narrow, auto fused) {
+    return sweep_steps<Arch, T, decltype(masked)::value, decltype(narrow)::value, decltype(fused)::value>(
+        net, steps, rows, row_offset, lr, keep, params, work, loss, loss_sum);
+  };
+  const auto masked_or_not = [&](auto narrow, auto fused) {
+    return keep ? run(std::true_type{}, narrow, fused) : run(std::false_type{}, narrow, fused);
+  };
+  if constexpr (sweep_narrow_elements_of<Arch, T> > 1) {
+    if (net.elements > 1) return masked_or_not(std::true_type{}, std::false_type{});
   }
-  return steps;
+  // full groups: fused, but for the short-chain shapes and where the FMA rounds twice
+  bool short_chain = true;
+  for (std::size_t l = 0; l < net.layers; ++l)
+    short_chain = short_chain && net.layer[l].in <= few_lanes<Arch, T> && net.layer[l].out <= few_lanes<Arch, T>;
+  if constexpr (sweep_fma_rounds_once<Arch>) {
+    if (!short_chain) return masked_or_not(std::false_type{}, std::true_type{});
+  }
+  return masked_or_not(std::false_type{}, std::false_type{});
 }
 
 }  // namespace bpnn::kernels::simd
