@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -264,24 +265,28 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   // per lane (member m in lanes mE … mE + E − 1)
   AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
   // (n, W): where lane c's row of step t starts, member m's column in its E lanes (OffsetColumn)
-  std::vector<std::int64_t> row_offset(n * W);
+  // (not zeroed: every element is written here, step by step, in the order it is stored)
+  const std::unique_ptr<std::int64_t[]> row_offset(new std::int64_t[n * W]);
   const auto stride = static_cast<std::int64_t>(d.stride);
-  for (std::size_t m = 0; m < G; ++m) {
-    const std::vector<std::size_t>& train_rows = rows[m < used ? m : 0].train;
-    for (std::size_t t = 0; t < n; ++t) row_offset[t * W + m * E] = static_cast<std::int64_t>(train_rows[t]) * stride;
+  {
+    std::vector<const std::size_t*> train_rows(G);
+    for (std::size_t m = 0; m < G; ++m) train_rows[m] = rows[m < used ? m : 0].train.data();
+    for (std::size_t t = 0; t < n; ++t)
+      for (std::size_t m = 0; m < G; ++m)
+        for (std::size_t e = 0; e < E; ++e)
+          row_offset[t * W + m * E + e] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
   }
   // a member's column in its other E − 1 lanes, and member 0's in the padding members' lanes
   const bool copies = E > 1 || used < G;
   const auto column_copies = [&] {
     for (std::size_t t = 0; t < n; ++t) {
-      std::int64_t* step = row_offset.data() + t * W;
+      std::int64_t* step = row_offset.get() + t * W;
       for (std::size_t m = 0; m < G; ++m) {
         const std::int64_t offset = step[(m < used ? m : 0) * E];
         for (std::size_t e = m < used ? 1 : 0; e < E; ++e) step[m * E + e] = offset;
       }
     }
   };
-  if (copies) column_copies();
   for (MemberRows& r : rows) std::vector<std::size_t>().swap(r.train);  // in row_offset now
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
@@ -317,7 +322,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   const bool shuffled = configs[0].shuffle;
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
     if (shuffled) {
-      for (std::size_t m = 0; m < used; ++m) random[m].shuffle(OffsetColumn{row_offset.data() + m * E, W}, n);
+      for (std::size_t m = 0; m < used; ++m) random[m].shuffle(OffsetColumn{row_offset.get() + m * E, W}, n);
       if (copies) column_copies();
     }
     for (std::size_t m = 0; m < G; ++m) {
@@ -332,7 +337,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     // that trains, which is masked from then on
     for (std::size_t s = 0; s < n;) {
       const std::size_t count = any_classes ? 1 : n - s;
-      const std::int64_t* offset = row_offset.data() + s * W;
+      const std::int64_t* offset = row_offset.get() + s * W;
       const std::size_t made = run_steps(net, count, d.rows.data(), offset, lr.data(), keep_lanes,
                                          params.data(), work.data(), loss.data(), loss_sum.data());
       s += made;
@@ -345,7 +350,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
         for (std::size_t m = 0; m < G; ++m)
           if (active[m] && !std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
       if (!any_classes) continue;
-      offset = row_offset.data() + (s - 1) * W;  // the step just made
+      offset = row_offset.get() + (s - 1) * W;  // the step just made
       for (std::size_t m = 0; m < used; ++m) {
         if (!active[m]) continue;
         const T* yhat = work.data();
