@@ -4,12 +4,14 @@
 // scalar reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bpnn/data.hpp"
@@ -493,12 +495,21 @@ TEMPLATE_TEST_CASE("many steps per kernel call equal one step per call, bit for 
     ScopedArch scoped(arch.c_str());
     const auto& table = bpnn::kernels::kernels_select<T>();
     const auto kernel = table.sweep_sample_sgd ? table.sweep_sample_sgd : bpnn::kernels::sweep_sample_sgd_reference<T>;
-    const std::size_t W = table.sweep_sample_sgd ? table.sweep_lanes : 8;
-    for (const std::size_t E : {std::size_t{1}, table.sweep_sample_sgd ? table.sweep_narrow_elements : 2}) {
-      INFO(arch << ", " << shape.sizes[0] << " inputs, " << E << " elements per network");
+    // (lanes, elements): full groups, narrow groups, and the short chain's groups of two vectors
+    // per value (sweep_sample_sgd_short; the seed network is one)
+    std::vector<std::pair<std::size_t, std::size_t>> groups;
+    if (table.sweep_sample_sgd) {
+      groups = {{table.sweep_lanes, 1}, {table.sweep_lanes, table.sweep_narrow_elements}};
+      if (table.sweep_short_chain_lanes > 0 && shape.sizes[1] <= table.sweep_short_chain_width)
+        groups.emplace_back(table.sweep_short_chain_lanes, 1);
+    } else {
+      groups = {{8, 1}, {8, 2}};
+    }
+    for (const auto& [W, E] : groups) {
+      INFO(arch << ", " << shape.sizes[0] << " inputs, " << W << " lanes, " << E << " elements per network");
       const auto layout = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
       const std::size_t G = W / E, steps = 12, in0 = shape.sizes.front();
-      const std::size_t stride = in0 + shape.sizes.back(), n = steps * 16;
+      const std::size_t stride = in0 + shape.sizes.back(), n = steps * std::max<std::size_t>(16, G);
       std::mt19937 gen(12);
       std::uniform_real_distribution<T> u(-1, 1);
       bpnn::AlignedVector<T> params(layout.params_size), rows(n * stride), lr(W);

@@ -165,12 +165,14 @@ struct LaneKernel {
                        const T*, T*, T*, T*, double*);
   std::size_t lanes;             // W
   std::size_t narrow_elements;   // E of the narrow groups it takes (1: none)
+  std::size_t short_chain_lanes, short_chain_width;  // KernelTable's (0: none)
 };
 template <class T>
 LaneKernel<T> lane_kernel() {
   const kernels::KernelTable<T>& table = kernels::kernels_select<T>();
-  if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1};
-  return {table.sweep_sample_sgd, table.sweep_lanes, table.sweep_narrow_elements};
+  if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1, 0, 0};
+  return {table.sweep_sample_sgd, table.sweep_lanes, table.sweep_narrow_elements,
+          table.sweep_short_chain_lanes, table.sweep_short_chain_width};
 }
 
 // Elements per member (SweepNet::elements) for a shape's lane groups. Automatic: narrow groups
@@ -191,6 +193,19 @@ std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
   return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
 }
 
+// Lanes of a shape's groups of `elements` per member: the kernel's vector width, or for a short
+// chain in full groups (every layer at most short_chain_width inputs and outputs, the seed
+// network) its short_chain_lanes, two vectors per value, whose two chains advance together.
+template <class T>
+std::size_t group_lanes(const NetworkConfig& shape, std::size_t elements) {
+  const LaneKernel<T> kernel = lane_kernel<T>();
+  bool short_chain = elements == 1 && kernel.short_chain_lanes > 0;
+  for (std::size_t l = 0; l + 1 < shape.sizes.size(); ++l)
+    short_chain = short_chain && shape.sizes[l] <= kernel.short_chain_width &&
+                  shape.sizes[l + 1] <= kernel.short_chain_width;
+  return short_chain ? kernel.short_chain_lanes : kernel.lanes;
+}
+
 // Member m's column of the group's (n, W) row offsets: element t is where its t-th sample of the
 // epoch starts. Random::shuffle permutes it in place, by the swaps it makes on the trainer's order
 // of rows, so the column holds the trainer's rows in the trainer's order (a shuffle permutes
@@ -204,12 +219,12 @@ struct OffsetColumn {
 
 // A lane group: up to W / E members of one shape, trained together by the lane kernel.
 template <class T>
-void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
+void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::size_t elements,
                  const std::vector<SweepMember>& members, const Dataset& data, const DataIn<T>& d,
                  const Dataset* validation, std::vector<SweepResult>& results) {
   const LaneKernel<T> kernel = lane_kernel<T>();
   const auto run_steps = kernel.steps;
-  const std::size_t W = kernel.lanes, E = elements, G = W / E;  // lanes, per member, members
+  const std::size_t W = lanes, E = elements, G = W / E;  // lanes, per member, members
   const std::size_t used = ids.size();
   const NetworkConfig& shape = members[ids[0]].network;
   const std::size_t L = shape.sizes.size() - 1;
@@ -471,22 +486,22 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
   struct Task {
     std::vector<std::size_t> ids;
     bool lanes;
-    std::size_t elements;  // of a lane group: SweepNet::elements
+    std::size_t width, elements;  // of a lane group: SweepNet::lanes and elements
   };
   std::vector<Task> tasks;
   for (auto& [key, ids] : shapes) {
     const NetworkConfig& shape = members[ids[0]].network;
     const bool f32 = std::get<0>(key) == Precision::f32;
-    const std::size_t W = f32 ? lane_kernel<float>().lanes : lane_kernel<double>().lanes;
     const std::size_t E = f32 ? lane_elements<float>(shape, options.lane_groups)
                               : lane_elements<double>(shape, options.lane_groups);
+    const std::size_t W = f32 ? group_lanes<float>(shape, E) : group_lanes<double>(shape, E);
     const std::size_t G = W / E;
     for (std::size_t g = 0; g < ids.size(); g += G)
       tasks.push_back({std::vector<std::size_t>(ids.begin() + static_cast<std::ptrdiff_t>(g),
                                                 ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + G))),
-                       true, E});
+                       true, W, E});
   }
-  for (std::size_t i : singles) tasks.push_back({{i}, false, 1});
+  for (std::size_t i : singles) tasks.push_back({{i}, false, 1, 1});
 
   ParallelFor parallel(options.backend, options.threads);
   parallel.run(tasks.size(), [&](std::size_t t) {
@@ -494,9 +509,9 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
     if (!task.lanes) {
       single_train(members[task.ids[0]], data, validation, results[task.ids[0]]);
     } else if (members[task.ids[0]].network.precision == Precision::f32) {
-      lanes_train<float>(task.ids, task.elements, members, data, *data_f32, validation, results);
+      lanes_train<float>(task.ids, task.width, task.elements, members, data, *data_f32, validation, results);
     } else {
-      lanes_train<double>(task.ids, task.elements, members, data, *data_f64, validation, results);
+      lanes_train<double>(task.ids, task.width, task.elements, members, data, *data_f64, validation, results);
     }
   });
   return results;

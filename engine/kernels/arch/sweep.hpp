@@ -16,12 +16,14 @@ namespace bpnn::kernels {
 
 template <class T>
 struct SweepKernel {
-  // KernelTable::sweep_sample_sgd, sweep_lanes and sweep_narrow_elements of the set
+  // KernelTable::sweep_sample_sgd, sweep_lanes, sweep_narrow_elements, sweep_short_chain_lanes
+  // and sweep_short_chain_width of the set
   std::size_t (*sweep_sample_sgd)(const SweepNet& net, std::size_t steps, const T* rows,
                                   const std::int64_t* row_offset, const T* lr, const T* keep,
                                   T* params, T* work, T* loss, double* loss_sum);
   std::size_t lanes;
   std::size_t narrow_elements;
+  std::size_t short_chain_lanes, short_chain_width;
 };
 
 template <class T>
@@ -37,6 +39,8 @@ void sweep_kernel_fill(const SweepKernel<T>& sweep, KernelTable<T>& table) {
   table.sweep_sample_sgd = sweep.sweep_sample_sgd;
   table.sweep_lanes = sweep.lanes;
   table.sweep_narrow_elements = sweep.narrow_elements;
+  table.sweep_short_chain_lanes = sweep.short_chain_lanes;
+  table.sweep_short_chain_width = sweep.short_chain_width;
 }
 
 }  // namespace bpnn::kernels

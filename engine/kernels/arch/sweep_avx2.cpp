@@ -9,7 +9,9 @@ template <class T>
 const SweepKernel<T>& sweep_kernel_avx2() {
   using namespace xsimd;
   static constexpr SweepKernel<T> kernel{simd::sweep_sample_sgd<fma3<avx2>, T>, batch<T, fma3<avx2>>::size,
-                                         simd::sweep_narrow_elements_of<fma3<avx2>, T>};
+                                         simd::sweep_narrow_elements_of<fma3<avx2>, T>,
+                                         simd::sweep_short_chain_vectors<fma3<avx2>, T> * batch<T, fma3<avx2>>::size,
+                                         simd::few_lanes<fma3<avx2>, T>};
   return kernel;
 }
 

@@ -13,7 +13,9 @@ template <class T>
 const SweepKernel<T>& sweep_kernel_avx512() {
   using namespace xsimd;
   static constexpr SweepKernel<T> kernel{simd::sweep_sample_sgd<avx512bw, T>, batch<T, avx512bw>::size,
-                                         simd::sweep_narrow_elements_of<avx512bw, T>};
+                                         simd::sweep_narrow_elements_of<avx512bw, T>,
+                                         simd::sweep_short_chain_vectors<avx512bw, T> * batch<T, avx512bw>::size,
+                                         simd::few_lanes<avx512bw, T>};
   return kernel;
 }
 

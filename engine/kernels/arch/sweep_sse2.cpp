@@ -9,7 +9,9 @@ template <class T>
 const SweepKernel<T>& sweep_kernel_sse2() {
   using namespace xsimd;
   static constexpr SweepKernel<T> kernel{simd::sweep_sample_sgd<sse2, T>, batch<T, sse2>::size,
-                                         simd::sweep_narrow_elements_of<sse2, T>};
+                                         simd::sweep_narrow_elements_of<sse2, T>,
+                                         simd::sweep_short_chain_vectors<sse2, T> * batch<T, sse2>::size,
+                                         simd::few_lanes<sse2, T>};
   return kernel;
 }
 
