@@ -193,17 +193,25 @@ std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
   return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
 }
 
-// Lanes of a shape's groups of `elements` per member: the kernel's vector width, or for a short
-// chain in full groups (every layer at most short_chain_width inputs and outputs, the seed
-// network) its short_chain_lanes, two vectors per value, whose two chains advance together.
+// Lanes of a shape's groups of `elements` per member, for `count` members on `threads` threads:
+// the kernel's vector width W, or for a short chain in full groups (every layer at most
+// short_chain_width inputs and outputs, the seed network) P·W lanes, P vectors per value whose P
+// chains advance together: as many vectors as a thread's share of the members fills, up to the
+// kernel's short_chain_lanes (so that no group pads far beyond its members, and the threads
+// still get a group each). Results never depend on it: each member's operations are its own.
 template <class T>
-std::size_t group_lanes(const NetworkConfig& shape, std::size_t elements) {
+std::size_t group_lanes(const NetworkConfig& shape, std::size_t elements, std::size_t count, int threads) {
   const LaneKernel<T> kernel = lane_kernel<T>();
   bool short_chain = elements == 1 && kernel.short_chain_lanes > 0;
   for (std::size_t l = 0; l + 1 < shape.sizes.size(); ++l)
     short_chain = short_chain && shape.sizes[l] <= kernel.short_chain_width &&
                   shape.sizes[l + 1] <= kernel.short_chain_width;
-  return short_chain ? kernel.short_chain_lanes : kernel.lanes;
+  if (!short_chain) return kernel.lanes;
+  const std::size_t share = (count + static_cast<std::size_t>(std::max(threads, 1)) - 1) /
+                            static_cast<std::size_t>(std::max(threads, 1));
+  const std::size_t vectors = std::clamp<std::size_t>((share + kernel.lanes - 1) / kernel.lanes, 1,
+                                                      kernel.short_chain_lanes / kernel.lanes);
+  return vectors * kernel.lanes;
 }
 
 // Member m's column of the group's (n, W) row offsets: element t is where its t-th sample of the
@@ -286,10 +294,15 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   {
     std::vector<const std::size_t*> train_rows(G);
     for (std::size_t m = 0; m < G; ++m) train_rows[m] = rows[m < used ? m : 0].train.data();
-    for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int64_t* step = row_offset.get() + t * W;
+      if (E == 1) {
+        for (std::size_t m = 0; m < G; ++m) step[m] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
+        continue;
+      }
       for (std::size_t m = 0; m < G; ++m)
-        for (std::size_t e = 0; e < E; ++e)
-          row_offset[t * W + m * E + e] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
+        for (std::size_t e = 0; e < E; ++e) step[m * E + e] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
+    }
   }
   // a member's column in its other E − 1 lanes, and member 0's in the padding members' lanes
   const bool copies = E > 1 || used < G;
@@ -489,21 +502,29 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
     std::size_t width, elements;  // of a lane group: SweepNet::lanes and elements
   };
   std::vector<Task> tasks;
+  ParallelFor parallel(options.backend, options.threads);
   for (auto& [key, ids] : shapes) {
     const NetworkConfig& shape = members[ids[0]].network;
     const bool f32 = std::get<0>(key) == Precision::f32;
     const std::size_t E = f32 ? lane_elements<float>(shape, options.lane_groups)
                               : lane_elements<double>(shape, options.lane_groups);
-    const std::size_t W = f32 ? group_lanes<float>(shape, E) : group_lanes<double>(shape, E);
-    const std::size_t G = W / E;
-    for (std::size_t g = 0; g < ids.size(); g += G)
+    const auto lanes_for = [&](std::size_t count) {
+      return f32 ? group_lanes<float>(shape, E, count, parallel.threads())
+                 : group_lanes<double>(shape, E, count, parallel.threads());
+    };
+    const std::size_t vector = f32 ? lane_kernel<float>().lanes : lane_kernel<double>().lanes;
+    const std::size_t lanes = lanes_for(ids.size()), G = lanes / E;
+    for (std::size_t g = 0; g < ids.size(); g += G) {
+      const std::size_t end = std::min(ids.size(), g + G);
+      // a last, smaller group of a short chain: as few vectors as hold it
+      const std::size_t last = lanes > vector ? (end - g + vector - 1) / vector * vector : lanes;
       tasks.push_back({std::vector<std::size_t>(ids.begin() + static_cast<std::ptrdiff_t>(g),
-                                                ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + G))),
-                       true, W, E});
+                                                ids.begin() + static_cast<std::ptrdiff_t>(end)),
+                       true, end - g < G ? last : lanes, E});
+    }
   }
   for (std::size_t i : singles) tasks.push_back({{i}, false, 1, 1});
 
-  ParallelFor parallel(options.backend, options.threads);
   parallel.run(tasks.size(), [&](std::size_t t) {
     const Task& task = tasks[t];
     if (!task.lanes) {
