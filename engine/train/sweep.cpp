@@ -253,19 +253,28 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   std::vector<LearningRateSchedule> schedules;
   std::vector<Classes> classes;
   std::optional<Classes> classes_all_rows;  // members without a held-out split: one look for all
+  std::vector<std::size_t> all_rows;        // their training rows: every row
+  const auto train_rows_of = [&](std::size_t m) -> const std::vector<std::size_t>& {
+    return configs[m].val_split > 0 ? rows[m].train : all_rows;
+  };
   std::vector<T> weights, bias;
   for (std::size_t m = 0; m < used; ++m) {
     const TrainConfig& c = configs.emplace_back(train_config_resolve(members[ids[m]].train));
-    rows.push_back(member_rows(c, data));
+    // a member without a held-out split trains on every row: one list of them for all such
+    // members, not one each
+    rows.push_back(c.val_split > 0 ? member_rows(c, data) : MemberRows{});
     random.emplace_back(c.seed);
     schedules.emplace_back(c.schedule, c.learning_rate, c.epochs);
-    if (c.val_split > 0)
+    if (c.val_split > 0) {
       classes.push_back(classes_of(d, rows.back().train));
-    else if (!classes_all_rows)
-      classes.push_back(*(classes_all_rows = classes_of(d, rows.back().train)));
-    else
+    } else if (!classes_all_rows) {
+      all_rows.resize(data.n);
+      std::iota(all_rows.begin(), all_rows.end(), std::size_t{0});
+      classes.push_back(*(classes_all_rows = classes_of(d, all_rows)));
+    } else {
       classes.push_back(*classes_all_rows);
-    if (rows.back().train.size() != rows[0].train.size())
+    }
+    if (train_rows_of(m).size() != train_rows_of(0).size())
       throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
   }
   for (std::size_t m = 0; m < G; ++m) {
@@ -283,7 +292,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
     }
   }
 
-  const std::size_t n = rows[0].train.size();
+  const std::size_t n = train_rows_of(0).size();
   const std::size_t epochs = configs[0].epochs;
   // per lane (member m in lanes mE … mE + E − 1)
   AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
@@ -293,7 +302,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   const auto stride = static_cast<std::int64_t>(d.stride);
   {
     std::vector<const std::size_t*> train_rows(G);
-    for (std::size_t m = 0; m < G; ++m) train_rows[m] = rows[m < used ? m : 0].train.data();
+    for (std::size_t m = 0; m < G; ++m) train_rows[m] = train_rows_of(m < used ? m : 0).data();
     for (std::size_t t = 0; t < n; ++t) {
       std::int64_t* step = row_offset.get() + t * W;
       if (E == 1) {
@@ -316,6 +325,7 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
     }
   };
   for (MemberRows& r : rows) std::vector<std::size_t>().swap(r.train);  // in row_offset now
+  std::vector<std::size_t>().swap(all_rows);
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
   std::vector<char> active(G, 1);
