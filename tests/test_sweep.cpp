@@ -4,12 +4,14 @@
 // scalar reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bpnn/data.hpp"
@@ -175,6 +177,29 @@ TEST_CASE("train_many: held-out splits, classes and thread counts keep the equal
     CHECK(std::isfinite(one[m].val_loss));
     CHECK(one[m].val_accuracy >= 0.0);
     CHECK(one[m].train_accuracy >= 0.0);
+  }
+}
+
+// Short chains (the seed network) train in groups of 2 to 4 vectors per value, as many as a
+// thread's share of the members fills, and a last group of as few vectors as hold it: 52 members
+// are one group of 4 vectors (f32 AVX-512) on one thread, two of 2 vectors on two threads (f64:
+// groups of 4 vectors and 3).
+TEST_CASE("train_many: short-chain groups of several vectors keep the equality for any member count",
+          "[sweep]") {
+  const Shape& shape = shapes[0];
+  const bpnn::Dataset data = data_make(29, 2, 1, true, 6);
+  for (const auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    const auto members = members_of(shape, precision, 52, 0);
+    const auto one = bpnn::train_many(members, data, {1, bpnn::Backend::tbb});
+    const auto two = bpnn::train_many(members, data, {2, bpnn::Backend::tbb});
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      INFO("member " << m);
+      REQUIRE(one[m].lane_path);
+      CHECK(bpnn_test::same_bits(parameters(one[m].network), parameters(two[m].network)));
+      CHECK(one[m].report.final_loss == two[m].report.final_loss);
+      if (m % 6 == 0 || m + 1 == members.size())
+        CHECK(bpnn_test::same_bits(parameters(one[m].network), parameters(alone(members[m], data))));
+    }
   }
 }
 
@@ -493,12 +518,21 @@ TEMPLATE_TEST_CASE("many steps per kernel call equal one step per call, bit for 
     ScopedArch scoped(arch.c_str());
     const auto& table = bpnn::kernels::kernels_select<T>();
     const auto kernel = table.sweep_sample_sgd ? table.sweep_sample_sgd : bpnn::kernels::sweep_sample_sgd_reference<T>;
-    const std::size_t W = table.sweep_sample_sgd ? table.sweep_lanes : 8;
-    for (const std::size_t E : {std::size_t{1}, table.sweep_sample_sgd ? table.sweep_narrow_elements : 2}) {
-      INFO(arch << ", " << shape.sizes[0] << " inputs, " << E << " elements per network");
+    // (lanes, elements): full groups, narrow groups, and the short chain's groups of two vectors
+    // per value (sweep_sample_sgd_short; the seed network is one)
+    std::vector<std::pair<std::size_t, std::size_t>> groups;
+    if (table.sweep_sample_sgd) {
+      groups = {{table.sweep_lanes, 1}, {table.sweep_lanes, table.sweep_narrow_elements}};
+      if (table.sweep_short_chain_lanes > 0 && shape.sizes[1] <= table.sweep_short_chain_width)
+        groups.emplace_back(table.sweep_short_chain_lanes, 1);
+    } else {
+      groups = {{8, 1}, {8, 2}};
+    }
+    for (const auto& [W, E] : groups) {
+      INFO(arch << ", " << shape.sizes[0] << " inputs, " << W << " lanes, " << E << " elements per network");
       const auto layout = bpnn::kernels::sweep_layout(shape.sizes, shape.hidden, shape.output, W, E);
       const std::size_t G = W / E, steps = 12, in0 = shape.sizes.front();
-      const std::size_t stride = in0 + shape.sizes.back(), n = steps * 16;
+      const std::size_t stride = in0 + shape.sizes.back(), n = steps * std::max<std::size_t>(16, G);
       std::mt19937 gen(12);
       std::uniform_real_distribution<T> u(-1, 1);
       bpnn::AlignedVector<T> params(layout.params_size), rows(n * stride), lr(W);

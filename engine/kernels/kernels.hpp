@@ -267,6 +267,12 @@ struct KernelTable {
   // groups only: 4 for AVX-512 f32 (a network per 128-bit lane), whose 16-network groups of a
   // wide shape outgrow the L1 cache (simd::sweep_narrow_elements_of of the table's arch)
   std::size_t sweep_narrow_elements = 1;
+  // Full groups of a short-chain shape (every layer at most sweep_short_chain_width inputs and
+  // outputs, the seed network) may be P·sweep_lanes networks for P = 2 … sweep_short_chain_lanes /
+  // sweep_lanes (SweepNet::lanes, the W of sweep_sample_sgd), each value P vectors: P independent
+  // chains advance together (simd::sweep_sample_sgd_short). 0 when the table has no such groups.
+  std::size_t sweep_short_chain_lanes = 0;
+  std::size_t sweep_short_chain_width = 0;
 };
 
 // The table for this CPU: the widest instruction set it supports, or the one named by the

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -164,12 +165,14 @@ struct LaneKernel {
                        const T*, T*, T*, T*, double*);
   std::size_t lanes;             // W
   std::size_t narrow_elements;   // E of the narrow groups it takes (1: none)
+  std::size_t short_chain_lanes, short_chain_width;  // KernelTable's (0: none)
 };
 template <class T>
 LaneKernel<T> lane_kernel() {
   const kernels::KernelTable<T>& table = kernels::kernels_select<T>();
-  if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1};
-  return {table.sweep_sample_sgd, table.sweep_lanes, table.sweep_narrow_elements};
+  if (!table.sweep_sample_sgd) return {kernels::sweep_sample_sgd_reference<T>, 8, 1, 0, 0};
+  return {table.sweep_sample_sgd, table.sweep_lanes, table.sweep_narrow_elements,
+          table.sweep_short_chain_lanes, table.sweep_short_chain_width};
 }
 
 // Elements per member (SweepNet::elements) for a shape's lane groups. Automatic: narrow groups
@@ -190,29 +193,46 @@ std::size_t lane_elements(const NetworkConfig& shape, LaneGroups groups) {
   return bytes(1) > l1 && bytes(kernel.narrow_elements) <= l1 ? kernel.narrow_elements : 1;
 }
 
-// Where one member's rows start, in its E lanes of each step's offsets: offset(s, e) =
-// rows[s]·stride.   rows:(steps) → offset:(steps, W), elements [0, E) of each step's W. A
-// function of its own: inlined into lanes_train, its loop kept its counters on the stack and
-// reloaded the stride at every element (a store through int64_t* may alias a size_t), a fifth of
-// seed_sweep's time.
-[[gnu::noinline]] void lane_offsets(const std::size_t* rows, std::size_t steps, std::int64_t stride,
-                                    std::size_t W, std::size_t E, std::int64_t* offset) {
-  if (E == 1) {
-    for (std::size_t s = 0; s < steps; ++s) offset[s * W] = static_cast<std::int64_t>(rows[s]) * stride;
-    return;
-  }
-  for (std::size_t s = 0; s < steps; ++s)
-    for (std::size_t e = 0; e < E; ++e) offset[s * W + e] = static_cast<std::int64_t>(rows[s]) * stride;
+// Lanes of a shape's groups of `elements` per member, for `count` members on `threads` threads:
+// the kernel's vector width W, or for a short chain in full groups (every layer at most
+// short_chain_width inputs and outputs, the seed network) P·W lanes, P vectors per value whose P
+// chains advance together: as many vectors as a thread's share of the members fills, up to the
+// kernel's short_chain_lanes (so that no group pads far beyond its members, and the threads
+// still get a group each). Results never depend on it: each member's operations are its own.
+template <class T>
+std::size_t group_lanes(const NetworkConfig& shape, std::size_t elements, std::size_t count, int threads) {
+  const LaneKernel<T> kernel = lane_kernel<T>();
+  bool short_chain = elements == 1 && kernel.short_chain_lanes > 0;
+  for (std::size_t l = 0; l + 1 < shape.sizes.size(); ++l)
+    short_chain = short_chain && shape.sizes[l] <= kernel.short_chain_width &&
+                  shape.sizes[l + 1] <= kernel.short_chain_width;
+  if (!short_chain) return kernel.lanes;
+  const std::size_t share = (count + static_cast<std::size_t>(std::max(threads, 1)) - 1) /
+                            static_cast<std::size_t>(std::max(threads, 1));
+  const std::size_t vectors = std::clamp<std::size_t>((share + kernel.lanes - 1) / kernel.lanes, 1,
+                                                      kernel.short_chain_lanes / kernel.lanes);
+  return vectors * kernel.lanes;
 }
+
+// Member m's column of the group's (n, W) row offsets: element t is where its t-th sample of the
+// epoch starts. Random::shuffle permutes it in place, by the swaps it makes on the trainer's order
+// of rows, so the column holds the trainer's rows in the trainer's order (a shuffle permutes
+// positions whatever they hold), and the lane kernel reads each step's W offsets from it as they
+// stand: no per-step copy of the members' orders into lanes.
+struct OffsetColumn {
+  std::int64_t* first;
+  std::size_t stride;  // W
+  std::int64_t& operator[](std::uint64_t t) const { return first[t * stride]; }
+};
 
 // A lane group: up to W / E members of one shape, trained together by the lane kernel.
 template <class T>
-void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
+void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::size_t elements,
                  const std::vector<SweepMember>& members, const Dataset& data, const DataIn<T>& d,
                  const Dataset* validation, std::vector<SweepResult>& results) {
   const LaneKernel<T> kernel = lane_kernel<T>();
   const auto run_steps = kernel.steps;
-  const std::size_t W = kernel.lanes, E = elements, G = W / E;  // lanes, per member, members
+  const std::size_t W = lanes, E = elements, G = W / E;  // lanes, per member, members
   const std::size_t used = ids.size();
   const NetworkConfig& shape = members[ids[0]].network;
   const std::size_t L = shape.sizes.size() - 1;
@@ -231,24 +251,30 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
   std::vector<MemberRows> rows;
   std::vector<Random> random;
   std::vector<LearningRateSchedule> schedules;
-  std::vector<std::vector<std::size_t>> order;
   std::vector<Classes> classes;
   std::optional<Classes> classes_all_rows;  // members without a held-out split: one look for all
+  std::vector<std::size_t> all_rows;        // their training rows: every row
+  const auto train_rows_of = [&](std::size_t m) -> const std::vector<std::size_t>& {
+    return configs[m].val_split > 0 ? rows[m].train : all_rows;
+  };
   std::vector<T> weights, bias;
   for (std::size_t m = 0; m < used; ++m) {
     const TrainConfig& c = configs.emplace_back(train_config_resolve(members[ids[m]].train));
-    rows.push_back(member_rows(c, data));
+    // a member without a held-out split trains on every row: one list of them for all such
+    // members, not one each
+    rows.push_back(c.val_split > 0 ? member_rows(c, data) : MemberRows{});
     random.emplace_back(c.seed);
     schedules.emplace_back(c.schedule, c.learning_rate, c.epochs);
-    order.emplace_back(rows.back().train.size());
-    std::iota(order.back().begin(), order.back().end(), std::size_t{0});
-    if (c.val_split > 0)
+    if (c.val_split > 0) {
       classes.push_back(classes_of(d, rows.back().train));
-    else if (!classes_all_rows)
-      classes.push_back(*(classes_all_rows = classes_of(d, rows.back().train)));
-    else
+    } else if (!classes_all_rows) {
+      all_rows.resize(data.n);
+      std::iota(all_rows.begin(), all_rows.end(), std::size_t{0});
+      classes.push_back(*(classes_all_rows = classes_of(d, all_rows)));
+    } else {
       classes.push_back(*classes_all_rows);
-    if (rows.back().train.size() != rows[0].train.size())
+    }
+    if (train_rows_of(m).size() != train_rows_of(0).size())
       throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
   }
   for (std::size_t m = 0; m < G; ++m) {
@@ -266,25 +292,45 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     }
   }
 
-  const std::size_t n = rows[0].train.size();
+  const std::size_t n = train_rows_of(0).size();
   const std::size_t epochs = configs[0].epochs;
-  const std::size_t block = std::min<std::size_t>(n, 64);  // steps staged at a time
   // per lane (member m in lanes mE … mE + E − 1)
   AlignedVector<T> lr(W), keep(W, T(1)), loss(W);
-  std::vector<std::int64_t> row_offset(block * W);  // (steps, lanes): where each lane's row starts
+  // (n, W): where lane c's row of step t starts, member m's column in its E lanes (OffsetColumn)
+  // (not zeroed: every element is written here, step by step, in the order it is stored)
+  const std::unique_ptr<std::int64_t[]> row_offset(new std::int64_t[n * W]);
   const auto stride = static_cast<std::int64_t>(d.stride);
+  {
+    std::vector<const std::size_t*> train_rows(G);
+    for (std::size_t m = 0; m < G; ++m) train_rows[m] = train_rows_of(m < used ? m : 0).data();
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int64_t* step = row_offset.get() + t * W;
+      if (E == 1) {
+        for (std::size_t m = 0; m < G; ++m) step[m] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
+        continue;
+      }
+      for (std::size_t m = 0; m < G; ++m)
+        for (std::size_t e = 0; e < E; ++e) step[m * E + e] = static_cast<std::int64_t>(train_rows[m][t]) * stride;
+    }
+  }
+  // a member's column in its other E − 1 lanes, and member 0's in the padding members' lanes
+  const bool copies = E > 1 || used < G;
+  const auto column_copies = [&] {
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int64_t* step = row_offset.get() + t * W;
+      for (std::size_t m = 0; m < G; ++m) {
+        const std::int64_t offset = step[(m < used ? m : 0) * E];
+        for (std::size_t e = m < used ? 1 : 0; e < E; ++e) step[m * E + e] = offset;
+      }
+    }
+  };
+  for (MemberRows& r : rows) std::vector<std::size_t>().swap(r.train);  // in row_offset now
+  std::vector<std::size_t>().swap(all_rows);
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
   std::vector<char> active(G, 1);
   bool any_classes = false;
   for (Classes c : classes) any_classes = any_classes || c != Classes::none;
-  // the epoch's rows of each member: its order itself, or through its held-out split's rows
-  std::vector<std::vector<std::size_t>> split_sample(used);
-  std::vector<const std::size_t*> sample(used);
-  for (std::size_t m = 0; m < used; ++m) {
-    if (configs[m].val_split > 0) split_sample[m].resize(n);
-    sample[m] = configs[m].val_split > 0 ? split_sample[m].data() : order[m].data();
-  }
   AlignedVector<double> loss_sum(W);  // per lane, summed by the kernel
   std::vector<std::size_t> correct(G), epochs_done(G, 0);
   std::vector<double> last_loss(G, std::numeric_limits<double>::quiet_NaN());
@@ -310,57 +356,52 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t elements,
     }
     return true;
   };
+  // the members of a group all shuffle or all do not (GroupKey)
+  const bool shuffled = configs[0].shuffle;
   for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    if (shuffled) {
+      for (std::size_t m = 0; m < used; ++m) random[m].shuffle(OffsetColumn{row_offset.get() + m * E, W}, n);
+      if (copies) column_copies();
+    }
     for (std::size_t m = 0; m < G; ++m) {
-      if (m < used) {
-        if (configs[m].shuffle) random[m].shuffle(order[m].begin(), n);
-        if (configs[m].val_split > 0)
-          for (std::size_t t = 0; t < n; ++t) split_sample[m][t] = rows[m].train[order[m][t]];
-      }
       const T rate = static_cast<T>(schedules[m < used ? m : 0].rate(epoch));
       std::fill(lr.begin() + static_cast<std::ptrdiff_t>(m * E),
                 lr.begin() + static_cast<std::ptrdiff_t>((m + 1) * E), rate);
     }
     std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
     std::fill(correct.begin(), correct.end(), std::size_t{0});
-    for (std::size_t t0 = 0; t0 < n; t0 += block) {
-      const std::size_t steps = std::min(block, n - t0);
-      // the block's rows, member by member in its own order: the kernel gathers them
-      for (std::size_t m = 0; m < G; ++m)
-        lane_offsets(sample[m < used ? m : 0] + t0, steps, stride, W, E, row_offset.data() + m * E);
-      // the kernel runs the block's steps (one at a time when it counts correct classes, which
-      // reads each step's ŷ) and sums each lane's loss; it stops early at a non-finite loss of
-      // a member that trains, which is masked from then on
-      for (std::size_t s = 0; s < steps;) {
-        const std::size_t count = any_classes ? 1 : steps - s;
-        const std::int64_t* offset = row_offset.data() + s * W;
-        const std::size_t made = run_steps(net, count, d.rows.data(), offset, lr.data(), keep_lanes,
-                                           params.data(), work.data(), loss.data(), loss_sum.data());
-        s += made;
-        if (made < count && !keep_lanes) {  // step s not made: mask the failing members, again
-          for (std::size_t m = 0; m < G; ++m)
-            if (!std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
-          continue;
-        }
-        if (keep_lanes)
-          for (std::size_t m = 0; m < G; ++m)
-            if (active[m] && !std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
-        if (!any_classes) continue;
-        offset = row_offset.data() + (s - 1) * W;  // the step just made
-        for (std::size_t m = 0; m < used; ++m) {
-          if (!active[m]) continue;
-          const T* yhat = work.data();
-          const T* y = d.rows.data() + offset[m * E] + in0;
-          if (classes[m] == Classes::binary) {
-            correct[m] += (yhat[layout.output_index(0, m)] > T(0.5)) == (y[0] > T(0.5));
-          } else if (classes[m] == Classes::one_hot) {
-            std::size_t best_p = 0, best_t = 0;
-            for (std::size_t j = 1; j < k; ++j) {
-              if (yhat[layout.output_index(j, m)] > yhat[layout.output_index(best_p, m)]) best_p = j;
-              if (y[j] > y[best_t]) best_t = j;
-            }
-            correct[m] += best_p == best_t;
+    // the kernel runs the epoch's steps (one at a time when it counts correct classes, which reads
+    // each step's ŷ) and sums each lane's loss; it stops early at a non-finite loss of a member
+    // that trains, which is masked from then on
+    for (std::size_t s = 0; s < n;) {
+      const std::size_t count = any_classes ? 1 : n - s;
+      const std::int64_t* offset = row_offset.get() + s * W;
+      const std::size_t made = run_steps(net, count, d.rows.data(), offset, lr.data(), keep_lanes,
+                                         params.data(), work.data(), loss.data(), loss_sum.data());
+      s += made;
+      if (made < count && !keep_lanes) {  // step s not made: mask the failing members, again
+        for (std::size_t m = 0; m < G; ++m)
+          if (!std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
+        continue;
+      }
+      if (keep_lanes)
+        for (std::size_t m = 0; m < G; ++m)
+          if (active[m] && !std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
+      if (!any_classes) continue;
+      offset = row_offset.get() + (s - 1) * W;  // the step just made
+      for (std::size_t m = 0; m < used; ++m) {
+        if (!active[m]) continue;
+        const T* yhat = work.data();
+        const T* y = d.rows.data() + offset[m * E] + in0;
+        if (classes[m] == Classes::binary) {
+          correct[m] += (yhat[layout.output_index(0, m)] > T(0.5)) == (y[0] > T(0.5));
+        } else if (classes[m] == Classes::one_hot) {
+          std::size_t best_p = 0, best_t = 0;
+          for (std::size_t j = 1; j < k; ++j) {
+            if (yhat[layout.output_index(j, m)] > yhat[layout.output_index(best_p, m)]) best_p = j;
+            if (y[j] > y[best_t]) best_t = j;
           }
+          correct[m] += best_p == best_t;
         }
       }
     }
@@ -468,32 +509,40 @@ std::vector<SweepResult> many_train(const std::vector<SweepMember>& members, con
   struct Task {
     std::vector<std::size_t> ids;
     bool lanes;
-    std::size_t elements;  // of a lane group: SweepNet::elements
+    std::size_t width, elements;  // of a lane group: SweepNet::lanes and elements
   };
   std::vector<Task> tasks;
+  ParallelFor parallel(options.backend, options.threads);
   for (auto& [key, ids] : shapes) {
     const NetworkConfig& shape = members[ids[0]].network;
     const bool f32 = std::get<0>(key) == Precision::f32;
-    const std::size_t W = f32 ? lane_kernel<float>().lanes : lane_kernel<double>().lanes;
     const std::size_t E = f32 ? lane_elements<float>(shape, options.lane_groups)
                               : lane_elements<double>(shape, options.lane_groups);
-    const std::size_t G = W / E;
-    for (std::size_t g = 0; g < ids.size(); g += G)
+    const auto lanes_for = [&](std::size_t count) {
+      return f32 ? group_lanes<float>(shape, E, count, parallel.threads())
+                 : group_lanes<double>(shape, E, count, parallel.threads());
+    };
+    const std::size_t vector = f32 ? lane_kernel<float>().lanes : lane_kernel<double>().lanes;
+    const std::size_t lanes = lanes_for(ids.size()), G = lanes / E;
+    for (std::size_t g = 0; g < ids.size(); g += G) {
+      const std::size_t end = std::min(ids.size(), g + G);
+      // a last, smaller group of a short chain: as few vectors as hold it
+      const std::size_t last = lanes > vector ? (end - g + vector - 1) / vector * vector : lanes;
       tasks.push_back({std::vector<std::size_t>(ids.begin() + static_cast<std::ptrdiff_t>(g),
-                                                ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), g + G))),
-                       true, E});
+                                                ids.begin() + static_cast<std::ptrdiff_t>(end)),
+                       true, end - g < G ? last : lanes, E});
+    }
   }
-  for (std::size_t i : singles) tasks.push_back({{i}, false, 1});
+  for (std::size_t i : singles) tasks.push_back({{i}, false, 1, 1});
 
-  ParallelFor parallel(options.backend, options.threads);
   parallel.run(tasks.size(), [&](std::size_t t) {
     const Task& task = tasks[t];
     if (!task.lanes) {
       single_train(members[task.ids[0]], data, validation, results[task.ids[0]]);
     } else if (members[task.ids[0]].network.precision == Precision::f32) {
-      lanes_train<float>(task.ids, task.elements, members, data, *data_f32, validation, results);
+      lanes_train<float>(task.ids, task.width, task.elements, members, data, *data_f32, validation, results);
     } else {
-      lanes_train<double>(task.ids, task.elements, members, data, *data_f64, validation, results);
+      lanes_train<double>(task.ids, task.width, task.elements, members, data, *data_f64, validation, results);
     }
   });
   return results;

@@ -5,8 +5,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/arch/dense_tables.hpp"
+#include "kernels/arch/sweep.hpp"
 #include "kernels/simd/dense_table.hpp"
-#include "kernels/simd/sweep_sample_sgd.hpp"
 
 namespace bpnn::kernels {
 
@@ -16,9 +16,7 @@ const KernelTable<T>& kernels_avx512() {
   // initialised on first use, immutable afterwards
   static const KernelTable<T> table = [] {
     KernelTable<T> t = simd::dense_table<avx512bw, T>("avx512", elementwise_avx512<T>());
-    t.sweep_sample_sgd = simd::sweep_sample_sgd<avx512bw, T>;  // many networks, one per lane
-    t.sweep_lanes = batch<T, avx512bw>::size;
-    t.sweep_narrow_elements = simd::sweep_narrow_elements_of<avx512bw, T>;
+    sweep_kernel_fill(sweep_kernel_avx512<T>(), t);  // many networks, one per lane (sweep_avx512.cpp)
     return t;
   }();
   return table;

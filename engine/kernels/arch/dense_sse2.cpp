@@ -1,8 +1,8 @@
 // The sse2 kernel table: the dense templates instantiated for xsimd::sse2, compiled with
 // SSE2 (x86-64 baseline) flags (CMakeLists.txt derives them from the file name).
 #include "kernels/arch/dense_tables.hpp"
+#include "kernels/arch/sweep.hpp"
 #include "kernels/simd/dense_table.hpp"
-#include "kernels/simd/sweep_sample_sgd.hpp"
 
 namespace bpnn::kernels {
 
@@ -12,9 +12,7 @@ const KernelTable<T>& kernels_sse2() {
   // initialised on first use, immutable afterwards
   static const KernelTable<T> table = [] {
     KernelTable<T> t = simd::dense_table<sse2, T>("sse2", elementwise_sse2<T>());
-    t.sweep_sample_sgd = simd::sweep_sample_sgd<sse2, T>;  // many networks, one per lane
-    t.sweep_lanes = batch<T, sse2>::size;
-    t.sweep_narrow_elements = simd::sweep_narrow_elements_of<sse2, T>;
+    sweep_kernel_fill(sweep_kernel_sse2<T>(), t);  // many networks, one per lane (sweep_sse2.cpp)
     return t;
   }();
   return table;
