@@ -74,7 +74,8 @@ TEST_CASE("the batch plan cuts wide steps into several tasks, independent of thr
   CHECK_FALSE(tiny_plan.weights_in_parallel);
   for (const auto& layer : plan.layers) {  // tiles start at whole panels of the packed layout
     if (mlp.kernels().out_block > 0 && layer.tiles > 1)
-      CHECK(layer.tile_outputs % mlp.kernels().out_block == 0);
+      for (std::size_t t = 0; t < layer.tiles; ++t)
+        CHECK(layer.outputs.first(t) % mlp.kernels().out_block == 0);
   }
 }
 

@@ -111,8 +111,8 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
     const LayerTiles& cut = plan_.layers[l];
     delta_tiles_.emplace_back(cut.tiles > 1 ? workspace_.capacity * layer.out : 0);
     for (std::size_t t = 0; t < cut.tiles; ++t) {
-      const std::size_t o0 = t * cut.tile_outputs;
-      const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
+      const std::size_t o0 = cut.outputs.first(t);
+      const std::size_t m = cut.outputs.size(t);
       const std::size_t w0 = table.packed_size(o0, layer.in);
       weight_tasks_.push_back({l, o0, {layer.weight_offset + w0, table.packed_size(o0 + m, layer.in) - w0,
                                        layer.bias_offset + o0, m}});
@@ -240,12 +240,8 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
   // Wide layers: their outputs are split across threads in the forward pass and the update;
   // δ_{l−1} (a sum over all outputs) stays on the calling thread.
   const auto tiles = [&](std::size_t l, auto&& body) {
-    const LayerTiles& cut = plan_.layers[l];
-    const std::size_t out = mlp_.layers()[l].out;
-    parallel_.run(cut.tiles, [&](std::size_t t) {
-      const std::size_t o0 = t * cut.tile_outputs;
-      body(o0, std::min(out, o0 + cut.tile_outputs) - o0);
-    });
+    const UnitCut& cut = plan_.layers[l].outputs;
+    parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
   };
   const std::size_t last = mlp_.layers().size() - 1;
   for (std::size_t l = 0; l < last; ++l)
@@ -270,11 +266,8 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
   if (plan_.phase1_by_layers) {
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
     // (backward) in tiles, the loss on this thread
-    const auto tiles = [&](const UnitCut& cut, std::size_t count, auto&& body) {
-      parallel_.run(cut.tasks, [&](std::size_t t) {
-        const std::size_t u0 = t * cut.per_task;
-        body(u0, std::min(count, u0 + cut.per_task) - u0);
-      });
+    const auto tiles = [&](const UnitCut& cut, auto&& body) {
+      parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
     };
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
@@ -282,14 +275,14 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
         mlp_.forward_layer(l, x, 0, rows, workspace_);
         continue;
       }
-      tiles(plan_.forward_cut[l], mlp_.layers()[l].out, [&](std::size_t o0, std::size_t m) {
+      tiles(plan_.forward_cut[l], [&](std::size_t o0, std::size_t m) {
         mlp_.forward_layer_outputs(l, x, rows, o0, m, workspace_);
       });
     }
     loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
     if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan_.backward_cut[l], mlp_.layers()[l].in, [&](std::size_t i0, std::size_t m) {
+      tiles(plan_.backward_cut[l], [&](std::size_t i0, std::size_t m) {
         mlp_.backward_data_inputs(l, rows, i0, m, workspace_);
       });
   } else {
