@@ -260,8 +260,23 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
 }
 
 template <class T>
-double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
-  if (rows == 1 && optimizer_.in_place()) return sample_step(x, y, correct);
+double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, std::size_t& correct,
+                            const std::size_t* order) {
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  if (rows == 1 && optimizer_.in_place())
+    return order == nullptr ? sample_step(data_x, data_y, correct)
+                            : sample_step(data_x + order[0] * in, data_y + order[0] * k, correct);
+  // The rows of the step: where they are, or gathered in the epoch's order, rows [first, first + n)
+  // by the phase-1 task that reads them first (a copy: the same values whoever makes it).
+  const T* x = order == nullptr ? data_x : batch_x_.data();
+  const T* y = order == nullptr ? data_y : batch_y_.data();
+  const auto gather = [&](std::size_t first, std::size_t n) {
+    if (order == nullptr) return;
+    for (std::size_t r = first; r < first + n; ++r) {
+      std::copy_n(data_x + order[r] * in, in, batch_x_.data() + r * in);
+      std::copy_n(data_y + order[r] * k, k, batch_y_.data() + r * k);
+    }
+  };
   double loss = 0;
   if (plan_.phase1_by_layers) {
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
@@ -269,6 +284,10 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
     const auto tiles = [&](const UnitCut& cut, auto&& body) {
       parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
     };
+    // the gather in as many pieces of rows as layer 0's forward pass has tasks: the copy is
+    // 1/(2·outputs) of that pass's arithmetic per element, so it is cut wherever that pass is
+    const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].tasks)};
+    tiles(row_pieces, gather);
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan_.forward_cut[l].tasks == 1) {
@@ -291,6 +310,7 @@ double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_
     parallel_.run(chunks, [&](std::size_t c) {
       const std::size_t first = c * plan_.chunk_rows;
       const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+      gather(first, n);
       mlp_.forward(x, first, n, workspace_);
       chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
       chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
@@ -985,21 +1005,9 @@ EpochStats TrainerCore<T>::run_epoch() {
     if (exchange_ != nullptr) {
       loss += distributed_step(first / workspace_.capacity, rows, correct);
     } else {
-      const T* x = x_ + first * in;
-      const T* y = y_ + first * k;
-      if (config_.shuffle && rows == 1) {  // one sample: read it where it is
-        x = x_ + order_[first] * in;
-        y = y_ + order_[first] * k;
-      } else if (config_.shuffle) {  // gather the step's rows in the epoch's order
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::size_t s = order_[first + r];
-          std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
-          std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
-        }
-        x = batch_x_.data();
-        y = batch_y_.data();
-      }
-      loss += step(x, y, rows, correct);
+      // shuffled: the step reads (one sample) or gathers (a batch) its rows in the epoch's order
+      loss += config_.shuffle ? step(x_, y_, rows, correct, order_.data() + first)
+                              : step(x_ + first * in, y_ + first * k, rows, correct);
     }
     if (on_batches_ && (first + rows >= next_report || first + rows == n)) {
       on_batches_(epoch_, first + rows, n, loss / static_cast<double>(first + rows));
