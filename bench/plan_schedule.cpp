@@ -93,7 +93,7 @@ void simulate(const Shape& shape, double fork_seconds) {
   if (!plan.phase1_by_layers) {
     phase1.emplace_back();
     for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
-      const std::size_t first = c * plan.chunk_rows, n = std::min(plan.chunk_rows, batch - first);
+      const std::size_t first = plan.row_cut.first(c), n = plan.row_cut.size(c);
       phase1.back().push_back(seconds_of([&] {
         mlp.forward(x.data(), first, n, ws);
         mlp.loss_and_output_delta(y.data(), first, n, ws);
@@ -153,7 +153,7 @@ void simulate(const Shape& shape, double fork_seconds) {
     std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%.1f µs mean)", name.c_str(), tasks1,
                 phase1.size(), 1e6 * sum1 / static_cast<double>(tasks1));
   else
-    std::printf("%-28s phase 1: %zu tasks of %zu rows (%.1f µs each)", name.c_str(), tasks1,
+    std::printf("%-28s phase 1: %zu tasks of up to %zu rows (%.1f µs the first)", name.c_str(), tasks1,
                 plan.chunk_rows, 1e6 * phase1.front().front());
   std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
               1e6 * sum2 / static_cast<double>(phase2.size()),

@@ -20,12 +20,13 @@ using bpnn::task_target_flops;
 // The rule of unit_cut (batch_plan.hpp) for one cut of `count` units of `unit_flops` each:
 //  - tasks cover the units in order, each starting on a kernel block;
 //  - a split pays (the work moved off the largest task is a fork's worth) and every task carries
-//    a task's worth (task_target_flops, counting a partial last block as whole) unless the work
-//    is only halved;
+//    `least` (a task's worth, task_target_flops, counting a partial last block as whole) unless
+//    the work is only halved and halving is allowed;
 //  - the task count is a power of two and doubling it would leave a task short of that worth;
 //  - balance: the tasks' sizes differ by at most one block, so on P threads dividing the task
 //    count the busiest thread has at most one block per task more than count / P.
-void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flops, std::size_t block) {
+void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flops, std::size_t block,
+                    double least = task_target_flops, bool halving = true) {
   REQUIRE(cut.count == count);
   REQUIRE(cut.tasks >= 1);
   CHECK(cut.first(0) == 0);
@@ -41,13 +42,12 @@ void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flo
     const std::size_t blocks = (cut.size(t) + block - 1) / block;
     fewest_blocks = std::min(fewest_blocks, blocks);
     most_blocks = std::max(most_blocks, blocks);
-    if (cut.tasks > 2) CHECK(unit_flops * static_cast<double>(blocks * block) >= task_target_flops);
+    if (cut.tasks > 2 || !halving) CHECK(unit_flops * static_cast<double>(blocks * block) >= least);
   }
   CHECK(most_blocks - fewest_blocks <= 1);
   CHECK(unit_flops * static_cast<double>(count - cut.largest()) >= fork_flops);
   const std::size_t all_blocks = (count + block - 1) / block;
-  CHECK(unit_flops * static_cast<double>(all_blocks / (2 * cut.tasks) * block) <
-        task_target_flops + unit_flops);
+  CHECK(unit_flops * static_cast<double>(all_blocks / (2 * cut.tasks) * block) < least + unit_flops);
   for (std::size_t threads = 2; threads <= cut.tasks; threads *= 2) {
     std::vector<std::size_t> load(threads, 0);  // tasks handed in order to the least-loaded thread
     for (std::size_t t = 0; t < cut.tasks; ++t) *std::min_element(load.begin(), load.end()) += cut.size(t);
@@ -65,15 +65,25 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   for (std::size_t l = 0; l < layers.size(); ++l)
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(layers[l].in * layers[l].out);
 
-  // phase 1: more than one chunk only when the work moved off the largest chunk pays for it,
-  // and then every full chunk is a task's worth
+  // phase 1 by rows: the batch in whole 16-row register tiles by the same balanced rule, but
+  // with weights larger than L2 each chunk keeps rows_for_large_weights rows (never halved)
+  const bool large_weights = std::any_of(layers.begin(), layers.end(), [](const bpnn::LayerSpec& s) {
+    return s.in * s.out * sizeof(T) > bpnn::l2_bytes;
+  });
   const std::size_t chunks = plan.chunks(batch);
   REQUIRE(plan.chunk_rows >= 1);
   REQUIRE(plan.chunk_rows <= batch);
-  if (chunks > 1) {
-    CHECK(plan.chunk_rows % 16 == 0);
-    CHECK(flops_per_row * static_cast<double>(plan.chunk_rows) >= task_target_flops);
-    CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= fork_flops);
+  CHECK(plan.chunk_rows == plan.row_cut.largest());
+  check_unit_cut(plan.row_cut, batch, flops_per_row, bpnn::row_block,
+                 large_weights ? std::max(task_target_flops, flops_per_row * bpnn::rows_for_large_weights)
+                               : task_target_flops,
+                 !large_weights);
+  // a partial batch at the end of an epoch: no more chunks than the batch, none empty
+  for (std::size_t rows = 1; rows <= batch; rows += 7) {
+    const bpnn::UnitCut part = plan.row_chunks(rows);
+    CHECK(part.tasks <= chunks);
+    CHECK(part.first(part.tasks) == rows);
+    for (std::size_t c = 0; c < part.tasks; ++c) CHECK(part.size(c) > 0);
   }
 
   // phase 1 by layers: every cut is balanced (check_unit_cut); the output layer's forward stays

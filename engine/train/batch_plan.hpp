@@ -50,8 +50,12 @@ struct LayerTiles {
   std::size_t first_task;    // index of its first task among all phase-2 tasks
 };
 
+// Phase 1's chunks of rows are whole register tiles of this many rows (but the last).
+constexpr std::size_t row_block = 16;
+
 struct BatchPlan {
-  std::size_t chunk_rows = 1;      // rows per phase-1 task (the batch: phase 1 on one thread)
+  UnitCut row_cut;                 // phase 1 by rows: the batch's rows cut into chunks
+  std::size_t chunk_rows = 1;      // rows of the largest chunk (the batch: phase 1 on one thread)
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
   bool weights_in_parallel = false;  // phase 2's split pays for waking threads (split_pays)
@@ -63,7 +67,14 @@ struct BatchPlan {
   bool phase1_by_layers = false;
   std::vector<UnitCut> forward_cut, backward_cut;
 
-  std::size_t chunks(std::size_t rows) const { return (rows + chunk_rows - 1) / chunk_rows; }
+  // The chunks of a step of `rows` rows (the batch, or fewer at the end of an epoch): as many
+  // as the batch has, or one per row block if there are fewer, spread the same way.
+  UnitCut row_chunks(std::size_t rows) const {
+    UnitCut cut{rows, row_block, 1};
+    cut.tasks = std::max<std::size_t>(1, std::min(row_cut.tasks, cut.blocks()));
+    return cut;
+  }
+  std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
@@ -113,18 +124,24 @@ constexpr std::size_t power_of_two_floor(std::size_t n) {
 //     task idle on one core; 4 of the same work are 2 against 2);
 //   - one task when the split would not pay (split_pays: the smaller half of a halved phase
 //     must be a fork's worth), or when the kernels cannot split (block 0).
-constexpr UnitCut unit_cut(std::size_t count, double unit_flops, std::size_t block) {
+// The same rule with the least units of a task given (`want`), and halving allowed or not.
+constexpr UnitCut balanced_cut(std::size_t count, double unit_flops, std::size_t block,
+                               std::size_t want, bool halve) {
   if (block == 0 || count == 0) return {count, std::max<std::size_t>(count, 1), 1};
   UnitCut cut{count, block, 1};
-  const std::size_t want = static_cast<std::size_t>(task_target_flops / unit_flops) + 1;
-  const std::size_t want_blocks = (want + block - 1) / block;
+  const std::size_t want_blocks = std::max<std::size_t>(1, (want + block - 1) / block);
   const std::size_t most = cut.blocks() / want_blocks;
-  if (cut.blocks() < 2) return cut;
+  if (cut.blocks() < 2 || (most < 2 && !halve)) return cut;
   cut.tasks = power_of_two_floor(std::max<std::size_t>(most, 2));
   if (!split_pays(unit_flops * static_cast<double>(count),
                   unit_flops * static_cast<double>(cut.largest())))
     cut.tasks = 1;
   return cut;
+}
+
+constexpr UnitCut unit_cut(std::size_t count, double unit_flops, std::size_t block) {
+  return balanced_cut(count, unit_flops, block,
+                      static_cast<std::size_t>(task_target_flops / unit_flops) + 1, true);
 }
 
 // The work on a cut's critical path with unlimited threads: its largest task, plus a fork when
@@ -143,13 +160,14 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(s.in * s.out);
     largest_weights = std::max(largest_weights, s.in * s.out * sizeof(T));
   }
-  // phase 1: chunks of whole register tiles of rows, each worth task_target_flops
+  // phase 1: chunks of whole register tiles of rows by unit_cut's rule (each worth
+  // task_target_flops, a power of two of them, as even as whole tiles allow) — but with large
+  // weights each chunk keeps rows_for_large_weights rows, not halved below them
+  const bool large_weights = largest_weights > l2_bytes;
   std::size_t rows = static_cast<std::size_t>(task_target_flops / flops_per_row) + 1;
-  if (largest_weights > l2_bytes) rows = std::max(rows, rows_for_large_weights);
-  plan.chunk_rows = std::min(batch, (rows + 15) / 16 * 16);
-  if (!split_pays(flops_per_row * static_cast<double>(batch),
-                  flops_per_row * static_cast<double>(plan.chunk_rows)))
-    plan.chunk_rows = batch;  // one chunk: the split would not pay
+  if (large_weights) rows = std::max(rows, rows_for_large_weights);
+  plan.row_cut = balanced_cut(batch, flops_per_row, row_block, rows, !large_weights);
+  plan.chunk_rows = plan.row_cut.largest();
 
   const std::size_t block = mlp.kernels().out_block;
   const double batch_rows = static_cast<double>(batch);

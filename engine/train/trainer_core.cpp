@@ -306,10 +306,11 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
       });
   } else {
     // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
-    const std::size_t chunks = plan_.chunks(rows);
+    const UnitCut cut = plan_.row_chunks(rows);
+    const std::size_t chunks = cut.tasks;
     parallel_.run(chunks, [&](std::size_t c) {
-      const std::size_t first = c * plan_.chunk_rows;
-      const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+      const std::size_t first = cut.first(c);
+      const std::size_t n = cut.size(c);
       gather(first, n);
       mlp_.forward(x, first, n, workspace_);
       chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
