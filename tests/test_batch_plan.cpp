@@ -65,8 +65,9 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   for (std::size_t l = 0; l < layers.size(); ++l)
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(layers[l].in * layers[l].out);
 
-  // phase 1 by rows: the batch in whole 16-row register tiles by the same balanced rule, but
-  // with weights larger than L2 each chunk keeps rows_for_large_weights rows (never halved)
+  // phase 1 by rows: the batch's rows by the same balanced rule, the rows spread evenly, each
+  // chunk at least 16 rows and a task's worth — or rows_for_large_weights rows (never halved
+  // below them) with weights larger than L2
   const bool large_weights = std::any_of(layers.begin(), layers.end(), [](const bpnn::LayerSpec& s) {
     return s.in * s.out * sizeof(T) > bpnn::l2_bytes;
   });
@@ -74,16 +75,17 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   REQUIRE(plan.chunk_rows >= 1);
   REQUIRE(plan.chunk_rows <= batch);
   CHECK(plan.chunk_rows == plan.row_cut.largest());
-  check_unit_cut(plan.row_cut, batch, flops_per_row, bpnn::row_block,
-                 large_weights ? std::max(task_target_flops, flops_per_row * bpnn::rows_for_large_weights)
-                               : task_target_flops,
-                 !large_weights);
-  // a partial batch at the end of an epoch: no more chunks than the batch, none empty
+  const double least_rows = static_cast<double>(
+      large_weights ? bpnn::rows_for_large_weights : bpnn::least_chunk_rows);
+  check_unit_cut(plan.row_cut, batch, flops_per_row, 1,
+                 std::max(task_target_flops, flops_per_row * least_rows), !large_weights);
+  if (chunks > 1) CHECK(static_cast<double>(batch / chunks) >= (large_weights ? least_rows : 16.0));
+  // a partial batch at the end of an epoch: no more chunks than the batch, none under 16 rows
   for (std::size_t rows = 1; rows <= batch; rows += 7) {
     const bpnn::UnitCut part = plan.row_chunks(rows);
     CHECK(part.tasks <= chunks);
     CHECK(part.first(part.tasks) == rows);
-    for (std::size_t c = 0; c < part.tasks; ++c) CHECK(part.size(c) > 0);
+    if (part.tasks > 1) CHECK(rows / part.tasks >= bpnn::least_chunk_rows);
   }
 
   // phase 1 by layers: every cut is balanced (check_unit_cut); the output layer's forward stays

@@ -50,8 +50,8 @@ struct LayerTiles {
   std::size_t first_task;    // index of its first task among all phase-2 tasks
 };
 
-// Phase 1's chunks of rows are whole register tiles of this many rows (but the last).
-constexpr std::size_t row_block = 16;
+// Phase 1's chunks of rows hold at least this many rows (a few register tiles of rows).
+constexpr std::size_t least_chunk_rows = 16;
 
 struct BatchPlan {
   UnitCut row_cut;                 // phase 1 by rows: the batch's rows cut into chunks
@@ -68,11 +68,9 @@ struct BatchPlan {
   std::vector<UnitCut> forward_cut, backward_cut;
 
   // The chunks of a step of `rows` rows (the batch, or fewer at the end of an epoch): as many
-  // as the batch has, or one per row block if there are fewer, spread the same way.
+  // as the batch has, fewer if they would hold under least_chunk_rows, the rows spread evenly.
   UnitCut row_chunks(std::size_t rows) const {
-    UnitCut cut{rows, row_block, 1};
-    cut.tasks = std::max<std::size_t>(1, std::min(row_cut.tasks, cut.blocks()));
-    return cut;
+    return {rows, 1, std::clamp<std::size_t>(rows / least_chunk_rows, 1, row_cut.tasks)};
   }
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 };
@@ -160,13 +158,15 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(s.in * s.out);
     largest_weights = std::max(largest_weights, s.in * s.out * sizeof(T));
   }
-  // phase 1: chunks of whole register tiles of rows by unit_cut's rule (each worth
-  // task_target_flops, a power of two of them, as even as whole tiles allow) — but with large
-  // weights each chunk keeps rows_for_large_weights rows, not halved below them
+  // phase 1: chunks of rows by unit_cut's rule — each worth task_target_flops, a power of two of
+  // them, the rows spread evenly (rows are independent: any cut gives each row the same bits) —
+  // with at least least_chunk_rows rows each, or rows_for_large_weights when weights outgrow L2
+  // (not halved below them then)
   const bool large_weights = largest_weights > l2_bytes;
   std::size_t rows = static_cast<std::size_t>(task_target_flops / flops_per_row) + 1;
-  if (large_weights) rows = std::max(rows, rows_for_large_weights);
-  plan.row_cut = balanced_cut(batch, flops_per_row, row_block, rows, !large_weights);
+  rows = std::max(rows, large_weights ? rows_for_large_weights : least_chunk_rows);
+  plan.row_cut = balanced_cut(batch, flops_per_row, 1, rows,
+                              !large_weights && batch >= 2 * least_chunk_rows);
   plan.chunk_rows = plan.row_cut.largest();
 
   const std::size_t block = mlp.kernels().out_block;
