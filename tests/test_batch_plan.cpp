@@ -133,6 +133,18 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   const bool any_cut = std::any_of(plan.layers.begin(), plan.layers.end(),
                                    [](const bpnn::LayerTiles& t) { return t.tiles > 1; });
   CHECK(plan.sample_in_parallel == (batch == 1 && any_cut));
+
+  // never slower: a whole step too small to pay for two forks wakes no second thread at all
+  if (flops_per_row * rows + weight_flops < 2 * fork_flops) {
+    CHECK(chunks == 1);
+    CHECK_FALSE(plan.weights_in_parallel);
+    CHECK_FALSE(plan.sample_in_parallel);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      CHECK(plan.forward_cut[l].tasks == 1);
+      CHECK(plan.backward_cut[l].tasks == 1);
+      CHECK(plan.layers[l].tiles == 1);
+    }
+  }
 }
 
 template <class T>
