@@ -2,7 +2,8 @@
 // many cores. For each shape it prints the tasks per phase, the tasks per core at 2, 8, 16 and 64
 // cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
 // the tasks of each phase handed in order to the earliest-free of P cores (as a work-stealing
-// loop does), plus one fork/join per parallel phase (batch_plan.hpp's task_overhead_seconds).
+// loop does), plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
+// step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
 // Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
 // cut layer and direction.
 // The expected speed-up at P cores is the one-core step time over the simulated one.
@@ -20,6 +21,7 @@
 #include "nn/aligned.hpp"
 #include "nn/mlp.hpp"
 #include "train/batch_plan.hpp"
+#include "train/parallel.hpp"
 
 namespace {
 
@@ -42,6 +44,27 @@ double seconds_of(auto&& work) {
   return times[times.size() / 2];
 }
 
+// One fork/join of the trainer's ParallelFor (oneTBB, 2 threads) as it happens inside a step:
+// after 100 µs of work on the calling thread (a phase's serial part), median of 1000. The
+// planning figure (batch_plan.hpp's task_overhead_seconds) is the worst case — workers asleep,
+// or a machine with more runnable threads than cores — and this is the usual one.
+double fork_join_seconds() {
+  if (bpnn::hardware_threads() < 2) return bpnn::task_overhead_seconds;
+  bpnn::ParallelFor parallel(bpnn::Backend::tbb, 2);
+  volatile double sink = 0;
+  std::size_t slot[2] = {};
+  std::vector<double> times;
+  for (int r = 0; r < 1000; ++r) {
+    const auto busy = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - busy < std::chrono::microseconds(100)) sink = sink + 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    parallel.run(2, [&](std::size_t i) { slot[i] += i; });
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 // The makespan of `tasks` (seconds) handed in order to the earliest-free of `cores` cores.
 double makespan(const std::vector<double>& tasks, std::size_t cores) {
   std::vector<double> free_at(cores, 0.0);
@@ -49,7 +72,7 @@ double makespan(const std::vector<double>& tasks, std::size_t cores) {
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
-void simulate(const Shape& shape) {
+void simulate(const Shape& shape, double fork_seconds) {
   bpnn::NetworkConfig config;
   config.sizes = shape.sizes;
   const auto& kernels = bpnn::kernels::kernels_select<float>();
@@ -70,7 +93,7 @@ void simulate(const Shape& shape) {
   if (!plan.phase1_by_layers) {
     phase1.emplace_back();
     for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
-      const std::size_t first = c * plan.chunk_rows, n = std::min(plan.chunk_rows, batch - first);
+      const std::size_t first = plan.row_cut.first(c), n = plan.row_cut.size(c);
       phase1.back().push_back(seconds_of([&] {
         mlp.forward(x.data(), first, n, ws);
         mlp.loss_and_output_delta(y.data(), first, n, ws);
@@ -79,35 +102,33 @@ void simulate(const Shape& shape) {
     }
   } else {
     const std::size_t last = mlp.layers().size() - 1;
-    const auto tiles = [&](const bpnn::UnitCut& cut, std::size_t count, auto&& body) {
+    const auto tiles = [&](const bpnn::UnitCut& cut, auto&& body) {
       phase1.emplace_back();
-      for (std::size_t t = 0; t < cut.tasks; ++t) {
-        const std::size_t u0 = t * cut.per_task, m = std::min(count, u0 + cut.per_task) - u0;
-        phase1.back().push_back(seconds_of([&] { body(u0, m); }));
-      }
+      for (std::size_t t = 0; t < cut.tasks; ++t)
+        phase1.back().push_back(seconds_of([&] { body(cut.first(t), cut.size(t)); }));
     };
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan.forward_cut[l].tasks == 1)
         phase1.push_back({seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); })});
       else
-        tiles(plan.forward_cut[l], mlp.layers()[l].out, [&](std::size_t o0, std::size_t m) {
+        tiles(plan.forward_cut[l], [&](std::size_t o0, std::size_t m) {
           mlp.forward_layer_outputs(l, x.data(), batch, o0, m, ws);
         });
     }
     phase1.push_back({seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); })});
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan.backward_cut[l], mlp.layers()[l].in, [&](std::size_t i0, std::size_t m) {
+      tiles(plan.backward_cut[l], [&](std::size_t i0, std::size_t m) {
         mlp.backward_data_inputs(l, batch, i0, m, ws);
       });
   }
   // phase 2: the weight gradient of each tile over all rows (its update is a few % more)
   std::vector<double> phase2;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
-    const bpnn::LayerTiles& cut = plan.layers[l];
+    const bpnn::UnitCut& cut = plan.layers[l].outputs;
     const std::size_t out = mlp.layers()[l].out;
-    bpnn::AlignedVector<float> block(batch * cut.tile_outputs);
-    for (std::size_t t = 0; t < cut.tiles; ++t) {
-      const std::size_t o0 = t * cut.tile_outputs, m = std::min(out, o0 + cut.tile_outputs) - o0;
+    bpnn::AlignedVector<float> block(batch * cut.largest());
+    for (std::size_t t = 0; t < cut.tasks; ++t) {
+      const std::size_t o0 = cut.first(t), m = cut.size(t);
       phase2.push_back(seconds_of([&] {
         const float* delta = ws.deltas[l].data();
         for (std::size_t r = 0; r < batch; ++r)
@@ -132,24 +153,30 @@ void simulate(const Shape& shape) {
     std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%.1f µs mean)", name.c_str(), tasks1,
                 phase1.size(), 1e6 * sum1 / static_cast<double>(tasks1));
   else
-    std::printf("%-28s phase 1: %zu tasks of %zu rows (%.1f µs each)", name.c_str(), tasks1,
+    std::printf("%-28s phase 1: %zu tasks of up to %zu rows (%.1f µs the first)", name.c_str(), tasks1,
                 plan.chunk_rows, 1e6 * phase1.front().front());
   std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
               1e6 * sum2 / static_cast<double>(phase2.size()),
               plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
-  std::printf("%-28s %6s %16s %16s %12s %10s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
-              "step µs", "speed-up");
+  std::printf("%-28s %6s %16s %16s %12s %10s %12s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
+              "step µs", "speed-up", "at 20 µs/fork");
   for (std::size_t cores : {1, 2, 8, 16, 64}) {
-    double step = 0;
-    for (const auto& phase : phase1) {
-      const bool fork = cores > 1 && phase.size() > 1;
-      step += makespan(phase, fork ? cores : 1) + (fork ? bpnn::task_overhead_seconds : 0);
-    }
-    const bool fork2 = cores > 1 && plan.weights_in_parallel;
-    step += makespan(phase2, fork2 ? cores : 1) + (fork2 ? bpnn::task_overhead_seconds : 0);
-    std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx\n", "", cores,
+    // the step with every fork/join costing `fork` seconds: each parallel phase's makespan, plus
+    // its fork; single-task phases (the loss, an uncut layer) run on one core
+    const auto step_seconds = [&](double fork) {
+      double step = 0;
+      for (const auto& phase : phase1) {
+        const bool forks = cores > 1 && phase.size() > 1;
+        step += makespan(phase, forks ? cores : 1) + (forks ? fork : 0);
+      }
+      const bool forks2 = cores > 1 && plan.weights_in_parallel;
+      return step + makespan(phase2, forks2 ? cores : 1) + (forks2 ? fork : 0);
+    };
+    const double step = step_seconds(fork_seconds);
+    std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx %11.2fx\n", "", cores,
                 static_cast<double>(tasks1) / static_cast<double>(cores),
-                static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step);
+                static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step,
+                one / step_seconds(bpnn::task_overhead_seconds));
   }
 }
 
@@ -176,8 +203,10 @@ int main(int argc, char** argv) {
     shapes = {{{784, 256, 10}, 64},           {{1024, 4096, 4096, 1024}, 256}, {{784, 512, 512, 10}, 128},
               {{256, 256, 256, 256, 256, 10}, 64}, {{2048, 4096, 10}, 32},       {{784, 1024, 10}, 16},
               {{8192, 512, 10}, 64}};
-  std::printf("# bpnn_plan: kernels %s, fork/join %.0f µs per parallel phase\n",
-              bpnn::kernels::kernels_select<float>().arch, 1e6 * bpnn::task_overhead_seconds);
-  for (const Shape& s : shapes) simulate(s);
+  const double fork = fork_join_seconds();
+  std::printf("# bpnn_plan: kernels %s, fork/join %.2f µs per parallel phase (measured: oneTBB, 2 threads,\n"
+              "# median after 100 µs of serial work); last column: the plan's worst case, %.0f µs\n",
+              bpnn::kernels::kernels_select<float>().arch, 1e6 * fork, 1e6 * bpnn::task_overhead_seconds);
+  for (const Shape& s : shapes) simulate(s, fork);
   return 0;
 }

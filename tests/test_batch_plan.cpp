@@ -1,6 +1,7 @@
-// The batch plan's rule over many shapes (widths 1 … 4096, batch 1 … 512): a step is split into
+// The batch plan's rule over many shapes (widths 1 … 8192, batch 1 … 512): a step is split into
 // tasks only where the split pays (engine/train/batch_plan.hpp, split_pays), so more threads are
-// never slower; task counts only, no timing.
+// never slower, and each cut is balanced (a power of two of tasks within one kernel block of each
+// other); task counts only, no timing.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -16,6 +17,46 @@ namespace {
 using bpnn::fork_flops;
 using bpnn::task_target_flops;
 
+// The rule of unit_cut (batch_plan.hpp) for one cut of `count` units of `unit_flops` each:
+//  - tasks cover the units in order, each starting on a kernel block;
+//  - a split pays (the work moved off the largest task is a fork's worth) and every task carries
+//    `least` (a task's worth, task_target_flops, counting a partial last block as whole) unless
+//    the work is only halved and halving is allowed;
+//  - the task count is a power of two and doubling it would leave a task short of that worth;
+//  - balance: the tasks' sizes differ by at most one block, so on P threads dividing the task
+//    count the busiest thread has at most one block per task more than count / P.
+void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flops, std::size_t block,
+                    double least = task_target_flops, bool halving = true) {
+  REQUIRE(cut.count == count);
+  REQUIRE(cut.tasks >= 1);
+  CHECK(cut.first(0) == 0);
+  CHECK(cut.first(cut.tasks) == count);
+  if (cut.tasks == 1) return;
+  REQUIRE(block > 0);
+  CHECK(cut.block == block);
+  CHECK((cut.tasks & (cut.tasks - 1)) == 0);
+  std::size_t fewest_blocks = count, most_blocks = 0;
+  for (std::size_t t = 0; t < cut.tasks; ++t) {
+    CHECK(cut.first(t) % block == 0);
+    CHECK(cut.first(t) < cut.first(t + 1));
+    const std::size_t blocks = (cut.size(t) + block - 1) / block;
+    fewest_blocks = std::min(fewest_blocks, blocks);
+    most_blocks = std::max(most_blocks, blocks);
+    if (cut.tasks > 2 || !halving) CHECK(unit_flops * static_cast<double>(blocks * block) >= least);
+  }
+  CHECK(most_blocks - fewest_blocks <= 1);
+  CHECK(unit_flops * static_cast<double>(count - cut.largest()) >= fork_flops);
+  const std::size_t all_blocks = (count + block - 1) / block;
+  CHECK(unit_flops * static_cast<double>(all_blocks / (2 * cut.tasks) * block) < least + unit_flops);
+  for (std::size_t threads = 2; threads <= cut.tasks; threads *= 2) {
+    std::vector<std::size_t> load(threads, 0);  // tasks handed in order to the least-loaded thread
+    for (std::size_t t = 0; t < cut.tasks; ++t) *std::min_element(load.begin(), load.end()) += cut.size(t);
+    const std::size_t busiest = *std::max_element(load.begin(), load.end());
+    INFO(cut.tasks << " tasks on " << threads << " threads");
+    CHECK(busiest * threads <= count + cut.tasks * block);
+  }
+}
+
 template <class T>
 void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
@@ -24,33 +65,40 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   for (std::size_t l = 0; l < layers.size(); ++l)
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(layers[l].in * layers[l].out);
 
-  // phase 1: more than one chunk only when the work moved off the largest chunk pays for it,
-  // and then every full chunk is a task's worth
+  // phase 1 by rows: the batch's rows by the same balanced rule, the rows spread evenly, each
+  // chunk at least 16 rows and a task's worth — or rows_for_large_weights rows (never halved
+  // below them) with weights larger than L2
+  const bool large_weights = std::any_of(layers.begin(), layers.end(), [](const bpnn::LayerSpec& s) {
+    return s.in * s.out * sizeof(T) > bpnn::l2_bytes;
+  });
   const std::size_t chunks = plan.chunks(batch);
   REQUIRE(plan.chunk_rows >= 1);
   REQUIRE(plan.chunk_rows <= batch);
-  if (chunks > 1) {
-    CHECK(plan.chunk_rows % 16 == 0);
-    CHECK(flops_per_row * static_cast<double>(plan.chunk_rows) >= task_target_flops);
-    CHECK(flops_per_row * static_cast<double>(batch - plan.chunk_rows) >= fork_flops);
+  CHECK(plan.chunk_rows == plan.row_cut.largest());
+  const double least_rows = static_cast<double>(
+      large_weights ? bpnn::rows_for_large_weights : bpnn::least_chunk_rows);
+  check_unit_cut(plan.row_cut, batch, flops_per_row, 1,
+                 std::max(task_target_flops, flops_per_row * least_rows), !large_weights);
+  if (chunks > 1) CHECK(static_cast<double>(batch / chunks) >= (large_weights ? least_rows : 16.0));
+  // a partial batch at the end of an epoch: no more chunks than the batch, none under 16 rows
+  for (std::size_t rows = 1; rows <= batch; rows += 7) {
+    const bpnn::UnitCut part = plan.row_chunks(rows);
+    CHECK(part.tasks <= chunks);
+    CHECK(part.first(part.tasks) == rows);
+    if (part.tasks > 1) CHECK(rows / part.tasks >= bpnn::least_chunk_rows);
   }
 
-  // phase 1 by layers: every cut is whole blocks worth a task and pays for its fork; the output
-  // layer's forward stays whole when it keeps logits; layer by layer is chosen exactly when its
-  // span (largest tile of each layer and direction, a fork for each cut) beats the rows' span
+  // phase 1 by layers: every cut is balanced (check_unit_cut); the output layer's forward stays
+  // whole when it keeps logits; layer by layer is chosen exactly when its span (largest tile of
+  // each layer and direction, a fork for each cut) beats the rows' span
   const std::size_t block = mlp.kernels().out_block;
   const double rows = static_cast<double>(batch);
   REQUIRE(plan.forward_cut.size() == layers.size());
   REQUIRE(plan.backward_cut.size() == layers.size());
   double layers_span = 0;
   const auto check_cut = [&](const bpnn::UnitCut& cut, std::size_t count, double unit_flops) {
-    CHECK(cut.tasks == (count + cut.per_task - 1) / cut.per_task);
-    if (cut.tasks > 1) {
-      CHECK(cut.per_task % block == 0);
-      CHECK(unit_flops * static_cast<double>(cut.per_task) >= task_target_flops);
-      CHECK(unit_flops * static_cast<double>(count - cut.per_task) >= fork_flops);
-    }
-    layers_span += unit_flops * static_cast<double>(cut.per_task) + (cut.tasks > 1 ? fork_flops : 0);
+    check_unit_cut(cut, count, unit_flops, block);
+    layers_span += unit_flops * static_cast<double>(cut.largest()) + (cut.tasks > 1 ? fork_flops : 0);
   };
   for (std::size_t l = 0; l < layers.size(); ++l) {
     check_cut(plan.forward_cut[l], layers[l].out, 2.0 * rows * static_cast<double>(layers[l].in));
@@ -64,22 +112,18 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
       flops_per_row * static_cast<double>(plan.chunk_rows) + (chunks > 1 ? fork_flops : 0);
   CHECK(plan.phase1_by_layers == (layers_span < rows_span));
 
-  // phase 2: a layer is cut into several tiles only when that pays; tiles are whole blocks
+  // phase 2: each layer's outputs cut by the same balanced rule
   double weight_flops = 0, largest = 0;
   std::size_t tasks = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const bpnn::LayerTiles& t = plan.layers[l];
     const double per_output = 2.0 * static_cast<double>(batch * layers[l].in);
     CHECK(t.first_task == tasks);
-    CHECK(t.tiles == (layers[l].out + t.tile_outputs - 1) / t.tile_outputs);
-    if (t.tiles > 1) {
-      CHECK(t.tile_outputs % block == 0);
-      CHECK(per_output * static_cast<double>(t.tile_outputs) >= task_target_flops);
-      CHECK(per_output * static_cast<double>(layers[l].out - t.tile_outputs) >= fork_flops);
-    }
+    CHECK(t.tiles == t.outputs.tasks);
+    check_unit_cut(t.outputs, layers[l].out, per_output, block);
     tasks += t.tiles;
     weight_flops += per_output * static_cast<double>(layers[l].out);
-    largest = std::max(largest, per_output * static_cast<double>(t.tile_outputs));
+    largest = std::max(largest, per_output * static_cast<double>(t.outputs.largest()));
   }
   CHECK(plan.weight_tasks == tasks);
   CHECK(plan.weights_in_parallel ==
@@ -89,6 +133,18 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   const bool any_cut = std::any_of(plan.layers.begin(), plan.layers.end(),
                                    [](const bpnn::LayerTiles& t) { return t.tiles > 1; });
   CHECK(plan.sample_in_parallel == (batch == 1 && any_cut));
+
+  // never slower: a whole step too small to pay for two forks wakes no second thread at all
+  if (flops_per_row * rows + weight_flops < 2 * fork_flops) {
+    CHECK(chunks == 1);
+    CHECK_FALSE(plan.weights_in_parallel);
+    CHECK_FALSE(plan.sample_in_parallel);
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      CHECK(plan.forward_cut[l].tasks == 1);
+      CHECK(plan.backward_cut[l].tasks == 1);
+      CHECK(plan.layers[l].tiles == 1);
+    }
+  }
 }
 
 template <class T>
@@ -101,7 +157,10 @@ void sweep_shapes() {
   for (std::size_t in : widths)
     for (std::size_t hidden : widths)
       for (std::size_t out : outputs) shapes.push_back({in, hidden, out});
-  shapes.push_back({784, 512, 512, 10});
+  shapes.push_back({784, 512, 512, 10});  // and the other shapes of `bpnn bench --workload scaling`
+  shapes.push_back({256, 256, 256, 256, 256, 10});
+  shapes.push_back({2048, 4096, 10});
+  shapes.push_back({8192, 512, 10});
   shapes.push_back({1024, 4096, 1024});
   shapes.push_back({4096, 1});
   shapes.push_back({1, 4096});

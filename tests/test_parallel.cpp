@@ -2,10 +2,12 @@
 // step against the single-thread reference step, and a stress run for ThreadSanitizer.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bpnn/network.hpp"
@@ -74,7 +76,8 @@ TEST_CASE("the batch plan cuts wide steps into several tasks, independent of thr
   CHECK_FALSE(tiny_plan.weights_in_parallel);
   for (const auto& layer : plan.layers) {  // tiles start at whole panels of the packed layout
     if (mlp.kernels().out_block > 0 && layer.tiles > 1)
-      CHECK(layer.tile_outputs % mlp.kernels().out_block == 0);
+      for (std::size_t t = 0; t < layer.tiles; ++t)
+        CHECK(layer.outputs.first(t) % mlp.kernels().out_block == 0);
   }
 }
 
@@ -255,4 +258,54 @@ TEST_CASE("phase 1 layer by layer: the same bits for every thread count, the ref
   reference_sgd_step(reference, data, rows, 0.3);
   CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
   CHECK_FALSE(bpnn_test::same_bits(all_parameters(parallel), all_parameters(bpnn::Network(config))));  // it trained
+}
+
+TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training on the rows in that order",
+          "[parallel]") {
+  // Both forms of phase 1: chunks of rows (each chunk copies its rows) and layer by layer (the
+  // copy cut into pieces of rows); 100 rows leave a partial last batch
+  const std::pair<std::vector<std::size_t>, std::size_t> shapes[] = {{{512, 256, 10}, 64}, {{256, 1024, 10}, 16}};
+  for (const auto& [sizes, batch] : shapes) {
+    bpnn::NetworkConfig config;
+    config.sizes = sizes;
+    config.seed = 5;
+    {
+      bpnn::Network probe(config);
+      const auto& mlp = std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(probe).mlp);
+      const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
+      INFO("batch " << batch);
+      REQUIRE((plan.phase1_by_layers ? plan.forward_cut[0].tasks : plan.chunks(batch)) > 1);
+    }
+    const std::size_t in = sizes.front(), out = sizes.back();
+    const Data data = training_data(100, in, out, 29);
+    // the epoch's order, as the trainer draws it from its seed, and the data in that order
+    std::vector<std::size_t> index(data.n);
+    for (std::size_t i = 0; i < data.n; ++i) index[i] = i;
+    bpnn::Random order(1);
+    order.shuffle(index.begin(), data.n);
+    Data ordered = data;
+    for (std::size_t r = 0; r < data.n; ++r) {
+      std::copy_n(data.x.data() + index[r] * in, in, ordered.x.data() + r * in);
+      std::copy_n(data.y.data() + index[r] * out, out, ordered.y.data() + r * out);
+    }
+    bpnn::TrainConfig t;
+    t.learning_rate = 0.1;
+    t.momentum = 0.9;
+    t.batch = batch;
+    t.epochs = 1;
+    t.seed = 1;
+    bpnn::Network expected_net(config);
+    t.shuffle = false;
+    t.threads = 1;
+    bpnn::Trainer(expected_net, t, ordered.x.data(), ordered.y.data(), ordered.n).run();
+    const auto expected = all_parameters(expected_net);
+    t.shuffle = true;
+    for (int threads : {1, 2, 3}) {
+      bpnn::Network net(config);
+      t.threads = threads;
+      bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+      INFO("batch " << batch << ", threads " << threads);
+      CHECK(bpnn_test::same_bits(all_parameters(net), expected));
+    }
+  }
 }

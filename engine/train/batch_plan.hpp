@@ -24,20 +24,38 @@
 
 namespace bpnn {
 
-// A cut of a layer's `count` outputs (or inputs) into tasks of whole kernel blocks.
+// A cut of a layer's `count` outputs (or inputs) into `tasks` tasks of whole kernel blocks,
+// as equal as whole blocks allow: task t takes blocks [t·blocks/tasks, (t+1)·blocks/tasks), so
+// two tasks differ by at most one block (the last block may be partial).
 struct UnitCut {
-  std::size_t per_task;  // units per task: a multiple of the block, unless it is all of them
-  std::size_t tasks;
+  std::size_t count = 0;  // units cut
+  std::size_t block = 1;  // units per kernel block; every task starts on a block boundary
+  std::size_t tasks = 1;
+
+  constexpr std::size_t blocks() const { return (count + block - 1) / block; }
+  constexpr std::size_t first(std::size_t t) const {
+    return std::min(count, t * blocks() / tasks * block);
+  }
+  constexpr std::size_t size(std::size_t t) const { return first(t + 1) - first(t); }
+  constexpr std::size_t largest() const {
+    std::size_t most = 0;
+    for (std::size_t t = 0; t < tasks; ++t) most = std::max(most, size(t));
+    return most;
+  }
 };
 
 struct LayerTiles {
-  std::size_t tile_outputs;  // outputs per phase-2 task (a multiple of the kernels' out_block)
-  std::size_t tiles;         // tasks for this layer
+  UnitCut outputs;           // the phase-2 cut of the layer's outputs (whole out_blocks)
+  std::size_t tiles;         // tasks for this layer (outputs.tasks)
   std::size_t first_task;    // index of its first task among all phase-2 tasks
 };
 
+// Phase 1's chunks of rows hold at least this many rows (a few register tiles of rows).
+constexpr std::size_t least_chunk_rows = 16;
+
 struct BatchPlan {
-  std::size_t chunk_rows = 1;      // rows per phase-1 task (the batch: phase 1 on one thread)
+  UnitCut row_cut;                 // phase 1 by rows: the batch's rows cut into chunks
+  std::size_t chunk_rows = 1;      // rows of the largest chunk (the batch: phase 1 on one thread)
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
   bool weights_in_parallel = false;  // phase 2's split pays for waking threads (split_pays)
@@ -49,7 +67,12 @@ struct BatchPlan {
   bool phase1_by_layers = false;
   std::vector<UnitCut> forward_cut, backward_cut;
 
-  std::size_t chunks(std::size_t rows) const { return (rows + chunk_rows - 1) / chunk_rows; }
+  // The chunks of a step of `rows` rows (the batch, or fewer at the end of an epoch): as many
+  // as the batch has, fewer if they would hold under least_chunk_rows, the rows spread evenly.
+  UnitCut row_chunks(std::size_t rows) const {
+    return {rows, 1, std::clamp<std::size_t>(rows / least_chunk_rows, 1, row_cut.tasks)};
+  }
+  std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
@@ -83,22 +106,46 @@ constexpr bool split_pays(double work, double largest) { return work - largest >
 constexpr std::size_t l2_bytes = 1 << 20;
 constexpr std::size_t rows_for_large_weights = 128;
 
-// Tasks of whole blocks over `count` units of `unit_flops` each, each worth task_target_flops;
-// one task when that split would not pay, or when the kernels cannot split (block 0).
-constexpr UnitCut unit_cut(std::size_t count, double unit_flops, std::size_t block) {
-  if (block == 0 || count == 0) return {count, 1};
-  const std::size_t want = static_cast<std::size_t>(task_target_flops / unit_flops) + 1;
-  std::size_t per_task = std::min(count, (want + block - 1) / block * block);
+// The largest power of two not above n (n ≥ 1).
+constexpr std::size_t power_of_two_floor(std::size_t n) {
+  std::size_t p = 1;
+  while (p <= n / 2) p *= 2;
+  return p;
+}
+
+// Tasks of whole blocks over `count` units of `unit_flops` each. The rule, from the shapes alone:
+//   - each task carries at least task_target_flops (want_blocks whole blocks or more), except
+//     that work of one to two tasks' worth is still halved;
+//   - of the task counts that allows, the largest power of two, the blocks spread as evenly as
+//     whole blocks allow — so the tasks divide evenly over 2, 4, 8, … threads whenever there are
+//     at least as many tasks as threads (5 tasks on 2 threads would be 3 against 2, 40% of a
+//     task idle on one core; 4 of the same work are 2 against 2);
+//   - one task when the split would not pay (split_pays: the smaller half of a halved phase
+//     must be a fork's worth), or when the kernels cannot split (block 0).
+// The same rule with the least units of a task given (`want`), and halving allowed or not.
+constexpr UnitCut balanced_cut(std::size_t count, double unit_flops, std::size_t block,
+                               std::size_t want, bool halve) {
+  if (block == 0 || count == 0) return {count, std::max<std::size_t>(count, 1), 1};
+  UnitCut cut{count, block, 1};
+  const std::size_t want_blocks = std::max<std::size_t>(1, (want + block - 1) / block);
+  const std::size_t most = cut.blocks() / want_blocks;
+  if (cut.blocks() < 2 || (most < 2 && !halve)) return cut;
+  cut.tasks = power_of_two_floor(std::max<std::size_t>(most, 2));
   if (!split_pays(unit_flops * static_cast<double>(count),
-                  unit_flops * static_cast<double>(per_task)))
-    per_task = count;
-  return {per_task, (count + per_task - 1) / per_task};
+                  unit_flops * static_cast<double>(cut.largest())))
+    cut.tasks = 1;
+  return cut;
+}
+
+constexpr UnitCut unit_cut(std::size_t count, double unit_flops, std::size_t block) {
+  return balanced_cut(count, unit_flops, block,
+                      static_cast<std::size_t>(task_target_flops / unit_flops) + 1, true);
 }
 
 // The work on a cut's critical path with unlimited threads: its largest task, plus a fork when
 // there are several.
 constexpr double cut_span(const UnitCut& cut, double unit_flops) {
-  return unit_flops * static_cast<double>(cut.per_task) + (cut.tasks > 1 ? fork_flops : 0.0);
+  return unit_flops * static_cast<double>(cut.largest()) + (cut.tasks > 1 ? fork_flops : 0.0);
 }
 
 template <class T>
@@ -111,13 +158,16 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     flops_per_row += (l == 0 ? 2.0 : 4.0) * static_cast<double>(s.in * s.out);
     largest_weights = std::max(largest_weights, s.in * s.out * sizeof(T));
   }
-  // phase 1: chunks of whole register tiles of rows, each worth task_target_flops
+  // phase 1: chunks of rows by unit_cut's rule — each worth task_target_flops, a power of two of
+  // them, the rows spread evenly (rows are independent: any cut gives each row the same bits) —
+  // with at least least_chunk_rows rows each, or rows_for_large_weights when weights outgrow L2
+  // (not halved below them then)
+  const bool large_weights = largest_weights > l2_bytes;
   std::size_t rows = static_cast<std::size_t>(task_target_flops / flops_per_row) + 1;
-  if (largest_weights > l2_bytes) rows = std::max(rows, rows_for_large_weights);
-  plan.chunk_rows = std::min(batch, (rows + 15) / 16 * 16);
-  if (!split_pays(flops_per_row * static_cast<double>(batch),
-                  flops_per_row * static_cast<double>(plan.chunk_rows)))
-    plan.chunk_rows = batch;  // one chunk: the split would not pay
+  rows = std::max(rows, large_weights ? rows_for_large_weights : least_chunk_rows);
+  plan.row_cut = balanced_cut(batch, flops_per_row, 1, rows,
+                              !large_weights && batch >= 2 * least_chunk_rows);
+  plan.chunk_rows = plan.row_cut.largest();
 
   const std::size_t block = mlp.kernels().out_block;
   const double batch_rows = static_cast<double>(batch);
@@ -134,11 +184,12 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   for (std::size_t l = 0; l <= last; ++l) {
     const LayerSpec& s = mlp.layers()[l];
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
-    plan.forward_cut.push_back(l == last && mlp.keeps_logits() ? UnitCut{s.out, 1}
+    plan.forward_cut.push_back(l == last && mlp.keeps_logits() ? UnitCut{s.out, std::max<std::size_t>(s.out, 1), 1}
                                                                : unit_cut(s.out, per_output, block));
     layers_span += cut_span(plan.forward_cut.back(), per_output);
     const double per_input = 2.0 * batch_rows * static_cast<double>(s.out);
-    plan.backward_cut.push_back(l == 0 ? UnitCut{s.in, 1} : unit_cut(s.in, per_input, block));
+    plan.backward_cut.push_back(l == 0 ? UnitCut{s.in, std::max<std::size_t>(s.in, 1), 1}
+                                       : unit_cut(s.in, per_input, block));
     if (l > 0) layers_span += cut_span(plan.backward_cut.back(), per_input);
   }
   plan.phase1_by_layers = layers_span < rows_span;
@@ -150,8 +201,8 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
     weight_flops += per_output * static_cast<double>(s.out);
     const UnitCut cut = unit_cut(s.out, per_output, block);
-    const LayerTiles t{cut.per_task, cut.tasks, plan.weight_tasks};
-    largest_tile = std::max(largest_tile, per_output * static_cast<double>(t.tile_outputs));
+    const LayerTiles t{cut, cut.tasks, plan.weight_tasks};
+    largest_tile = std::max(largest_tile, per_output * static_cast<double>(cut.largest()));
     plan.weight_tasks += t.tiles;
     plan.layers.push_back(t);
   }

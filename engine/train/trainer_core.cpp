@@ -111,8 +111,8 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
     const LayerTiles& cut = plan_.layers[l];
     delta_tiles_.emplace_back(cut.tiles > 1 ? workspace_.capacity * layer.out : 0);
     for (std::size_t t = 0; t < cut.tiles; ++t) {
-      const std::size_t o0 = t * cut.tile_outputs;
-      const std::size_t m = std::min(layer.out, o0 + cut.tile_outputs) - o0;
+      const std::size_t o0 = cut.outputs.first(t);
+      const std::size_t m = cut.outputs.size(t);
       const std::size_t w0 = table.packed_size(o0, layer.in);
       weight_tasks_.push_back({l, o0, {layer.weight_offset + w0, table.packed_size(o0 + m, layer.in) - w0,
                                        layer.bias_offset + o0, m}});
@@ -240,12 +240,8 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
   // Wide layers: their outputs are split across threads in the forward pass and the update;
   // δ_{l−1} (a sum over all outputs) stays on the calling thread.
   const auto tiles = [&](std::size_t l, auto&& body) {
-    const LayerTiles& cut = plan_.layers[l];
-    const std::size_t out = mlp_.layers()[l].out;
-    parallel_.run(cut.tiles, [&](std::size_t t) {
-      const std::size_t o0 = t * cut.tile_outputs;
-      body(o0, std::min(out, o0 + cut.tile_outputs) - o0);
-    });
+    const UnitCut& cut = plan_.layers[l].outputs;
+    parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
   };
   const std::size_t last = mlp_.layers().size() - 1;
   for (std::size_t l = 0; l < last; ++l)
@@ -264,40 +260,58 @@ double TrainerCore<T>::sample_step(const T* x, const T* y, std::size_t& correct)
 }
 
 template <class T>
-double TrainerCore<T>::step(const T* x, const T* y, std::size_t rows, std::size_t& correct) {
-  if (rows == 1 && optimizer_.in_place()) return sample_step(x, y, correct);
+double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, std::size_t& correct,
+                            const std::size_t* order) {
+  const std::size_t in = mlp_.n_inputs(), k = mlp_.n_outputs();
+  if (rows == 1 && optimizer_.in_place())
+    return order == nullptr ? sample_step(data_x, data_y, correct)
+                            : sample_step(data_x + order[0] * in, data_y + order[0] * k, correct);
+  // The rows of the step: where they are, or gathered in the epoch's order, rows [first, first + n)
+  // by the phase-1 task that reads them first (a copy: the same values whoever makes it).
+  const T* x = order == nullptr ? data_x : batch_x_.data();
+  const T* y = order == nullptr ? data_y : batch_y_.data();
+  const auto gather = [&](std::size_t first, std::size_t n) {
+    if (order == nullptr) return;
+    for (std::size_t r = first; r < first + n; ++r) {
+      std::copy_n(data_x + order[r] * in, in, batch_x_.data() + r * in);
+      std::copy_n(data_y + order[r] * k, k, batch_y_.data() + r * k);
+    }
+  };
   double loss = 0;
   if (plan_.phase1_by_layers) {
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
     // (backward) in tiles, the loss on this thread
-    const auto tiles = [&](const UnitCut& cut, std::size_t count, auto&& body) {
-      parallel_.run(cut.tasks, [&](std::size_t t) {
-        const std::size_t u0 = t * cut.per_task;
-        body(u0, std::min(count, u0 + cut.per_task) - u0);
-      });
+    const auto tiles = [&](const UnitCut& cut, auto&& body) {
+      parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
     };
+    // the gather in as many pieces of rows as layer 0's forward pass has tasks: the copy is
+    // 1/(2·outputs) of that pass's arithmetic per element, so it is cut wherever that pass is
+    const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].tasks)};
+    tiles(row_pieces, gather);
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan_.forward_cut[l].tasks == 1) {
         mlp_.forward_layer(l, x, 0, rows, workspace_);
         continue;
       }
-      tiles(plan_.forward_cut[l], mlp_.layers()[l].out, [&](std::size_t o0, std::size_t m) {
+      tiles(plan_.forward_cut[l], [&](std::size_t o0, std::size_t m) {
         mlp_.forward_layer_outputs(l, x, rows, o0, m, workspace_);
       });
     }
     loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
     if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan_.backward_cut[l], mlp_.layers()[l].in, [&](std::size_t i0, std::size_t m) {
+      tiles(plan_.backward_cut[l], [&](std::size_t i0, std::size_t m) {
         mlp_.backward_data_inputs(l, rows, i0, m, workspace_);
       });
   } else {
     // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
-    const std::size_t chunks = plan_.chunks(rows);
+    const UnitCut cut = plan_.row_chunks(rows);
+    const std::size_t chunks = cut.tasks;
     parallel_.run(chunks, [&](std::size_t c) {
-      const std::size_t first = c * plan_.chunk_rows;
-      const std::size_t n = std::min(plan_.chunk_rows, rows - first);
+      const std::size_t first = cut.first(c);
+      const std::size_t n = cut.size(c);
+      gather(first, n);
       mlp_.forward(x, first, n, workspace_);
       chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
       chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
@@ -992,21 +1006,9 @@ EpochStats TrainerCore<T>::run_epoch() {
     if (exchange_ != nullptr) {
       loss += distributed_step(first / workspace_.capacity, rows, correct);
     } else {
-      const T* x = x_ + first * in;
-      const T* y = y_ + first * k;
-      if (config_.shuffle && rows == 1) {  // one sample: read it where it is
-        x = x_ + order_[first] * in;
-        y = y_ + order_[first] * k;
-      } else if (config_.shuffle) {  // gather the step's rows in the epoch's order
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::size_t s = order_[first + r];
-          std::copy_n(x_ + s * in, in, batch_x_.data() + r * in);
-          std::copy_n(y_ + s * k, k, batch_y_.data() + r * k);
-        }
-        x = batch_x_.data();
-        y = batch_y_.data();
-      }
-      loss += step(x, y, rows, correct);
+      // shuffled: the step reads (one sample) or gathers (a batch) its rows in the epoch's order
+      loss += config_.shuffle ? step(x_, y_, rows, correct, order_.data() + first)
+                              : step(x_ + first * in, y_ + first * k, rows, correct);
     }
     if (on_batches_ && (first + rows >= next_report || first + rows == n)) {
       on_batches_(epoch_, first + rows, n, loss / static_cast<double>(first + rows));

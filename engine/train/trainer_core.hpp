@@ -105,8 +105,11 @@ class TrainerCore {
  private:
   enum class Classes { none, one_hot, binary };
 
-  // One step over `rows` samples at x, y; returns Σ E over them, adds to `correct`.
-  double step(const T* x, const T* y, std::size_t rows, std::size_t& correct);
+  // One step over `rows` samples at x, y; returns Σ E over them, adds to `correct`. With `order`,
+  // the samples are rows order[0], …, order[rows − 1] of x and y, gathered into batch_x_ and
+  // batch_y_ by phase 1's tasks (each copies the rows it reads first), not on one thread before.
+  double step(const T* x, const T* y, std::size_t rows, std::size_t& correct,
+              const std::size_t* order = nullptr);
   // Per-sample SGD without momentum: forward, loss, and the fused backward-and-update sweep.
   double sample_step(const T* x, const T* y, std::size_t& correct);
   // Throws Error(nonfinite) unless the step's loss is finite (before any weight changes).
