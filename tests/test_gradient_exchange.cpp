@@ -617,6 +617,28 @@ TEST_CASE("data-parallel training reduces layers of different sizes in a pipelin
     }
 }
 
+// A deep network (6 layers of mixed widths): the δ of each layer are computed while the layers
+// above travel (trainer_core.cpp, tree_deltas), and with more than two ranks rank 0 sends each
+// segment's root down the broadcast chain as soon as it is final. Segments of one layer each (0
+// bytes), of small layers joined (1 KB, 2 KB) or of the whole arena (the default), in pieces of
+// 16 to 64 f32: a δ computed before the layer above's, a segment broadcast before it is final or
+// received into a buffer a send still reads changes the bits.
+TEST_CASE("data-parallel training of a deep network, segment by segment: the same bits for 1 to 5 ranks",
+          "[exchange][train]") {
+  const std::vector<std::size_t> sizes = {5, 40, 7, 33, 3, 21, 3};
+  for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+    for (const bpnn::Optimizer optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam}) {
+      const std::vector<double> one = train_layers(1, sizes, precision, optimizer, {});
+      for (const MessageSizes messages :
+           {MessageSizes{}, MessageSizes{64, 0}, MessageSizes{256, 1024}, MessageSizes{128, 2048}})
+        for (const int ranks : {2, 3, 4, 5}) {
+          INFO(ranks << " ranks, " << bpnn::to_string(precision) << ", " << bpnn::to_string(optimizer) << ", pieces of "
+                     << messages.piece_bytes << " bytes, segments of " << messages.segment_bytes);
+          CHECK(bpnn_test::same_bits(train_layers(ranks, sizes, precision, optimizer, messages), one));
+        }
+    }
+}
+
 // Each rank's gradient memory (README "Training on many machines (MPI)"): the gradient and a
 // receive ring of at most the parameters' size, nothing arena-sized more. A rank sends several
 // nodes from one buffer (each after the previous one's sends), and adds a left child to a right

@@ -109,14 +109,18 @@ double Mlp<T>::loss_and_output_delta(const T* y, std::size_t first, std::size_t 
 
 template <class T>
 void Mlp<T>::backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const {
-  for (std::size_t l = layers_.size() - 1; l > 0; --l) {
-    const LayerSpec& layer = layers_[l];
-    kernels_->dense_backward_data({n, layer.in, layer.out}, layers_[l - 1].act,
-                                  ws.deltas[l].data() + first * layer.out,
-                                  arena_.data() + layer.weight_offset,
-                                  ws.activations[l - 1].data() + first * layer.in,
-                                  ws.deltas[l - 1].data() + first * layer.in);
-  }
+  for (std::size_t l = layers_.size() - 1; l > 0; --l) backward_data_layer(l, first, n, ws);
+}
+
+// δ_l:(n, out) of rows [first, first + n), W_l:(out, in) packed, a_{l−1}:(n, in) → δ_{l−1}:(n, in)
+template <class T>
+void Mlp<T>::backward_data_layer(std::size_t l, std::size_t first, std::size_t n, Workspace<T>& ws) const {
+  const LayerSpec& layer = layers_[l];
+  kernels_->dense_backward_data({n, layer.in, layer.out}, layers_[l - 1].act,
+                                ws.deltas[l].data() + first * layer.out,
+                                arena_.data() + layer.weight_offset,
+                                ws.activations[l - 1].data() + first * layer.in,
+                                ws.deltas[l - 1].data() + first * layer.in);
 }
 
 template <class T>

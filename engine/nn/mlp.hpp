@@ -93,6 +93,10 @@ class Mlp {
 
   // δ_L of the rows → δ_l of every layer: δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1})
   void backward_data(std::size_t first, std::size_t n, Workspace<T>& ws) const;
+  // One layer of it, l > 0: δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}) for the rows. Calling it for
+  // l = L−1 down to 1 is backward_data, bit for bit, so a step can produce the δ of one layer at
+  // a time (the data-parallel step reduces a layer's gradient while the layers below it wait).
+  void backward_data_layer(std::size_t l, std::size_t first, std::size_t n, Workspace<T>& ws) const;
 
   // inputs [i0, i0 + m) of δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}) for rows [0, n), l > 0, the same
   // bits as backward_data gives them (i0 a multiple of kernels().out_block, m one too unless the

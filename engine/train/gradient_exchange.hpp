@@ -13,10 +13,11 @@
 // that spans ranks is summed on the rank holding its first shard, which receives its right
 // child's sum from the rank holding that child's first shard. The root's two children are swapped
 // between rank 0 and the rank holding the right child's first shard, which both add them (left +
-// right); with more than two ranks rank 0 then broadcasts the root. The tree runs once per
-// segment of the parameters (a layer, last layer first), with non-blocking messages, so a
-// segment's sums travel while the next one's are computed; every element still takes the same
-// additions in the same order (trainer_core.cpp, tree_reduce). Every rank applies the same
+// right); with more than two ranks rank 0 then sends the root on to the ranks that lack it, down a
+// chain, a segment at a time as each is final. The tree runs once per segment of the parameters
+// (a layer, last layer first), with non-blocking messages, so a segment's sums travel while the
+// next one's δ and sums are computed; every element still takes the same additions in the same
+// order (trainer_core.cpp, tree_reduce). Every rank applies the same
 // update to the same weights. libbpnn knows only
 // this interface; bpnn_mpi (engine/mpi) implements it on an MPI communicator.
 #include <cstddef>

@@ -422,15 +422,24 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
 
 // The shard tree of a data-parallel step, pipelined layer by layer.
 //
-// Backward produces the weight gradients last layer first, so phase 2 walks the arena's segments
-// (a layer each; layers under reduce_segment_bytes join the ones below) in that order: segment
-// k's sums are computed (tree_compute), then its messages are started without blocking, and
-// while they travel segment k + 1's sums are computed; between tiles (on one thread) or between
-// sums (on several) tree_pump posts receives, lets MPI progress and finishes what has arrived.
-// On a real network this hides the transfer of layers L..2 behind the gradient of layers
-// L−1..1; only the last segment computed (layer 1's) travels in the open. The sums that must wait
-// (after_sends, add_left: the memory bound below) run in tree_advance, in the plan's order; in
-// the last segment they are not overlapped.
+// Backward produces the δ and the weight gradients last layer first, so phase 2 walks the arena's
+// segments (a layer each; layers under reduce_segment_bytes join the ones below) in that order:
+// the δ of segment k's layers are computed for every shard of this rank, a layer at a time
+// (tree_deltas; phase 1 made only the output layer's), then segment k's sums (tree_compute), then
+// its messages are started without blocking, and while they travel segment k + 1's δ and sums
+// are computed; between shards or tiles (on one thread) or between layers (on several) tree_pump
+// posts receives, lets MPI progress and finishes what has arrived. On a real network this hides
+// the transfer of layers L..2 behind the backward pass (δ and gradient) of layers L−1..1; only the
+// last segment computed (layer 1's) travels in the open. The sums that must wait (after_sends,
+// add_left: the memory bound below) run in tree_advance, in the plan's order; in the last segment
+// they are not overlapped. With a broadcast (more than two ranks, or the root summed on rank 0),
+// rank 0 sends each segment of the root down the broadcast chain as soon as it is final, so the
+// root of layers L..2 travels while the lower segments are still being summed
+// (tree_broadcast_advance); every rank waits for the whole root before the update.
+//
+// The δ are the same bits as backward_data's: each shard's δ_{l−1} comes from its δ_l by the same
+// kernel on the same rows (Mlp::backward_data_layer), only the order between shards and layers
+// differs, and no two of them share a row. The broadcast copies.
 //
 // The bits cannot change: every element of the gradient belongs to exactly one segment, and
 // within a segment each element goes through the same operations in the same order as in one
@@ -451,7 +460,8 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
 // ring ahead of what it has added, and the oldest receive always fits once everything before it
 // has been added. A send's buffer (a segment of the gradient) is not written until the send has
 // completed: a node's sum waits for the earlier sends; swap writes a piece of the root only after
-// the sends from it completed; and every send is complete before the broadcast and the update.
+// the sends from it completed; a broadcast receive into a segment is posted only once the
+// rank's sends from that segment completed; and every send is complete before the update.
 
 template <class T>
 void TrainerCore<T>::tree_plan_sum(std::size_t lo, std::size_t hi, bool after_sends) {
@@ -518,9 +528,28 @@ void TrainerCore<T>::tree_plan_make() {
   } else {
     tree_plan_send(0, shards, 0);
   }
-  tree_broadcast_ = ranks > 2 || (right_rank == 0 && ranks > 1);
+  // rank 0 broadcasts the root when more than two ranks, or the root summed on rank 0
+  const bool broadcast = ranks > 2 || (right_rank == 0 && ranks > 1);
   tree_has_messages_ = std::any_of(tree_ops_.begin(), tree_ops_.end(),
                                    [](const TreeOp& op) { return op.kind != TreeOp::Kind::sum; });
+  // The root's broadcast, segment by segment (tree_broadcast_advance): rank 0 and the ranks that
+  // do not hold the root (all but the swap's right rank), in rank order, as a chain: each member
+  // receives every piece from the one before it and passes it on to the one after it, so each
+  // link carries the root once (the cost model's one gradient for the broadcast), and the last
+  // member has it (members − 2) pieces after the second.
+  broadcast_parent_ = broadcast_child_ = -1;
+  broadcast_tag_ = static_cast<int>(shards);  // above every tree message's tag (a shard)
+  if (broadcast) {
+    std::vector<std::size_t> members{0};
+    for (std::size_t r = 1; r < ranks; ++r)
+      if (r != right_rank) members.push_back(r);
+    const auto at = std::find(members.begin(), members.end(), me);
+    if (at != members.end()) {
+      const std::size_t i = static_cast<std::size_t>(at - members.begin());
+      if (i > 0) broadcast_parent_ = static_cast<int>(members[i - 1]);
+      if (i + 1 < members.size()) broadcast_child_ = static_cast<int>(members[i + 1]);
+    }
+  }
 
   // The segments, last layer first: a layer's packed weights and its biases lie in one range of
   // the arena (nn/mlp.cpp: weights, then biases, each 64-byte aligned), up to the next layer's, so
@@ -627,9 +656,10 @@ void TrainerCore<T>::tree_advance(bool block) {
   const int me = exchange_->rank();
   while (cursor_segment_ < segments_computed_) {
     const Segment& seg = segments_[cursor_segment_];
-    if (cursor_op_ == tree_ops_.size()) {
+    if (cursor_op_ == tree_ops_.size()) {  // the segment is final here (on rank 0: the root)
       ++cursor_segment_;
       cursor_op_ = 0;
+      tree_broadcast_advance(false);
       continue;
     }
     const TreeOp& op = tree_ops_[cursor_op_];
@@ -691,6 +721,40 @@ void TrainerCore<T>::tree_pump() {
   tree_post_receives();
   exchange_->progress();
   tree_advance(false);
+  tree_broadcast_advance(false);
+}
+
+template <class T>
+void TrainerCore<T>::tree_broadcast_advance(bool block) {
+  if (broadcast_parent_ < 0) {  // rank 0, or a rank outside the broadcast
+    for (; broadcast_child_ >= 0 && broadcast_segments_ < cursor_segment_; ++broadcast_segments_)
+      tree_start_sends(broadcast_segments_, broadcast_child_, broadcast_tag_);
+    return;
+  }
+  const std::size_t piece = tree_piece_;
+  for (; broadcast_segments_ < cursor_segment_; ++broadcast_segments_) {
+    const Segment& seg = segments_[broadcast_segments_];
+    // the root overwrites this rank's sums of the segment only once their sends have completed
+    if (!tree_sends_done(seg.begin, seg.end - seg.begin, block)) break;
+    for (std::size_t first = seg.begin; first < seg.end; first += piece) {
+      const std::size_t count = std::min(piece, seg.end - first);
+      broadcast_receives_.push_back(
+          {first, count,
+           exchange_->start_receive(broadcast_parent_, broadcast_tag_, tree_grad_ + first, count * sizeof(T))});
+    }
+  }
+  while (!broadcast_receives_.empty()) {  // each piece passed on as it arrives
+    const SendInFlight& arrived = broadcast_receives_.front();
+    if (block)
+      exchange_->wait(arrived.request);
+    else if (!exchange_->test(arrived.request))
+      return;
+    if (broadcast_child_ >= 0)
+      sends_in_flight_.push_back({arrived.first, arrived.count,
+                                  exchange_->start_send(broadcast_child_, broadcast_tag_, tree_grad_ + arrived.first,
+                                                        arrived.count * sizeof(T))});
+    broadcast_receives_.pop_front();
+  }
 }
 
 template <class T>
@@ -745,40 +809,75 @@ void TrainerCore<T>::tree_compute(std::size_t k) {
 }
 
 template <class T>
+void TrainerCore<T>::tree_deltas(std::size_t first_layer, bool pump) {
+  const ShardStep& st = shard_step_;
+  const auto shard_delta = [&](std::size_t l, std::size_t s) {
+    const std::size_t f = shard_first_row(s, st.shards, st.rows) - st.first_row;
+    const std::size_t n = shard_first_row(s + 1, st.shards, st.rows) - st.first_row - f;
+    if (n > 0) mlp_.backward_data_layer(l, f, n, workspace_);
+  };
+  for (; deltas_layer_ > first_layer; --deltas_layer_) {  // δ_{l−1} from δ_l
+    const std::size_t l = deltas_layer_;
+    if (pump && parallel_.threads() <= 1) {  // MPI is called from this thread only: pump between shards
+      for (std::size_t s = st.first_shard; s < st.end_shard; ++s) {
+        shard_delta(l, s);
+        tree_pump();
+      }
+    } else {  // the layer's shards on the threads, then a pump
+      parallel_.run(st.end_shard - st.first_shard, [&](std::size_t c) { shard_delta(l, st.first_shard + c); });
+      if (pump) tree_pump();
+    }
+  }
+}
+
+template <class T>
 void TrainerCore<T>::tree_reduce(T* grad) {
   tree_grad_ = grad;
-  if (!tree_has_messages_) {  // one rank: every layer's sum at once, over all tiles
-    if (tree_ops_.empty()) return;  // a rank without shards: the broadcast brings the sum
+  deltas_layer_ = mlp_.layers().size() - 1;  // phase 1 made the output layer's δ
+  const bool broadcasts = broadcast_parent_ >= 0 || broadcast_child_ >= 0;
+  // one rank's sum of every layer at once, over all tiles (nothing on a rank without shards)
+  const auto sum_all = [&] {
+    if (tree_ops_.empty()) return;
+    tree_deltas(0, false);
     const TreeOp& op = tree_ops_.front();
     weight_tasks_run([&](std::size_t task) {
       const ParamTile& tile = weight_tasks_[task].params;
       tile_tree_sum(task, op.lo, op.hi, grad + tile.weights_begin, grad + tile.bias_begin);
     });
-    return;
-  }
+  };
+  if (!tree_has_messages_ && !broadcasts) return sum_all();  // one rank
   receives_posted_ = receives_consumed_ = segments_computed_ = 0;
   ring_entries_.clear();
   sends_in_flight_.clear();
-  cursor_segment_ = cursor_op_ = cursor_piece_ = 0;
+  broadcast_receives_.clear();
+  cursor_segment_ = cursor_op_ = cursor_piece_ = broadcast_segments_ = 0;
   cursor_piece_sent_ = false;
   try {
-    tree_post_receives();
-    for (std::size_t k = 0; k < segments_.size(); ++k) {
-      tree_compute(k);
-      segments_computed_ = k + 1;
-      tree_advance(false);
+    if (!tree_has_messages_) {  // every shard on one rank (or none here): only the broadcast travels
+      sum_all();
+      cursor_segment_ = segments_computed_ = segments_.size();
+    } else {
+      tree_post_receives();
+      for (std::size_t k = 0; k < segments_.size(); ++k) {
+        tree_deltas(segments_[k].first_layer, k > 0);  // while segment k − 1's messages travel
+        tree_compute(k);
+        segments_computed_ = k + 1;
+        tree_advance(false);
+      }
+      tree_advance(true);
     }
-    tree_advance(true);
+    tree_broadcast_advance(true);
     for (const SendInFlight& send : sends_in_flight_) exchange_->wait(send.request);
     sends_in_flight_.clear();
   } catch (...) {
-    // Messages are in flight into the receive ring and out of the gradient: cancel them before
-    // those buffers can be freed. The other ranks' messages no longer match this rank's, so the
-    // step cannot be resumed or repeated.
+    // Messages are in flight into the receive ring, the gradient (the broadcast) and out of the
+    // gradient: cancel them before those buffers can be freed. The other ranks' messages no longer
+    // match this rank's, so the step cannot be resumed or repeated.
     tree_failed_ = true;
     exchange_->cancel_all();
     ring_entries_.clear();
     sends_in_flight_.clear();
+    broadcast_receives_.clear();
     throw;
   }
   if (receives_consumed_ != receive_plan_.size() || !ring_entries_.empty())
@@ -815,7 +914,8 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
   const T* x = batch_x_.data();
   const T* y = batch_y_.data();
 
-  // phase 1, shard by shard: forward, loss, δ of every layer (nothing for a shard without rows)
+  // phase 1, shard by shard: forward, loss and the output layer's δ (nothing for a shard without
+  // rows); the δ of the layers below come layer by layer in phase 2 (tree_deltas)
   std::fill(shard_stats_.begin(), shard_stats_.end(), 0.0);
   shard_stats_.back() = classes_ == Classes::none ? 0.0 : 1.0;
   parallel_.run(st.end_shard - st.first_shard, [&](std::size_t c) {
@@ -827,7 +927,6 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
     shard_stats_[2 * c] = mlp_.loss_and_output_delta(y, f, n, workspace_);
     shard_stats_[2 * c + 1] =
         classes_ == Classes::none ? 0.0 : static_cast<double>(count_correct(workspace_, y, f, n));
-    mlp_.backward_data(f, n, workspace_);
   });
   // every shard's loss, summed in shard order on every rank
   exchange_->all_gather(shard_stats_.data(), shard_stats_.size() * sizeof(double), all_shard_stats_.data());
@@ -843,11 +942,10 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
     if (all_shard_stats_[(owner + 1) * shard_stats_.size() - 1] == 0.0) classes_agreed_ = false;
   check_finite(loss);
 
-  // phase 2: the shard gradients summed in the tree layer by layer, last layer first (rank 0
-  // ends with the root), sent to all
+  // phase 2: the δ of each layer, and the shard gradients summed in the tree layer by layer,
+  // last layer first (rank 0 ends with the root, and sends each segment of it on once final)
   T* grad = optimizer_.in_place() ? summed_.data() : optimizer_.gradient();
   tree_reduce(grad);
-  if (tree_broadcast_) exchange_->broadcast(grad, mlp_.arena().size() * sizeof(T), 0);
 
   // the update, the same on every rank
   optimizer_.step_begin();

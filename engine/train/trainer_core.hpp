@@ -138,9 +138,10 @@ class TrainerCore {
   void learning_rate_set(double rate);
 
   // The data-parallel step (set_exchange) over rows [first, first + rows) of the epoch's order:
-  // this rank's shards through phase 1, the loss of every shard gathered and summed in shard
-  // order, the gradient summed in the shard tree layer by layer (tree_reduce), then the update on
-  // every rank. Step `step` of the epoch takes shard s's rows from block s, at its position
+  // this rank's shards through phase 1 (forward, loss, the output layer's δ), the loss of every
+  // shard gathered and summed in shard order, the δ and the gradient summed in the shard tree
+  // layer by layer, the root sent to every rank a segment at a time (tree_reduce), then the update
+  // on every rank. Step `step` of the epoch takes shard s's rows from block s, at its position
   // step·share.
   double distributed_step(std::size_t step, std::size_t rows, std::size_t& correct);
   // One tile's sum over shards [lo, hi) into dw, db (the tile's weights and biases).
@@ -183,6 +184,10 @@ class TrainerCore {
   void tree_sum_segment(const TreeOp& op, std::size_t k, bool pump);
   // An add_left operation over segment k.
   void tree_add_left(const TreeOp& op, std::size_t k);
+  // The δ of layers [first_layer, L) for every shard of this rank, computing those below
+  // deltas_layer_ one layer at a time (Mlp::backward_data_layer); `pump`: tree_pump between shards
+  // (one thread) or layers (several), while messages are in flight.
+  void tree_deltas(std::size_t first_layer, bool pump);
   // Phase 2 of a data-parallel step into grad (the tree_plan_make comment in trainer_core.cpp).
   // When it throws, the exchange's requests are cancelled (cancel_all) and every later
   // distributed_step throws Error(argument): the ranks' messages are out of step.
@@ -191,8 +196,13 @@ class TrainerCore {
   // segment (messages in flight) tree_pump between tiles on one thread, between layers on several.
   void tree_compute(std::size_t k);
   // Moves the exchange along: posts the receives that fit, lets the transport progress, and
-  // finishes what has arrived (tree_advance(false)).
+  // finishes what has arrived (tree_advance(false), tree_broadcast_advance(false)).
   void tree_pump();
+  // The root's broadcast down the broadcast chain, a segment at a time once it is final: rank 0
+  // starts each final segment's sends to the next member; another member posts a final segment's
+  // receives into the gradient once its own sends from it have completed, and passes each piece
+  // on to the next member as it arrives. `block`: wait instead of stopping at what has not arrived.
+  void tree_broadcast_advance(bool block);
   // Posts receives in consumption order while the receive ring has room.
   void tree_post_receives();
   // Runs the message operations of the computed segments in order; `block`: wait for messages
@@ -255,7 +265,9 @@ class TrainerCore {
   AlignedVector<T> summed_;                          // the summed gradient when in-place SGD keeps none
   std::vector<TreeOp> tree_ops_;                     // this rank's part of the tree
   bool tree_has_messages_ = false;                   // any operation but sum (ranks > 1)
-  bool tree_broadcast_ = false;  // rank 0 broadcasts the root: more than two ranks, or the root summed on rank 0
+  // this rank in the broadcast chain (tree_plan_make): the rank it receives the root from and the
+  // one it passes it on to (−1: none), and the tag (the shard count: no tree node's)
+  int broadcast_parent_ = -1, broadcast_child_ = -1, broadcast_tag_ = 0;
   bool tree_sent_ = false;                           // planning: a node of this rank is sent before
   bool tree_failed_ = false;  // a step threw inside the reduction: its messages were cancelled, no step follows
   std::vector<Segment> segments_;                    // the arena's layers, last layer first
@@ -275,6 +287,7 @@ class TrainerCore {
   // and the sends in flight.
   T* tree_grad_ = nullptr;
   std::size_t receives_posted_ = 0, receives_consumed_ = 0, segments_computed_ = 0;
+  std::size_t deltas_layer_ = 0;  // the lowest layer whose δ exist for this rank's shards
   std::size_t cursor_segment_ = 0, cursor_op_ = 0, cursor_piece_ = 0;
   bool cursor_piece_sent_ = false;
   struct SendInFlight {
@@ -282,6 +295,10 @@ class TrainerCore {
     GradientExchange::Request request;
   };
   std::vector<SendInFlight> sends_in_flight_;
+  // The broadcast's progress: segments whose sends (rank 0) or receives (another member) have
+  // started, and the receives not yet passed on, in order (as a SendInFlight: piece and request).
+  std::size_t broadcast_segments_ = 0;
+  std::deque<SendInFlight> broadcast_receives_;
   std::vector<double> shard_stats_, all_shard_stats_;  // per shard: loss, correct; then the classes flag
   ShardBlocks blocks_;                       // the fixed blocks of the training rows
   std::size_t first_block_ = 0, end_block_ = 0;  // this rank's blocks (its shards of every step)

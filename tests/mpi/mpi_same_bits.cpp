@@ -1,5 +1,6 @@
 // Launched by mpirun (tests/mpi/run_same_bits.sh): trains every combination of precision,
-// optimizer and threads per rank on the ranks of MPI_COMM_WORLD, and rank 0 writes each trained
+// optimizer and threads per rank on the ranks of MPI_COMM_WORLD (and a deep 6-layer network of
+// mixed widths with SGD and Adam, <precision>_deep_<optimizer>), and rank 0 writes each trained
 // model's parameters (as doubles, raw bytes) to OUT_DIR/<combination>.bin. The script runs it for
 // P = 1, 2, 3, 4 ranks and compares the files byte for byte: data-parallel training must give the
 // same bits whatever the number of ranks and threads.
@@ -84,66 +85,70 @@ int main(int argc, char** argv) {
                       {"momentum", bpnn::Optimizer::momentum, 0.9, 0},
                       {"adam", bpnn::Optimizer::adam, 0, 0},
                       {"adam_clip", bpnn::Optimizer::adam, 0, 0.05}};
-    for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
-      for (const auto& opt : optimizers)
-        for (const int threads : {1, 2})
-          for (const bool mpi : {true, false}) {
-            if (!mpi && !plain) continue;
-            bpnn::NetworkConfig nc;
-            nc.sizes = {6, 24, 12, 3};
-            nc.hidden_act = bpnn::Activation::tanh;
-            nc.output_act = bpnn::Activation::softmax;
-            nc.loss = bpnn::Loss::xent;
-            nc.precision = precision;
-            nc.seed = 7;
-            bpnn::Network net(nc);
-            bpnn::TrainConfig tc;
-            tc.optimizer = opt.optimizer;
-            if (opt.optimizer == bpnn::Optimizer::momentum) tc.momentum = opt.momentum;
-            tc.clip = opt.clip;
-            tc.learning_rate = opt.optimizer == bpnn::Optimizer::adam ? 0.01 : 0.2;
-            tc.batch = 71;
-            tc.epochs = 4;
-            tc.seed = 3;
-            tc.val_split = 0.1;
-            tc.threads = threads;
-            std::vector<double> piped_params;
-            for (bpnn::MpiExchange* ex : {&piped, &exchange}) {
-              if (!mpi) break;
-              bpnn::Network fresh(nc);  // the same initial weights
-              net = fresh;
-              const bpnn::ShardLayout layout = bpnn::shard_layout_make(
-                  nc, tc, data.n,
-                  bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test);
-              const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
-                                                                static_cast<std::size_t>(exchange.ranks()));
-              const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
-                                          data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
-              const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
-                                          data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
-              bpnn::trainer_make_sharded(net, tc, *ex, layout, x.data(), y.data(), mine.end - mine.begin)->run();
-              if (ex == &piped) piped_params = params(net);
+    // a 3-layer network with every optimizer, and a deep one (6 layers of mixed widths: the δ
+    // pass and the broadcast go a segment at a time) with SGD and Adam
+    for (const bool deep : {false, true})
+      for (const bpnn::Precision precision : {bpnn::Precision::f32, bpnn::Precision::f64})
+        for (const auto& opt : optimizers)
+          for (const int threads : {1, 2})
+            for (const bool mpi : {true, false}) {
+              if (!mpi && !plain) continue;
+              if (deep && (opt.optimizer == bpnn::Optimizer::momentum || opt.clip > 0)) continue;
+              bpnn::NetworkConfig nc;
+              nc.sizes = deep ? std::vector<std::size_t>{6, 40, 7, 33, 3, 21, 3} : std::vector<std::size_t>{6, 24, 12, 3};
+              nc.hidden_act = bpnn::Activation::tanh;
+              nc.output_act = bpnn::Activation::softmax;
+              nc.loss = bpnn::Loss::xent;
+              nc.precision = precision;
+              nc.seed = 7;
+              bpnn::Network net(nc);
+              bpnn::TrainConfig tc;
+              tc.optimizer = opt.optimizer;
+              if (opt.optimizer == bpnn::Optimizer::momentum) tc.momentum = opt.momentum;
+              tc.clip = opt.clip;
+              tc.learning_rate = opt.optimizer == bpnn::Optimizer::adam ? 0.01 : 0.2;
+              tc.batch = 71;
+              tc.epochs = 4;
+              tc.seed = 3;
+              tc.val_split = 0.1;
+              tc.threads = threads;
+              std::vector<double> piped_params;
+              for (bpnn::MpiExchange* ex : {&piped, &exchange}) {
+                if (!mpi) break;
+                bpnn::Network fresh(nc);  // the same initial weights
+                net = fresh;
+                const bpnn::ShardLayout layout = bpnn::shard_layout_make(
+                    nc, tc, data.n,
+                    bpnn::split_rows_stratified(data.y.data(), data.n, data.outputs, tc.val_split, tc.seed).test);
+                const bpnn::RowRange mine = layout.rank_file_rows(static_cast<std::size_t>(exchange.rank()),
+                                                                  static_cast<std::size_t>(exchange.ranks()));
+                const std::vector<double> x(data.x.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.inputs),
+                                            data.x.begin() + static_cast<std::ptrdiff_t>(mine.end * data.inputs));
+                const std::vector<double> y(data.y.begin() + static_cast<std::ptrdiff_t>(mine.begin * data.outputs),
+                                            data.y.begin() + static_cast<std::ptrdiff_t>(mine.end * data.outputs));
+                bpnn::trainer_make_sharded(net, tc, *ex, layout, x.data(), y.data(), mine.end - mine.begin)->run();
+                if (ex == &piped) piped_params = params(net);
+              }
+              if (!mpi) {
+                bpnn::Trainer trainer(net, tc, data);
+                trainer.run();
+              }
+              const std::string name = std::string(precision == bpnn::Precision::f32 ? "f32" : "f64") +
+                                       (deep ? "_deep_" : "_") + opt.name + "_t" + std::to_string(threads) +
+                                       (mpi ? "" : ".plain");
+              const std::vector<double> p = params(net);
+              if (mpi && (p.size() != piped_params.size() ||
+                          std::memcmp(p.data(), piped_params.data(), p.size() * sizeof(double)) != 0))
+                throw bpnn::Error(bpnn::ErrorKind::internal, name + ": the reduction in 64-byte pieces, a segment per "
+                                                                    "layer, gave other bits");
+              for (double v : p)
+                if (!std::isfinite(v)) throw bpnn::Error(bpnn::ErrorKind::nonfinite, name + ": a parameter is not finite");
+              if (exchange.rank() == 0) {
+                std::ofstream file(out_dir + "/" + name + ".bin", std::ios::binary);
+                file.write(reinterpret_cast<const char*>(p.data()), static_cast<std::streamsize>(p.size() * sizeof(double)));
+                if (!file) throw bpnn::Error(bpnn::ErrorKind::io, out_dir + "/" + name + ".bin: cannot write");
+              }
             }
-            if (!mpi) {
-              bpnn::Trainer trainer(net, tc, data);
-              trainer.run();
-            }
-            const std::string name = std::string(precision == bpnn::Precision::f32 ? "f32" : "f64") +
-                                     "_" + opt.name + "_t" + std::to_string(threads) +
-                                     (mpi ? "" : ".plain");
-            const std::vector<double> p = params(net);
-            if (mpi && (p.size() != piped_params.size() ||
-                        std::memcmp(p.data(), piped_params.data(), p.size() * sizeof(double)) != 0))
-              throw bpnn::Error(bpnn::ErrorKind::internal, name + ": the reduction in 64-byte pieces, a segment per "
-                                                                  "layer, gave other bits");
-            for (double v : p)
-              if (!std::isfinite(v)) throw bpnn::Error(bpnn::ErrorKind::nonfinite, name + ": a parameter is not finite");
-            if (exchange.rank() == 0) {
-              std::ofstream file(out_dir + "/" + name + ".bin", std::ios::binary);
-              file.write(reinterpret_cast<const char*>(p.data()), static_cast<std::streamsize>(p.size() * sizeof(double)));
-              if (!file) throw bpnn::Error(bpnn::ErrorKind::io, out_dir + "/" + name + ".bin: cannot write");
-            }
-          }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi_same_bits: %s\n", e.what());
     status = 1;
