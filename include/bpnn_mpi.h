@@ -14,8 +14,12 @@
  * single-process shuffle, and the gradients are summed per shard, so the result differs from
  * theirs.
  *
- * Only rank 0 writes config->checkpoint. config->on_epoch is called on every rank; rank 0's
- * answer decides for all. A failure on one rank (data, I/O, out of memory) reaches every rank:
+ * Only rank 0 writes config->checkpoint, but every rank gives the same config: the ranks compare
+ * their networks (sizes, activations, loss, precision, scaler, initial weights) and every field
+ * of the config that shapes the result, whether a checkpoint is given included, before the first
+ * step, and a difference is BPNN_ERR_ARG on every rank, naming the rank and the field.
+ * config->on_epoch is called on every rank that gives one; rank 0's answer decides for all (a
+ * rank may give none). A failure on one rank (data, I/O, out of memory) reaches every rank:
  * every rank returns the status of the lowest failing rank, and `message` (when not NULL) gets
  * up to message_size - 1 bytes of its text, naming the rank ("rank 2: ..."), NUL-terminated.
  * Statuses, the report and the other fields are those of bpnn_net_train_f32/_f64 (bpnn.h).

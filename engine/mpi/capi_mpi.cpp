@@ -111,9 +111,14 @@ bpnn_status train(MPI_Fint comm, bpnn_net* handle, const bpnn_train_config* c, c
     done = trainer->run([&](const bpnn::EpochStats& s) {
       done.epochs_run++;
       done.final_loss = s.loss;
-      if (on_epoch == nullptr) return bpnn::EpochAction::go_on;
-      const bpnn_epoch_stats stats = bpnn::capi::epoch_stats_of(s);
-      const int stop = exchange.broadcast_int(on_epoch(user, &stats) != 0 ? 1 : 0, 0);  // rank 0 decides
+      // every rank takes part in rank 0's decision, also a rank given no callback (a broadcast
+      // that one rank skips is a message the others wait on)
+      int mine = 0;
+      if (on_epoch != nullptr) {
+        const bpnn_epoch_stats stats = bpnn::capi::epoch_stats_of(s);
+        mine = on_epoch(user, &stats) != 0 ? 1 : 0;
+      }
+      const int stop = exchange.broadcast_int(mine, 0);  // rank 0 decides
       return stop != 0 ? bpnn::EpochAction::stop : bpnn::EpochAction::go_on;
     });
     bpnn::capi::train_report_write(report, done);

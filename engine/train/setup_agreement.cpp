@@ -45,6 +45,9 @@ std::vector<std::pair<std::string, std::uint32_t>> setup_parts(const Network& ne
   const TrainConfig resolved = train_config_resolve(config);
   for (const auto& [name, value] : train_config_fields(resolved)) parts.emplace_back(name, crc_of(value));
   parts.emplace_back("epochs", crc_of(std::to_string(resolved.epochs)));
+  // checkpoint_save is collective: a rank without --checkpoint would skip its agreement
+  parts.emplace_back("checkpoint (given or not, every)",
+                     crc_of(std::string(config.checkpoint.empty() ? "0/" : "1/") + std::to_string(config.checkpoint_every)));
   return parts;
 }
 

@@ -11,7 +11,8 @@ namespace bpnn {
 
 // Collective, and the first message of a sharded trainer: every rank sends a CRC-32 of each part
 // of its setup (layer sizes, activations, loss, precision, input scaler, initial weights, each
-// field of the resolved training config, epochs) and its kernels' name, and every rank compares
+// field of the resolved training config, epochs, whether a checkpoint is given and how often:
+// its saves are collective) and its kernels' name, and every rank compares
 // them with rank 0's. On a difference every rank throws the same AgreedError(argument), naming
 // the lowest such rank and the part: agreed without a further message.
 void ranks_same_setup_check(GradientExchange& exchange, const Network& net, const TrainConfig& config);

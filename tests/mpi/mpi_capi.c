@@ -2,8 +2,9 @@
  * bpnn_mpi (include/bpnn_mpi.h) on MPI_COMM_WORLD, passed as a Fortran handle, and rank 0 writes
  * the trained parameters (doubles, raw) to OUT_DIR/capi.bin; the script compares them across
  * P = 1..4. Also checks that every rank gets the same error, naming the rank, for a bad config,
- * and that a run checkpointed after 2 epochs and resumed to 5 gives the uninterrupted run's
- * parameters.
+ * that a run checkpointed after 2 epochs and resumed to 5 gives the uninterrupted run's
+ * parameters, that a checkpoint given on rank 0 alone is refused on every rank (BPNN_ERR_ARG:
+ * its saves are collective), and that on_epoch given on rank 0 alone stops every rank.
  *   mpi_capi OUT_DIR */
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,12 @@
 #include <mpi.h>
 
 #include "bpnn_mpi.h"
+
+/* on_epoch: stop after the second epoch (0-based epoch 1) */
+static int stop_after_two(void *user, const bpnn_epoch_stats *stats) {
+  (void)user;
+  return stats->epoch >= 1;
+}
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
@@ -93,6 +100,42 @@ int main(int argc, char **argv) {
     bpnn_net_free(resumed);
     if (!same) {
       fprintf(stderr, "mpi_capi: resumed from a checkpoint differs from the uninterrupted run (%s)\n", message);
+      goto done;
+    }
+  }
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  if (ranks > 1) { /* the ranks' configs differ: a checkpoint on rank 0 alone (its saves are collective) */
+    bpnn_net *other = NULL;
+    if (bpnn_net_create(&nc, &other) != BPNN_OK) goto done;
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/rank0.ckpt", argv[1]);
+    tc.epochs = 2;
+    tc.resume = NULL;
+    tc.checkpoint = rank == 0 ? ckpt : NULL;
+    const bpnn_status s =
+        bpnn_mpi_net_train_f64(MPI_Comm_c2f(MPI_COMM_WORLD), other, &tc, x, y, n, NULL, message, sizeof message);
+    bpnn_net_free(other);
+    tc.checkpoint = NULL;
+    if (s != BPNN_ERR_ARG || strstr(message, "rank 1 and rank 0 differ in their checkpoint") == NULL) {
+      fprintf(stderr, "mpi_capi: a checkpoint on rank 0 alone gave status %d, \"%s\"\n", (int)s, message);
+      goto done;
+    }
+  }
+  { /* on_epoch on rank 0 alone, stopping after 2 epochs: every rank stops there */
+    bpnn_net *stopped = NULL;
+    if (bpnn_net_create(&nc, &stopped) != BPNN_OK) goto done;
+    tc.epochs = 5;
+    tc.resume = NULL;
+    tc.on_epoch = rank == 0 ? stop_after_two : NULL;
+    bpnn_train_report_init(&report);
+    const bpnn_status s = bpnn_mpi_net_train_f64(MPI_Comm_c2f(MPI_COMM_WORLD), stopped, &tc, x, y, n, &report,
+                                                 message, sizeof message);
+    bpnn_net_free(stopped);
+    tc.on_epoch = NULL;
+    if (s != BPNN_OK || report.epochs_run != 2) {
+      fprintf(stderr, "mpi_capi: on_epoch on rank 0 alone: status %d, %zu epochs (%s)\n", (int)s,
+              (size_t)report.epochs_run, message);
       goto done;
     }
   }

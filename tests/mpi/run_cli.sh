@@ -13,7 +13,8 @@
 #   - a run checkpointed under P = 2 and resumed under P = 3 ends with the model of an
 #     uninterrupted P = 1 run;
 #   - --batch 1 under P = 2 exits 2 and writes no model; so do ranks on other kernels (BPNN_ARCH)
-#     and ranks started with another command line (other --layers, other --lr);
+#     and ranks started with another command line (other --layers, --lr, --val-split, --scale, a
+#     --checkpoint on one rank), while ranks with other thread counts train;
 #   - failures end the job cleanly, with the error's exit code on every rank, a message naming
 #     the rank and no model: rank 0 cannot write its checkpoint (exit 4), nor the model (exit 4),
 #     a corrupt row in the data (exit 3), a corrupt row in rank 2's rows alone (exit 3, the message
@@ -153,6 +154,8 @@ expect_failure() {  # CODE WHAT ARGS... (under -np $ranks)
   grep -q "^bpnn: rank [0-9]: " "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: no message naming the rank"; }
   [ "$(grep -c '^bpnn: ' "$dir/err.txt")" = 1 ] || { cat "$dir/err.txt"; fail "$what: not exactly one error line"; }
   [ ! -e "$dir/failed.safetensors" ] || fail "$what: a model was written"
+  # an agreed failure ends every rank cleanly: no rank ends the job with MPI_Abort
+  ! grep -q MPI_ABORT "$dir/err.txt" || { cat "$dir/err.txt"; fail "$what: the job was aborted, not ended cleanly"; }
   echo "ok: $what: exit $want, $(grep -m1 '^bpnn: rank' "$dir/err.txt")"
 }
 expect_failure 4 "rank 0 cannot write the checkpoint" "$data" $common --epochs 3 --checkpoint /sys/bpnn-test.ckpt \
@@ -186,10 +189,12 @@ else
   [ ! -e "$dir/failed.safetensors" ] || fail "mixed kernels wrote a model"
   echo "ok: rank 1 on sse2 kernels: exit 2, $(grep -m1 '^bpnn: ' "$dir/err.txt")"
 fi
-# ranks started with other command lines (MPMD: rank 1 with other --layers, then another --lr)
-# would exchange gradients of other sizes (the job hung) or apply other updates: refused on every
-# rank before the first step (exit 2), one line naming rank 1 and what differs, no model
-for case in "--layers 4,16,3|layer sizes" "--layers 4,8,3 --lr 0.2|learning_rate"; do
+# ranks started with other command lines (MPMD) would exchange gradients of other sizes, make
+# collectives the others do not (--val-split, --scale, --checkpoint on one rank: the job hung), or
+# apply other updates: refused on every rank before anything else is exchanged (exit 2), one line
+# naming rank 1 and the first option that differs, no model; the thread count may differ
+for case in "--layers 4,16,3|--layers" "--layers 4,8,3 --lr 0.2|--lr" "--layers 4,8,3 --val-split 0.2|--val-split" \
+            "--layers 4,8,3 --scale standard|--scale" "--layers 4,8,3 --checkpoint $dir/one.ckpt|--checkpoint"; do
   other=${case%|*}
   part=${case#*|}
   timeout 120 "$mpirun" $flags -np 1 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 --epochs 2 \
@@ -203,6 +208,11 @@ for case in "--layers 4,16,3|layer sizes" "--layers 4,8,3 --lr 0.2|learning_rate
   [ ! -e "$dir/failed.safetensors" ] || fail "rank 1 with $other: a model was written"
   echo "ok: rank 1 with $other: exit 2, $(grep -m1 '^bpnn: ' "$dir/err.txt")"
 done
+timeout 120 "$mpirun" $flags -np 1 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 --epochs 2 \
+  --threads 1 -o "$dir/threads.safetensors" : -np 1 "$bpnn" train "$data" --layers 4,8,3 --label species --batch 50 \
+  --epochs 2 --threads 2 -o "$dir/threads.safetensors" >/dev/null 2>"$dir/err.txt" ||
+  { cat "$dir/err.txt"; fail "ranks with 1 and 2 threads did not train"; }
+echo "ok: ranks with 1 and 2 threads train together"
 # line 140 lies in the blocks of rank 2 of 3 (the last of 4 blocks): only rank 2 reads it (without
 # --val-split: with it, rank 0 reads the whole file's targets first and finds the row itself)
 sed '140s/^[0-9.]*,/x5.1,/' "$data" >"$dir/corrupt.csv"

@@ -515,6 +515,35 @@ std::size_t peak_resident_kb() {
   return kb;
 }
 
+// Under mpirun: every rank's options, compared with rank 0's (a CRC-32 each, one all_gather)
+// before anything else is exchanged. Options such as --val-split, --scale, --init-from or --val
+// decide which collectives a rank makes before the trainer's own setup check
+// (ranks_same_setup_check): a rank given others would wait in a collective no other rank makes.
+// Agreed: every rank throws the same error, naming the lowest such rank and the first option.
+void ranks_same_options_check(GradientExchange& exchange, const TrainOptions& o) {
+  nlohmann::json j = shaping_options(o);
+  j["init-from"] = o.init_from.empty() ? "no" : "yes";  // the file may lie elsewhere on each node
+  j["val"] = o.val_path.empty() ? "no" : "yes";
+  j["checkpoint"] = o.checkpoint_path.empty() ? "no" : std::to_string(o.train.checkpoint_every);
+  j["resume"] = o.resume_path.empty() ? "no" : "yes";
+  // the same keys on every rank (shaping_options sets each one), in the json's sorted order
+  std::vector<std::string> names;
+  std::vector<std::uint32_t> mine;
+  for (const auto& [key, value] : j.items()) {
+    const std::string text = value.dump();
+    names.push_back(key);
+    mine.push_back(crc32({reinterpret_cast<const unsigned char*>(text.data()), text.size()}));
+  }
+  std::vector<std::uint32_t> all(mine.size() * static_cast<std::size_t>(exchange.ranks()));
+  exchange.all_gather(mine.data(), mine.size() * sizeof(std::uint32_t), all.data());
+  for (std::size_t r = 1; r < static_cast<std::size_t>(exchange.ranks()); ++r)
+    for (std::size_t i = 0; i < mine.size(); ++i)
+      if (all[r * mine.size() + i] != all[i])
+        throw AgreedError(ErrorKind::argument, "data-parallel training: rank " + std::to_string(r) +
+                                                   " and rank 0 differ in their --" + names[i] +
+                                                   "; start every rank with the same command line and files");
+}
+
 // `bpnn train`, alone or as one rank of a data-parallel run (exchange: README "Training on many
 // machines (MPI)"): every rank reads its rows of the data and trains the same network on its
 // shards of each step; rank 0 alone prints and writes the model, history, plot and checkpoints.
@@ -526,6 +555,7 @@ void run_train_on(TrainOptions& o, const CLI::App& cmd, GradientExchange* exchan
   TrainConfig train;
   // the options and files, checked on every rank: a failure is agreed (printed once, by rank 0)
   on_all_ranks(exchange, [&] { resumed = run_train_check(o, cmd, exchange, config, train); });
+  if (exchange != nullptr) ranks_same_options_check(*exchange, o);
   // With -o /dev/stdout the model is the output: keep the progress lines out of it. Under MPI
   // only rank 0 prints.
   if (!rank0) o.quiet = true;
