@@ -44,15 +44,33 @@ struct WaitTimer {
 }  // namespace
 
 MpiExchange::MpiExchange(MPI_Comm comm, std::size_t piece_bytes, std::size_t segment_bytes)
-    : comm_(comm), piece_bytes_(piece_bytes), segment_bytes_(segment_bytes) {
+    : comm_(MPI_COMM_NULL), piece_bytes_(piece_bytes), segment_bytes_(segment_bytes) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) throw Error(ErrorKind::argument, "bpnn_mpi: MPI is not initialised");
-  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
-  check(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
+  // A communicator of its own: the exchange's messages never match the application's on `comm`,
+  // and an MPI error returns here (becoming an Error naming the call) instead of ending the job
+  // through the application's error handler (MPI_ERRORS_ARE_FATAL by default).
+  if (comm == MPI_COMM_NULL) throw Error(ErrorKind::argument, "bpnn_mpi: the communicator is MPI_COMM_NULL");
+  const int duplicated = MPI_Comm_dup(comm, &comm_);
+  if (duplicated != MPI_SUCCESS) comm_ = MPI_COMM_NULL;
+  check(duplicated, "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+  try {
+    check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
+  } catch (...) {
+    MPI_Comm_free(&comm_);
+    throw;
+  }
 }
 
-MpiExchange::~MpiExchange() { cancel_all(); }
+MpiExchange::~MpiExchange() {
+  cancel_all();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
 
 void MpiExchange::send(int to, int tag, const void* data, std::size_t bytes) {
   WaitTimer timer(wait_seconds_);

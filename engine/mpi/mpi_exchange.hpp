@@ -1,8 +1,10 @@
 #pragma once
 // The gradient exchange (train/gradient_exchange.hpp) on an MPI communicator: point-to-point
 // messages, a broadcast, an all-gather and the collective error flag. bpnn_mpi only: libbpnn
-// never links libmpi. The caller initialises MPI and keeps the communicator alive while the
-// exchange is used.
+// never links libmpi. The caller initialises MPI; the exchange works on a duplicate of the
+// communicator (MPI_Comm_dup, collective: every rank makes its exchange together), so its
+// messages never match the application's, with MPI_ERRORS_RETURN, so that an MPI error is an
+// Error(io) naming the call, and frees it when destroyed.
 #include <mpi.h>
 
 #include <cstddef>
@@ -49,7 +51,7 @@ class MpiExchange final : public GradientExchange {
 
   // Seconds spent in this exchange's messages since it was made (its share of a step's time).
   double wait_seconds() const override { return wait_seconds_; }
-  MPI_Comm comm() const { return comm_; }
+  MPI_Comm comm() const { return comm_; }  // the duplicate
 
  private:
   MPI_Comm comm_;

@@ -4,13 +4,15 @@
 // match, cancels them, and then checks that the communicator still carries new messages to the
 // right buffers: a receive left posted would take the next message with its tag (and the new
 // receive would wait forever: the script's timeout fails the test), a send left behind would be
-// found by a probe. Exit 0 when every check holds on every rank.
+// found by a probe. Last, an MPI error on the exchange is an Error(io) the caller handles. Exit 0
+// when every check holds on every rank.
 #include <mpi.h>
 
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "bpnn/error.hpp"
 #include "mpi/mpi_exchange.hpp"
 
 namespace {
@@ -89,10 +91,10 @@ int main(int argc, char** argv) {
     if (rank == 1) {
       int there = 0;
       MPI_Status status;
-      MPI_Iprobe(0, tag + 2, MPI_COMM_WORLD, &there, &status);
+      MPI_Iprobe(0, tag + 2, exchange.comm(), &there, &status);
       if (there) {  // not cancelled by this MPI: it completes once received
         std::vector<unsigned char> in(large);
-        MPI_Recv(in.data(), static_cast<int>(large), MPI_BYTE, 0, tag + 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(in.data(), static_cast<int>(large), MPI_BYTE, 0, tag + 2, exchange.comm(), MPI_STATUS_IGNORE);
         std::printf("note: this MPI did not cancel the unmatched send; it completed once received\n");
       } else {
         std::printf("note: the unmatched send was cancelled\n");
@@ -100,6 +102,26 @@ int main(int argc, char** argv) {
     }
     exchange.first_rank_with(false);  // rank 0's send buffer stays alive until rank 1 has drained it
     fresh_message_arrives(exchange, tag + 2, small, "a message after a cancelled send");
+  }
+  {
+    // 4. An MPI error on the exchange's communicator is an Error(io) naming the call, for the
+    // caller to handle (the CLI ends the job with its exit code), not MPI's end of the job: rank 0
+    // sends 64 bytes where rank 1 receives 16 (MPI_ERR_TRUNCATE).
+    bpnn::MpiExchange exchange(MPI_COMM_WORLD);
+    std::vector<unsigned char> data(64, 1);
+    if (rank == 0) {
+      exchange.send(1, tag + 3, data.data(), data.size());
+    } else {
+      bool thrown = false;
+      try {
+        exchange.receive(0, tag + 3, data.data(), 16);
+      } catch (const bpnn::Error& e) {
+        thrown = e.kind() == bpnn::ErrorKind::io && std::strstr(e.what(), "MPI_Recv") != nullptr;
+        if (!thrown) std::fprintf(stderr, "rank 1: %s\n", e.what());
+      }
+      check(thrown, 1, "a truncated receive did not throw Error(io) naming MPI_Recv");
+    }
+    exchange.first_rank_with(false);
   }
   int total = 0;
   MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
