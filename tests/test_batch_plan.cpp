@@ -80,12 +80,20 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   check_unit_cut(plan.row_cut, batch, flops_per_row, 1,
                  std::max(task_target_flops, flops_per_row * least_rows), !large_weights);
   if (chunks > 1) CHECK(static_cast<double>(batch / chunks) >= (large_weights ? least_rows : 16.0));
-  // a partial batch at the end of an epoch: no more chunks than the batch, none under 16 rows
+  // a partial batch at the end of an epoch: the same rules on its rows — no more chunks than the
+  // batch, a power of two, none under 16 rows (rows_for_large_weights with large weights), and a
+  // split only where it pays
   for (std::size_t rows = 1; rows <= batch; rows += 7) {
     const bpnn::UnitCut part = plan.row_chunks(rows);
     CHECK(part.tasks <= chunks);
     CHECK(part.first(part.tasks) == rows);
-    if (part.tasks > 1) CHECK(rows / part.tasks >= bpnn::least_chunk_rows);
+    if (part.tasks > 1) {
+      CHECK(rows / part.tasks >= bpnn::least_chunk_rows);
+      CHECK((part.tasks & (part.tasks - 1)) == 0);
+      CHECK(static_cast<double>(rows / part.tasks) >= least_rows);
+      CHECK(bpnn::split_pays(flops_per_row * static_cast<double>(rows),
+                             flops_per_row * static_cast<double>(part.largest())));
+    }
   }
 
   // phase 1 by layers: every cut is balanced (check_unit_cut); the output layer's forward stays

@@ -67,11 +67,14 @@ struct BatchPlan {
   bool phase1_by_layers = false;
   std::vector<UnitCut> forward_cut, backward_cut;
 
-  // The chunks of a step of `rows` rows (the batch, or fewer at the end of an epoch): as many
-  // as the batch has, fewer if they would hold under least_chunk_rows, the rows spread evenly.
-  UnitCut row_chunks(std::size_t rows) const {
-    return {rows, 1, std::clamp<std::size_t>(rows / least_chunk_rows, 1, row_cut.tasks)};
-  }
+  double flops_per_row = 0;            // phase 1's work per row (forward and backward)
+  std::size_t least_rows = least_chunk_rows;  // the fewest rows of a chunk (more with large weights)
+
+  // The chunks of a step of `rows` rows (the batch, or fewer at the end of an epoch): the
+  // batch's cut for the batch; for fewer rows the same rules on those rows — a power of two of
+  // chunks, no more than the batch has, none under least_rows rows, one when the split would not
+  // pay — the rows spread evenly.
+  UnitCut row_chunks(std::size_t rows) const;
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 };
 
@@ -111,6 +114,15 @@ constexpr std::size_t power_of_two_floor(std::size_t n) {
   std::size_t p = 1;
   while (p <= n / 2) p *= 2;
   return p;
+}
+
+inline UnitCut BatchPlan::row_chunks(std::size_t rows) const {
+  if (rows == row_cut.count) return row_cut;
+  UnitCut cut{rows, 1, power_of_two_floor(std::clamp<std::size_t>(rows / least_rows, 1, row_cut.tasks))};
+  if (cut.tasks > 1 && !split_pays(flops_per_row * static_cast<double>(rows),
+                                   flops_per_row * static_cast<double>(cut.largest())))
+    cut.tasks = 1;
+  return cut;
 }
 
 // Tasks of whole blocks over `count` units of `unit_flops` each. The rule, from the shapes alone:
@@ -168,6 +180,8 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   plan.row_cut = balanced_cut(batch, flops_per_row, 1, rows,
                               !large_weights && batch >= 2 * least_chunk_rows);
   plan.chunk_rows = plan.row_cut.largest();
+  plan.flops_per_row = flops_per_row;
+  plan.least_rows = large_weights ? rows_for_large_weights : least_chunk_rows;
 
   const std::size_t block = mlp.kernels().out_block;
   const double batch_rows = static_cast<double>(batch);
