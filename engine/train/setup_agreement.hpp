@@ -9,7 +9,8 @@
 
 namespace bpnn {
 
-// Collective, and the first message of a sharded trainer: every rank sends a CRC-32 of each part
+// Collective, and the first message of trainer_make_sharded and trainer_exchange_set (the only
+// check of the kernels: TrainerCore::set_exchange relies on it): every rank sends a CRC-32 of each part
 // of its setup (layer sizes, activations, loss, precision, input scaler, initial weights, each
 // field of the resolved training config, epochs, whether a checkpoint is given and how often:
 // its saves are collective) and its kernels' name, and every rank compares

@@ -245,6 +245,7 @@ struct TrainerAccess {
                                      std::size_t n, std::size_t file_rows);
 
   static void exchange_set(Trainer& trainer, GradientExchange& exchange) {
+    ranks_same_setup_check(exchange, trainer.impl_->public_net, trainer.impl_->config);
     trainer.impl_->visit([&](auto& core) { core.set_exchange(exchange); });
   }
 

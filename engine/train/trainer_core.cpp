@@ -343,19 +343,8 @@ void TrainerCore<T>::set_exchange(GradientExchange& exchange) {
   if (exchange.ranks() < 1 || exchange.rank() < 0 || exchange.rank() >= exchange.ranks())
     throw Error(ErrorKind::argument, "data-parallel training: rank " + std::to_string(exchange.rank()) +
                                          " of " + std::to_string(exchange.ranks()));
-  // The same bits need the same kernels on every rank (a node without AVX-512, or BPNN_ARCH set
-  // on one rank only, would compute its shards in another order): checked on every rank alike.
-  char mine[16] = {};
-  std::string(mlp_.kernels().arch).copy(mine, sizeof mine - 1);
-  std::vector<char> all(sizeof mine * static_cast<std::size_t>(exchange.ranks()));
-  exchange.all_gather(mine, sizeof mine, all.data());
-  for (std::size_t r = 1; r < static_cast<std::size_t>(exchange.ranks()); ++r) {
-    const std::string theirs(all.data() + sizeof mine * r);
-    if (theirs != all.data())
-      throw Error(ErrorKind::argument, "data-parallel training: rank " + std::to_string(r) + " runs the " + theirs +
-                                           " kernels and rank 0 the " + std::string(all.data()) +
-                                           " ones; give every rank the same BPNN_ARCH");
-  }
+  // The ranks' setups, their kernels included (the same bits need the same operation order),
+  // were compared before this by every caller (ranks_same_setup_check, train/setup_agreement.hpp).
   for (const LayerSpec& layer : mlp_.layers())
     largest_weight_bytes_ = std::max(largest_weight_bytes_, layer.in * layer.out * sizeof(T));
   const std::size_t ranks = static_cast<std::size_t>(exchange.ranks());
