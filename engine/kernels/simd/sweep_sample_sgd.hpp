@@ -604,9 +604,11 @@ template <class Arch, class T>
 // the previous step's update and this step's sum in the single path's order, one pass over the
 // weights instead of two (README "Many networks at once"). δ is computed from the weights as they
 // stand after that, the single path's weights of this step (its update comes after δ).
+// next_row_offset: the next step's W offsets (its rows are prefetched), null at a call's last step.
 template <class Arch, class T, bool Masked, int Pending>
 bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int64_t* row_offset,
-                             const T* lr, const T* keep, T* params, T* work, T* loss) {
+                             const T* lr, const T* keep, T* params, T* work, T* loss,
+                             const std::int64_t* next_row_offset) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
@@ -624,6 +626,16 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
   const std::size_t set = pending ? 1 - old_set : 0;
   const auto on_previous = B::load_aligned(pending_on) != B(T(0));
   const LaneRows<Arch, T> lane_rows(row_offset);
+  // the next step's rows (shuffled: no hardware prefetcher finds them) into L1 while this step
+  // runs, each row's lines from its first to its last byte
+  if (next_row_offset) {
+    const std::size_t row_bytes = (in0 + net.layer[L - 1].out) * sizeof(T);
+    for (std::size_t m = 0; m < W; m += E) {
+      const char* first = reinterpret_cast<const char*>(rows + next_row_offset[m]);
+      for (std::size_t c = 0; c < row_bytes; c += 64) _mm_prefetch(first + c, _MM_HINT_T0);
+      _mm_prefetch(first + row_bytes - 1, _MM_HINT_T0);
+    }
+  }
   // gather shifts for a block of `count` ≤ E values of each network's row: element e reads value
   // min(e, count − 1), so that a last, partial block reads nothing past the row
   alignas(64) std::int64_t shift[W];
@@ -652,16 +664,18 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       lane_rows.load_at(rows + ib * E, shift).store_aligned(x + ib * W);
     }
   }
-  // input a_k of layer l for every network in set in_set, in all E elements of its lane
-  const auto input = [&](std::size_t l, std::size_t k, std::size_t in_set) {
-    return splat_in_lane<Arch, T>(B::load_aligned(inputs_of(l, in_set) + (k / E) * W), k % E);
-  };
-  // forward, NB blocks of E outputs at a time, making the previous step's update on the way
+  // forward, NB blocks of E outputs at a time, making the previous step's update on the way.
+  // The inputs are read a block of E at a time: input a_k of every network, in all E elements
+  // of its lane, is an in-lane permute by an immediate of block k / E (this step's and, for the
+  // pending update, the previous step's), the pointers fixed per layer.
   for (std::size_t l = 0; l < L; ++l) {
     const SweepLayer s = net.layer[l];
     T* w = params + s.weight_offset;
     const T* b = params + s.bias_offset;
     const T* d_previous = work + s.delta_offset;  // the previous step's d = −lr·δ
+    const T* a_now = inputs_of(l, set);
+    const T* a_old = inputs_of(l, old_set);
+    const std::size_t in = s.in, row = s.blocks * W;  // weights of one input: (blocks) vectors
     T* out = l + 1 < L ? work + set * net.alternate + s.act_offset : work + s.act_offset;
     const auto blocks = [&](std::size_t b0, auto nb_constant) {
       constexpr std::size_t NB = decltype(nb_constant)::value;
@@ -671,15 +685,29 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
         acc[j] = B(T(0));
         if constexpr (pending) d[j] = B::load_aligned(d_previous + (b0 + j) * W);
       }
-      for (std::size_t k = 0; k < s.in; ++k) {
-        const B ak = input(l, k, set);
-        T* wk = w + (k * s.blocks + b0) * W;
+      // input k: its splat now (and the previous step's), its NB weight vectors at wk
+      const auto input_k = [&](const B& ak, const B& ak_old, T* wk) {
         if constexpr (pending) {
-          sweep_fused_input<Arch, T, NB, Pending>(ak, input(l, k, old_set), d, on_previous, wk, acc);
+          sweep_fused_input<Arch, T, NB, Pending>(ak, ak_old, d, on_previous, wk, acc);
         } else {
 #pragma GCC unroll 8
           for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
         }
+      };
+      T* wk = w + b0 * W;
+      std::size_t k = 0;
+      for (; k + E <= in; k += E, wk += E * row) {
+        const B now = B::load_aligned(a_now + k * W / E);
+        const B old = pending ? B::load_aligned(a_old + k * W / E) : now;
+        input_k(permute_in_lane<Arch, T, 0x00>(now), permute_in_lane<Arch, T, 0x00>(old), wk);
+        input_k(permute_in_lane<Arch, T, 0x55>(now), permute_in_lane<Arch, T, 0x55>(old), wk + row);
+        input_k(permute_in_lane<Arch, T, 0xAA>(now), permute_in_lane<Arch, T, 0xAA>(old), wk + 2 * row);
+        input_k(permute_in_lane<Arch, T, 0xFF>(now), permute_in_lane<Arch, T, 0xFF>(old), wk + 3 * row);
+      }
+      for (; k < in; ++k, wk += row) {  // a last, partial block of inputs
+        const B now = B::load_aligned(a_now + (k / E) * W);
+        const B old = pending ? B::load_aligned(a_old + (k / E) * W) : now;
+        input_k(splat_in_lane<Arch, T>(now, k % E), splat_in_lane<Arch, T>(old, k % E), wk);
       }
 #pragma GCC unroll 8
       for (std::size_t j = 0; j < NB; ++j)
@@ -807,7 +835,8 @@ std::size_t sweep_steps(const SweepNet& net, std::size_t steps, const T* rows,
       return sweep_sample_sgd_short<Arch, T, Masked, Short>(net, rows, row_offset + s * net.lanes, lr, keep, params,
                                                       work, loss);
     else if constexpr (Narrow)
-      return sweep_sample_sgd_narrow<Arch, T, Masked, P>(net, rows, row_offset + s * W, lr, keep, params, work, loss);
+      return sweep_sample_sgd_narrow<Arch, T, Masked, P>(net, rows, row_offset + s * W, lr, keep, params, work, loss,
+                                                         s + 1 < steps ? row_offset + (s + 1) * W : nullptr);
     else
       return sweep_sample_sgd_lanes<Arch, T, Masked, P, Fused>(net, rows, row_offset + s * W, lr, keep, params,
                                                                work, loss);
