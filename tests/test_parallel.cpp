@@ -3,18 +3,23 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
+#include "train/parallel.hpp"
 #include "same_bits.hpp"
 #include "train/optimizer.hpp"
 #include "train_test_util.hpp"
@@ -306,6 +311,48 @@ TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training
       bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
       INFO("batch " << batch << ", threads " << threads);
       CHECK(bpnn_test::same_bits(all_parameters(net), expected));
+    }
+  }
+}
+
+TEST_CASE("run_pinned runs each task once, all of a lane's tasks on one thread in order, errors by index",
+          "[parallel]") {
+  for (bpnn::Backend backend : {bpnn::Backend::tbb, bpnn::Backend::omp}) {
+    bpnn::ParallelFor parallel(backend, 4);
+    const std::size_t threads = static_cast<std::size_t>(parallel.threads());
+    for (std::size_t count : {1, 2, 3, 5, 17, 64}) {
+      INFO("backend " << (backend == bpnn::Backend::tbb ? "tbb" : "omp") << ", " << threads << " threads, "
+                      << count << " tasks");
+      const auto lane = [&](std::size_t i) { return bpnn::task_lane(i, count, threads); };
+      std::vector<std::thread::id> ran_on(count);
+      std::vector<std::size_t> order(count, 0), runs(count, 0);
+      std::atomic<std::size_t> clock{1};
+      parallel.run_pinned(count, lane, [&](std::size_t i) {
+        const auto start = std::chrono::steady_clock::now();  // long enough for every thread to arrive
+        while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(50)) {
+        }
+        ran_on[i] = std::this_thread::get_id();
+        order[i] = clock++;
+        ++runs[i];
+      });
+      for (std::size_t i = 0; i < count; ++i) CHECK(runs[i] == 1);
+      for (std::size_t i = 0; i < count; ++i)
+        for (std::size_t j = i + 1; j < count; ++j)
+          if (lane(i) == lane(j)) {
+            CHECK(ran_on[i] == ran_on[j]);
+            CHECK(order[i] < order[j]);
+          }
+      // the error of the lowest task index that threw, whichever thread ran it
+      if (count >= 5) {
+        try {
+          parallel.run_pinned(count, lane, [&](std::size_t i) {
+            if (i == count - 1 || i == 1) throw bpnn::Error(bpnn::ErrorKind::data, "task " + std::to_string(i));
+          });
+          FAIL("no exception");
+        } catch (const bpnn::Error& e) {
+          CHECK(std::string(e.what()) == "task 1");
+        }
+      }
     }
   }
 }
