@@ -57,23 +57,20 @@ void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flo
   }
 }
 
-// task_lane's rule for `tasks` tasks on `threads` threads: every task on a thread in range, the
-// lanes never decreasing with the task (runs of consecutive tasks), and each thread within one
-// task of tasks/threads (none idle while another has two, when there are as many tasks).
-void check_lanes(std::size_t tasks, std::size_t threads) {
+// A phase's tasks on `threads` threads by `lane` (BatchPlan::tile_lane, task_lane): every task
+// on a thread in range, and each thread within one task of tasks/threads (none idle while
+// another has two).
+template <class Lane>
+void check_lanes(std::size_t tasks, std::size_t threads, Lane&& lane) {
   INFO(tasks << " tasks on " << threads << " threads");
   std::vector<std::size_t> load(threads, 0);
   for (std::size_t t = 0; t < tasks; ++t) {
-    const std::size_t lane = bpnn::task_lane(t, tasks, threads);
-    REQUIRE(lane < threads);
-    if (t > 0) CHECK(lane >= bpnn::task_lane(t - 1, tasks, threads));
-    ++load[lane];
+    const std::size_t p = lane(t);
+    REQUIRE(p < threads);
+    ++load[p];
   }
   const auto [fewest, most] = std::minmax_element(load.begin(), load.end());
-  if (tasks >= threads)
-    CHECK(*most - *fewest <= 1);
-  else
-    CHECK(*most == 1);
+  CHECK(*most - *fewest <= 1);
 }
 
 template <class T>
@@ -151,20 +148,32 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   INFO("rows: work " << rows_work << " span " << rows_span << "; layers: work " << layers_work << " span " << layers_span);
   CHECK(plan.phase1_by_layers == (any_layer_cut && layers_work + layers_span < rows_work + rows_span));
 
-  // which thread runs a task (task_lane): for P threads, runs of consecutive tasks, every thread
-  // within one task of tasks/P, the same for phase 1 and phase 2 — a layer's forward tile t in
-  // phase 1 is its phase-2 tile t (the same outputs), so one thread reads and writes that slice
-  // of the weights step after step
+  // which thread runs a task: a layer's forward tile t in phase 1 is its phase-2 tile t (the
+  // same outputs), and tile_lane puts both on one thread, so that thread reads and writes that
+  // slice of the weights step after step; every phase — phase 2 over all layers, each cut of
+  // phase 1, the chunks of rows — within one task per thread of balanced, for any thread count
+  for (std::size_t threads : {1, 2, 3, 4, 8, 16, 64}) {
+    INFO("phase 2");
+    check_lanes(plan.weight_tasks, threads, [&](std::size_t task) {
+      std::size_t l = 0;
+      while (l + 1 < layers.size() && plan.layers[l + 1].first_task <= task) ++l;
+      return plan.tile_lane(l, task - plan.layers[l].first_task, threads);
+    });
+    check_lanes(chunks, threads, [&](std::size_t c) { return bpnn::task_lane(c, threads); });
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      INFO("phase 1, layer " << l);
+      check_lanes(plan.forward_cut[l].tasks, threads, [&](std::size_t t) { return plan.tile_lane(l, t, threads); });
+      if (l > 0)
+        check_lanes(plan.backward_cut[l].tasks, threads, [&](std::size_t t) { return plan.tile_lane(l - 1, t, threads); });
+    }
+  }
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const bpnn::UnitCut& forward = plan.forward_cut[l];
     const bpnn::UnitCut& tiles = plan.layers[l].outputs;
-    if (!(l + 1 == layers.size() && mlp.keeps_logits())) {
-      REQUIRE(forward.tasks == tiles.tasks);
-      for (std::size_t t = 0; t <= tiles.tasks; ++t) CHECK(forward.first(t) == tiles.first(t));
-    }
-    for (std::size_t threads : {1, 2, 3, 4, 8, 16, 64}) check_lanes(tiles.tasks, threads);
+    if (l + 1 == layers.size() && mlp.keeps_logits()) continue;
+    REQUIRE(forward.tasks == tiles.tasks);
+    for (std::size_t t = 0; t <= tiles.tasks; ++t) CHECK(forward.first(t) == tiles.first(t));
   }
-  for (std::size_t threads : {1, 2, 3, 4, 8, 16, 64}) check_lanes(chunks, threads);
 
   // phase 2: each layer's outputs cut by the same balanced rule
   double weight_flops = 0, largest = 0;

@@ -323,7 +323,7 @@ TEST_CASE("run_pinned runs each task once, all of a lane's tasks on one thread i
     for (std::size_t count : {1, 2, 3, 5, 17, 64}) {
       INFO("backend " << (backend == bpnn::Backend::tbb ? "tbb" : "omp") << ", " << threads << " threads, "
                       << count << " tasks");
-      const auto lane = [&](std::size_t i) { return bpnn::task_lane(i, count, threads); };
+      const auto lane = [&](std::size_t i) { return bpnn::task_lane(i, threads); };
       std::vector<std::thread::id> ran_on(count);
       std::vector<std::size_t> order(count, 0), runs(count, 0);
       std::atomic<std::size_t> clock{1};

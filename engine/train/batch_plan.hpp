@@ -76,6 +76,15 @@ struct BatchPlan {
   // pay — the rows spread evenly.
   UnitCut row_chunks(std::size_t rows) const;
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
+
+  // Which of `threads` threads runs tile t of layer `layer`'s outputs — its phase-2 tile t and
+  // its phase-1 forward tile t (the same cut), and tile t of the next layer's inputs in the
+  // backward pass: task_lane of the tile's index among all phase-2 tasks, the same thread step
+  // after step, so each core keeps its share of the weights in its own cache (the update writes
+  // a tile, the next forward pass reads it). Phase 2 runs all layers' tiles in one loop, each
+  // thread within one tile of the others; a phase-1 cut of n tiles is n consecutive indices,
+  // as balanced.
+  std::size_t tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const;
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
@@ -109,14 +118,10 @@ constexpr bool split_pays(double work, double largest) { return work - largest >
 constexpr std::size_t l2_bytes = 1 << 20;
 constexpr std::size_t rows_for_large_weights = 128;
 
-// Which of `threads` threads runs task t of a cut into `tasks`: runs of consecutive tasks, as
-// equal as whole tasks allow. Phase 1's forward tile t of a layer and phase 2's tile t of the
-// same layer are the same outputs, so the same thread runs both, step after step, and keeps that
-// share of the layer's weights in its own cache; rows and inputs map by the same rule.
-// Only WHICH thread runs a task depends on the thread count, never what a task computes.
-constexpr std::size_t task_lane(std::size_t t, std::size_t tasks, std::size_t threads) {
-  return tasks == 0 ? 0 : t * threads / tasks;
-}
+// Which of `threads` threads runs task t of a parallel phase: round robin, so every thread gets
+// tasks/threads tasks or one more. Only WHICH thread runs a task depends on the thread count,
+// never what a task computes (BatchPlan::tile_lane for the tiles of a layer).
+constexpr std::size_t task_lane(std::size_t t, std::size_t threads) { return t % threads; }
 
 // A task also reads the weights it uses, and a phase-1 chunk of rows reads EVERY weight of every
 // layer (forward, and backward to the inputs but the first layer's), where a layer's tile reads
@@ -127,6 +132,10 @@ constexpr std::size_t task_lane(std::size_t t, std::size_t tasks, std::size_t th
 // weights read, while the step's kernels ran at about 110 GFLOP/s: 44 MFLOP for 5.5 MB, 8 flops
 // a byte (the weights and a batch of activations outgrow the 2 MB L2 there).
 constexpr double weight_byte_flops = 8;
+
+inline std::size_t BatchPlan::tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const {
+  return task_lane(layers[layer].first_task + t, threads);
+}
 
 // The largest power of two not above n (n ≥ 1).
 constexpr std::size_t power_of_two_floor(std::size_t n) {
@@ -214,7 +223,7 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   // greedy schedule on P cores at most W/P + (1 − 1/P)·S (Graham's bound); the plan takes the
   // layer cut when it cuts some layer and its W + S is smaller, the bound for two cores (which
   // with one core ranks by work, with many by span). Its forward tiles of a layer are that
-  // layer's phase-2 tiles (the same unit_cut), so with task_lane the thread that updates a tile
+  // layer's phase-2 tiles (the same unit_cut), so with tile_lane the thread that updates a tile
   // of weights is the one that reads it in the next step's forward pass.
   const std::size_t last = mlp.layers().size() - 1;
   const double weight_unit = static_cast<double>(sizeof(T)) * weight_byte_flops;
