@@ -97,16 +97,19 @@ void ParallelFor::run_lanes(std::size_t count, const std::function<std::size_t(s
                             const std::function<void(std::size_t)>& task) {
   FirstFailure failures;
   const std::size_t lanes = static_cast<std::size_t>(threads_);
-  std::vector<std::atomic<bool>> claimed(lanes);
-  const auto lane_run = [&](std::size_t p) {
-    for (std::size_t i = 0; i < count; ++i)
-      if (lane(i) % lanes == p) failures.run(i, task);
+  std::vector<std::atomic<bool>> owned(lanes), taken(count);
+  const auto take = [&](std::size_t i) {
+    if (!taken[i].load(std::memory_order_relaxed) && !taken[i].exchange(true)) failures.run(i, task);
   };
-  // A thread runs its own lane first, then any lane no thread has claimed yet.
+  // A thread runs the tasks of its own lane from the first, then helps with whatever no thread
+  // has taken yet from the last task back (the end of the lanes whose threads are late or
+  // slowed, e.g. by other processes on their cores): affinity when the threads keep pace,
+  // balance when they do not.
   const auto lanes_claim = [&](std::size_t own) {
-    if (own < lanes && !claimed[own].exchange(true)) lane_run(own);
-    for (std::size_t p = 0; p < lanes; ++p)
-      if (!claimed[p].exchange(true)) lane_run(p);
+    if (own < lanes && !owned[own].exchange(true))
+      for (std::size_t i = 0; i < count; ++i)
+        if (lane(i) % lanes == own) take(i);
+    for (std::size_t i = count; i-- > 0;) take(i);
   };
 #if defined(__SANITIZE_THREAD__)
   std::vector<std::thread> workers;

@@ -39,9 +39,11 @@ class ParallelFor {
   // and a lane is the same worker thread on every call (oneTBB: its arena slot; OpenMP: its
   // thread number) — so tasks that touch the same data on successive calls (a tile of weights
   // written by the update and read by the next step's forward pass) find it in that core's
-  // cache. Each lane runs its tasks in index order; a lane whose thread has not arrived when
-  // another lane's thread runs out of tasks is run by that thread instead (only the cache
-  // affinity is lost, never a task). Which thread runs a task still never changes a result.
+  // cache. Each thread runs its lane's tasks in index order, then takes tasks no thread has
+  // started from the last one back, so a thread that arrives late or is slowed down (another
+  // process on its core) loses some of its tasks to the others rather than holding up the loop:
+  // only the cache affinity is lost then, never a task. Which thread runs a task never changes
+  // a result.
   template <class Lane, class Task>
   void run_pinned(std::size_t count, Lane&& lane, Task&& task) {
     if (threads_ <= 1 || count <= 1) {
