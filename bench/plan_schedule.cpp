@@ -2,7 +2,8 @@
 // many cores. For each shape it prints the tasks per phase, the tasks per core at 2, 8, 16 and 64
 // cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
 // the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane: a layer's
-// tile on the same core in both phases), plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
+// tile on the same core in both phases; a core done with its own takes the others' last tasks),
+// plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
 // step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
 // Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
 // cut layer and direction.
@@ -73,13 +74,26 @@ struct TimedTask {
   std::size_t index, of, layer = none;
 };
 
-// The makespan of `tasks` on `cores` cores as the trainer runs them (ParallelFor::run_pinned).
+// The makespan of `tasks` on `cores` cores as the trainer runs them (ParallelFor::run_pinned):
+// each core runs its own lane's tasks in order, then takes the tasks no core has started from
+// the last one back; whichever core is free first moves next.
 double makespan(const bpnn::BatchPlan& plan, const std::vector<TimedTask>& tasks, std::size_t cores) {
-  std::vector<double> busy(cores, 0.0);
-  for (const TimedTask& t : tasks)
-    busy[t.layer == none ? bpnn::task_lane(t.index, cores) : plan.tile_lane(t.layer, t.index, cores)] +=
-        t.seconds;
-  return *std::max_element(busy.begin(), busy.end());
+  const auto lane = [&](const TimedTask& t) {
+    return t.layer == none ? bpnn::task_lane(t.index, cores) : plan.tile_lane(t.layer, t.index, cores);
+  };
+  std::vector<double> free_at(cores, 0.0);
+  std::vector<bool> taken(tasks.size(), false);
+  for (std::size_t left = tasks.size(); left > 0; --left) {
+    const std::size_t core = static_cast<std::size_t>(std::min_element(free_at.begin(), free_at.end()) - free_at.begin());
+    std::size_t next = tasks.size();
+    for (std::size_t i = 0; i < tasks.size() && next == tasks.size(); ++i)
+      if (!taken[i] && lane(tasks[i]) == core) next = i;
+    for (std::size_t i = tasks.size(); next == tasks.size() && i-- > 0;)
+      if (!taken[i]) next = i;
+    taken[next] = true;
+    free_at[core] += tasks[next].seconds;
+  }
+  return *std::max_element(free_at.begin(), free_at.end());
 }
 
 void simulate(const Shape& shape, double fork_seconds) {
