@@ -1,8 +1,9 @@
 // bpnn_plan: how the batch plan cuts a mini-batch step into tasks, and what that cut allows on
 // many cores. For each shape it prints the tasks per phase, the tasks per core at 2, 8, 16 and 64
 // cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
-// the tasks of each phase handed in order to the earliest-free of P cores (as a work-stealing
-// loop does), plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
+// the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane: a layer's
+// tile on the same core in both phases; a core done with its own takes the others' last tasks),
+// plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
 // step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
 // Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
 // cut layer and direction.
@@ -65,10 +66,33 @@ double fork_join_seconds() {
   return times[times.size() / 2];
 }
 
-// The makespan of `tasks` (seconds) handed in order to the earliest-free of `cores` cores.
-double makespan(const std::vector<double>& tasks, std::size_t cores) {
+// A task's time (seconds) and its place: tile `index` of `of` of layer `layer`'s outputs
+// (BatchPlan::tile_lane), or chunk `index` of rows (layer = none: task_lane).
+constexpr std::size_t none = ~std::size_t{0};
+struct TimedTask {
+  double seconds;
+  std::size_t index, of, layer = none;
+};
+
+// The makespan of `tasks` on `cores` cores as the trainer runs them (ParallelFor::run_pinned):
+// each core runs its own lane's tasks in order, then takes the tasks no core has started from
+// the last one back; whichever core is free first moves next.
+double makespan(const bpnn::BatchPlan& plan, const std::vector<TimedTask>& tasks, std::size_t cores) {
+  const auto lane = [&](const TimedTask& t) {
+    return t.layer == none ? bpnn::task_lane(t.index, cores) : plan.tile_lane(t.layer, t.index, cores);
+  };
   std::vector<double> free_at(cores, 0.0);
-  for (double t : tasks) *std::min_element(free_at.begin(), free_at.end()) += t;
+  std::vector<bool> taken(tasks.size(), false);
+  for (std::size_t left = tasks.size(); left > 0; --left) {
+    const std::size_t core = static_cast<std::size_t>(std::min_element(free_at.begin(), free_at.end()) - free_at.begin());
+    std::size_t next = tasks.size();
+    for (std::size_t i = 0; i < tasks.size() && next == tasks.size(); ++i)
+      if (!taken[i] && lane(tasks[i]) == core) next = i;
+    for (std::size_t i = tasks.size(); next == tasks.size() && i-- > 0;)
+      if (!taken[i]) next = i;
+    taken[next] = true;
+    free_at[core] += tasks[next].seconds;
+  }
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
@@ -89,52 +113,53 @@ void simulate(const Shape& shape, double fork_seconds) {
 
   // phase 1: forward, loss and δ of each chunk of rows — or, when the plan goes by layers, one
   // parallel phase per cut layer and direction, with the loss on one core between them
-  std::vector<std::vector<double>> phase1;
+  std::vector<std::vector<TimedTask>> phase1;
   if (!plan.phase1_by_layers) {
     phase1.emplace_back();
-    for (std::size_t c = 0; c < plan.chunks(batch); ++c) {
+    const std::size_t chunks = plan.chunks(batch);
+    for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t first = plan.row_cut.first(c), n = plan.row_cut.size(c);
-      phase1.back().push_back(seconds_of([&] {
+      phase1.back().push_back({seconds_of([&] {
         mlp.forward(x.data(), first, n, ws);
         mlp.loss_and_output_delta(y.data(), first, n, ws);
         mlp.backward_data(first, n, ws);
-      }));
+      }), c, chunks});
     }
   } else {
     const std::size_t last = mlp.layers().size() - 1;
-    const auto tiles = [&](const bpnn::UnitCut& cut, auto&& body) {
+    const auto tiles = [&](const bpnn::UnitCut& cut, std::size_t owner, auto&& body) {
       phase1.emplace_back();
       for (std::size_t t = 0; t < cut.tasks; ++t)
-        phase1.back().push_back(seconds_of([&] { body(cut.first(t), cut.size(t)); }));
+        phase1.back().push_back({seconds_of([&] { body(cut.first(t), cut.size(t)); }), t, cut.tasks, owner});
     };
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan.forward_cut[l].tasks == 1)
-        phase1.push_back({seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); })});
+        phase1.push_back({{seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); }), 0, 1}});
       else
-        tiles(plan.forward_cut[l], [&](std::size_t o0, std::size_t m) {
+        tiles(plan.forward_cut[l], l, [&](std::size_t o0, std::size_t m) {
           mlp.forward_layer_outputs(l, x.data(), batch, o0, m, ws);
         });
     }
-    phase1.push_back({seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); })});
+    phase1.push_back({{seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); }), 0, 1}});
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan.backward_cut[l], [&](std::size_t i0, std::size_t m) {
+      tiles(plan.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m) {
         mlp.backward_data_inputs(l, batch, i0, m, ws);
       });
   }
   // phase 2: the weight gradient of each tile over all rows (its update is a few % more)
-  std::vector<double> phase2;
+  std::vector<TimedTask> phase2;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const bpnn::UnitCut& cut = plan.layers[l].outputs;
     const std::size_t out = mlp.layers()[l].out;
     bpnn::AlignedVector<float> block(batch * cut.largest());
     for (std::size_t t = 0; t < cut.tasks; ++t) {
       const std::size_t o0 = cut.first(t), m = cut.size(t);
-      phase2.push_back(seconds_of([&] {
+      phase2.push_back({seconds_of([&] {
         const float* delta = ws.deltas[l].data();
         for (std::size_t r = 0; r < batch; ++r)
           std::copy_n(delta + r * out + o0, m, block.data() + r * m);
         mlp.backward_weights_outputs(l, x.data(), ws, batch, block.data(), o0, m, grad.data());
-      }));
+      }), t, cut.tasks, l});
     }
   }
 
@@ -145,16 +170,16 @@ void simulate(const Shape& shape, double fork_seconds) {
   std::size_t tasks1 = 0;
   for (const auto& phase : phase1) {
     tasks1 += phase.size();
-    for (double t : phase) sum1 += t;
+    for (const TimedTask& t : phase) sum1 += t.seconds;
   }
-  for (double t : phase2) sum2 += t;
+  for (const TimedTask& t : phase2) sum2 += t.seconds;
   const double one = sum1 + sum2;
   if (plan.phase1_by_layers)
     std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%.1f µs mean)", name.c_str(), tasks1,
                 phase1.size(), 1e6 * sum1 / static_cast<double>(tasks1));
   else
     std::printf("%-28s phase 1: %zu tasks of up to %zu rows (%.1f µs the first)", name.c_str(), tasks1,
-                plan.chunk_rows, 1e6 * phase1.front().front());
+                plan.chunk_rows, 1e6 * phase1.front().front().seconds);
   std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
               1e6 * sum2 / static_cast<double>(phase2.size()),
               plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
@@ -167,10 +192,10 @@ void simulate(const Shape& shape, double fork_seconds) {
       double step = 0;
       for (const auto& phase : phase1) {
         const bool forks = cores > 1 && phase.size() > 1;
-        step += makespan(phase, forks ? cores : 1) + (forks ? fork : 0);
+        step += makespan(plan, phase, forks ? cores : 1) + (forks ? fork : 0);
       }
       const bool forks2 = cores > 1 && plan.weights_in_parallel;
-      return step + makespan(phase2, forks2 ? cores : 1) + (forks2 ? fork : 0);
+      return step + makespan(plan, phase2, forks2 ? cores : 1) + (forks2 ? fork : 0);
     };
     const double step = step_seconds(fork_seconds);
     std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx %11.2fx\n", "", cores,

@@ -3,18 +3,23 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
+#include "train/parallel.hpp"
 #include "same_bits.hpp"
 #include "train/optimizer.hpp"
 #include "train_test_util.hpp"
@@ -307,5 +312,71 @@ TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training
       INFO("batch " << batch << ", threads " << threads);
       CHECK(bpnn_test::same_bits(all_parameters(net), expected));
     }
+  }
+}
+
+TEST_CASE("run_pinned runs each task once, a lane's own tasks in order, late lanes' tasks taken by others, errors by index",
+          "[parallel]") {
+  for (bpnn::Backend backend : {bpnn::Backend::tbb, bpnn::Backend::omp}) {
+    bpnn::ParallelFor parallel(backend, 4);
+    const std::size_t threads = static_cast<std::size_t>(parallel.threads());
+    for (std::size_t count : {1, 2, 3, 5, 17, 64}) {
+      INFO("backend " << (backend == bpnn::Backend::tbb ? "tbb" : "omp") << ", " << threads << " threads, "
+                      << count << " tasks");
+      const auto lane = [&](std::size_t i) { return bpnn::task_lane(i, threads); };
+      std::vector<std::thread::id> ran_on(count);
+      std::vector<std::size_t> order(count, 0), runs(count, 0);
+      std::atomic<std::size_t> clock{1};
+      parallel.run_pinned(count, lane, [&](std::size_t i) {
+        ran_on[i] = std::this_thread::get_id();
+        order[i] = clock++;
+        ++runs[i];
+      });
+      for (std::size_t i = 0; i < count; ++i) CHECK(runs[i] == 1);
+      // the calling thread owns lane 0 and runs the lane's tasks it does not lose to another
+      // thread in index order
+      std::size_t last = 0;
+      for (std::size_t i = 0; i < count; i += threads)
+        if (ran_on[i] == std::this_thread::get_id()) {
+          CHECK(order[i] > last);
+          last = order[i];
+        }
+
+      // the error of the lowest task index that threw, whichever thread ran it
+      if (count >= 5) {
+        try {
+          parallel.run_pinned(count, lane, [&](std::size_t i) {
+            if (i == count - 1 || i == 1) throw bpnn::Error(bpnn::ErrorKind::data, "task " + std::to_string(i));
+          });
+          FAIL("no exception");
+        } catch (const bpnn::Error& e) {
+          CHECK(std::string(e.what()) == "task 1");
+        }
+      }
+    }
+    if (threads < 2) continue;
+    // lane 0's first task waits until every other task of lane 0 has run: only a thread that
+    // takes them from lane 0 (the other lanes' threads, done with their own) lets it finish
+    const std::size_t count = 8 * threads;
+    std::vector<std::atomic<bool>> done(count);
+    bool waited_out = false;
+    parallel.run_pinned(count, [&](std::size_t i) { return bpnn::task_lane(i, threads); }, [&](std::size_t i) {
+      if (i == 0) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto rest_done = [&] {
+          for (std::size_t j = threads; j < count; j += threads)
+            if (!done[j]) return false;
+          return true;
+        };
+        while (!rest_done())
+          if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) {
+            waited_out = true;
+            break;
+          }
+      }
+      done[i] = true;
+    });
+    CHECK_FALSE(waited_out);
+    for (std::size_t i = 0; i < count; ++i) CHECK(done[i]);
   }
 }

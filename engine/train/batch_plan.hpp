@@ -76,6 +76,15 @@ struct BatchPlan {
   // pay — the rows spread evenly.
   UnitCut row_chunks(std::size_t rows) const;
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
+
+  // Which of `threads` threads runs tile t of layer `layer`'s outputs — its phase-2 tile t and
+  // its phase-1 forward tile t (the same cut), and tile t of the next layer's inputs in the
+  // backward pass: task_lane of the tile's index among all phase-2 tasks, the same thread step
+  // after step, so each core keeps its share of the weights in its own cache (the update writes
+  // a tile, the next forward pass reads it). Phase 2 runs all layers' tiles in one loop, each
+  // thread within one tile of the others; a phase-1 cut of n tiles is n consecutive indices,
+  // as balanced.
+  std::size_t tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const;
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
@@ -108,6 +117,25 @@ constexpr bool split_pays(double work, double largest) { return work - largest >
 // 256 rows 84% — but 256 would leave phase 1 on one thread. 128 keeps two chunks per 256 rows.
 constexpr std::size_t l2_bytes = 1 << 20;
 constexpr std::size_t rows_for_large_weights = 128;
+
+// Which of `threads` threads runs task t of a parallel phase: round robin, so every thread gets
+// tasks/threads tasks or one more. Only WHICH thread runs a task depends on the thread count,
+// never what a task computes (BatchPlan::tile_lane for the tiles of a layer).
+constexpr std::size_t task_lane(std::size_t t, std::size_t threads) { return t % threads; }
+
+// A task also reads the weights it uses, and a phase-1 chunk of rows reads EVERY weight of every
+// layer (forward, and backward to the inputs but the first layer's), where a layer's tile reads
+// only its slice: 4 chunks of 16 rows read the weights 4 times a step, the layer cut once. What
+// a byte read costs, in the flops the kernels do meanwhile: measured on deep
+// (256-256-256-256-256-10, batch 64, one core, avx512 f32, by thread CPU time), 4 chunks of 16
+// rows took about 400 µs a step more than the layer cut over the 64 rows, for 5.5 MB more
+// weights read, while the step's kernels ran at about 110 GFLOP/s: 44 MFLOP for 5.5 MB, 8 flops
+// a byte (the weights and a batch of activations outgrow the 2 MB L2 there).
+constexpr double weight_byte_flops = 8;
+
+inline std::size_t BatchPlan::tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const {
+  return task_lane(layers[layer].first_task + t, threads);
+}
 
 // The largest power of two not above n (n ≥ 1).
 constexpr std::size_t power_of_two_floor(std::size_t n) {
@@ -188,25 +216,48 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
 
   // phase 1 by layers: each layer's forward over its outputs (not an output layer that keeps
   // logits: its output activation needs whole rows) and its backward over its inputs, in tiles
-  // worth task_target_flops. It replaces the chunks of rows when its span — the sum of the
-  // layers' spans, each a fork — is shorter than theirs: a function of the shapes and the batch,
-  // like everything here, never of the thread count.
+  // worth task_target_flops. Which cut a step takes, from the shapes and the batch alone, never
+  // the thread count: each cut's work W (its flops, the weights its tasks read at
+  // weight_byte_flops a byte — every chunk reads them all, the tiles of a layer together once —
+  // and a fork per parallel phase) and span S (its longest chain of tasks, a fork each) give a
+  // greedy schedule on P cores at most W/P + (1 − 1/P)·S (Graham's bound); the plan takes the
+  // layer cut when it cuts some layer and its W + S is smaller, the bound for two cores (which
+  // with one core ranks by work, with many by span). Its forward tiles of a layer are that
+  // layer's phase-2 tiles (the same unit_cut), so with tile_lane the thread that updates a tile
+  // of weights is the one that reads it in the next step's forward pass.
   const std::size_t last = mlp.layers().size() - 1;
-  const double rows_span = flops_per_row * static_cast<double>(plan.chunk_rows) +
-                     (plan.chunks(batch) > 1 ? fork_flops : 0.0);
-  double layers_span = 0;
+  const double weight_unit = static_cast<double>(sizeof(T)) * weight_byte_flops;
+  double chunk_weights = 0;
+  double layers_work = 0, layers_span = 0;
+  bool any_layer_cut = false;
+  const auto layers_add = [&](const UnitCut& cut, double unit_flops) {
+    layers_work += unit_flops * static_cast<double>(cut.count) + (cut.tasks > 1 ? fork_flops : 0.0);
+    layers_span += cut_span(cut, unit_flops);
+    any_layer_cut = any_layer_cut || cut.tasks > 1;
+  };
   for (std::size_t l = 0; l <= last; ++l) {
     const LayerSpec& s = mlp.layers()[l];
+    // a task of m outputs (inputs) computes 2·rows·in (2·rows·out) flops and reads in (out)
+    // weights per unit
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
     plan.forward_cut.push_back(l == last && mlp.keeps_logits() ? UnitCut{s.out, std::max<std::size_t>(s.out, 1), 1}
                                                                : unit_cut(s.out, per_output, block));
-    layers_span += cut_span(plan.forward_cut.back(), per_output);
+    layers_add(plan.forward_cut.back(), per_output + weight_unit * static_cast<double>(s.in));
+    chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
     const double per_input = 2.0 * batch_rows * static_cast<double>(s.out);
     plan.backward_cut.push_back(l == 0 ? UnitCut{s.in, std::max<std::size_t>(s.in, 1), 1}
                                        : unit_cut(s.in, per_input, block));
-    if (l > 0) layers_span += cut_span(plan.backward_cut.back(), per_input);
+    if (l > 0) {
+      layers_add(plan.backward_cut.back(), per_input + weight_unit * static_cast<double>(s.out));
+      chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
+    }
   }
-  plan.phase1_by_layers = layers_span < rows_span;
+  const std::size_t chunks = plan.chunks(batch);
+  const double rows_work = flops_per_row * batch_rows + static_cast<double>(chunks) * chunk_weights +
+                           (chunks > 1 ? fork_flops : 0.0);
+  const double rows_span = flops_per_row * static_cast<double>(plan.chunk_rows) + chunk_weights +
+                           (chunks > 1 ? fork_flops : 0.0);
+  plan.phase1_by_layers = any_layer_cut && layers_work + layers_span < rows_work + rows_span;
 
   // phase 2: tiles of whole kernel blocks of outputs, each worth task_target_flops; a layer
   // whose split does not pay stays one tile

@@ -35,8 +35,29 @@ class ParallelFor {
     run_parallel(count, std::function<void(std::size_t)>(std::ref(task)));
   }
 
+  // The same, with task i run by thread lane(i) in [0, threads()): lane 0 is the calling thread,
+  // and a lane is the same worker thread on every call (oneTBB: its arena slot; OpenMP: its
+  // thread number) — so tasks that touch the same data on successive calls (a tile of weights
+  // written by the update and read by the next step's forward pass) find it in that core's
+  // cache. Each thread runs its lane's tasks in index order, then takes tasks no thread has
+  // started from the last one back, so a thread that arrives late or is slowed down (another
+  // process on its core) loses some of its tasks to the others rather than holding up the loop:
+  // only the cache affinity is lost then, never a task. Which thread runs a task never changes
+  // a result.
+  template <class Lane, class Task>
+  void run_pinned(std::size_t count, Lane&& lane, Task&& task) {
+    if (threads_ <= 1 || count <= 1) {
+      for (std::size_t i = 0; i < count; ++i) task(i);
+      return;
+    }
+    run_lanes(count, std::function<std::size_t(std::size_t)>(std::ref(lane)),
+              std::function<void(std::size_t)>(std::ref(task)));
+  }
+
  private:
   void run_parallel(std::size_t count, const std::function<void(std::size_t)>& task);
+  void run_lanes(std::size_t count, const std::function<std::size_t(std::size_t)>& lane,
+                 const std::function<void(std::size_t)>& task);
 
   struct Arena;
   Backend backend_;

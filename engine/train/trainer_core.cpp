@@ -195,7 +195,7 @@ template <class T>
 template <class Task>
 void TrainerCore<T>::weight_tasks_run(Task&& task) {
   if (plan_.weights_in_parallel) {
-    parallel_.run(plan_.weight_tasks, task);
+    parallel_.run_pinned(plan_.weight_tasks, [&](std::size_t t) { return weight_task_lane(t); }, task);
   } else {
     for (std::size_t t = 0; t < plan_.weight_tasks; ++t) task(t);
   }
@@ -205,10 +205,18 @@ template <class T>
 template <class Task>
 void TrainerCore<T>::weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task) {
   if (plan_.weights_in_parallel) {
-    parallel_.run(end - first, [&](std::size_t i) { task(first + i); });
+    parallel_.run_pinned(end - first, [&](std::size_t i) { return weight_task_lane(first + i); },
+                         [&](std::size_t i) { task(first + i); });
   } else {
     for (std::size_t t = first; t < end; ++t) task(t);
   }
+}
+
+template <class T>
+std::size_t TrainerCore<T>::weight_task_lane(std::size_t task) const {
+  const std::size_t l = weight_tasks_[task].layer;
+  const LayerTiles& layer = plan_.layers[l];
+  return plan_.tile_lane(l, task - layer.first_task, static_cast<std::size_t>(parallel_.threads()));
 }
 
 template <class T>
@@ -278,37 +286,40 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
     }
   };
   double loss = 0;
+  const std::size_t threads = static_cast<std::size_t>(parallel_.threads());
   if (plan_.phase1_by_layers) {
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
-    // (backward) in tiles, the loss on this thread
-    const auto tiles = [&](const UnitCut& cut, auto&& body) {
-      parallel_.run(cut.tasks, [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
+    // (backward) in tiles, the loss on this thread; tile t of layer `owner`'s outputs on the
+    // thread that runs that layer's phase-2 tile t (BatchPlan::tile_lane)
+    const auto tiles = [&](const UnitCut& cut, std::size_t owner, auto&& body) {
+      parallel_.run_pinned(cut.tasks, [&](std::size_t t) { return plan_.tile_lane(owner, t, threads); },
+                           [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
     };
     // the gather in as many pieces of rows as layer 0's forward pass has tasks: the copy is
     // 1/(2·outputs) of that pass's arithmetic per element, so it is cut wherever that pass is
     const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].tasks)};
-    tiles(row_pieces, gather);
+    tiles(row_pieces, 0, gather);
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan_.forward_cut[l].tasks == 1) {
         mlp_.forward_layer(l, x, 0, rows, workspace_);
         continue;
       }
-      tiles(plan_.forward_cut[l], [&](std::size_t o0, std::size_t m) {
+      tiles(plan_.forward_cut[l], l, [&](std::size_t o0, std::size_t m) {
         mlp_.forward_layer_outputs(l, x, rows, o0, m, workspace_);
       });
     }
     loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
     if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan_.backward_cut[l], [&](std::size_t i0, std::size_t m) {
+      tiles(plan_.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m) {
         mlp_.backward_data_inputs(l, rows, i0, m, workspace_);
       });
   } else {
     // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
     const UnitCut cut = plan_.row_chunks(rows);
     const std::size_t chunks = cut.tasks;
-    parallel_.run(chunks, [&](std::size_t c) {
+    parallel_.run_pinned(chunks, [&](std::size_t c) { return task_lane(c, threads); }, [&](std::size_t c) {
       const std::size_t first = cut.first(c);
       const std::size_t n = cut.size(c);
       gather(first, n);

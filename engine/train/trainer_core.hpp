@@ -123,6 +123,8 @@ class TrainerCore {
   // Runs task(i) for the phase-2 tasks i in [first, end), on threads when the plan says so.
   template <class Task>
   void weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task);
+  // The thread (of parallel_'s) that runs phase-2 task `task`: BatchPlan::tile_lane of its tile.
+  std::size_t weight_task_lane(std::size_t task) const;
   // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
   std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
                             std::size_t rows) const;
