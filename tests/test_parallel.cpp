@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -269,8 +270,11 @@ TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training
           "[parallel]") {
   // Both forms of phase 1: chunks of rows (each chunk copies its rows) and layer by layer (the
   // copy cut into pieces of rows); 100 rows leave a partial last batch
-  const std::pair<std::vector<std::size_t>, std::size_t> shapes[] = {{{512, 256, 10}, 64}, {{256, 1024, 10}, 16}};
-  for (const auto& [sizes, batch] : shapes) {
+  // (32-512-32 at batch 64 stays on 2 chunks of rows; since the plan counts weight reads, most
+  // multi-chunk shapes, 512-256-10 at 64 among them, go by layers)
+  const std::tuple<std::vector<std::size_t>, std::size_t, bool> shapes[] = {{{32, 512, 32}, 64, false},
+                                                                            {{256, 1024, 10}, 16, true}};
+  for (const auto& [sizes, batch, by_layers] : shapes) {
     bpnn::NetworkConfig config;
     config.sizes = sizes;
     config.seed = 5;
@@ -279,6 +283,7 @@ TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training
       const auto& mlp = std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(probe).mlp);
       const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
       INFO("batch " << batch);
+      REQUIRE(plan.phase1_by_layers == by_layers);
       REQUIRE((plan.phase1_by_layers ? plan.forward_cut[0].tasks : plan.chunks(batch)) > 1);
     }
     const std::size_t in = sizes.front(), out = sizes.back();
@@ -378,5 +383,50 @@ TEST_CASE("run_pinned runs each task once, a lane's own tasks in order, late lan
     });
     CHECK_FALSE(waited_out);
     for (std::size_t i = 0; i < count; ++i) CHECK(done[i]);
+  }
+}
+
+TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 1 to 4 threads and both backends",
+          "[parallel]") {
+  // the shapes the weight-read rule moved from chunks of rows to the layer cut: several cut
+  // layers in a row, backward cuts of hidden layers (deep), a partial last batch (100 % 64)
+  const std::pair<std::vector<std::size_t>, bpnn::Precision> shapes[] = {
+      {{784, 256, 10}, bpnn::Precision::f32},
+      {{256, 256, 256, 256, 256, 10}, bpnn::Precision::f32},
+      {{256, 256, 256, 256, 256, 10}, bpnn::Precision::f64}};
+  const std::size_t batch = 64;
+  for (const auto& [sizes, precision] : shapes) {
+    bpnn::NetworkConfig config;
+    config.sizes = sizes;
+    config.precision = precision;
+    config.seed = 7;
+    {
+      bpnn::Network probe(config);
+      const auto& impl = bpnn::NetworkAccess::impl(probe);
+      const bpnn::BatchPlan plan = precision == bpnn::Precision::f32
+                                       ? bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(impl.mlp), batch)
+                                       : bpnn::batch_plan_make(std::get<bpnn::Mlp<double>>(impl.mlp), batch);
+      REQUIRE(plan.phase1_by_layers);
+      REQUIRE(plan.forward_cut[0].tasks > 1);
+    }
+    const Data data = training_data(100, sizes.front(), sizes.back(), 31);
+    std::vector<double> first;
+    for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+      for (int threads : {1, 2, 3, 4}) {
+        bpnn::Network net(config);
+        bpnn::TrainConfig t;
+        t.learning_rate = 0.05;
+        t.momentum = 0.9;
+        t.batch = batch;
+        t.epochs = 2;
+        t.seed = 3;
+        t.threads = threads;
+        t.backend = backend;
+        bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+        INFO(sizes.size() << " layers, " << bpnn::to_string(precision) << ", threads " << threads
+                          << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+        if (first.empty()) first = all_parameters(net);
+        CHECK(bpnn_test::same_bits(all_parameters(net), first));
+      }
   }
 }

@@ -297,8 +297,9 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
     };
     // the gather in as many pieces of rows as layer 0's forward pass has tasks: the copy is
     // 1/(2·outputs) of that pass's arithmetic per element, so it is cut wherever that pass is
+    // (nothing to gather, and no fork, when the rows are used where they are)
     const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].tasks)};
-    tiles(row_pieces, 0, gather);
+    if (order != nullptr) tiles(row_pieces, 0, gather);
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan_.forward_cut[l].tasks == 1) {
