@@ -126,10 +126,23 @@ std::vector<Sweep> sweep(const std::vector<const ElementwiseKernels<T>*>& tables
   return res;
 }
 
+constexpr long double ulp_bound = 4;  // the issue's target, f32 and f64
+// The AVX-512 f32 sigmoid (table + vscalefps + rcp14, vector_math.hpp) measured 3.49 ulp at
+// most over every f32 input with |x| ≤ 108 (the exhaustive case below); held to that, so that a
+// change costing a fraction of an ulp there shows
+constexpr long double avx512_f32_sigmoid_bound = 3.5;
+
+template <class T>
+long double bound_of(Fn f, const ElementwiseKernels<T>& k) {
+  const bool avx512_f32_sigmoid =
+      std::is_same_v<T, float> && f == Fn::sigmoid && std::string(k.arch) == "avx512";
+  return avx512_f32_sigmoid ? avx512_f32_sigmoid_bound : ulp_bound;
+}
+
 template <class T>
 void check_sweeps(const char* precision, const char* region, Fn f,
                   const std::vector<const ElementwiseKernels<T>*>& tables,
-                  const std::vector<Sweep>& res, long double bound, std::size_t count) {
+                  const std::vector<Sweep>& res, std::size_t count) {
   for (std::size_t t = 0; t < tables.size(); ++t) {
     std::ostringstream msg;
     msg << precision << " " << fn_name(f) << " " << tables[t]->arch << " " << region << ": max "
@@ -137,7 +150,7 @@ void check_sweeps(const char* precision, const char* region, Fn f,
         << count << " points)";
     WARN(msg.str());
     INFO(msg.str());
-    CHECK(res[t].max_ulp <= bound);
+    CHECK(res[t].max_ulp <= bound_of(f, *tables[t]));
     INFO("bad output at x = " << res[t].bad_x);
     CHECK(res[t].range_ok);
   }
@@ -155,7 +168,6 @@ double double_from_bits(std::uint64_t b) {
 }
 
 constexpr Fn all_fns[] = {Fn::exp, Fn::sigmoid, Fn::tanh};
-constexpr long double ulp_bound = 4;  // the issue's target, f32 and f64
 
 }  // namespace
 
@@ -174,13 +186,29 @@ TEST_CASE("vector exp/sigmoid/tanh f32 stay within the ULP bound", "[kernels][si
     auto whole = sweep<float>(tables, f, whole_count, [&](std::size_t i) {
       return float_from_bits(static_cast<std::uint32_t>(i * whole_stride));
     });
-    check_sweeps("f32", "whole range", f, tables, whole, ulp_bound, whole_count);
+    check_sweeps("f32", "whole range", f, tables, whole, whole_count);
     auto near = sweep<float>(tables, f, 2 * near_half, [&](std::size_t i) {
       const auto b = static_cast<std::uint32_t>((i / 2) * near_stride);
       return float_from_bits(i % 2 ? b | 0x80000000u : b);
     });
-    check_sweeps("f32", "|x|<=20", f, tables, near, ulp_bound, 2 * near_half);
+    check_sweeps("f32", "|x|<=20", f, tables, near, 2 * near_half);
   }
+}
+
+// Opt-in (hidden tag, and no other tag, so that "[simd]" or "[kernels]" does not select it:
+// `bpnn_tests "[exhaustive]"`, about 7 minutes): the sigmoid on every f32 bit
+// pattern with |x| ≤ 108, where its result is neither 0 nor 1 (σ(−104) already rounds to 0,
+// σ(17) to 1), and the figure vector_math.hpp quotes.
+TEST_CASE("vector sigmoid f32 on every input of its range", "[.exhaustive]") {
+  const auto tables = supported_tables<float>();
+  REQUIRE(!tables.empty());
+  const std::uint32_t top = 0x42D80000u;  // 108.0f
+  const std::size_t half = std::size_t(top) + 1;
+  auto res = sweep<float>(tables, Fn::sigmoid, 2 * half, [&](std::size_t i) {
+    const auto b = static_cast<std::uint32_t>(i % half);
+    return float_from_bits(i < half ? b : b | 0x80000000u);
+  });
+  check_sweeps("f32", "every |x|<=108", Fn::sigmoid, tables, res, 2 * half);
 }
 
 TEST_CASE("vector exp/sigmoid/tanh f64 stay within the ULP bound", "[kernels][simd]") {
@@ -191,7 +219,7 @@ TEST_CASE("vector exp/sigmoid/tanh f64 stay within the ULP bound", "[kernels][si
     // Whole range: random bit patterns (fixed seed), so every binade is hit about equally.
     std::mt19937_64 bits(42);
     auto whole = sweep<double>(tables, f, count, [&](std::size_t) { return double_from_bits(bits()); });
-    check_sweeps("f64", "whole range", f, tables, whole, ulp_bound, count);
+    check_sweeps("f64", "whole range", f, tables, whole, count);
     // |x| ≤ 20: uniform values, plus the small binades through random exponents.
     std::mt19937_64 rng(7);
     std::uniform_real_distribution<double> u(-20.0, 20.0);
@@ -200,7 +228,7 @@ TEST_CASE("vector exp/sigmoid/tanh f64 stay within the ULP bound", "[kernels][si
       const double v = u(rng);
       return i % 4 == 3 ? std::ldexp(v / 20.0, ex(rng)) : v;
     });
-    check_sweeps("f64", "|x|<=20", f, tables, near, ulp_bound, count);
+    check_sweeps("f64", "|x|<=20", f, tables, near, count);
   }
 }
 

@@ -24,13 +24,22 @@
 //            is selected), with 1 + e = (1 + s)·2^n + 1 as one FMA from exp's s = e^r − 1.
 //            Nothing overflows: for any non-NaN input y is finite and in [0, 1]. For x ≲ −87
 //            (f32) the result is subnormal and inherits exp's gradual underflow. The quotient is
-//            one correctly rounded division, except for AVX-512 f32: rcp14 (r0, 14 bits), then
-//            y = y0 + y0·(1 − den·r0) with y0 = num·r0, 12 cycles of latency against the
-//            division's 17, for about 0.4 ULP more (table). It is on every per-sample step's
-//            dependency chain, twice for the seed network (README "The per-sample chain"); so
-//            are exp's reduction, whose n·ln2_lo is computed beside x − n·ln2_hi, and its
-//            polynomial, in second-order Estrin form (poly_pairs): 57 cycles for the f32 sigmoid
-//            on this Xeon (bench/latency_chain.cpp), 70 before, 75 for f64 (91 before).
+//            one correctly rounded division.
+//            AVX-512 f32 has its own form (detail::sigmoid_avx512_f32), because the sigmoid is
+//            on every per-sample step's dependency chain, twice for the seed network (README
+//            "The per-sample chain"), and five times per step of the sweep's lane kernel, which
+//            is close to port-bound: a = max(−104, −|x|) (an OR and a max); k = round(16·a·log2 e)
+//            by a 1.5·2^19 shifter, whose low bits index a 16-entry table of 2^(j/16) in one
+//            vpermps; r = a − k/16·ln2 (|r| ≤ ln2/32) with ln2's low part folded into the
+//            polynomial's last FMA; e^r − 1 = s = r + r²·(c0 + c1·r); t = 2^(j/16)·2^⌊k/16⌋ by
+//            vscalefps beside the polynomial (it gives 0 below the subnormal range, so no lane
+//            needs a range test or a second path), e = t + t·s in one FMA; then rcp14 (r0, 14
+//            bits) and one Newton step, y = y0 + y0·(1 − den·r0), y0 = num·r0 as a masked
+//            multiply. 18 vector instructions without a branch, against 24 and a branch for the
+//            form above with rcp14 (which it replaced); 1.3× its throughput (0.27 against 0.355
+//            ns per element in L1); chain 50 cycles against 57 on this Xeon
+//            (bench/latency_chain.cpp). f64 keeps the form above: 75 cycles (91 before Estrin
+//            form and the reduction's low part beside its high part).
 //   tanh:    |x| < atanh(1/2): x + x³·g(x²), g a near-minimax fit (degree 4 f32, 10 f64), so small
 //            arguments keep full relative accuracy (tanh(±0) = ±0, subnormals pass through);
 //            otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| clamped to 10 (f32) / 20 (f64),
@@ -44,10 +53,13 @@
 //                whole range   |x| ≤ 20          whole range   |x| ≤ 20
 //   f32 exp        1.05         1.05     f64 exp   1.01         1.06
 //   f32 sigmoid    2.28         2.36     f64 sig   2.13         2.38
-//   f32 sigmoid, AVX-512 (rcp14 + correction, Estrin), the default sweep (every 1021st / 257th
-//                  bit pattern): 2.36         2.72     f64 (division, Estrin): 1.75 / 2.18
+//   f32 sigmoid, AVX-512 (table + vscalefps + rcp14), the default sweep (every 1021st / 257th
+//                  bit pattern): 3.20         3.10     f64 (division, Estrin): 1.75 / 2.18
+//                  every f32 with |x| ≤ 108 (2.24G points, `bpnn_tests "[exhaustive]"`): 3.49
+//                  at x = −3.44161; subnormal results (x < −87.3) 2.41; the form it replaced:
+//                  2.36 / 2.72 on the default sweep
 //   f32 tanh       1.42         1.49     f64 tanh  1.37         1.46
-// The tests hold every ISA to ≤ 4 ULP. Subnormal results (exp, and sigmoid for very negative x)
+// The tests hold every ISA to ≤ 4 ULP, and the AVX-512 f32 sigmoid to 3.5. Subnormal results (exp, and sigmoid for very negative x)
 // are measured on the subnormal grid: gradual underflow, no flush to zero.
 //
 // Why not xsimd::exp: on AVX-512 it is about as fast as this one, but xsimd 8.1 flushes results
@@ -62,6 +74,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "bpnn/types.hpp"
@@ -94,6 +107,21 @@ struct MathConst<float> {
   // tanh(x) = x + x³·g(x²), |x| ≤ atanh(1/2)
   static constexpr float tanh_g[] = {-0x1.555554p-2f, 0x1.110feep-3f, -0x1.b9a11ep-5f,
                                      0x1.5d2c7cp-6f, -0x1.b183d0p-8f};
+  // The AVX-512 sigmoid's exp (sigmoid_avx512_f32): e^a = 2^(k/16)·e^r, k = round(16·a·log2 e).
+  // The shifter 1.5·2^19 rounds a·log2 e to a multiple of 1/16 and leaves k in the low bits.
+  static constexpr float shifter_sixteenths = 0x1.8p19f;
+  static constexpr float sigmoid_clamp = 104.0f;  // e^-104 < 2^-150: σ(−104) rounds to 0
+  // ln2 = hi + lo with hi the f32 rounding: k/16·hi is exact inside the FMA
+  static constexpr float ln2_f32_hi = 0x1.62e430p-1f;
+  static constexpr float ln2_f32_lo = -0x1.05c610p-29f;
+  // e^r = 1 + r + r²·q(r), |r| ≤ ln2/32, q of degree 1
+  static constexpr float exp_sixteenths_q[] = {0x1.000148p-1f, 0x1.55565cp-3f};
+  // 2^(j/16), j = 0..15, rounded to f32 (relative error < 0.8·2^-24; fit_polynomials.py)
+  static constexpr float exp2_sixteenths[16] = {
+      0x1p+0f,        0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fe0p+0f,
+      0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f,
+      0x1.8ace54p+0f, 0x1.9c4918p+0f, 0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f,
+      0x1.ea4afap+0f};
 };
 
 template <>
@@ -205,6 +233,46 @@ inline xsimd::batch<T, Arch> exp_edges(xsimd::batch<T, Arch> x) {
   return (p * exp2_bits<Arch>(k1)) * exp2_bits<Arch>(k2);
 }
 
+// y = 1/(1+e^-x) on AVX-512 f32, 18 vector instructions and no branch (see "Method" above):
+// a = max(−104, −|x|); e = e^a = 2^(k/16)·e^r with 2^(j/16) (j = k mod 16) from a
+// 16-entry table in one vpermps, scaled by 2^⌊k/16⌋ in vscalefps beside the degree-3 polynomial
+// of e^r (exact for normal results, a correct rounding for subnormal ones, 0 below); then
+// den = 1 + e and the quotient num/den by rcp14 and one correction, num = e for x < 0 (a masked
+// multiply) and 1 otherwise.
+template <class Arch>
+[[gnu::always_inline]] inline xsimd::batch<float, Arch> sigmoid_avx512_f32(
+    xsimd::batch<float, Arch> x) {
+  using C = MathConst<float>;
+  const __m512 v = x;
+  // max(−104, −|x|): vmaxps returns its second operand when either is NaN, so NaN stays NaN
+  // (vrangeps would do both in one instruction, but it returns the number beside a quiet NaN)
+  const __m512 a = _mm512_max_ps(_mm512_set1_ps(-C::sigmoid_clamp),
+                                 _mm512_or_ps(v, _mm512_set1_ps(-0.0f)));
+  const __m512 shifter = _mm512_set1_ps(C::shifter_sixteenths);
+  const __m512 kk = _mm512_fmadd_ps(a, _mm512_set1_ps(C::log2e), shifter);
+  const __m512 k16 = _mm512_sub_ps(kk, shifter);  // k/16, exact
+  // r = a − k/16·ln2: the high part on the chain; the low part is added in the polynomial's
+  // last FMA (using r_hi in r² and q costs < 0.01 ulp: |k/16·lo| < 2^-21)
+  const __m512 r = _mm512_fmadd_ps(k16, _mm512_set1_ps(-C::ln2_f32_hi), a);
+  const __m512 r_full = _mm512_fmadd_ps(k16, _mm512_set1_ps(-C::ln2_f32_lo), r);
+  const __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(C::exp_sixteenths_q[1]), r,
+                                   _mm512_set1_ps(C::exp_sixteenths_q[0]));
+  const __m512 s = _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r_full);  // e^r − 1
+  // vpermps reads the low 4 bits of each index lane: k mod 16, straight from the shifter's bits;
+  // the table entry is scaled by 2^⌊k/16⌋ while the polynomial runs, so that vscalefps is off
+  // the chain (the same bits where e is normal; a subnormal e is rounded twice, 2.41 ulp at most)
+  const __m512 table = _mm512_loadu_ps(C::exp2_sixteenths);
+  const __m512 t = _mm512_scalef_ps(_mm512_permutexvar_ps(_mm512_castps_si512(kk), table), k16);
+  const __m512 e = _mm512_fmadd_ps(t, s, t);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 den = _mm512_add_ps(e, one);
+  const __m512 r0 = _mm512_rcp14_ps(den);  // 14 bits
+  const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 y0 = _mm512_mask_mul_ps(r0, negative, e, r0);  // num·r0
+  // y = y0 + y0·(1 − den·r0): y0·(2 − den·r0), the reciprocal's Newton step
+  return _mm512_fmadd_ps(y0, _mm512_fnmadd_ps(den, r0, one), y0);
+}
+
 }  // namespace detail
 
 // e^x elementwise; x ≥ ln(max) -> +inf, x ≤ ln(min subnormal/2) -> 0, subnormal results rounded
@@ -220,32 +288,27 @@ inline xsimd::batch<T, Arch> exp(xsimd::batch<T, Arch> x) {
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(xsimd::batch<T, Arch> x) {
   using B = xsimd::batch<T, Arch>;
-  const B minus_a = x | B(T(-0.0));  // −|x|: one OR of the sign bit
-  // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0, e = (1 + s)·2^n; den = 1 + e as one
-  // FMA from s, with 1 + 2^n exact for n ≥ −p and, below that, within half an ulp of 1 where e
-  // no longer reaches den's last bit
-  const auto negative = x < B(T(0));
-  B k;
-  const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
-  const B scale = detail::exp2_bits<Arch>(k);
-  B num = xsimd::select(negative, xsimd::fma(s, scale, scale), B(T(1)));
-  B den = xsimd::fma(s, scale, scale + B(T(1)));
-  const auto fast = xsimd::abs(x) < B(detail::MathConst<T>::fast_limit);
-  if (!xsimd::all(fast)) {
-    // lanes out of the fast range (and NaN) from exp_edges; the others keep the values above,
-    // so that no lane depends on its neighbours
-    const B e = detail::exp_edges<Arch>(minus_a);
-    num = xsimd::select(fast, num, xsimd::select(negative, e, B(T(1))));
-    den = xsimd::select(fast, den, B(T(1)) + e);
-  }
-  if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, Arch>) {
-    // AVX-512 f32: the 14-bit reciprocal r0, then one correction of the quotient from its
-    // exact residual, y = y0 + r0·(num − den·y0): 16 cycles of latency against the division's 17
-    // plus the 4 of the FMA it would wait on... (README "The per-sample chain")
-    const B r0 = xsimd::reciprocal(den);
-    const B y0 = num * r0;
-    return xsimd::fma(y0, xsimd::fnma(den, r0, B(T(1))), y0);
+  if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512dq, Arch>) {
+    return detail::sigmoid_avx512_f32<Arch>(x);  // table, vscalefps, rcp14: shorter, fewer
   } else {
+    const B minus_a = x | B(T(-0.0));  // −|x|: one OR of the sign bit
+    // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0, e = (1 + s)·2^n; den = 1 + e as one
+    // FMA from s, with 1 + 2^n exact for n ≥ −p and, below that, within half an ulp of 1 where
+    // e no longer reaches den's last bit
+    const auto negative = x < B(T(0));
+    B k;
+    const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
+    const B scale = detail::exp2_bits<Arch>(k);
+    B num = xsimd::select(negative, xsimd::fma(s, scale, scale), B(T(1)));
+    B den = xsimd::fma(s, scale, scale + B(T(1)));
+    const auto fast = xsimd::abs(x) < B(detail::MathConst<T>::fast_limit);
+    if (!xsimd::all(fast)) {
+      // lanes out of the fast range (and NaN) from exp_edges; the others keep the values
+      // above, so that no lane depends on its neighbours
+      const B e = detail::exp_edges<Arch>(minus_a);
+      num = xsimd::select(fast, num, xsimd::select(negative, e, B(T(1))));
+      den = xsimd::select(fast, den, B(T(1)) + e);
+    }
     return num / den;  // one correctly rounded quotient
   }
 }
