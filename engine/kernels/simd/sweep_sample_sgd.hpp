@@ -373,7 +373,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
 // ---- Short chains in P vectors per value (SweepNet::lanes = P·W, P from 2 to
 // sweep_short_chain_vectors):
 // for shapes whose every layer has at most few_lanes inputs and outputs (the seed network 2-4-1),
-// one step of W networks is one chain of dependent operations — two sigmoids deep, about 180
+// one step of W networks is one chain of dependent operations — two sigmoids deep, about 165
 // cycles — with too little work on it to fill the vector ports (README "Many networks at once").
 // Here a group is P·W networks, every value P vectors (network c in element c mod W of vector
 // c / W: the full layout with P·W lanes), and each operation is made on the P vectors in turn, so
