@@ -598,6 +598,45 @@ template <class Arch, class T>
   return pairs + permute_in_lane<Arch, T, 0x4E>(pairs);             // (s0 + s1) + (s2 + s3)
 }
 
+// Σ_o δ_o·w_oi of each network for the E inputs i0 … i0 + E − 1 at once, input i0 + j in element j
+// of the network's lane, for a layer of at most W outputs (not the few-lanes chain): the same
+// additions as narrow_backward_input, in its order — haddp's first two levels as whole vectors
+// per input, then its last two, (s0 + s1) + (s2 + s3), for the four inputs together by
+// two-source permutes that gather each level's operands into block order (they move values; the
+// additions and their operands are narrow_backward_input's, so every sum has its bits) rather
+// than two in-lane swaps per input and a select per element.   delta:(blocks) w:(in, blocks)
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_backward_block(const SweepLayer& s,
+                                                                          std::size_t i0,
+                                                                          const T* delta,
+                                                                          const T* w) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  static_assert(W == 16 && sweep_narrow_elements_of<Arch, T> == 4, "haddp's tree below is AVX-512 f32's");
+  // s_l of input i in element l of each network's lane: (p[0] + p[2]) + (p[1] + p[3])
+  const auto first_levels = [&](std::size_t i) {
+    const T* wi = w + i * s.blocks * W;
+    B p[4];
+#pragma GCC unroll 4
+    for (std::size_t q = 0; q < 4; ++q)
+      p[q] = q < s.blocks ? rounded<Arch, T>(B::load_aligned(delta + q * W) * B::load_aligned(wi + q * W))
+                          : B(T(0));
+    return (p[0] + p[2]) + (p[1] + p[3]);
+  };
+  const B s0 = first_levels(i0), s1 = first_levels(i0 + 1), s2 = first_levels(i0 + 2),
+          s3 = first_levels(i0 + 3);
+  // per lane: even elements of a then b, odd elements of a then b
+  alignas(64) static constexpr std::int32_t even[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
+  alignas(64) static constexpr std::int32_t odd[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
+  const __m512i ev = _mm512_load_si512(even), od = _mm512_load_si512(odd);
+  const auto pair_sums = [&](__m512 a, __m512 b) {  // per lane: a0+a1, a2+a3, b0+b1, b2+b3
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, ev, b), _mm512_permutex2var_ps(a, od, b));
+  };
+  // t01 per lane: input 0's s0+s1, s2+s3, input 1's s0+s1, s2+s3 (t23 for inputs 2 and 3); then
+  // element j of each lane: input j's (s0 + s1) + (s2 + s3)
+  return B(pair_sums(pair_sums(s0, s1), pair_sums(s2, s3)));
+}
+
 // The narrow step leaves its weight update pending (SweepNet) and makes the previous step's in
 // its forward pass: per weight vector one load, w = fma(a_prev, d_prev, w) (selected by the
 // previous step's lanes when Pending is masked), one store, and the sum's FMA with the new w —
@@ -755,8 +794,12 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       for (std::size_t ib = 0; ib < below.blocks; ++ib) {
         const std::size_t count = std::min(E, s.in - ib * E);
         B sums(T(0));
-        for (std::size_t j = 0; j < count; ++j)
-          sums = xsimd::select(element == B(T(j)), narrow_backward_input<Arch, T>(s, ib * E + j, delta, w), sums);
+        if (count == E && s.out <= W && !(s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>)) {
+          sums = narrow_backward_block<Arch, T>(s, ib * E, delta, w);
+        } else {
+          for (std::size_t j = 0; j < count; ++j)
+            sums = xsimd::select(element == B(T(j)), narrow_backward_input<Arch, T>(s, ib * E + j, delta, w), sums);
+        }
         const B grad = sums * activation_grad_apply<Arch, T>(below.act, B::load_aligned(a + ib * W));
         xsimd::select(element < B(T(count)), grad, B(T(0))).store_aligned(dx + ib * W);
       }
