@@ -12,6 +12,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <cstdio>
 #include <iterator>
@@ -95,6 +96,30 @@ void sigmoid_chain() {
   }
 }
 
+// Throughput, not latency: S 64-byte stores to L1 (a 32 KB ring) and F independent FMAs on
+// registers (12 chains) per iteration, 64 iterations per `iterations` — what per-sample SGD's
+// fused weight pass does per weight vector (one store, two FMAs) without its loads
+template <int S, int F>
+void store_fma_mix() {
+  static float* ring = static_cast<float*>(std::aligned_alloc(64, 32768));
+  __m512 acc[12];
+  for (int c = 0; c < 12; ++c) acc[c] = _mm512_set1_ps(1.0f + static_cast<float>(c));
+  const __m512 m = _mm512_set1_ps(0.9999999f), add = _mm512_set1_ps(1e-7f);
+  long slot = 0;
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 64
+    for (int u = 0; u < 64; ++u) {
+      float* at = ring + ((slot + u) * 16 * S & 8191);
+#pragma GCC unroll 4
+      for (int st = 0; st < S; ++st) _mm512_store_ps(at + st * 16, acc[(u + st) % 12]);
+#pragma GCC unroll 4
+      for (int f = 0; f < F; ++f) acc[(u * F + f) % 12] = _mm512_fmadd_ps(acc[(u * F + f) % 12], m, add);
+    }
+    slot += 64;
+  }
+  for (int c = 0; c < 12; ++c) __asm__ volatile("" : : "v"(acc[c]) : "memory");
+}
+
 }  // namespace
 
 int main() {
@@ -153,12 +178,21 @@ int main() {
       {"bpnn sigmoid f32 zmm", sigmoid_chain<float>},
       {"bpnn sigmoid f64 zmm", sigmoid_chain<double>},
   };
-  double seconds[std::size(probes)];
+  const Probe mixes[] = {
+      {"1 store", store_fma_mix<1, 0>},         {"2 FMA", store_fma_mix<0, 2>},
+      {"1 store + 1 FMA", store_fma_mix<1, 1>}, {"1 store + 2 FMA", store_fma_mix<1, 2>},
+      {"1 store + 4 FMA", store_fma_mix<1, 4>}, {"2 stores + 4 FMA", store_fma_mix<2, 4>},
+  };
+  double seconds[std::size(probes)], mix_seconds[std::size(mixes)];
+  for (std::size_t i = 0; i < std::size(mixes); ++i) mix_seconds[i] = seconds_per_op(mixes[i].run);
   for (std::size_t i = 0; i < std::size(probes); ++i) seconds[i] = seconds_per_op(probes[i].run);
   cycle = std::min(cycle, seconds_per_op(add_chain));
   std::printf("core clock: %.2f GHz (1-cycle add chain)\n", 1e-9 / cycle);
   std::printf("%-32s %s\n", "instruction (dependent chain)", "latency, cycles");
   for (std::size_t i = 0; i < std::size(probes); ++i)
     std::printf("%-32s %5.2f\n", probes[i].name, seconds[i] / cycle);
+  std::printf("\n%-32s %s\n", "zmm stores beside FMAs", "throughput, cycles per iteration");
+  for (std::size_t i = 0; i < std::size(mixes); ++i)
+    std::printf("%-32s %5.2f\n", mixes[i].name, mix_seconds[i] / cycle);
   return 0;
 }
