@@ -43,7 +43,8 @@ class ParallelFor {
   // started from the last one back, so a thread that arrives late or is slowed down (another
   // process on its core) loses some of its tasks to the others rather than holding up the loop:
   // only the cache affinity is lost then, never a task. Which thread runs a task never changes
-  // a result.
+  // a result. `lane` must not throw (it is called outside the tasks' error handling; under
+  // OpenMP an exception from it would end the process); a task may throw, as with run.
   template <class Lane, class Task>
   void run_pinned(std::size_t count, Lane&& lane, Task&& task) {
     if (threads_ <= 1 || count <= 1) {
