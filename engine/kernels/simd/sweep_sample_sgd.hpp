@@ -556,26 +556,19 @@ template <class Arch, class T, int Imm>
   return v;
 }
 
-// Σ_o δ_o·w_oi of each network for input i, in dense_backward_data_vec's order (see
-// sweep_backward_input), in all E elements of the network's lane. delta:(blocks) w:(in, blocks)
+// haddp's first two levels of Σ_o δ_o·w_oi for input i of a layer that is not the few-lanes
+// chain: the W partial sums p_l (lane l of W outputs: o ≡ l mod W, in o order; a product when
+// out ≤ W), as the E elements of W/E product vectors, then (p[l] + p[l+8]) + (p[l+4] + p[l+12])
+// as whole vectors — s_l in element l of each network's lane.   delta:(blocks) w:(in, blocks)
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_backward_input(const SweepLayer& s,
-                                                                          std::size_t i,
-                                                                          const T* delta,
-                                                                          const T* w) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_first_levels(const SweepLayer& s, std::size_t i,
+                                                                        const T* delta, const T* w) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
   constexpr std::size_t E = sweep_narrow_elements_of<Arch, T>;
   constexpr std::size_t Q = W / E;  // product vectors of one row of W outputs
   static_assert(W == 16 && E == 4, "haddp's tree below is AVX-512 f32's");
   const T* wi = w + i * s.blocks * W;
-  if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {  // one block
-    const B d = B::load_aligned(delta), wv = B::load_aligned(wi);
-    B acc = rounded<Arch, T>(splat_in_lane<Arch, T>(d, 0) * splat_in_lane<Arch, T>(wv, 0));
-    for (std::size_t o = 1; o < s.out; ++o)
-      acc = xsimd::fma(splat_in_lane<Arch, T>(d, o), splat_in_lane<Arch, T>(wv, o), acc);
-    return acc;
-  }
   B p[Q];
   if (s.out <= W) {
 #pragma GCC unroll 4
@@ -593,38 +586,48 @@ template <class Arch, class T>
                                  : p[q] + B(T(0));
     }
   }
-  const B sum = (p[0] + p[2]) + (p[1] + p[3]);                      // s[l] in element l
+  return (p[0] + p[2]) + (p[1] + p[3]);
+}
+
+// Σ_o δ_o·w_oi of each network for input i, in dense_backward_data_vec's order (see
+// sweep_backward_input), in all E elements of the network's lane: the few-lanes chain, or
+// haddp's tree — its first two levels (narrow_first_levels), then its last two, (s0 + s1) +
+// (s2 + s3), by two in-lane swaps.   delta:(blocks) w:(in, blocks)
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_backward_input(const SweepLayer& s,
+                                                                          std::size_t i,
+                                                                          const T* delta,
+                                                                          const T* w) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t W = B::size;
+  if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {  // one block
+    const T* wi = w + i * s.blocks * W;
+    const B d = B::load_aligned(delta), wv = B::load_aligned(wi);
+    B acc = rounded<Arch, T>(splat_in_lane<Arch, T>(d, 0) * splat_in_lane<Arch, T>(wv, 0));
+    for (std::size_t o = 1; o < s.out; ++o)
+      acc = xsimd::fma(splat_in_lane<Arch, T>(d, o), splat_in_lane<Arch, T>(wv, o), acc);
+    return acc;
+  }
+  const B sum = narrow_first_levels<Arch, T>(s, i, delta, w);      // s[l] in element l
   const B pairs = sum + permute_in_lane<Arch, T, 0xB1>(sum);        // s0 + s1, s2 + s3
   return pairs + permute_in_lane<Arch, T, 0x4E>(pairs);             // (s0 + s1) + (s2 + s3)
 }
 
-// Σ_o δ_o·w_oi of each network for the E inputs i0 … i0 + E − 1 at once, input i0 + j in element j
-// of the network's lane, for a layer of at most W outputs (not the few-lanes chain): the same
-// additions as narrow_backward_input, in its order — haddp's first two levels as whole vectors
-// per input, then its last two, (s0 + s1) + (s2 + s3), for the four inputs together by
-// two-source permutes that gather each level's operands into block order (they move values; the
-// additions and their operands are narrow_backward_input's, so every sum has its bits) rather
-// than two in-lane swaps per input and a select per element.   delta:(blocks) w:(in, blocks)
+// narrow_backward_input for the E inputs i0 … i0 + E − 1 at once, input i0 + j in element j of
+// the network's lane (not for the few-lanes chain): the same additions in the same order —
+// haddp's first two levels per input (narrow_first_levels), then its last two, (s0 + s1) +
+// (s2 + s3), for the four inputs together by two-source permutes that gather each level's
+// operands into block order (they move values; the additions and their operands are
+// narrow_backward_input's, so every sum has its bits) rather than two in-lane swaps per input
+// and a select per element.   delta:(blocks) w:(in, blocks)
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> narrow_backward_block(const SweepLayer& s,
                                                                           std::size_t i0,
                                                                           const T* delta,
                                                                           const T* w) {
   using B = xsimd::batch<T, Arch>;
-  constexpr std::size_t W = B::size;
-  static_assert(W == 16 && sweep_narrow_elements_of<Arch, T> == 4, "haddp's tree below is AVX-512 f32's");
-  // s_l of input i in element l of each network's lane: (p[0] + p[2]) + (p[1] + p[3])
-  const auto first_levels = [&](std::size_t i) {
-    const T* wi = w + i * s.blocks * W;
-    B p[4];
-#pragma GCC unroll 4
-    for (std::size_t q = 0; q < 4; ++q)
-      p[q] = q < s.blocks ? rounded<Arch, T>(B::load_aligned(delta + q * W) * B::load_aligned(wi + q * W))
-                          : B(T(0));
-    return (p[0] + p[2]) + (p[1] + p[3]);
-  };
-  const B s0 = first_levels(i0), s1 = first_levels(i0 + 1), s2 = first_levels(i0 + 2),
-          s3 = first_levels(i0 + 3);
+  const B s0 = narrow_first_levels<Arch, T>(s, i0, delta, w), s1 = narrow_first_levels<Arch, T>(s, i0 + 1, delta, w),
+          s2 = narrow_first_levels<Arch, T>(s, i0 + 2, delta, w), s3 = narrow_first_levels<Arch, T>(s, i0 + 3, delta, w);
   // per lane: even elements of a then b, odd elements of a then b
   alignas(64) static constexpr std::int32_t even[16] = {0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30};
   alignas(64) static constexpr std::int32_t odd[16] = {1, 3, 17, 19, 5, 7, 21, 23, 9, 11, 25, 27, 13, 15, 29, 31};
@@ -794,7 +797,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
       for (std::size_t ib = 0; ib < below.blocks; ++ib) {
         const std::size_t count = std::min(E, s.in - ib * E);
         B sums(T(0));
-        if (count == E && s.out <= W && !(s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>)) {
+        if (count == E && !(s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>)) {
           sums = narrow_backward_block<Arch, T>(s, ib * E, delta, w);
         } else {
           for (std::size_t j = 0; j < count; ++j)
