@@ -12,6 +12,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "bpnn/error.hpp"
@@ -56,6 +57,12 @@ void reference_sgd_step(bpnn::Network& net, const Data& data, std::size_t rows, 
                            mlp.arena().data());
 }
 
+// The batch plan the trainer makes for `net` at batch `rows`, in the network's precision
+bpnn::BatchPlan plan_for(const bpnn::Network& net, std::size_t rows) {
+  return std::visit([&](const auto& mlp) { return bpnn::batch_plan_make(mlp, rows); },
+                    bpnn::NetworkAccess::impl(net).mlp);
+}
+
 double max_difference(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
   double worst = 0;
@@ -77,7 +84,7 @@ TEST_CASE("the batch plan cuts wide steps into several tasks, independent of thr
   bpnn::NetworkConfig tiny;
   tiny.sizes = {4, 8, 3};
   bpnn::Network small(tiny);
-  const bpnn::BatchPlan tiny_plan = bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(bpnn::NetworkAccess::impl(small).mlp), 8);
+  const bpnn::BatchPlan tiny_plan = plan_for(small, 8);
   CHECK(tiny_plan.chunks(8) == 1);
   CHECK_FALSE(tiny_plan.weights_in_parallel);
   for (const auto& layer : plan.layers) {  // tiles start at whole panels of the packed layout
@@ -220,14 +227,7 @@ TEST_CASE("phase 1 layer by layer: the same bits for every thread count, the ref
     config.precision = precision;
     config.seed = 3;
     const std::size_t rows = 16;
-    {
-      bpnn::Network net(config);
-      const auto& impl = bpnn::NetworkAccess::impl(net);
-      const bool by_layers = precision == bpnn::Precision::f32
-                                 ? bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(impl.mlp), rows).phase1_by_layers
-                                 : bpnn::batch_plan_make(std::get<bpnn::Mlp<double>>(impl.mlp), rows).phase1_by_layers;
-      REQUIRE(by_layers);
-    }
+    REQUIRE(plan_for(bpnn::Network(config), rows).phase1_by_layers);
     const Data data = training_data(40, 256, 10, 17);  // 40 % 16 leaves a partial batch
     std::vector<double> first;
     for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
@@ -400,15 +400,9 @@ TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 
     config.sizes = sizes;
     config.precision = precision;
     config.seed = 7;
-    {
-      bpnn::Network probe(config);
-      const auto& impl = bpnn::NetworkAccess::impl(probe);
-      const bpnn::BatchPlan plan = precision == bpnn::Precision::f32
-                                       ? bpnn::batch_plan_make(std::get<bpnn::Mlp<float>>(impl.mlp), batch)
-                                       : bpnn::batch_plan_make(std::get<bpnn::Mlp<double>>(impl.mlp), batch);
-      REQUIRE(plan.phase1_by_layers);
-      REQUIRE(plan.forward_cut[0].tasks > 1);
-    }
+    const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), batch);
+    REQUIRE(plan.phase1_by_layers);
+    REQUIRE(plan.forward_cut[0].tasks > 1);
     const Data data = training_data(100, sizes.front(), sizes.back(), 31);
     std::vector<double> first;
     for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
