@@ -194,11 +194,7 @@ void TrainerCore<T>::weight_task(std::size_t task, const T* x, std::size_t rows)
 template <class T>
 template <class Task>
 void TrainerCore<T>::weight_tasks_run(Task&& task) {
-  if (plan_.weights_in_parallel) {
-    parallel_.run_pinned(plan_.weight_tasks, [&](std::size_t t) { return weight_task_lane(t); }, task);
-  } else {
-    for (std::size_t t = 0; t < plan_.weight_tasks; ++t) task(t);
-  }
+  weight_tasks_range_run(0, plan_.weight_tasks, task);
 }
 
 template <class T>
