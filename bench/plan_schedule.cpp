@@ -298,7 +298,7 @@ void efficiency_floor() {
                   2.0 * static_cast<double>(rows * L.in * block) * 1e-6, 100 * whole_f / f,
                   2.0 * static_cast<double>(rows * L.out * block) * 1e-6, 100 * whole_b / bw);
     }
-    for (std::size_t k : {16, 32, 64, 128, 256, 512, 4096}) {
+    for (std::size_t k : {16, 32, 64, 128, 256, 512, 1024, 4096}) {
       k = std::min(k, L.in);
       // the inputs regrouped by range once per layer (the trainer does it in phase 1), the tile's
       // columns of δ copied by each task (as the trainer's phase-2 task does)
