@@ -227,6 +227,12 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
 
   // a step of fewer rows (the end of an epoch): each phase-1 cut keeps its groups, and its rows
   // in parts about as large as the batch's, a power of two, no more than before
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const bpnn::TileCut same = plan.forward_cut[l].with_parts(batch);  // the batch: the cut itself
+    CHECK(same.units.tasks == plan.forward_cut[l].units.tasks);
+    CHECK(same.parts.tasks == plan.forward_cut[l].parts.tasks);
+    CHECK(same.parts.count == batch);
+  }
   for (std::size_t l = 0; l < layers.size(); ++l)
     for (std::size_t part_rows = 1; part_rows <= batch; part_rows += 13) {
       const bpnn::TileCut fewer = plan.forward_cut[l].with_parts(part_rows);

@@ -7,11 +7,11 @@
 //            (rows are independent, each chunk owns its rows of the work buffers);
 //            or, when chunks of rows cannot split it well (a small batch of a wide network),
 //            layer by layer over all rows: the forward pass of each layer cut into tiles of
-//            its outputs, the backward pass to each layer's inputs cut into tiles of them (the
-//            kernels give every element the same bits either way);
-//   phase 2, per (layer, tile of outputs): dW_tile = Σ_all rows δ_tileᵀ·a, then the optimizer's
-//            update of that tile (each task owns its slice of weights, gradient and optimizer
-//            state).
+//            its outputs × rows, the backward pass to each layer's inputs into tiles of them ×
+//            rows (the kernels give every element the same bits whichever tile computes it);
+//   phase 2, per (layer, tile of outputs × inputs): dW_tile = Σ_all rows δ_tileᵀ·a_tile, then
+//            the optimizer's update of that tile (each task owns its slice of weights, gradient
+//            and optimizer state).
 // Two fork/joins per step when phase 1 goes by rows, whatever the depth of the network (one more
 // per cut layer and direction when it goes by layers); one more with gradient clipping,
 // whose norm needs every tile's gradient before any update (each task's part of ‖g‖² is kept
@@ -242,7 +242,8 @@ constexpr double cut_span(const UnitCut& cut, double unit_flops) {
 }
 
 constexpr TileCut TileCut::with_parts(std::size_t count) const {
-  if (count == parts.count || parts.tasks == 1) return {units, {count, parts.block, 1}};
+  if (count == parts.count) return *this;
+  if (parts.tasks == 1) return {units, {count, parts.block, 1}};
   const std::size_t share = count * parts.tasks / std::max<std::size_t>(parts.count, 1);
   return {units, {count, parts.block, power_of_two_floor(std::clamp<std::size_t>(share, 1, parts.tasks))}};
 }
