@@ -427,14 +427,14 @@ TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 
 
 TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): the same bits for 1, 2 and 3 threads with every optimizer and clipping, the reference step's values",
           "[parallel][tiles]") {
-  // 2048-128-10 at batch 32: its first layer's forward pass is cut into panels × chunks of rows
+  // 2048-128-10 at batch 128: its first layer's forward pass is cut into panels × chunks of rows
   // and its weight gradient into panels × ranges of inputs (2 × 2 each with 64-output panels);
-  // 80 rows leave a partial batch of 16
+  // 300 rows leave a partial batch of 44
   bpnn::NetworkConfig config;
   config.sizes = {2048, 128, 10};
   config.seed = 11;
-  const std::size_t rows = 32;
-  const Data data = training_data(80, 2048, 10, 41);
+  const std::size_t rows = 128;
+  const Data data = training_data(300, 2048, 10, 41);
   struct Case {
     bpnn::Optimizer optimizer;
     double learning_rate, clip;
@@ -463,7 +463,7 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
           t.learning_rate = c.learning_rate;
           t.clip = c.clip;
           t.batch = rows;
-          t.epochs = 2;
+          t.epochs = 1;
           t.seed = 5;
           t.threads = threads;
           t.backend = backend;

@@ -163,9 +163,11 @@ constexpr double weight_byte_flops = 8;
 // the rate of a layer cut into tiles is within a few % of the whole layer's: measured by
 // `bpnn_plan --floor` (every tile of a layer in task order on one core, thread CPU time, best of
 // 5, avx512 f32 on this Xeon, 784-256 and 256-256 at 64 rows, 1024-4096 and 4096-1024 at 256):
-//   - forward, rows × one 64-output panel: 94–102% of the whole layer's rate from 16 rows (0.5
-//     MFLOP at 256 inputs) up (32 rows, five 6-row register tiles and a 2-row one: 87–97%); 8
-//     rows 79–83%, 2 rows 48–55%: least_tile_rows = 16, least_task_flops = 0.5 MFLOP;
+//   - forward, rows × one 64-output panel: 97–103% of the whole layer's rate from 64 rows up;
+//     16 rows 94–102% (mnist's 784-256 at 94–95% in two runs, which cost W2 about 3% of its
+//     one-thread step), 32 rows (five 6-row register tiles and a 2-row one) 87–97%, 8 rows
+//     79–83%, 2 rows 48–55%: least_tile_rows = 64, least_task_flops = 0.5 MFLOP (256-256 at 16
+//     rows, 99%: the smallest tile measured within a few %);
 //   - backward to the inputs, rows × one panel of inputs: 99–106% with all 64 (mnist) or 256
 //     (wide) rows, 93% at 128 of 256, 80–86% at 64 and 14–52% at 4–16 rows (its cost per call
 //     does not shrink with the rows): least_backward_rows = 256;
@@ -173,15 +175,15 @@ constexpr double weight_byte_flops = 8;
 //     once in phase 1, each task copying its columns of δ): 98–99% at 1024 inputs, 87–93% at
 //     512, 68–80% at 64–128, 33–40% at 16 (again a cost per call of the rows × the panel):
 //     least_tile_inputs = 1024.
-// With these floors mnist's forward pass of its first layer is 16 tasks (4 panels × 4 chunks of
-// 16 rows) and its phase 2 stays 5; the finer cuts the goal asks for there need the kernel forms
+// With these floors mnist's phases stay as they were (4 forward tiles of its first layer, 5
+// weight tiles); the finer cuts the goal asks for there need the kernel forms
 // README "Past two cores" names (a backward pass and a weight gradient whose cost per call does
 // not grow with the part of the layer left out).
 constexpr std::size_t design_cores = 16;
 constexpr std::size_t tasks_per_core = 4;
 constexpr std::size_t phase_tasks = design_cores * tasks_per_core;
 constexpr double least_task_flops = 0.5e6;
-constexpr std::size_t least_tile_rows = 16;
+constexpr std::size_t least_tile_rows = 64;
 constexpr std::size_t least_backward_rows = 256;
 constexpr std::size_t tile_input_block = 16;
 constexpr std::size_t least_tile_inputs = 1024;
