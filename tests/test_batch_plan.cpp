@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernel_tables.hpp"
 #include "nn/mlp.hpp"
 #include "train/batch_plan.hpp"
 
@@ -427,4 +428,49 @@ TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or
                              bpnn::kernels::kernels_select<float>().out_block;
   CHECK(mnist.forward_cut[0].tasks() >= std::min<std::size_t>(panels, 32));
   CHECK(mnist.layers[0].tiles >= std::min<std::size_t>(panels, 32));
+}
+
+namespace {
+
+// The layout the phase-2 weight tiles of a range of inputs rely on (trainer_core.cpp): in one
+// panel (m ≤ out_block outputs starting on a block), inputs [i0, i0 + k) are a packed (m, k)
+// layer of their own, packed_size(m, i0) elements into the panel — checked by packing the
+// sub-matrix alone and finding it there, for every table this CPU runs and the reference.
+template <class T>
+void check_input_ranges_of_a_panel() {
+  std::vector<const bpnn::kernels::KernelTable<T>*> tables{&bpnn::kernels::kernels_reference<T>()};
+  for (const auto& t : bpnn::test::fast_tables<T>()) tables.push_back(t.table);
+  for (const auto* table : tables) {
+    const std::size_t block = table->out_block;
+    REQUIRE(block > 0);
+    for (std::size_t out : {std::size_t{1}, block / 2 + 1, block, 2 * block + 3})
+      for (std::size_t in : {7, 64, 100}) {
+        std::vector<T> w(out * in);
+        for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<T>(i + 1);
+        std::vector<T> packed(table->packed_size(out, in));
+        table->pack(out, in, w.data(), packed.data());
+        for (std::size_t o0 = 0; o0 < out; o0 += block) {
+          const std::size_t m = std::min(block, out - o0);
+          const T* panel = packed.data() + table->packed_size(o0, in);
+          for (std::size_t i0 = 0; i0 < in; i0 += 16) {
+            const std::size_t k = std::min<std::size_t>(std::max<std::size_t>(in / 3, 1), in - i0);
+            INFO(table->arch << " out " << out << " in " << in << " panel at " << o0 << " inputs [" << i0 << ", " << i0 + k << ")");
+            std::vector<T> sub(m * k), alone(table->packed_size(m, k));
+            for (std::size_t o = 0; o < m; ++o)
+              for (std::size_t i = 0; i < k; ++i) sub[o * k + i] = w[(o0 + o) * in + i0 + i];
+            table->pack(m, k, sub.data(), alone.data());
+            REQUIRE(table->packed_size(m, i0) + alone.size() <= table->packed_size(m, in));
+            CHECK(std::equal(alone.begin(), alone.end(), panel + table->packed_size(m, i0)));
+          }
+        }
+      }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a panel's range of inputs is a packed layer of its own, where the weight tiles look for it",
+          "[parallel][batch_plan]") {
+  check_input_ranges_of_a_panel<float>();
+  check_input_ranges_of_a_panel<double>();
 }
