@@ -496,3 +496,51 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
     CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
   }
 }
+
+TEST_CASE("weight tiles of input ranges on the rows path: phase 1's chunks copy the inputs they read, the same bits for 1, 2 and 3 threads, the reference step's values",
+          "[parallel][tiles]") {
+  // 2048-16-2 at batch 256: no layer is cut by outputs, so phase 1 goes by chunks of rows, while
+  // the first layer's weight gradient (one panel, 2048 inputs) is cut into ranges of inputs,
+  // whose blocks each chunk fills with its rows
+  bpnn::NetworkConfig config;
+  config.sizes = {2048, 16, 2};
+  config.seed = 13;
+  const std::size_t rows = 256;
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    config.precision = precision;
+    const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), rows);
+    REQUIRE_FALSE(plan.phase1_by_layers);
+    REQUIRE(plan.chunks(rows) > 1);
+    REQUIRE(plan.layers[0].inputs.tasks > 1);
+    const Data data = training_data(300, 2048, 2, 47);  // and a partial batch of 44
+    for (auto optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam}) {
+      std::vector<double> first;
+      for (int threads : {1, 2, 3}) {
+        bpnn::Network net(config);
+        bpnn::TrainConfig t;
+        t.optimizer = optimizer;
+        t.clip = optimizer == bpnn::Optimizer::adam ? 0.05 : 0.0;
+        t.batch = rows;
+        t.epochs = 1;
+        t.threads = threads;
+        bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+        INFO(bpnn::to_string(precision) << " " << bpnn::to_string(optimizer) << ", threads " << threads);
+        if (first.empty()) first = all_parameters(net);
+        CHECK(bpnn_test::same_bits(all_parameters(net), first));
+      }
+    }
+  }
+  config.precision = bpnn::Precision::f64;
+  const Data step = training_data(rows, 2048, 2, 53);
+  bpnn::Network parallel(config);
+  bpnn::Network reference = parallel;
+  bpnn::TrainConfig t;
+  t.learning_rate = 0.3;
+  t.batch = rows;
+  t.epochs = 1;
+  t.shuffle = false;
+  t.threads = 2;
+  bpnn::Trainer(parallel, t, step.x.data(), step.y.data(), rows).run();
+  reference_sgd_step(reference, step, rows, 0.3);
+  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
+}
