@@ -1,6 +1,6 @@
 // bpnn_plan: how the batch plan cuts a mini-batch step into tasks, and what that cut allows on
-// many cores. For each shape it prints the tasks per phase, the tasks per core at 2, 8, 16 and 64
-// cores, and a simulated schedule: every task timed alone on one core (median of repeats), then
+// many cores. For each shape it prints the tasks of each parallel phase, the tasks per core at 2,
+// 8, 16 and 64 cores (phase 1: of its smallest parallel phase), and a simulated schedule: every task timed alone on one core (median of repeats), then
 // the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane: a layer's
 // tile on the same core in both phases; a core done with its own takes the others' last tasks),
 // plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
@@ -11,9 +11,11 @@
 //
 //   bpnn_plan                                  the named workloads and a few more shapes
 //   bpnn_plan 784,512,512,10:128 ...           shapes as WIDTHS:BATCH
+//   bpnn_plan --floor                          the kernels' rate on tiles (least_task_flops)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -127,39 +129,57 @@ void simulate(const Shape& shape, double fork_seconds) {
     }
   } else {
     const std::size_t last = mlp.layers().size() - 1;
-    const auto tiles = [&](const bpnn::UnitCut& cut, std::size_t owner, auto&& body) {
+    const auto tiles = [&](const bpnn::TileCut& cut, std::size_t owner, auto&& body) {
       phase1.emplace_back();
-      for (std::size_t t = 0; t < cut.tasks; ++t)
-        phase1.back().push_back({seconds_of([&] { body(cut.first(t), cut.size(t)); }), t, cut.tasks, owner});
+      for (std::size_t t = 0; t < cut.tasks(); ++t) {
+        const std::size_t g = cut.group(t), p = cut.part(t);
+        phase1.back().push_back({seconds_of([&] {
+                                   body(cut.units.first(g), cut.units.size(g), cut.parts.first(p), cut.parts.size(p));
+                                 }),
+                                 t, cut.tasks(), owner});
+      }
     };
     for (std::size_t l = 0; l <= last; ++l) {
-      if (plan.forward_cut[l].tasks == 1)
+      if (plan.forward_cut[l].tasks() == 1)
         phase1.push_back({{seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); }), 0, 1}});
       else
-        tiles(plan.forward_cut[l], l, [&](std::size_t o0, std::size_t m) {
-          mlp.forward_layer_outputs(l, x.data(), batch, o0, m, ws);
+        tiles(plan.forward_cut[l], l, [&](std::size_t o0, std::size_t m, std::size_t r0, std::size_t n) {
+          mlp.forward_layer_outputs(l, x.data(), r0, n, o0, m, ws);
         });
     }
     phase1.push_back({{seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); }), 0, 1}});
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m) {
-        mlp.backward_data_inputs(l, batch, i0, m, ws);
+      tiles(plan.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m, std::size_t r0, std::size_t n) {
+        mlp.backward_data_inputs(l, r0, n, i0, m, ws);
       });
   }
-  // phase 2: the weight gradient of each tile over all rows (its update is a few % more)
+  // phase 2: the weight gradient of each tile over all rows (its update is a few % more), with
+  // the trainer's copies: the tile's columns of δ, and of the inputs when the tile has a range
   std::vector<TimedTask> phase2;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
-    const bpnn::UnitCut& cut = plan.layers[l].outputs;
-    const std::size_t out = mlp.layers()[l].out;
-    bpnn::AlignedVector<float> block(batch * cut.largest());
-    for (std::size_t t = 0; t < cut.tasks; ++t) {
-      const std::size_t o0 = cut.first(t), m = cut.size(t);
+    const bpnn::LayerTiles& tiles = plan.layers[l];
+    const std::size_t out = mlp.layers()[l].out, in = mlp.layers()[l].in;
+    const float* a = l == 0 ? x.data() : ws.activations[l - 1].data();
+    bpnn::AlignedVector<float> block(batch * tiles.outputs.largest()), cols(batch * tiles.inputs.largest()),
+        bias(tiles.outputs.largest());
+    for (std::size_t t = 0; t < tiles.tiles; ++t) {
+      const std::size_t g = t / tiles.inputs.tasks, j = t % tiles.inputs.tasks;
+      const std::size_t o0 = tiles.outputs.first(g), m = tiles.outputs.size(g);
+      const std::size_t i0 = tiles.inputs.first(j), k = tiles.inputs.size(j);
       phase2.push_back({seconds_of([&] {
         const float* delta = ws.deltas[l].data();
         for (std::size_t r = 0; r < batch; ++r)
           std::copy_n(delta + r * out + o0, m, block.data() + r * m);
-        mlp.backward_weights_outputs(l, x.data(), ws, batch, block.data(), o0, m, grad.data());
-      }), t, cut.tasks, l});
+        const float* from = a;
+        if (k != in) {
+          for (std::size_t r = 0; r < batch; ++r) std::copy_n(a + r * in + i0, k, cols.data() + r * k);
+          from = cols.data();
+        }
+        const std::size_t w0 = kernels.packed_size(o0, in) + (k != in ? kernels.packed_size(m, i0) : 0);
+        kernels.dense_backward_weights({batch, k, m}, block.data(), from,
+                                       grad.data() + mlp.layers()[l].weight_offset + w0,
+                                       j == 0 ? grad.data() + mlp.layers()[l].bias_offset + o0 : bias.data());
+      }), t, tiles.tiles, l});
     }
   }
 
@@ -174,15 +194,20 @@ void simulate(const Shape& shape, double fork_seconds) {
   }
   for (const TimedTask& t : phase2) sum2 += t.seconds;
   const double one = sum1 + sum2;
+  std::string counts;  // tasks per parallel phase of phase 1
+  for (const auto& phase : phase1) counts += (counts.empty() ? "" : "+") + std::to_string(phase.size());
   if (plan.phase1_by_layers)
-    std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%.1f µs mean)", name.c_str(), tasks1,
-                phase1.size(), 1e6 * sum1 / static_cast<double>(tasks1));
+    std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%s; %.1f µs mean)", name.c_str(), tasks1,
+                phase1.size(), counts.c_str(), 1e6 * sum1 / static_cast<double>(tasks1));
   else
     std::printf("%-28s phase 1: %zu tasks of up to %zu rows (%.1f µs the first)", name.c_str(), tasks1,
                 plan.chunk_rows, 1e6 * phase1.front().front().seconds);
   std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
               1e6 * sum2 / static_cast<double>(phase2.size()),
               plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
+  std::size_t fewest1 = 0;  // the fewest tasks of a parallel phase of phase 1
+  for (const auto& phase : phase1)
+    if (phase.size() > 1) fewest1 = fewest1 == 0 ? phase.size() : std::min(fewest1, phase.size());
   std::printf("%-28s %6s %16s %16s %12s %10s %12s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
               "step µs", "speed-up", "at 20 µs/fork");
   for (std::size_t cores : {1, 2, 8, 16, 64}) {
@@ -199,9 +224,104 @@ void simulate(const Shape& shape, double fork_seconds) {
     };
     const double step = step_seconds(fork_seconds);
     std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx %11.2fx\n", "", cores,
-                static_cast<double>(tasks1) / static_cast<double>(cores),
+                static_cast<double>(fewest1) / static_cast<double>(cores),
                 static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step,
                 one / step_seconds(bpnn::task_overhead_seconds));
+  }
+}
+
+
+// Thread CPU time of `work`, best of 5 (the efficiency floor wants the kernels' rate, not the
+// machine's noise).
+double cpu_seconds_of(auto&& work) {
+  double best = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    timespec a{}, b{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    work();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    best = std::min(best, static_cast<double>(b.tv_sec - a.tv_sec) + 1e-9 * static_cast<double>(b.tv_nsec - a.tv_nsec));
+  }
+  return best;
+}
+
+// bpnn_plan --floor: the kernels' rate on a layer cut into 2-D tiles, against the whole layer's,
+// at the shapes of mnist and wide — what batch_plan.hpp's least_task_flops is taken from. Each
+// line runs every tile of the layer on one core in task order (panel first, as one thread runs
+// them), thread CPU time, best of 5:
+//   forward   rows × one panel of outputs          (dense_forward_outputs on a row range)
+//   backward  rows × one panel of inputs           (dense_backward_data_inputs on a row range)
+//   weights   one panel of outputs × inputs        (the inputs regrouped by range once per layer,
+//                                                    as phase 1 does; each task copies its columns
+//                                                    of δ, then dense_backward_weights)
+void efficiency_floor() {
+  const auto& kt = bpnn::kernels::kernels_select<float>();
+  const std::size_t block = kt.out_block;
+  std::printf("# bpnn_plan --floor: kernels %s, panel %zu outputs; rate of the tiled layer / the whole layer\n",
+              kt.arch, block);
+  struct Layer {
+    std::size_t in, out, rows;
+  };
+  std::mt19937 gen(1);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  for (const Layer& L : {Layer{784, 256, 64}, Layer{256, 256, 64}, Layer{1024, 4096, 256}, Layer{4096, 1024, 256}}) {
+    bpnn::AlignedVector<float> x(L.rows * L.in), w(kt.packed_size(L.out, L.in)), b(L.out), y(L.rows * L.out),
+        dy(L.rows * L.out), dx(L.rows * L.in), dw(w.size()), db(L.out), cols(L.rows * L.in), dcols(L.rows * block);
+    for (float& v : x) v = 0.5f + u(gen);
+    for (float& v : w) v = u(gen);
+    for (float& v : dy) v = u(gen);
+    const bpnn::kernels::DenseShape shape{L.rows, L.in, L.out};
+    const double flops = 2.0 * static_cast<double>(L.rows * L.in * L.out);
+    const double whole_f = cpu_seconds_of([&] { kt.dense_forward(shape, bpnn::Activation::sigmoid, x.data(), w.data(), b.data(), y.data()); });
+    const double whole_b = cpu_seconds_of([&] { kt.dense_backward_data(shape, bpnn::Activation::sigmoid, dy.data(), w.data(), x.data(), dx.data()); });
+    const double whole_w = cpu_seconds_of([&] { kt.dense_backward_weights(shape, dy.data(), x.data(), dw.data(), db.data()); });
+    std::printf("%zu-%zu rows %zu: whole layer %.1f MFLOP: forward %.1f, backward %.1f, weights %.1f GFLOP/s\n", L.in,
+                L.out, L.rows, flops * 1e-6, flops / whole_f * 1e-9, flops / whole_b * 1e-9, flops / whole_w * 1e-9);
+    const std::size_t out_panels = (L.out + block - 1) / block, in_panels = (L.in + block - 1) / block;
+    for (std::size_t rows : {2, 4, 8, 16, 32, 64, 128, 256}) {
+      if (rows > L.rows) break;
+      const double f = cpu_seconds_of([&] {
+        for (std::size_t p = 0; p < out_panels; ++p)
+          for (std::size_t r = 0; r < L.rows; r += rows)
+            kt.dense_forward_outputs({std::min(rows, L.rows - r), L.in, L.out}, bpnn::Activation::sigmoid, p * block,
+                                     std::min(L.out, (p + 1) * block), x.data() + r * L.in, w.data(), b.data(),
+                                     y.data() + r * L.out);
+      });
+      const double bw = cpu_seconds_of([&] {
+        for (std::size_t p = 0; p < in_panels; ++p)
+          for (std::size_t r = 0; r < L.rows; r += rows)
+            kt.dense_backward_data_inputs({std::min(rows, L.rows - r), L.in, L.out}, bpnn::Activation::sigmoid,
+                                          p * block, std::min(L.in, (p + 1) * block), dy.data() + r * L.out,
+                                          w.data(), x.data() + r * L.in, dx.data() + r * L.in);
+      });
+      std::printf("  %4zu rows x 1 panel: forward task %6.3f MFLOP %5.1f%%   backward task %6.3f MFLOP %5.1f%%\n", rows,
+                  2.0 * static_cast<double>(rows * L.in * block) * 1e-6, 100 * whole_f / f,
+                  2.0 * static_cast<double>(rows * L.out * block) * 1e-6, 100 * whole_b / bw);
+    }
+    for (std::size_t k : {16, 32, 64, 128, 256, 512, 1024, 4096}) {
+      k = std::min(k, L.in);
+      // the inputs regrouped by range once per layer (the trainer does it in phase 1), the tile's
+      // columns of δ copied by each task (as the trainer's phase-2 task does)
+      for (std::size_t i0 = 0; i0 < L.in; i0 += k) {
+        const std::size_t n = std::min(k, L.in - i0);
+        for (std::size_t r = 0; r < L.rows; ++r) std::copy_n(x.data() + r * L.in + i0, n, cols.data() + L.rows * i0 + r * n);
+      }
+      const double t = cpu_seconds_of([&] {
+        for (std::size_t p = 0; p < out_panels; ++p) {
+          const std::size_t o0 = p * block, m = std::min(L.out, o0 + block) - o0;
+          for (std::size_t i0 = 0; i0 < L.in; i0 += k) {
+            const std::size_t n = std::min(k, L.in - i0);
+            for (std::size_t r = 0; r < L.rows; ++r)
+              std::copy_n(dy.data() + r * L.out + o0, m, dcols.data() + r * m);
+            float* tile = dw.data() + kt.packed_size(o0, L.in) + kt.packed_size(m, i0);
+            kt.dense_backward_weights({L.rows, n, m}, dcols.data(), cols.data() + L.rows * i0, tile, db.data() + o0);
+          }
+        }
+      });
+      std::printf("  1 panel x %4zu inputs: weights task %6.3f MFLOP %5.1f%%\n", k,
+                  2.0 * static_cast<double>(L.rows * k * block) * 1e-6, 100 * whole_w / t);
+      if (k == L.in) break;
+    }
   }
 }
 
@@ -211,6 +331,10 @@ int main(int argc, char** argv) {
   std::vector<Shape> shapes;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
+    if (arg == "--floor") {
+      efficiency_floor();
+      return 0;
+    }
     const auto colon = arg.find(':');
     Shape s{{}, colon == std::string::npos ? 64 : std::stoul(arg.substr(colon + 1))};
     for (std::size_t p = 0, q; p < colon && p < arg.size(); p = q + 1) {

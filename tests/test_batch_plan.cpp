@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kernel_tables.hpp"
 #include "nn/mlp.hpp"
 #include "train/batch_plan.hpp"
 
@@ -54,6 +55,74 @@ void check_unit_cut(const bpnn::UnitCut& cut, std::size_t count, double unit_flo
     const std::size_t busiest = *std::max_element(load.begin(), load.end());
     INFO(cut.tasks << " tasks on " << threads << " threads");
     CHECK(busiest * threads <= count + cut.tasks * block);
+  }
+}
+
+// The rule of tile_cut (batch_plan.hpp) for a 2-D cut of `units` (whole blocks of `block`) ×
+// `parts` (whole part_blocks, at least least_parts), cell_flops per unit and part:
+//  - each dimension covers its units in order, tasks starting on blocks, a power of two of them,
+//    within one block of each other (balanced on 2, 4, 8, … threads);
+//  - at most phase_tasks tasks, each at least least_task_flops (a partial block counted whole);
+//  - parts only for one-block groups when one_block_parts;
+//  - a split pays (split_pays), and the cut is as fine as those rules allow: a phase of work W
+//    has min(phase_tasks, the largest power of two ≤ W / least_task_flops) tasks unless neither
+//    dimension can be cut twice as finely.
+void check_tile_cut(const bpnn::TileCut& cut, std::size_t units, std::size_t block, std::size_t parts,
+                    std::size_t part_block, std::size_t least_parts, double cell_flops, bool one_block_parts) {
+  const std::size_t tasks = cut.tasks();
+  INFO(cut.units.tasks << " groups x " << cut.parts.tasks << " parts");
+  REQUIRE(cut.units.count == units);
+  REQUIRE(cut.parts.count == parts);
+  CHECK(cut.units.first(cut.units.tasks) == units);
+  CHECK(cut.parts.first(cut.parts.tasks) == parts);
+  CHECK(tasks <= bpnn::phase_tasks);
+  const double work = cell_flops * static_cast<double>(units) * static_cast<double>(parts);
+  const auto smallest = [](const bpnn::UnitCut& c) { return static_cast<double>(c.blocks() / c.tasks * c.block); };
+  if (tasks == 1) {
+    // not cut: too little work for two least tasks, a split that would not pay, or no cut the
+    // blocks allow
+    const bool cuttable = block > 0 && units > 0 && parts > 0 && work >= 2 * bpnn::least_task_flops;
+    if (cuttable && (units + block - 1) / block >= 2) {
+      const bpnn::UnitCut halves{units, block, 2};
+      if (smallest(halves) * static_cast<double>(parts) * cell_flops >= bpnn::least_task_flops)
+        CHECK_FALSE(bpnn::split_pays(work, cell_flops * static_cast<double>(halves.largest() * parts)));
+    }
+    return;
+  }
+  for (const bpnn::UnitCut* c : {&cut.units, &cut.parts}) {
+    CHECK((c->tasks & (c->tasks - 1)) == 0);
+    std::size_t fewest = c->count, most = 0;
+    for (std::size_t t = 0; t < c->tasks; ++t) {
+      CHECK(c->first(t) % c->block == 0);
+      CHECK(c->first(t) < c->first(t + 1));
+      const std::size_t blocks = (c->size(t) + c->block - 1) / c->block;
+      fewest = std::min(fewest, blocks);
+      most = std::max(most, blocks);
+    }
+    CHECK(most - fewest <= 1);
+  }
+  if (cut.units.tasks > 1) CHECK(cut.units.block == block);
+  if (cut.parts.tasks > 1) {
+    CHECK(cut.parts.block == part_block);
+    CHECK(smallest(cut.parts) >= static_cast<double>(least_parts));
+    if (one_block_parts) CHECK(cut.units.tasks == cut.units.blocks());
+  }
+  // every task at least the least task size, and the split pays
+  CHECK(smallest(cut.units) * smallest(cut.parts) * cell_flops >= bpnn::least_task_flops);
+  CHECK(bpnn::split_pays(work, cell_flops * static_cast<double>(cut.units.largest() * cut.parts.largest())));
+  // as fine as the rules allow: fewer tasks than the work has room for only when neither
+  // dimension can be cut twice as finely
+  if (tasks < bpnn::phase_tasks && 2.0 * static_cast<double>(tasks) * bpnn::least_task_flops <= work) {
+    const bpnn::UnitCut more_groups{units, block, 2 * cut.units.tasks};
+    const bool groups_can = more_groups.tasks <= more_groups.blocks() &&
+                            smallest(more_groups) * static_cast<double>(parts) * cell_flops >= bpnn::least_task_flops;
+    const bpnn::UnitCut more_parts{parts, part_block, 2 * cut.parts.tasks};
+    const bool parts_can = (!one_block_parts || cut.units.tasks == cut.units.blocks()) &&
+                           more_parts.tasks <= more_parts.blocks() &&
+                           smallest(more_parts) >= static_cast<double>(least_parts) &&
+                           smallest(cut.units) * smallest(more_parts) * cell_flops >= bpnn::least_task_flops;
+    CHECK_FALSE(groups_can);
+    CHECK_FALSE(parts_can);
   }
 }
 
@@ -112,11 +181,13 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     }
   }
 
-  // phase 1 by layers: every cut is balanced (check_unit_cut); the output layer's forward stays
-  // whole when it keeps logits; layer by layer is chosen exactly when it cuts some layer and its
-  // work + span beats the rows' — work: flops, weights read (a chunk reads all of each layer
-  // forward and all but the first backward; a layer's tiles read it once together) and a fork
-  // per parallel phase; span: the largest task of each phase in a row, a fork each
+  // phase 1 by layers: each layer's forward cut (outputs × rows) and backward cut (inputs × rows)
+  // by tile_cut's rule (check_tile_cut); the output layer's forward stays whole when it keeps
+  // logits, the first layer has no backward cut. Layer by layer is chosen exactly when the layer
+  // form cuts some layer into tiles of task_target_flops (unit_cut) and its work + span beats
+  // the rows' — work: flops, weights read (a chunk reads all of each layer forward and all but
+  // the first backward; a layer's tiles read it once together) and a fork per parallel phase;
+  // span: the largest task of each phase in a row, a fork each
   const std::size_t block = mlp.kernels().out_block;
   const double rows = static_cast<double>(batch);
   const double byte = bpnn::weight_byte_flops;
@@ -124,23 +195,30 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   REQUIRE(plan.backward_cut.size() == layers.size());
   double layers_work = 0, layers_span = 0, chunk_weight_bytes = 0;
   bool any_layer_cut = false;
-  const auto check_cut = [&](const bpnn::UnitCut& cut, std::size_t count, double unit_flops,
-                             double unit_weight_bytes) {
-    check_unit_cut(cut, count, unit_flops, block);
+  const auto choice_add = [&](const bpnn::UnitCut& cut, double unit_flops, double unit_weight_bytes) {
     const double fork = cut.tasks > 1 ? fork_flops : 0;
-    layers_work += (unit_flops + byte * unit_weight_bytes) * static_cast<double>(count) + fork;
+    layers_work += (unit_flops + byte * unit_weight_bytes) * static_cast<double>(cut.count) + fork;
     layers_span += (unit_flops + byte * unit_weight_bytes) * static_cast<double>(cut.largest()) + fork;
-    chunk_weight_bytes += unit_weight_bytes * static_cast<double>(count);
+    chunk_weight_bytes += unit_weight_bytes * static_cast<double>(cut.count);
     any_layer_cut = any_layer_cut || cut.tasks > 1;
   };
   for (std::size_t l = 0; l < layers.size(); ++l) {
+    INFO("layer " << l);
     const double in = static_cast<double>(layers[l].in), out = static_cast<double>(layers[l].out);
-    check_cut(plan.forward_cut[l], layers[l].out, 2.0 * rows * in, in * sizeof(T));
-    if (l + 1 == layers.size() && mlp.keeps_logits()) CHECK(plan.forward_cut[l].tasks == 1);
-    if (l == 0)
-      CHECK(plan.backward_cut[l].tasks == 1);
+    const bool logits = l + 1 == layers.size() && mlp.keeps_logits();
+    if (logits)
+      CHECK(plan.forward_cut[l].tasks() == 1);
     else
-      check_cut(plan.backward_cut[l], layers[l].in, 2.0 * rows * out, out * sizeof(T));
+      check_tile_cut(plan.forward_cut[l], layers[l].out, block, batch, 1, bpnn::least_tile_rows, 2.0 * in, false);
+    choice_add(logits ? bpnn::UnitCut{layers[l].out, std::max<std::size_t>(layers[l].out, 1), 1}
+                      : bpnn::unit_cut(layers[l].out, 2.0 * rows * in, block),
+               2.0 * rows * in, in * sizeof(T));
+    if (l == 0) {
+      CHECK(plan.backward_cut[l].tasks() == 1);
+    } else {
+      check_tile_cut(plan.backward_cut[l], layers[l].in, block, batch, 1, bpnn::least_backward_rows, 2.0 * out, false);
+      choice_add(bpnn::unit_cut(layers[l].in, 2.0 * rows * out, block), 2.0 * rows * out, out * sizeof(T));
+    }
   }
   const double chunk_fork = chunks > 1 ? fork_flops : 0;
   const double rows_work = flops_per_row * rows + static_cast<double>(chunks) * byte * chunk_weight_bytes + chunk_fork;
@@ -148,10 +226,30 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   INFO("rows: work " << rows_work << " span " << rows_span << "; layers: work " << layers_work << " span " << layers_span);
   CHECK(plan.phase1_by_layers == (any_layer_cut && layers_work + layers_span < rows_work + rows_span));
 
-  // which thread runs a task: a layer's forward tile t in phase 1 is its phase-2 tile t (the
-  // same outputs), and tile_lane puts both on one thread, so that thread reads and writes that
-  // slice of the weights step after step; every phase — phase 2 over all layers, each cut of
-  // phase 1, the chunks of rows — within one task per thread of balanced, for any thread count
+  // a step of fewer rows (the end of an epoch): each phase-1 cut keeps its groups, and its rows
+  // in parts about as large as the batch's, a power of two, no more than before
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const bpnn::TileCut same = plan.forward_cut[l].with_parts(batch);  // the batch: the cut itself
+    CHECK(same.units.tasks == plan.forward_cut[l].units.tasks);
+    CHECK(same.parts.tasks == plan.forward_cut[l].parts.tasks);
+    CHECK(same.parts.count == batch);
+  }
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    for (std::size_t part_rows = 1; part_rows <= batch; part_rows += 13) {
+      const bpnn::TileCut fewer = plan.forward_cut[l].with_parts(part_rows);
+      CHECK(fewer.units.tasks == plan.forward_cut[l].units.tasks);
+      CHECK(fewer.parts.count == part_rows);
+      CHECK(fewer.parts.first(fewer.parts.tasks) == part_rows);
+      CHECK(fewer.parts.tasks <= plan.forward_cut[l].parts.tasks);
+      CHECK((fewer.parts.tasks & (fewer.parts.tasks - 1)) == 0);
+      if (fewer.parts.tasks > 1) CHECK(part_rows / fewer.parts.tasks + 1 >= batch / plan.forward_cut[l].parts.tasks);
+    }
+
+  // which thread runs a task: a layer's forward tile t in phase 1 and its phase-2 tile t are in
+  // the same output group when the two cuts have the same groups (tile_lane puts both on one
+  // thread, so that thread reads and writes that slice of the weights step after step); every
+  // phase — phase 2 over all layers, each cut of phase 1, the chunks of rows — within one task
+  // per thread of balanced, for any thread count
   for (std::size_t threads : {1, 2, 3, 4, 8, 16, 64}) {
     INFO("phase 2");
     check_lanes(plan.weight_tasks, threads, [&](std::size_t task) {
@@ -162,39 +260,41 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     check_lanes(chunks, threads, [&](std::size_t c) { return bpnn::task_lane(c, threads); });
     for (std::size_t l = 0; l < layers.size(); ++l) {
       INFO("phase 1, layer " << l);
-      check_lanes(plan.forward_cut[l].tasks, threads, [&](std::size_t t) { return plan.tile_lane(l, t, threads); });
+      check_lanes(plan.forward_cut[l].tasks(), threads, [&](std::size_t t) { return plan.tile_lane(l, t, threads); });
       if (l > 0)
-        check_lanes(plan.backward_cut[l].tasks, threads, [&](std::size_t t) { return plan.tile_lane(l - 1, t, threads); });
+        check_lanes(plan.backward_cut[l].tasks(), threads, [&](std::size_t t) { return plan.tile_lane(l - 1, t, threads); });
     }
   }
   for (std::size_t l = 0; l < layers.size(); ++l) {
-    const bpnn::UnitCut& forward = plan.forward_cut[l];
+    const bpnn::UnitCut& forward = plan.forward_cut[l].units;
     const bpnn::UnitCut& tiles = plan.layers[l].outputs;
     if (l + 1 == layers.size() && mlp.keeps_logits()) continue;
+    if (batch == 1 || plan.forward_cut[l].tasks() == 1 || plan.layers[l].tiles == 1) continue;
     REQUIRE(forward.tasks == tiles.tasks);
     for (std::size_t t = 0; t <= tiles.tasks; ++t) CHECK(forward.first(t) == tiles.first(t));
   }
 
-  // phase 2: each layer's outputs cut by the same balanced rule
+  // phase 2: each layer's weights by tile_cut's rule: groups of outputs, then input ranges of
+  // one-block groups (none in a per-sample step)
   double weight_flops = 0, largest = 0;
   std::size_t tasks = 0;
   for (std::size_t l = 0; l < layers.size(); ++l) {
+    INFO("phase 2, layer " << l);
     const bpnn::LayerTiles& t = plan.layers[l];
-    const double per_output = 2.0 * static_cast<double>(batch * layers[l].in);
     CHECK(t.first_task == tasks);
-    CHECK(t.tiles == t.outputs.tasks);
-    check_unit_cut(t.outputs, layers[l].out, per_output, block);
+    CHECK(t.tiles == t.outputs.tasks * t.inputs.tasks);
+    check_tile_cut(t.cut(), layers[l].out, block, layers[l].in, bpnn::tile_input_block,
+                   batch == 1 ? layers[l].in + 1 : bpnn::least_tile_inputs, 2.0 * rows, true);
     tasks += t.tiles;
-    weight_flops += per_output * static_cast<double>(layers[l].out);
-    largest = std::max(largest, per_output * static_cast<double>(t.outputs.largest()));
+    weight_flops += 2.0 * rows * static_cast<double>(layers[l].in * layers[l].out);
+    largest = std::max(largest, 2.0 * rows * static_cast<double>(t.outputs.largest() * t.inputs.largest()));
   }
   CHECK(plan.weight_tasks == tasks);
-  CHECK(plan.weights_in_parallel ==
-        (tasks > 1 && weight_flops - largest >= fork_flops));
+  CHECK(plan.weights_in_parallel == (tasks > 1 && weight_flops - largest >= fork_flops));
 
   // per-sample steps: split only where a layer was cut (and so pays)
   const bool any_cut = std::any_of(plan.layers.begin(), plan.layers.end(),
-                                   [](const bpnn::LayerTiles& t) { return t.tiles > 1; });
+                                   [](const bpnn::LayerTiles& t) { return t.outputs.tasks > 1; });
   CHECK(plan.sample_in_parallel == (batch == 1 && any_cut));
 
   // never slower: a whole step too small to pay for two forks wakes no second thread at all
@@ -203,8 +303,8 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     CHECK_FALSE(plan.weights_in_parallel);
     CHECK_FALSE(plan.sample_in_parallel);
     for (std::size_t l = 0; l < layers.size(); ++l) {
-      CHECK(plan.forward_cut[l].tasks == 1);
-      CHECK(plan.backward_cut[l].tasks == 1);
+      CHECK(plan.forward_cut[l].tasks() == 1);
+      CHECK(plan.backward_cut[l].tasks() == 1);
       CHECK(plan.layers[l].tiles == 1);
     }
   }
@@ -286,9 +386,9 @@ TEST_CASE("small batches of wide networks, mnist and deep split phase 1 by layer
     INFO("batch " << batch);
     const bpnn::BatchPlan plan = plan_of<float>({784, 512, 512, 10}, batch);
     CHECK(plan.phase1_by_layers);
-    CHECK(plan.forward_cut[0].tasks > 1);
-    CHECK(plan.forward_cut[1].tasks > 1);
-    CHECK(plan.backward_cut[1].tasks > 1);
+    CHECK(plan.forward_cut[0].tasks() > 1);
+    CHECK(plan.forward_cut[1].tasks() > 1);
+    CHECK(plan.backward_cut[1].tasks() > 1);
   }
   // with the weights each task reads counted, the MNIST-shaped step and deep go by layers too
   // (four 16-row chunks read all of W1 four times a step; measured at one thread, the layer cut
@@ -297,4 +397,80 @@ TEST_CASE("small batches of wide networks, mnist and deep split phase 1 by layer
   CHECK(plan_of<float>({256, 256, 256, 256, 256, 10}, 64).phase1_by_layers);
   CHECK_FALSE(plan_of<float>({2, 4, 1}, 16).phase1_by_layers);
   CHECK_FALSE(plan_of<double>({64, 32, 10}, 32).phase1_by_layers);
+}
+
+TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more; mnist as many as the kernels' floors allow",
+          "[parallel][batch_plan]") {
+  // issue 11 §4: every phase of mnist and wide with at least 1 MFLOP of work offers phase_tasks
+  // (4 × 16) tasks. Wide gets them from its 2-D tiles; before them its last layer's forward pass
+  // was 16 tasks and its phase 2 16 tiles of that layer.
+  const auto phases_check = [](const std::vector<std::size_t>& sizes, std::size_t batch, std::size_t least_tasks) {
+    const bpnn::BatchPlan plan = plan_of<float>(sizes, batch);
+    REQUIRE(plan.phase1_by_layers);
+    const double rows = static_cast<double>(batch);
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+      INFO("layer " << l << " of " << sizes.size() - 1 << ", batch " << batch);
+      const double flops = 2.0 * rows * static_cast<double>(sizes[l] * sizes[l + 1]);
+      if (flops < 1e6) continue;
+      CHECK(plan.forward_cut[l].tasks() >= least_tasks);
+      if (l > 0) CHECK(plan.backward_cut[l].tasks() >= least_tasks);
+      CHECK(plan.layers[l].tiles >= least_tasks);
+    }
+    CHECK(plan.weight_tasks >= least_tasks);
+  };
+  phases_check({1024, 4096, 4096, 1024}, 256, bpnn::phase_tasks);
+  // mnist (784-256-10, batch 64): 25.7 MFLOP per layer-1 phase would make 64 tasks of 0.4 MFLOP,
+  // below the kernels' floors (batch_plan.hpp: 64 rows per forward tile, all rows per backward
+  // tile, 1024 inputs per weight tile): with 64-output panels its forward pass and its phase 2
+  // stay the 4 panels (finer cuts need the kernel forms README "Past two cores" names)
+  const bpnn::BatchPlan mnist = plan_of<float>({784, 256, 10}, 64);
+  const std::size_t panels = (256 + bpnn::kernels::kernels_select<float>().out_block - 1) /
+                             bpnn::kernels::kernels_select<float>().out_block;
+  CHECK(mnist.forward_cut[0].tasks() >= std::min<std::size_t>(panels, 32));
+  CHECK(mnist.layers[0].tiles >= std::min<std::size_t>(panels, 32));
+}
+
+namespace {
+
+// The layout the phase-2 weight tiles of a range of inputs rely on (trainer_core.cpp): in one
+// panel (m ≤ out_block outputs starting on a block), inputs [i0, i0 + k) are a packed (m, k)
+// layer of their own, packed_size(m, i0) elements into the panel — checked by packing the
+// sub-matrix alone and finding it there, for every table this CPU runs and the reference.
+template <class T>
+void check_input_ranges_of_a_panel() {
+  std::vector<const bpnn::kernels::KernelTable<T>*> tables{&bpnn::kernels::kernels_reference<T>()};
+  for (const auto& t : bpnn::test::fast_tables<T>()) tables.push_back(t.table);
+  for (const auto* table : tables) {
+    const std::size_t block = table->out_block;
+    REQUIRE(block > 0);
+    for (std::size_t out : {std::size_t{1}, block / 2 + 1, block, 2 * block + 3})
+      for (std::size_t in : {7, 64, 100}) {
+        std::vector<T> w(out * in);
+        for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<T>(i + 1);
+        std::vector<T> packed(table->packed_size(out, in));
+        table->pack(out, in, w.data(), packed.data());
+        for (std::size_t o0 = 0; o0 < out; o0 += block) {
+          const std::size_t m = std::min(block, out - o0);
+          const T* panel = packed.data() + table->packed_size(o0, in);
+          for (std::size_t i0 = 0; i0 < in; i0 += 16) {
+            const std::size_t k = std::min<std::size_t>(std::max<std::size_t>(in / 3, 1), in - i0);
+            INFO(table->arch << " out " << out << " in " << in << " panel at " << o0 << " inputs [" << i0 << ", " << i0 + k << ")");
+            std::vector<T> sub(m * k), alone(table->packed_size(m, k));
+            for (std::size_t o = 0; o < m; ++o)
+              for (std::size_t i = 0; i < k; ++i) sub[o * k + i] = w[(o0 + o) * in + i0 + i];
+            table->pack(m, k, sub.data(), alone.data());
+            REQUIRE(table->packed_size(m, i0) + alone.size() <= table->packed_size(m, in));
+            CHECK(std::equal(alone.begin(), alone.end(), panel + table->packed_size(m, i0)));
+          }
+        }
+      }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a panel's range of inputs is a packed layer of its own, where the weight tiles look for it",
+          "[parallel][batch_plan]") {
+  check_input_ranges_of_a_panel<float>();
+  check_input_ranges_of_a_panel<double>();
 }

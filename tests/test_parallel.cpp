@@ -284,7 +284,7 @@ TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training
       const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
       INFO("batch " << batch);
       REQUIRE(plan.phase1_by_layers == by_layers);
-      REQUIRE((plan.phase1_by_layers ? plan.forward_cut[0].tasks : plan.chunks(batch)) > 1);
+      REQUIRE((plan.phase1_by_layers ? plan.forward_cut[0].tasks() : plan.chunks(batch)) > 1);
     }
     const std::size_t in = sizes.front(), out = sizes.back();
     const Data data = training_data(100, in, out, 29);
@@ -402,7 +402,7 @@ TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 
     config.seed = 7;
     const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), batch);
     REQUIRE(plan.phase1_by_layers);
-    REQUIRE(plan.forward_cut[0].tasks > 1);
+    REQUIRE(plan.forward_cut[0].tasks() > 1);
     const Data data = training_data(100, sizes.front(), sizes.back(), 31);
     std::vector<double> first;
     for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
@@ -423,4 +423,124 @@ TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 
         CHECK(bpnn_test::same_bits(all_parameters(net), first));
       }
   }
+}
+
+TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): the same bits for 1, 2 and 3 threads with every optimizer and clipping, the reference step's values",
+          "[parallel][tiles]") {
+  // 2048-128-10 at batch 128: its first layer's forward pass is cut into panels × chunks of rows
+  // and its weight gradient into panels × ranges of inputs (2 × 2 each with 64-output panels);
+  // 300 rows leave a partial batch of 44
+  bpnn::NetworkConfig config;
+  config.sizes = {2048, 128, 10};
+  config.seed = 11;
+  const std::size_t rows = 128;
+  const Data data = training_data(300, 2048, 10, 41);
+  struct Case {
+    bpnn::Optimizer optimizer;
+    double learning_rate, clip;
+  };
+  const Case cases[] = {{bpnn::Optimizer::sgd, 0.1, 0},     {bpnn::Optimizer::momentum, 0.05, 0},
+                        {bpnn::Optimizer::momentum, 0.05, 0.05}, {bpnn::Optimizer::adam, 1e-3, 0},
+                        {bpnn::Optimizer::adam, 1e-3, 0.05}};
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    config.precision = precision;
+    const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), rows);
+    std::visit([&](const auto& mlp) {
+      if (mlp.kernels().out_block < 8) return;  // the reference table's one-output blocks cut otherwise
+      REQUIRE(plan.phase1_by_layers);
+      REQUIRE(plan.forward_cut[0].units.tasks > 1);
+      REQUIRE(plan.forward_cut[0].parts.tasks > 1);
+      REQUIRE(plan.layers[0].inputs.tasks > 1);
+    }, bpnn::NetworkAccess::impl(bpnn::Network(config)).mlp);
+    for (const Case& c : cases) {
+      std::vector<double> first;
+      for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+        for (int threads : {1, 2, 3}) {
+          if (backend == bpnn::Backend::omp && threads != 2) continue;
+          bpnn::Network net(config);
+          bpnn::TrainConfig t;
+          t.optimizer = c.optimizer;
+          t.learning_rate = c.learning_rate;
+          t.clip = c.clip;
+          t.batch = rows;
+          t.epochs = 1;
+          t.seed = 5;
+          t.threads = threads;
+          t.backend = backend;
+          bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+          INFO(bpnn::to_string(precision) << " " << bpnn::to_string(c.optimizer) << " clip " << c.clip << ", threads "
+                                          << threads << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+          if (first.empty()) first = all_parameters(net);
+          CHECK(bpnn_test::same_bits(all_parameters(net), first));
+        }
+      CHECK_FALSE(bpnn_test::same_bits(first, all_parameters(bpnn::Network(config))));  // it trained
+    }
+  }
+  // one step of plain SGD (the in-place update) and of momentum (the gradient buffer; its first
+  // step is plain SGD's) against the single-thread whole-layer reference
+  config.precision = bpnn::Precision::f64;
+  for (auto optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::momentum}) {
+    const Data step = training_data(rows, 2048, 10, 43);
+    bpnn::Network parallel(config);
+    bpnn::Network reference = parallel;
+    bpnn::TrainConfig t;
+    t.optimizer = optimizer;
+    t.learning_rate = 0.3;
+    t.batch = rows;
+    t.epochs = 1;
+    t.shuffle = false;
+    t.threads = 2;
+    bpnn::Trainer(parallel, t, step.x.data(), step.y.data(), rows).run();
+    reference_sgd_step(reference, step, rows, 0.3);
+    INFO(bpnn::to_string(optimizer));
+    CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
+  }
+}
+
+TEST_CASE("weight tiles of input ranges on the rows path: phase 1's chunks copy the inputs they read, the same bits for 1, 2 and 3 threads, the reference step's values",
+          "[parallel][tiles]") {
+  // 2048-16-2 at batch 256: no layer is cut by outputs, so phase 1 goes by chunks of rows, while
+  // the first layer's weight gradient (one panel, 2048 inputs) is cut into ranges of inputs,
+  // whose blocks each chunk fills with its rows
+  bpnn::NetworkConfig config;
+  config.sizes = {2048, 16, 2};
+  config.seed = 13;
+  const std::size_t rows = 256;
+  for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+    config.precision = precision;
+    const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), rows);
+    REQUIRE_FALSE(plan.phase1_by_layers);
+    REQUIRE(plan.chunks(rows) > 1);
+    REQUIRE(plan.layers[0].inputs.tasks > 1);
+    const Data data = training_data(300, 2048, 2, 47);  // and a partial batch of 44
+    for (auto optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::adam}) {
+      std::vector<double> first;
+      for (int threads : {1, 2, 3}) {
+        bpnn::Network net(config);
+        bpnn::TrainConfig t;
+        t.optimizer = optimizer;
+        t.clip = optimizer == bpnn::Optimizer::adam ? 0.05 : 0.0;
+        t.batch = rows;
+        t.epochs = 1;
+        t.threads = threads;
+        bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+        INFO(bpnn::to_string(precision) << " " << bpnn::to_string(optimizer) << ", threads " << threads);
+        if (first.empty()) first = all_parameters(net);
+        CHECK(bpnn_test::same_bits(all_parameters(net), first));
+      }
+    }
+  }
+  config.precision = bpnn::Precision::f64;
+  const Data step = training_data(rows, 2048, 2, 53);
+  bpnn::Network parallel(config);
+  bpnn::Network reference = parallel;
+  bpnn::TrainConfig t;
+  t.learning_rate = 0.3;
+  t.batch = rows;
+  t.epochs = 1;
+  t.shuffle = false;
+  t.threads = 2;
+  bpnn::Trainer(parallel, t, step.x.data(), step.y.data(), rows).run();
+  reference_sgd_step(reference, step, rows, 0.3);
+  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
 }

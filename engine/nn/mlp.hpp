@@ -71,16 +71,16 @@ class Mlp {
   void forward_layer(std::size_t l, const T* x, std::size_t first, std::size_t n,
                      Workspace<T>& ws) const;
 
-  // outputs [o0, o0 + m) of layer l for rows [0, n), the same bits as forward_layer gives them:
-  // o0 a multiple of kernels().out_block, m one too unless the range ends the layer; not for the
-  // output layer when it keeps logits. Disjoint ranges may run on different threads.
-  void forward_layer_outputs(std::size_t l, const T* x, std::size_t n, std::size_t o0,
+  // outputs [o0, o0 + m) of layer l for rows [first, first + n), the same bits as forward_layer
+  // gives them: o0 a multiple of kernels().out_block, m one too unless the range ends the layer;
+  // not for the output layer when it keeps logits. Disjoint tiles may run on different threads.
+  void forward_layer_outputs(std::size_t l, const T* x, std::size_t first, std::size_t n, std::size_t o0,
                              std::size_t m, Workspace<T>& ws) const {
     const LayerSpec& layer = layers_[l];
     kernels_->dense_forward_outputs({n, layer.in, layer.out}, layer.act, o0, o0 + m,
-                                    l == 0 ? x : ws.activations[l - 1].data(),
-                                    arena_.data() + layer.weight_offset,
-                                    arena_.data() + layer.bias_offset, ws.activations[l].data());
+                                    (l == 0 ? x : ws.activations[l - 1].data()) + first * layer.in,
+                                    arena_.data() + layer.weight_offset, arena_.data() + layer.bias_offset,
+                                    ws.activations[l].data() + first * layer.out);
   }
 
   // y:(N,K) targets → Σ over the rows of the per-sample loss E; writes δ_L = ∂E/∂z_L into
@@ -98,15 +98,17 @@ class Mlp {
   // a time (the data-parallel step reduces a layer's gradient while the layers below it wait).
   void backward_data_layer(std::size_t l, std::size_t first, std::size_t n, Workspace<T>& ws) const;
 
-  // inputs [i0, i0 + m) of δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}) for rows [0, n), l > 0, the same
-  // bits as backward_data gives them (i0 a multiple of kernels().out_block, m one too unless the
-  // range ends the layer's inputs). Disjoint ranges may run on different threads.
-  void backward_data_inputs(std::size_t l, std::size_t n, std::size_t i0, std::size_t m,
+  // inputs [i0, i0 + m) of δ_{l−1} = (δ_l·W_l) ⊙ act'(a_{l−1}) for rows [first, first + n),
+  // l > 0, the same bits as backward_data gives them (i0 a multiple of kernels().out_block, m one
+  // too unless the range ends the layer's inputs). Disjoint tiles may run on different threads.
+  void backward_data_inputs(std::size_t l, std::size_t first, std::size_t n, std::size_t i0, std::size_t m,
                             Workspace<T>& ws) const {
     const LayerSpec& layer = layers_[l];
     kernels_->dense_backward_data_inputs({n, layer.in, layer.out}, layers_[l - 1].act, i0, i0 + m,
-                                         ws.deltas[l].data(), arena_.data() + layer.weight_offset,
-                                         ws.activations[l - 1].data(), ws.deltas[l - 1].data());
+                                         ws.deltas[l].data() + first * layer.out,
+                                         arena_.data() + layer.weight_offset,
+                                         ws.activations[l - 1].data() + first * layer.in,
+                                         ws.deltas[l - 1].data() + first * layer.in);
   }
 
   // The whole backward pass on one thread, the reference for the parallel step: back-propagates

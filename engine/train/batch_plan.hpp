@@ -7,11 +7,11 @@
 //            (rows are independent, each chunk owns its rows of the work buffers);
 //            or, when chunks of rows cannot split it well (a small batch of a wide network),
 //            layer by layer over all rows: the forward pass of each layer cut into tiles of
-//            its outputs, the backward pass to each layer's inputs cut into tiles of them (the
-//            kernels give every element the same bits either way);
-//   phase 2, per (layer, tile of outputs): dW_tile = Σ_all rows δ_tileᵀ·a, then the optimizer's
-//            update of that tile (each task owns its slice of weights, gradient and optimizer
-//            state).
+//            its outputs × rows, the backward pass to each layer's inputs into tiles of them ×
+//            rows (the kernels give every element the same bits whichever tile computes it);
+//   phase 2, per (layer, tile of outputs × inputs): dW_tile = Σ_all rows δ_tileᵀ·a_tile, then
+//            the optimizer's update of that tile (each task owns its slice of weights, gradient
+//            and optimizer state).
 // Two fork/joins per step when phase 1 goes by rows, whatever the depth of the network (one more
 // per cut layer and direction when it goes by layers); one more with gradient clipping,
 // whose norm needs every tile's gradient before any update (each task's part of ‖g‖² is kept
@@ -44,10 +44,28 @@ struct UnitCut {
   }
 };
 
+// A 2-D cut of a layer's work: `units` (its outputs, or for the backward pass its inputs) in
+// groups of whole kernel blocks, and each group's `parts` (rows in phase 1, inputs in phase 2).
+// Task t is group t / parts.tasks, part t % parts.tasks: a group's tasks are consecutive, so the
+// tasks that share a slice of weights are next to each other in the task order.
+struct TileCut {
+  UnitCut units;
+  UnitCut parts;
+
+  constexpr std::size_t tasks() const { return units.tasks * parts.tasks; }
+  constexpr std::size_t group(std::size_t t) const { return t / parts.tasks; }
+  constexpr std::size_t part(std::size_t t) const { return t % parts.tasks; }
+  // The same cut of fewer parts (a step of fewer rows than the batch): as many parts as keep
+  // each part about the size it has in the full cut, a power of two, rows spread evenly.
+  constexpr TileCut with_parts(std::size_t count) const;
+};
+
 struct LayerTiles {
   UnitCut outputs;           // the phase-2 cut of the layer's outputs (whole out_blocks)
-  std::size_t tiles;         // tasks for this layer (outputs.tasks)
+  UnitCut inputs;            // each output group's inputs (several parts only for one-block groups)
+  std::size_t tiles;         // tasks for this layer (outputs.tasks · inputs.tasks)
   std::size_t first_task;    // index of its first task among all phase-2 tasks
+  TileCut cut() const { return {outputs, inputs}; }
 };
 
 // Phase 1's chunks of rows hold at least this many rows (a few register tiles of rows).
@@ -63,9 +81,10 @@ struct BatchPlan {
   // split those layers' outputs across threads; all others run on one thread.
   bool sample_in_parallel = false;
   // Phase 1 layer by layer (see the top of this file) instead of by chunks of rows:
-  // forward_cut[l] cuts layer l's outputs, backward_cut[l] (l ≥ 1) its inputs, i.e. δ_{l−1}.
+  // forward_cut[l] cuts layer l's outputs × the batch's rows, backward_cut[l] (l ≥ 1) its
+  // inputs (i.e. δ_{l−1}) × the rows.
   bool phase1_by_layers = false;
-  std::vector<UnitCut> forward_cut, backward_cut;
+  std::vector<TileCut> forward_cut, backward_cut;
 
   double flops_per_row = 0;            // phase 1's work per row (forward and backward)
   std::size_t least_rows = least_chunk_rows;  // the fewest rows of a chunk (more with large weights)
@@ -77,13 +96,15 @@ struct BatchPlan {
   UnitCut row_chunks(std::size_t rows) const;
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 
-  // Which of `threads` threads runs tile t of layer `layer`'s outputs — its phase-2 tile t and
-  // its phase-1 forward tile t (the same cut), and tile t of the next layer's inputs in the
-  // backward pass: task_lane of the tile's index among all phase-2 tasks, the same thread step
-  // after step, so each core keeps its share of the weights in its own cache (the update writes
-  // a tile, the next forward pass reads it). Phase 2 runs all layers' tiles in one loop, each
-  // thread within one tile of the others; a phase-1 cut of n tiles is n consecutive indices,
-  // as balanced.
+  // Which of `threads` threads runs task t of layer `layer`'s cuts — its phase-2 tile t, its
+  // phase-1 forward tile t, and tile t of the next layer's backward pass (δ of this layer's
+  // outputs): task_lane of the tile's index among all phase-2 tasks, the same thread step after
+  // step, so each core keeps its share of the weights in its own cache (the update writes a
+  // tile, the next forward pass reads it). All three cuts number their tasks output group first
+  // (TileCut), so when a layer's forward cut and phase-2 cut have the same groups and parts per
+  // group (the rule below makes them alike: the same work, the same groups) tile t is the same
+  // slice of weights in both. Phase 2 runs all layers' tiles in one loop, each thread within one
+  // tile of the others; a phase-1 cut of n tiles is n consecutive indices, as balanced.
   std::size_t tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const;
 };
 
@@ -132,6 +153,40 @@ constexpr std::size_t task_lane(std::size_t t, std::size_t threads) { return t %
 // weights read, while the step's kernels ran at about 110 GFLOP/s: 44 MFLOP for 5.5 MB, 8 flops
 // a byte (the weights and a batch of activations outgrow the 2 MB L2 there).
 constexpr double weight_byte_flops = 8;
+
+// Past two cores: a phase that is split (split_pays, above: the never-slower rule) is cut into up
+// to phase_tasks tasks — four per core on the 16-core machine the plan is designed for, so a core
+// that finishes early finds work and the last task to start is a quarter of a core's share. A
+// phase costs ONE fork/join whatever its task count; a further task inside it costs only
+// run_pinned's bookkeeping (an atomic exchange or two, well under a microsecond) plus whatever
+// kernel efficiency a smaller tile loses. So tasks go down to the kernels' efficiency floor, where
+// the rate of a layer cut into tiles is within a few % of the whole layer's: measured by
+// `bpnn_plan --floor` (every tile of a layer in task order on one core, thread CPU time, best of
+// 5, avx512 f32 on this Xeon, 784-256 and 256-256 at 64 rows, 1024-4096 and 4096-1024 at 256):
+//   - forward, rows × one 64-output panel: 97–103% of the whole layer's rate from 64 rows up;
+//     16 rows 94–102% (mnist's 784-256 at 94–95% in two runs, which cost W2 about 3% of its
+//     one-thread step), 32 rows (five 6-row register tiles and a 2-row one) 87–97%, 8 rows
+//     79–83%, 2 rows 48–55%: least_tile_rows = 64, least_task_flops = 0.5 MFLOP (256-256 at 16
+//     rows, 99%: the smallest tile measured within a few %);
+//   - backward to the inputs, rows × one panel of inputs: 99–106% with all 64 (mnist) or 256
+//     (wide) rows, 93% at 128 of 256, 80–86% at 64 and 14–52% at 4–16 rows (its cost per call
+//     does not shrink with the rows): least_backward_rows = 256;
+//   - weight gradient, one panel of outputs × a range of inputs (the inputs regrouped by range
+//     once in phase 1, each task copying its columns of δ): 98–99% at 1024 inputs, 87–93% at
+//     512, 68–80% at 64–128, 33–40% at 16 (again a cost per call of the rows × the panel):
+//     least_tile_inputs = 1024.
+// With these floors mnist's phases stay as they were (4 forward tiles of its first layer, 5
+// weight tiles); the finer cuts the goal asks for there need the kernel forms
+// README "Past two cores" names (a backward pass and a weight gradient whose cost per call does
+// not grow with the part of the layer left out).
+constexpr std::size_t design_cores = 16;
+constexpr std::size_t tasks_per_core = 4;
+constexpr std::size_t phase_tasks = design_cores * tasks_per_core;
+constexpr double least_task_flops = 0.5e6;
+constexpr std::size_t least_tile_rows = 64;
+constexpr std::size_t least_backward_rows = 256;
+constexpr std::size_t tile_input_block = 16;
+constexpr std::size_t least_tile_inputs = 1024;
 
 inline std::size_t BatchPlan::tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const {
   return task_lane(layers[layer].first_task + t, threads);
@@ -188,6 +243,59 @@ constexpr double cut_span(const UnitCut& cut, double unit_flops) {
   return unit_flops * static_cast<double>(cut.largest()) + (cut.tasks > 1 ? fork_flops : 0.0);
 }
 
+constexpr TileCut TileCut::with_parts(std::size_t count) const {
+  if (count == parts.count) return *this;
+  if (parts.tasks == 1) return {units, {count, parts.block, 1}};
+  const std::size_t share = count * parts.tasks / std::max<std::size_t>(parts.count, 1);
+  return {units, {count, parts.block, power_of_two_floor(std::clamp<std::size_t>(share, 1, parts.tasks))}};
+}
+
+// The 2-D cut of a layer's work: `units` in whole blocks of `block` (0: cannot be cut) × `parts`
+// in whole part_blocks, cell_flops per unit and part. The rule, from the shapes alone:
+//   - a phase that is split gets up to phase_tasks tasks, each of at least least_task_flops (the
+//     smallest task, a partial last block counted whole): the largest power of two of tasks that
+//     allows;
+//   - groups of units first (each task then reads only its group's weights, and the thread that
+//     updates a slice of weights is the one that reads it next, BatchPlan::tile_lane), as many as
+//     the blocks and the least task allow, a power of two;
+//   - then each group's parts, a power of two, none under least_parts units — only when every
+//     group is one block if `one_block_parts` (a packed panel's inputs are contiguous, a wider
+//     group's are not);
+//   - one task when the split would not pay (split_pays: the work moved off the largest task
+//     must be a fork's worth).
+constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
+                           std::size_t least_parts, double cell_flops, bool one_block_parts) {
+  const TileCut whole{{units, std::max<std::size_t>(units, 1), 1}, {parts, std::max<std::size_t>(parts, 1), 1}};
+  if (block == 0 || units == 0 || parts == 0) return whole;
+  const double work = cell_flops * static_cast<double>(units) * static_cast<double>(parts);
+  const double most = work / least_task_flops;
+  const std::size_t want =
+      most >= static_cast<double>(phase_tasks) ? phase_tasks : power_of_two_floor(std::max<std::size_t>(1, static_cast<std::size_t>(most)));
+  if (want < 2) return whole;
+  const auto smallest = [](const UnitCut& c) { return static_cast<double>(c.blocks() / c.tasks * c.block); };
+  TileCut cut{{units, block, 1}, {parts, part_block, 1}};
+  for (std::size_t n = std::min(want, power_of_two_floor(cut.units.blocks())); n >= 2; n /= 2) {
+    const UnitCut groups{units, block, n};
+    if (smallest(groups) * static_cast<double>(parts) * cell_flops >= least_task_flops) {
+      cut.units = groups;
+      break;
+    }
+  }
+  if (!one_block_parts || cut.units.tasks == cut.units.blocks())
+    for (std::size_t n = want / cut.units.tasks; n >= 2; n /= 2) {
+      const UnitCut pieces{parts, part_block, n};
+      if (pieces.blocks() >= n && smallest(pieces) >= static_cast<double>(least_parts) &&
+          smallest(cut.units) * smallest(pieces) * cell_flops >= least_task_flops) {
+        cut.parts = pieces;
+        break;
+      }
+    }
+  if (cut.tasks() < 2 ||
+      !split_pays(work, cell_flops * static_cast<double>(cut.units.largest() * cut.parts.largest())))
+    return whole;
+  return cut;
+}
+
 template <class T>
 BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   BatchPlan plan;
@@ -215,16 +323,16 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   const double batch_rows = static_cast<double>(batch);
 
   // phase 1 by layers: each layer's forward over its outputs (not an output layer that keeps
-  // logits: its output activation needs whole rows) and its backward over its inputs, in tiles
-  // worth task_target_flops. Which cut a step takes, from the shapes and the batch alone, never
-  // the thread count: each cut's work W (its flops, the weights its tasks read at
-  // weight_byte_flops a byte — every chunk reads them all, the tiles of a layer together once —
-  // and a fork per parallel phase) and span S (its longest chain of tasks, a fork each) give a
-  // greedy schedule on P cores at most W/P + (1 − 1/P)·S (Graham's bound); the plan takes the
-  // layer cut when it cuts some layer and its W + S is smaller, the bound for two cores (which
-  // with one core ranks by work, with many by span). Its forward tiles of a layer are that
-  // layer's phase-2 tiles (the same unit_cut), so with tile_lane the thread that updates a tile
-  // of weights is the one that reads it in the next step's forward pass.
+  // logits: its output activation needs whole rows) and its backward over its inputs. Which
+  // form a step takes, from the shapes and the batch alone, never the thread count: each form's
+  // work W (its flops, the weights its tasks read at weight_byte_flops a byte — every chunk reads
+  // them all, the tiles of a layer together once — and a fork per parallel phase) and span S (its
+  // longest chain of tasks, a fork each) give a greedy schedule on P cores at most W/P + (1 −
+  // 1/P)·S (Graham's bound); the plan takes the layer form when it cuts some layer into tiles of
+  // outputs (inputs) worth task_target_flops and its W + S is smaller, the bound for two cores
+  // (which with one core ranks by work, with many by span). Taken, each layer's cut is then
+  // refined into the 2-D tiles of tile_cut (outputs × rows, inputs × rows), which only adds
+  // tasks for more cores: the choice between the forms is the one made on those output tiles.
   const std::size_t last = mlp.layers().size() - 1;
   const double weight_unit = static_cast<double>(sizeof(T)) * weight_byte_flops;
   double chunk_weights = 0;
@@ -235,20 +343,27 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     layers_span += cut_span(cut, unit_flops);
     any_layer_cut = any_layer_cut || cut.tasks > 1;
   };
+  const auto whole = [](std::size_t units, std::size_t rows) {
+    return TileCut{{units, std::max<std::size_t>(units, 1), 1}, {rows, std::max<std::size_t>(rows, 1), 1}};
+  };
   for (std::size_t l = 0; l <= last; ++l) {
     const LayerSpec& s = mlp.layers()[l];
     // a task of m outputs (inputs) computes 2·rows·in (2·rows·out) flops and reads in (out)
     // weights per unit
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
-    plan.forward_cut.push_back(l == last && mlp.keeps_logits() ? UnitCut{s.out, std::max<std::size_t>(s.out, 1), 1}
-                                                               : unit_cut(s.out, per_output, block));
-    layers_add(plan.forward_cut.back(), per_output + weight_unit * static_cast<double>(s.in));
+    const bool whole_rows = l == last && mlp.keeps_logits();
+    layers_add(whole_rows ? UnitCut{s.out, std::max<std::size_t>(s.out, 1), 1} : unit_cut(s.out, per_output, block),
+               per_output + weight_unit * static_cast<double>(s.in));
+    plan.forward_cut.push_back(whole_rows ? whole(s.out, batch)
+                                          : tile_cut(s.out, block, batch, 1, least_tile_rows,
+                                                     2.0 * static_cast<double>(s.in), false));
     chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
     const double per_input = 2.0 * batch_rows * static_cast<double>(s.out);
-    plan.backward_cut.push_back(l == 0 ? UnitCut{s.in, std::max<std::size_t>(s.in, 1), 1}
-                                       : unit_cut(s.in, per_input, block));
+    plan.backward_cut.push_back(l == 0 ? whole(s.in, batch)
+                                       : tile_cut(s.in, block, batch, 1, least_backward_rows,
+                                                  2.0 * static_cast<double>(s.out), false));
     if (l > 0) {
-      layers_add(plan.backward_cut.back(), per_input + weight_unit * static_cast<double>(s.out));
+      layers_add(unit_cut(s.in, per_input, block), per_input + weight_unit * static_cast<double>(s.out));
       chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
     }
   }
@@ -259,15 +374,17 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
                            (chunks > 1 ? fork_flops : 0.0);
   plan.phase1_by_layers = any_layer_cut && layers_work + layers_span < rows_work + rows_span;
 
-  // phase 2: tiles of whole kernel blocks of outputs, each worth task_target_flops; a layer
-  // whose split does not pay stays one tile
+  // phase 2: tiles of each layer's weights by tile_cut — groups of whole kernel blocks of
+  // outputs, then, for one-block groups, ranges of inputs (each dW element is Σ over all rows,
+  // whichever tile computes it); a per-sample step (batch 1) cuts outputs only
   double weight_flops = 0, largest_tile = 0;
   for (const LayerSpec& s : mlp.layers()) {
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
     weight_flops += per_output * static_cast<double>(s.out);
-    const UnitCut cut = unit_cut(s.out, per_output, block);
-    const LayerTiles t{cut, cut.tasks, plan.weight_tasks};
-    largest_tile = std::max(largest_tile, per_output * static_cast<double>(cut.largest()));
+    const TileCut cut = tile_cut(s.out, block, s.in, tile_input_block, batch == 1 ? s.in + 1 : least_tile_inputs,
+                                 2.0 * batch_rows, true);
+    const LayerTiles t{cut.units, cut.parts, cut.tasks(), plan.weight_tasks};
+    largest_tile = std::max(largest_tile, 2.0 * batch_rows * static_cast<double>(cut.units.largest() * cut.parts.largest()));
     plan.weight_tasks += t.tiles;
     plan.layers.push_back(t);
   }
@@ -277,7 +394,7 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
   // makes the per-sample split pay.
   plan.sample_in_parallel =
       batch == 1 && std::any_of(plan.layers.begin(), plan.layers.end(),
-                                [](const LayerTiles& t) { return t.tiles > 1; });
+                                [](const LayerTiles& t) { return t.outputs.tasks > 1; });
   return plan;
 }
 

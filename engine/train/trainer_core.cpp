@@ -109,13 +109,19 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const LayerSpec& layer = mlp.layers()[l];
     const LayerTiles& cut = plan_.layers[l];
-    delta_tiles_.emplace_back(cut.tiles > 1 ? workspace_.capacity * layer.out : 0);
-    for (std::size_t t = 0; t < cut.tiles; ++t) {
-      const std::size_t o0 = cut.outputs.first(t);
-      const std::size_t m = cut.outputs.size(t);
-      const std::size_t w0 = table.packed_size(o0, layer.in);
-      weight_tasks_.push_back({l, o0, {layer.weight_offset + w0, table.packed_size(o0 + m, layer.in) - w0,
-                                       layer.bias_offset + o0, m}});
+    input_blocks_.emplace_back(cut.inputs.tasks > 1 ? workspace_.capacity * layer.in : 0);
+    for (std::size_t g = 0; g < cut.outputs.tasks; ++g) {
+      const std::size_t o0 = cut.outputs.first(g), m = cut.outputs.size(g);
+      const std::size_t group = table.packed_size(o0, layer.in);
+      for (std::size_t j = 0; j < cut.inputs.tasks; ++j) {
+        // a one-panel group's inputs [i0, i0 + k) are a packed (m, k) layer packed_size(m, i0) in
+        const std::size_t i0 = cut.inputs.first(j), k = cut.inputs.size(j);
+        const std::size_t w0 = cut.inputs.tasks == 1 ? group : group + table.packed_size(m, i0);
+        const std::size_t w1 = cut.inputs.tasks == 1 ? table.packed_size(o0 + m, layer.in)
+                                                     : group + table.packed_size(m, i0 + k);
+        weight_tasks_.push_back({l, o0, m, i0, k, {layer.weight_offset + w0, w1 - w0, layer.bias_offset + o0, j == 0 ? m : 0}});
+        task_scratch_.emplace_back(cut.tiles > 1 ? workspace_.capacity * m + m : 0);
+      }
     }
   }
   std::iota(order_.begin(), order_.end(), std::size_t{0});
@@ -161,34 +167,61 @@ std::size_t TrainerCore<T>::count_correct(const Workspace<T>& ws, const T* y, st
 template <class T>
 void TrainerCore<T>::weight_task(std::size_t task, const T* x, std::size_t rows) {
   const WeightTask& job = weight_tasks_[task];
-  const std::size_t l = job.layer, o0 = job.first_output, m = job.params.bias_count;
-  const std::size_t out = mlp_.layers()[l].out;
+  const std::size_t l = job.layer, o0 = job.first_output, m = job.outputs;
+  const LayerSpec& layer = mlp_.layers()[l];
 
   // This tile's columns of δ:(rows, out) as a contiguous (rows, m) block, scaled as the optimizer
   // asks (by −lr/rows for an in-place update): phase 1 is done with δ, so the single-tile case
   // scales it in place.
   const T scale = optimizer_.delta_scale(rows);
   T* delta = workspace_.deltas[l].data();
+  T* bias = nullptr;  // a bias gradient this tile computes but does not own
   if (plan_.layers[l].tiles > 1) {
-    T* block = delta_tiles_[l].data() + rows * o0;
+    T* block = task_scratch_[task].data();
     for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t j = 0; j < m; ++j) block[r * m + j] = scale * delta[r * out + o0 + j];
+      for (std::size_t j = 0; j < m; ++j) block[r * m + j] = scale * delta[r * layer.out + o0 + j];
     delta = block;
+    bias = block + workspace_.capacity * m;
   } else if (scale != T(1)) {
     for (std::size_t i = 0; i < rows * m; ++i) delta[i] *= scale;
   }
+  // its columns of the layer's inputs: all of them, or the block phase 1 copied them into
+  const T* in = job.inputs == layer.in ? (l == 0 ? x : workspace_.activations[l - 1].data())
+                                       : input_blocks_[l].data() + rows * job.first_input;
+  const auto gradient_add = [&](T* grad) {  // dw += δᵀ·a, db += Σ_rows δ
+    T* db = grad + job.params.bias_begin;
+    if (job.params.bias_count == 0) {
+      std::fill_n(bias, m, T(0));
+      db = bias;
+    }
+    mlp_.kernels().dense_backward_weights({rows, job.inputs, m}, delta, in, grad + job.params.weights_begin, db);
+  };
 
   if (optimizer_.in_place()) {  // w += Σ_rows (−lr/rows·δ)ᵀ·a, straight into the weights
-    mlp_.backward_weights_outputs(l, x, workspace_, rows, delta, o0, m, mlp_.arena().data());
+    gradient_add(mlp_.arena().data());
     return;
   }
   // g = Σ_rows δᵀ·a, then the optimizer's update of the tile from g/rows
   optimizer_.gradient_clear(job.params);
-  mlp_.backward_weights_outputs(l, x, workspace_, rows, delta, o0, m, optimizer_.gradient());
+  gradient_add(optimizer_.gradient());
   if (optimizer_.clips())
     tile_square_norms_[task] = optimizer_.tile_square_norm(job.params);
   else
     optimizer_.update(job.params, optimizer_.gradient_scale(rows, 0), mlp_.arena().data());
+}
+
+template <class T>
+void TrainerCore<T>::input_blocks_fill(std::size_t l, const T* x, std::size_t first, std::size_t n,
+                                       std::size_t rows) {
+  const UnitCut& ranges = plan_.layers[l].inputs;
+  if (ranges.tasks == 1) return;
+  const std::size_t in = mlp_.layers()[l].in;
+  const T* a = l == 0 ? x : workspace_.activations[l - 1].data();
+  for (std::size_t j = 0; j < ranges.tasks; ++j) {
+    const std::size_t i0 = ranges.first(j), k = ranges.size(j);
+    T* block = input_blocks_[l].data() + rows * i0;
+    for (std::size_t r = first; r < first + n; ++r) std::copy_n(a + r * in + i0, k, block + r * k);
+  }
 }
 
 template <class T>
@@ -285,33 +318,44 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
   const std::size_t threads = static_cast<std::size_t>(parallel_.threads());
   if (plan_.phase1_by_layers) {
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
-    // (backward) in tiles, the loss on this thread; tile t of layer `owner`'s outputs on the
-    // thread that runs that layer's phase-2 tile t (BatchPlan::tile_lane)
-    const auto tiles = [&](const UnitCut& cut, std::size_t owner, auto&& body) {
-      parallel_.run_pinned(cut.tasks, [&](std::size_t t) { return plan_.tile_lane(owner, t, threads); },
-                           [&](std::size_t t) { body(cut.first(t), cut.size(t)); });
+    // (backward) in tiles of rows, the loss on this thread; tile t of layer `owner`'s outputs on
+    // the thread that runs that layer's phase-2 tile t (BatchPlan::tile_lane)
+    const auto tiles = [&](const TileCut& cut, std::size_t owner, auto&& body) {
+      parallel_.run_pinned(cut.tasks(), [&](std::size_t t) { return plan_.tile_lane(owner, t, threads); },
+                           [&](std::size_t t) {
+                             const std::size_t g = cut.group(t), p = cut.part(t);
+                             body(cut.units.first(g), cut.units.size(g), cut.parts.first(p), cut.parts.size(p), g);
+                           });
     };
     // the gather in as many pieces of rows as layer 0's forward pass has tasks: the copy is
     // 1/(2·outputs) of that pass's arithmetic per element, so it is cut wherever that pass is
     // (nothing to gather, and no fork, when the rows are used where they are)
-    const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].tasks)};
-    if (order != nullptr) tiles(row_pieces, 0, gather);
+    const UnitCut row_pieces{rows, 1, std::min(rows, plan_.forward_cut[0].with_parts(rows).tasks())};
+    if (order != nullptr)
+      parallel_.run_pinned(row_pieces.tasks, [&](std::size_t t) { return plan_.tile_lane(0, t, threads); },
+                           [&](std::size_t t) { gather(row_pieces.first(t), row_pieces.size(t)); });
     const std::size_t last = mlp_.layers().size() - 1;
     for (std::size_t l = 0; l <= last; ++l) {
-      if (plan_.forward_cut[l].tasks == 1) {
+      const TileCut cut = plan_.forward_cut[l].with_parts(rows);
+      if (cut.tasks() == 1) {
+        input_blocks_fill(l, x, 0, rows, rows);
         mlp_.forward_layer(l, x, 0, rows, workspace_);
         continue;
       }
-      tiles(plan_.forward_cut[l], l, [&](std::size_t o0, std::size_t m) {
-        mlp_.forward_layer_outputs(l, x, rows, o0, m, workspace_);
+      // the tiles of the first output group also copy their rows of the layer's inputs for
+      // phase 2 (input_blocks_fill), while they read them
+      tiles(cut, l, [&](std::size_t o0, std::size_t m, std::size_t r0, std::size_t n, std::size_t g) {
+        if (g == 0) input_blocks_fill(l, x, r0, n, rows);
+        mlp_.forward_layer_outputs(l, x, r0, n, o0, m, workspace_);
       });
     }
     loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
     if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan_.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m) {
-        mlp_.backward_data_inputs(l, rows, i0, m, workspace_);
-      });
+      tiles(plan_.backward_cut[l].with_parts(rows), l - 1,
+            [&](std::size_t i0, std::size_t m, std::size_t r0, std::size_t n, std::size_t) {
+              mlp_.backward_data_inputs(l, r0, n, i0, m, workspace_);
+            });
   } else {
     // phase 1: forward, loss and δ of every layer, chunk by chunk of rows
     const UnitCut cut = plan_.row_chunks(rows);
@@ -321,6 +365,7 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
       const std::size_t n = cut.size(c);
       gather(first, n);
       mlp_.forward(x, first, n, workspace_);
+      for (std::size_t l = 0; l < mlp_.layers().size(); ++l) input_blocks_fill(l, x, first, n, rows);
       chunk_loss_[c] = mlp_.loss_and_output_delta(y, first, n, workspace_);
       chunk_correct_[c] = classes_ == Classes::none ? 0 : count_correct(workspace_, y, first, n);
       mlp_.backward_data(first, n, workspace_);
@@ -393,8 +438,8 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
     return;
   }
   const ShardStep& st = shard_step_;
-  const std::size_t l = weight_tasks_[task].layer, o0 = weight_tasks_[task].first_output;
-  const std::size_t m = tile.bias_count;
+  const WeightTask& job = weight_tasks_[task];
+  const std::size_t l = job.layer, o0 = job.first_output, m = job.outputs, k = job.inputs;
   const LayerSpec& layer = mlp_.layers()[l];
   const std::size_t row0 = shard_first_row(lo, st.shards, st.rows);
   const std::size_t f = row0 - st.first_row;
@@ -405,16 +450,25 @@ void TrainerCore<T>::tile_tree_sum(std::size_t task, std::size_t lo, std::size_t
     return;
   }
   const T* delta = workspace_.deltas[l].data() + f * layer.out;
-  Scratch<T> block(m != layer.out ? n * m : 0);
-  if (m != layer.out) {  // the tile's columns of δ as a contiguous (n, m) block
-    for (std::size_t r = 0; r < n; ++r)
-      std::copy_n(delta + r * layer.out + o0, m, block.data() + r * m);
-    delta = block.data();
+  // the tile's columns of δ as a contiguous (n, m) block, of the inputs as an (n, k) block, and
+  // a bias gradient the tile does not own
+  Scratch<T> block((m != layer.out ? n * m : 0) + (k != layer.in ? n * k : 0) + (tile.bias_count == 0 ? m : 0));
+  T* next = block.data();
+  if (m != layer.out) {
+    for (std::size_t r = 0; r < n; ++r) std::copy_n(delta + r * layer.out + o0, m, next + r * m);
+    delta = next;
+    next += n * m;
   }
   const T* in = l == 0 ? batch_x_.data() + f * layer.in : workspace_.activations[l - 1].data() + f * layer.in;
+  if (k != layer.in) {
+    for (std::size_t r = 0; r < n; ++r) std::copy_n(in + r * layer.in + job.first_input, k, next + r * k);
+    in = next;
+    next += n * k;
+  }
+  if (tile.bias_count == 0) db = next;
   std::fill_n(dw, tile.weights_count, T(0));
-  std::fill_n(db, tile.bias_count, T(0));
-  mlp_.kernels().dense_backward_weights({n, layer.in, m}, delta, in, dw, db);
+  std::fill_n(db, m, T(0));
+  mlp_.kernels().dense_backward_weights({n, k, m}, delta, in, dw, db);
 }
 
 // The shard tree of a data-parallel step, pipelined layer by layer.

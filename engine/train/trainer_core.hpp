@@ -114,9 +114,13 @@ class TrainerCore {
   double sample_step(const T* x, const T* y, std::size_t& correct);
   // Throws Error(nonfinite) unless the step's loss is finite (before any weight changes).
   void check_finite(double loss) const;
-  // Phase 2 task: the weight gradient of one tile of one layer's outputs, then (unless the
-  // optimizer clips, which needs all tiles first) its update.
+  // Phase 2 task: the weight gradient of one tile of one layer's weights (a group of its
+  // outputs, or one panel's range of inputs), then (unless the optimizer clips, which needs all
+  // tiles first) its update.
   void weight_task(std::size_t task, const T* x, std::size_t rows);
+  // Rows [first, first + n) of layer l's inputs (x for layer 0) copied into input_blocks_[l], when
+  // its phase-2 tiles cut the inputs: phase 1 calls it where those rows are read anyway.
+  void input_blocks_fill(std::size_t l, const T* x, std::size_t first, std::size_t n, std::size_t rows);
   // Runs task(i) for every phase-2 task, on threads when the plan says so.
   template <class Task>
   void weight_tasks_run(Task&& task);
@@ -230,14 +234,20 @@ class TrainerCore {
   Random random_;
   Workspace<T> workspace_;
   AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
-  std::vector<AlignedVector<T>> delta_tiles_;  // per layer: δ regrouped tile by tile, (rows, tile)
   BatchPlan plan_;
-  // per phase-2 task: its layer, first output and parameters
+  // per phase-2 task: its layer, outputs [first_output, + outputs), inputs [first_input, + inputs)
+  // and parameters (the biases of its outputs only in the tile of its group's first inputs)
   struct WeightTask {
-    std::size_t layer, first_output;
+    std::size_t layer, first_output, outputs, first_input, inputs;
     ParamTile params;
   };
   std::vector<WeightTask> weight_tasks_;
+  // per phase-2 task of a layer cut into several: its columns of δ, (rows, outputs), then a bias
+  // gradient it does not own (outputs)
+  std::vector<AlignedVector<T>> task_scratch_;
+  // per layer whose phase-2 tiles cut its inputs: its inputs regrouped by the input ranges, range
+  // [i0, i0 + k) as a (rows, k) block at rows·i0 (input_blocks_fill)
+  std::vector<AlignedVector<T>> input_blocks_;
   std::vector<double> tile_square_norms_;  // per phase-2 task, when clipping
   OptimizerCore<T> optimizer_;
   std::vector<double> chunk_loss_;
