@@ -203,8 +203,10 @@ std::size_t training_bytes(const NetworkConfig& net, const TrainConfig& config, 
   for (std::size_t w : net.sizes) widths = checked_add(widths, w, what);
   const std::size_t batch = resolved.batch == 0 ? 1 : train_batch(resolved, n);
   const std::size_t rows = std::min<std::size_t>(batch, n);
+  // per row and width: activations, δ, the gathered batch, scratch, and the (rows, inputs)
+  // blocks of the layers whose weight tiles cut their inputs (batch_plan.hpp's 2-D tiles)
   const std::size_t activations =
-      checked_mul(checked_mul(rows, widths, what), checked_mul(4, element, what), what);
+      checked_mul(checked_mul(rows, widths, what), checked_mul(5, element, what), what);
   const std::size_t data = element == data_element_bytes
                                ? 0
                                : checked_mul(n, checked_mul(net.sizes.front() + net.sizes.back(),
