@@ -1,6 +1,7 @@
 // The dense kernels of the table kernels_select() picks (BPNN_ARCH to force one), on the GEMM
 // shapes of the benchmark networks, in f32:
-//   784-256-10 at batch 64 and 1024-4096-4096-1024 at batch 256, each kernel of each layer;
+//   784-256-10 at batch 64, 1024-4096-4096-1024 at batch 256 and the odd 100-300-7 at batch 37,
+//   each kernel of each layer;
 //   a whole step's dense kernels of both (forward all layers, input gradient of all but the
 //   first, weight gradient of all);
 //   one-sample steps of 64-32-10 and 3-4-1 (the matrix-vector paths, with the SGD update).
@@ -171,6 +172,15 @@ BENCHMARK_CAPTURE(bm_layer, wide_l3_backward_data, bwd_data, DenseShape{256, 409
 BENCHMARK_CAPTURE(bm_layer, wide_l3_backward_weights, bwd_weights, DenseShape{256, 4096, 1024});
 BENCHMARK_CAPTURE(bm_step, wide_1024_4096_4096_1024_b256,
                   std::vector<std::size_t>{1024, 4096, 4096, 1024}, 256);
+
+// an odd shape, 100-300-7 at batch 37: remainder rows in every tile column, a last panel of 3
+// vectors (300 = 4·64 + 44) and one of a single vector (7 outputs)
+BENCHMARK_CAPTURE(bm_layer, odd_l1_forward, fwd, DenseShape{37, 100, 300});
+BENCHMARK_CAPTURE(bm_layer, odd_l1_backward_weights, bwd_weights, DenseShape{37, 100, 300});
+BENCHMARK_CAPTURE(bm_layer, odd_l2_forward, fwd, DenseShape{37, 300, 7});
+BENCHMARK_CAPTURE(bm_layer, odd_l2_backward_data, bwd_data, DenseShape{37, 300, 7});
+BENCHMARK_CAPTURE(bm_layer, odd_l2_backward_weights, bwd_weights, DenseShape{37, 300, 7});
+BENCHMARK_CAPTURE(bm_step, odd_100_300_7_b37, std::vector<std::size_t>{100, 300, 7}, 37);
 
 // one sample at a time
 BENCHMARK_CAPTURE(bm_sample, sample_64_32_10, std::vector<std::size_t>{64, 32, 10});

@@ -403,6 +403,54 @@ TEST_CASE("dense_forward gives a row the same bits alone or in a batch", "[kerne
     }
 }
 
+// Every weight's gradient is one chain of FMAs over the rows in order, onto the gradient already
+// there, whatever the tiles: so a batch gives the bits of its rows added one call at a time (the
+// n = 1 path), and a tile of whole panels of outputs (the trainer's phase-2 cut, δ copied into a
+// contiguous block) the bits of the whole layer. The shapes have a last panel one vector wide
+// (tiles of MR1 inputs, with a remainder: 300 = 37·8 + 4 and 130 = 16·8 + 2) beside wider ones, and
+// 65 rows (two blocks of δ rows).
+TEMPLATE_TEST_CASE("dense_backward_weights gives a weight the same bits row by row, in a batch "
+                   "and on a tile of outputs", "[kernels]", float, double) {
+  using T = TestType;
+  std::mt19937 rng(77);
+  for (const TableUnderTest<T>& tut : bpnn::test::fast_tables<T>())
+    for (DenseShape s :
+         {DenseShape{37, 300, 7}, DenseShape{13, 130, 70}, DenseShape{65, 63, 200}}) {
+      const KernelTable<T>& t = *tut.table;
+      INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
+      const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
+      const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
+      const auto w0 = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
+      const auto db0 = random_vector<T>(s.out, T(-1), T(1), rng);
+      std::vector<T> dw0(t.packed_size(s.out, s.in));
+      t.pack(s.out, s.in, w0.data(), dw0.data());
+
+      auto dw_batch = dw0, db_batch = db0;
+      t.dense_backward_weights(s, dy.data(), x.data(), dw_batch.data(), db_batch.data());
+
+      auto dw_rows = dw0, db_rows = db0;
+      for (std::size_t r = 0; r < s.n; ++r)
+        t.dense_backward_weights({1, s.in, s.out}, dy.data() + r * s.out, x.data() + r * s.in,
+                                 dw_rows.data(), db_rows.data());
+      CHECK(dw_rows == dw_batch);
+      CHECK(db_rows == db_batch);
+
+      const std::size_t block = t.out_block;
+      REQUIRE(block > 0);
+      auto dw_tiles = dw0, db_tiles = db0;
+      for (std::size_t o0 = 0; o0 < s.out; o0 += block) {
+        const std::size_t m = std::min(block, s.out - o0);
+        std::vector<T> dy_tile(s.n * m);
+        for (std::size_t r = 0; r < s.n; ++r)
+          std::copy_n(dy.data() + r * s.out + o0, m, dy_tile.data() + r * m);
+        t.dense_backward_weights({s.n, s.in, m}, dy_tile.data(), x.data(),
+                                 dw_tiles.data() + t.packed_size(o0, s.in), db_tiles.data() + o0);
+      }
+      CHECK(dw_tiles == dw_batch);
+      CHECK(db_tiles == db_batch);
+    }
+}
+
 TEST_CASE("the kernel tolerance rejects a relative error of 1e-6 in f64", "[kernels]") {
   // The same comparisons as above with the fast kernels' outputs scaled by (1 + error): every
   // output of these shapes (n = 1 and the GEMM forms) must then be reported.

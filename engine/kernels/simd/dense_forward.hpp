@@ -69,9 +69,12 @@ void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, cons
     const bool first = k0 == 0, last = k0 + kb >= s.in;
     for (std::size_t p0 = p_begin; p0 < p_end; p0 += pc) {
       const std::size_t p1 = min_size(p_end, p0 + pc);
+      // a last panel one vector wide runs in tiles of MR1 rows, after the others
+      const bool narrow_last = L.width(p1 - 1) == S::W;
+      const std::size_t p1_wide = narrow_last ? p1 - 1 : p1;
       for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR) {
         const std::size_t mr = min_size(S::MR, s.n - r0);
-        for (std::size_t p = p0; p < p1; ++p) {
+        for (std::size_t p = p0; p < p1_wide; ++p) {
           const std::size_t o0 = L.first(p), wid = L.width(p);
           const T* a = x + r0 * s.in + k0;
           const T* bp = w + L.offset(p) + k0 * wid;
@@ -82,6 +85,21 @@ void dense_forward_gemm(const DenseShape& s, Op op, const T* x, const T* w, cons
           else
             tile_any<Arch, T, false>(mr, wid / S::W, kb, a, s.in, bp, wid, c, s.out, L.count(p),
                                      !first, FinishNone{});
+        }
+      }
+      if (narrow_last) {
+        const std::size_t p = p1 - 1, o0 = L.first(p);
+        const T* bp = w + L.offset(p) + k0 * S::W;
+        for (std::size_t r0 = 0; r0 < s.n; r0 += S::MR1) {
+          const std::size_t mr = min_size(S::MR1, s.n - r0);
+          const T* a = x + r0 * s.in + k0;
+          T* c = y + r0 * s.out + o0;
+          if (last)
+            tile_one_vector<Arch, T, false>(mr, kb, a, s.in, bp, S::W, c, s.out, L.count(p),
+                                            !first, FinishBiasAct<Arch, T, Op>{b + o0, op});
+          else
+            tile_one_vector<Arch, T, false>(mr, kb, a, s.in, bp, S::W, c, s.out, L.count(p),
+                                            !first, FinishNone{});
         }
       }
     }

@@ -54,6 +54,10 @@ struct TileShape {
   static constexpr std::size_t NR = V * W;                               // outputs per panel
   static constexpr std::size_t MR =
       std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch> || arch_is_avx512<Arch> ? 6 : 4;
+  // rows of a tile whose panel is one vector wide: MR rows would leave MR (6) accumulators,
+  // fewer than the 8 FMAs in flight that 4 cycles of latency on 2 ports want; 8 rows fill them
+  // (12 were slower: GCC ran out of general registers for the row addresses and spilled them)
+  static constexpr std::size_t MR1 = MR + 2;
   static constexpr std::size_t align = Arch::alignment();
 };
 
@@ -243,6 +247,17 @@ inline void dispatch_count_impl(std::size_t m, F&& f, std::index_sequence<I...>)
 template <std::size_t Max, class F>
 inline void dispatch_count(std::size_t m, F&& f) {
   dispatch_count_impl<Max>(m, std::forward<F>(f), std::make_index_sequence<Max>{});
+}
+
+// tile() with run-time M ≤ MR1 and Vn = 1.
+template <class Arch, class T, bool ACol, class Fin>
+inline void tile_one_vector(std::size_t M, std::size_t K, const T* a, std::size_t astride,
+                            const T* b, std::size_t ldb, T* c, std::size_t ldc, std::size_t ncols,
+                            bool load_c, const Fin& fin) {
+  using S = TileShape<Arch, T>;
+  dispatch_count<S::MR1>(M, [&](auto mc) {
+    tile<Arch, T, decltype(mc)::value, 1, ACol>(K, a, astride, b, ldb, c, ldc, ncols, load_c, fin);
+  });
 }
 
 // tile() with run-time M ≤ MR and Vn ≤ V.
