@@ -608,3 +608,42 @@ TEST_CASE("train_many: short-chain groups with members diverging mid-epoch keep 
     }
   }
 }
+
+// Members whose targets are classes count their correct ones from the ŷ log of each call of up to
+// 64 steps (SweepNet::yhat_log_steps), not one kernel call per step: 150 rows make three calls per
+// epoch, the last a partial one. Each member's training accuracy and loss equal bpnn::train's
+// last epoch, in full groups and narrow groups, for one-hot and 0/1 targets, and with a
+// member that diverges mid-call (whose steps before it still count for the others).
+TEST_CASE("train_many: class counts from the ŷ log equal bpnn::train's accuracy", "[sweep]") {
+  for (const auto& [shape, rate] : {std::pair{Shape{{20, 24, 10}, Activation::sigmoid, Activation::sigmoid, true}, 0.0},
+                                    std::pair{Shape{{5, 12, 1}, Activation::tanh, Activation::sigmoid, true}, 0.0},
+                                    std::pair{Shape{{5, 12, 1}, Activation::relu, Activation::linear, true}, 1e30}}) {
+    const bpnn::Dataset data = data_make(150, shape.sizes.front(), shape.sizes.back(), true, 17);
+    auto members = members_of(shape, bpnn::Precision::f32, 6, 0);
+    if (rate > 0) members[2].train.learning_rate = rate;  // overflows within the first epoch
+    for (const auto groups : {bpnn::LaneGroups::full, bpnn::LaneGroups::narrow}) {
+      const auto results = bpnn::train_many(members, data, {1, bpnn::Backend::tbb, groups});
+      CHECK(results[2].diverged.empty() == (rate == 0));
+      for (std::size_t m = 0; m < members.size(); ++m) {
+        INFO(shape.sizes.back() << " outputs, " << (groups == bpnn::LaneGroups::full ? "full" : "narrow") << " groups, member " << m);
+        REQUIRE(results[m].lane_path);
+        bpnn::Network single(members[m].network);
+        bpnn::EpochStats last;
+        try {
+          bpnn::train(single, members[m].train, data, [&](const bpnn::EpochStats& e) {
+            last = e;
+            return bpnn::EpochAction::go_on;
+          });
+        } catch (const bpnn::Error&) {
+          CHECK(m == 2);
+          CHECK(!results[m].diverged.empty());
+          continue;
+        }
+        CHECK(last.accuracy > 0);
+        CHECK(results[m].train_accuracy == last.accuracy);
+        CHECK(results[m].report.final_loss == last.loss);
+        CHECK(bpnn_test::same_bits(parameters(results[m].network), parameters(single)));
+      }
+    }
+  }
+}

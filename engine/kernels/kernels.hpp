@@ -84,7 +84,22 @@ struct SweepNet {
   std::size_t elements = 1;      // E, elements per network
   std::size_t alternate = 0;     // work: set 1 of the inputs and hidden activations, less set 0
   std::size_t pending_offset = 0;  // work: (2W) the pending update's lanes and state
+  // work: the ŷ log, (yhat_log_steps, top blocks) vectors: step t of a call's ŷ at
+  // yhat_log_offset + t·(top blocks)·W, so that a caller that counts correct classes reads every
+  // step's ŷ after a call of many steps; 0 steps: none (a call of more steps must not have one)
+  std::size_t yhat_log_offset = 0, yhat_log_steps = 0;
 };
+
+// Copies step t's ŷ (the top layer's activations) into the group's ŷ log, if it has one.
+template <class T>
+void sweep_yhat_log(const SweepNet& net, std::size_t t, T* work) {
+  if (net.yhat_log_steps == 0) return;
+  const SweepLayer& top = net.layer[net.layers - 1];
+  const std::size_t size = top.blocks * net.lanes;
+  const T* yhat = work + top.act_offset;
+  T* log = work + net.yhat_log_offset + t * size;
+  for (std::size_t v = 0; v < size; ++v) log[v] = yhat[v];
+}
 
 // The layout of one shape for groups of lanes / elements networks: layers (sizes, the hidden and
 // the output activation), then the sizes of the parameter and the work buffers, and where
@@ -92,9 +107,10 @@ struct SweepNet {
 struct SweepLayout {
   std::vector<SweepLayer> layer;
   std::size_t lanes = 0, elements = 1, params_size = 0, work_size = 0;
-  std::size_t alternate = 0, pending_offset = 0;
+  std::size_t alternate = 0, pending_offset = 0, yhat_log_offset = 0, yhat_log_steps = 0;
   SweepNet net() const {
-    return {lanes, layer.size(), layer.data(), 0, elements, alternate, pending_offset};
+    return {lanes, layer.size(), layer.data(), 0, elements, alternate, pending_offset, yhat_log_offset,
+            yhat_log_steps};
   }
   std::size_t members() const { return lanes / elements; }
   std::size_t element(std::size_t o, std::size_t m) const {
@@ -110,11 +126,16 @@ struct SweepLayout {
   std::size_t output_index(std::size_t j, std::size_t m) const {
     return layer.back().act_offset + element(j, m);
   }
+  // ŷ_j of network m at step t of a call, in the ŷ log (SweepNet::yhat_log_steps)
+  std::size_t logged_output_index(std::size_t t, std::size_t j, std::size_t m) const {
+    return yhat_log_offset + t * layer.back().blocks * lanes + element(j, m);
+  }
 };
 // work: [set 0: inputs, hidden activations] [set 1: the same] [top activations] [δ of every
-// layer] [pending state]
+// layer] [pending state] [ŷ log of yhat_log_steps steps]
 inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activation hidden,
-                                Activation output, std::size_t lanes, std::size_t elements = 1) {
+                                Activation output, std::size_t lanes, std::size_t elements = 1,
+                                std::size_t yhat_log_steps = 0) {
   SweepLayout g;
   g.lanes = lanes;
   g.elements = elements;
@@ -146,6 +167,9 @@ inline SweepLayout sweep_layout(const std::vector<std::size_t>& sizes, Activatio
   }
   g.pending_offset = g.work_size;
   g.work_size += 2 * lanes;
+  g.yhat_log_offset = g.work_size;
+  g.yhat_log_steps = yhat_log_steps;
+  g.work_size += yhat_log_steps * g.layer.back().blocks * lanes;
   return g;
 }
 
@@ -242,7 +266,7 @@ struct KernelTable {
   // E elements: the row of step s at rows + row_offset[sW + mE], its learning rate, and whether
   // it trains. The kernel gathers each network's inputs and targets itself. One step:
   // → loss:(W) = E of each network before the step (in each of its elements), ŷ in the top
-  // layer's activations. Each network gets the operations of this table's single-network
+  // layer's activations (and step t's ŷ in the ŷ log, when net has one: steps ≤ yhat_log_steps). Each network gets the operations of this table's single-network
   // per-sample step (dense_forward, the MSE loss, dense_backward_data, the in-place update with
   // n = 1) in the same order, so every network ends bit for bit where it would alone. keep
   // null: updates every network when every E is finite, else changes nothing. keep non-null:

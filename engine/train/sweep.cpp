@@ -238,12 +238,6 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   const std::size_t L = shape.sizes.size() - 1;
   const std::size_t in0 = shape.sizes.front(), k = shape.sizes.back();
 
-  // the group's layout: lane-interleaved parameters and work buffers
-  const kernels::SweepLayout layout =
-      kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, W, E);
-  const kernels::SweepNet net = layout.net();
-  AlignedVector<T> params(layout.params_size), work(layout.work_size);
-
   // member m trains members[ids[m]]; members past `used` repeat member 0, and their results are
   // dropped
   const auto member_of = [&](std::size_t m) { return ids[m < used ? m : 0]; };
@@ -277,6 +271,15 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
     if (train_rows_of(m).size() != train_rows_of(0).size())
       throw Error(ErrorKind::internal, "train_many: members of one lane group hold out different counts");
   }
+  bool any_classes = false;
+  for (Classes c : classes) any_classes = any_classes || c != Classes::none;
+  // the group's layout: lane-interleaved parameters and work buffers; members with classes count
+  // their correct ones from a ŷ log of `logged` steps per call (SweepNet), read after each call
+  constexpr std::size_t logged = 64;
+  const kernels::SweepLayout layout =
+      kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, W, E, any_classes ? logged : 0);
+  const kernels::SweepNet net = layout.net();
+  AlignedVector<T> params(layout.params_size), work(layout.work_size);
   for (std::size_t m = 0; m < G; ++m) {
     const Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(results[member_of(m)].network).mlp);
     for (std::size_t l = 0; l < L; ++l) {
@@ -329,8 +332,6 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   const T* keep_lanes = nullptr;  // null while every lane trains: the kernel's unmasked form
   // per member
   std::vector<char> active(G, 1);
-  bool any_classes = false;
-  for (Classes c : classes) any_classes = any_classes || c != Classes::none;
   AlignedVector<double> loss_sum(W);  // per lane, summed by the kernel
   std::vector<std::size_t> correct(G), epochs_done(G, 0);
   std::vector<double> last_loss(G, std::numeric_limits<double>::quiet_NaN());
@@ -370,15 +371,38 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
     }
     std::fill(loss_sum.begin(), loss_sum.end(), 0.0);
     std::fill(correct.begin(), correct.end(), std::size_t{0});
-    // the kernel runs the epoch's steps (one at a time when it counts correct classes, which reads
-    // each step's ŷ) and sums each lane's loss; it stops early at a non-finite loss of a member
-    // that trains, which is masked from then on
+    // the kernel runs the epoch's steps (at most `logged` per call when it counts correct
+    // classes, which reads each step's ŷ from the log) and sums each lane's loss; it stops early
+    // at a non-finite loss of a member that trains, which is masked from then on
     for (std::size_t s = 0; s < n;) {
-      const std::size_t count = any_classes ? 1 : n - s;
+      const std::size_t count = any_classes ? std::min(logged, n - s) : n - s;
       const std::int64_t* offset = row_offset.get() + s * W;
       const std::size_t made = run_steps(net, count, d.rows.data(), offset, lr.data(), keep_lanes,
                                          params.data(), work.data(), loss.data(), loss_sum.data());
       s += made;
+      if (any_classes) {
+        // the steps just made, from the ŷ log (a member that diverged in them counts no more: its
+        // accuracy is never reported)
+        const T* yhat = work.data();
+        for (std::size_t t = 0; t < made; ++t) {
+          offset = row_offset.get() + (s - made + t) * W;
+          for (std::size_t m = 0; m < used; ++m) {
+            if (!active[m]) continue;
+            const T* y = d.rows.data() + offset[m * E] + in0;
+            if (classes[m] == Classes::binary) {
+              correct[m] += (yhat[layout.logged_output_index(t, 0, m)] > T(0.5)) == (y[0] > T(0.5));
+            } else if (classes[m] == Classes::one_hot) {
+              std::size_t best_p = 0, best_t = 0;
+              for (std::size_t j = 1; j < k; ++j) {
+                if (yhat[layout.logged_output_index(t, j, m)] > yhat[layout.logged_output_index(t, best_p, m)])
+                  best_p = j;
+                if (y[j] > y[best_t]) best_t = j;
+              }
+              correct[m] += best_p == best_t;
+            }
+          }
+        }
+      }
       if (made < count && !keep_lanes) {  // step s not made: mask the failing members, again
         for (std::size_t m = 0; m < G; ++m)
           if (!std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
@@ -387,23 +411,6 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
       if (keep_lanes)
         for (std::size_t m = 0; m < G; ++m)
           if (active[m] && !std::isfinite(loss[m * E])) diverge(m, diverged_message(loss[m * E], epoch));
-      if (!any_classes) continue;
-      offset = row_offset.get() + (s - 1) * W;  // the step just made
-      for (std::size_t m = 0; m < used; ++m) {
-        if (!active[m]) continue;
-        const T* yhat = work.data();
-        const T* y = d.rows.data() + offset[m * E] + in0;
-        if (classes[m] == Classes::binary) {
-          correct[m] += (yhat[layout.output_index(0, m)] > T(0.5)) == (y[0] > T(0.5));
-        } else if (classes[m] == Classes::one_hot) {
-          std::size_t best_p = 0, best_t = 0;
-          for (std::size_t j = 1; j < k; ++j) {
-            if (yhat[layout.output_index(j, m)] > yhat[layout.output_index(best_p, m)]) best_p = j;
-            if (y[j] > y[best_t]) best_t = j;
-          }
-          correct[m] += best_p == best_t;
-        }
-      }
     }
     // the epoch's last update, if the kernel left it pending (kernels.hpp, SweepNet)
     kernels::sweep_pending_apply(net, params.data(), work.data());

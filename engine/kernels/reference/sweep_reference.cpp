@@ -101,6 +101,7 @@ std::size_t sweep_sample_sgd_reference(const SweepNet& net, std::size_t steps, c
   const std::size_t W = net.lanes;
   for (std::size_t s = 0; s < steps; ++s) {
     if (!reference_step(net, rows, row_offset + s * W, lr, keep, params, work, loss)) return s;
+    sweep_yhat_log(net, s, work);
     bool failed = false;
     for (std::size_t c = 0; c < W; ++c) {
       if (keep && keep[c] == T(0)) continue;

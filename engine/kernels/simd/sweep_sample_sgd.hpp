@@ -911,10 +911,12 @@ std::size_t sweep_steps(const SweepNet& net, std::size_t steps, const T* rows,
     return failed;
   };
   if (!made) return 0;
+  sweep_yhat_log(net, 0, work);
   if (sums_add()) return 1;
   using steady = std::conditional_t<Narrow || Fused, std::conditional_t<Masked, masked, all>, none>;
   for (std::size_t s = 1; s < steps; ++s) {
     if (!step(steady{}, s)) return s;
+    sweep_yhat_log(net, s, work);
     if (sums_add()) return s + 1;
   }
   return steps;
