@@ -6,9 +6,13 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "train/parallel.hpp"
 
 namespace bpnn::bench {
 
@@ -120,6 +124,48 @@ inline FmaPeak fma_peak_measure() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return {best_gflops(chains_avx2_f32, 8), best_gflops(chains_avx2_f64, 4), "avx2"};
   return {best_gflops(chains_sse2_f32, 4), best_gflops(chains_sse2_f64, 2), "sse2"};
+}
+
+// The f32 FMA peak of `threads` cores running the chains at the same time, in GFLOP/s in all
+// (about 0.2 s): each thread waits until all have started (at most 50 ms), warms up, then runs 5
+// timed rounds; the threads' rates over their rounds are added. On a virtual machine two cores
+// need not give twice one core's peak while both run — the host's other tenants on their sibling
+// hyperthreads, a lower clock with more cores busy: on this 2-vCPU machine 255–336 GFLOP/s
+// against 2 × 167–171 within a minute — and no step on those cores can scale past what they give
+// together, so `bpnn bench` measures it in the same run, right before each benchmark of more
+// than one thread. The threads are the trainer's (ParallelFor: oneTBB, one task per lane).
+inline double fma_peak_together_f32(int threads) {
+  using namespace detail;
+  __builtin_cpu_init();
+  double (*chains)(std::int64_t) = chains_sse2_f32;
+  int lanes = 4;
+  if (__builtin_cpu_supports("avx512f")) {
+    chains = chains_avx512_f32;
+    lanes = 16;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    chains = chains_avx2_f32;
+    lanes = 8;
+  }
+  ParallelFor parallel(Backend::tbb, threads);
+  const std::size_t count = static_cast<std::size_t>(parallel.threads());
+  std::vector<double> rates(count, 0.0);
+  std::atomic<std::size_t> started{0};
+  parallel.run_pinned(count, [](std::size_t i) { return i; }, [&](std::size_t i) {
+    started.fetch_add(1);
+    const auto wait_from = std::chrono::steady_clock::now();
+    while (started.load() < count &&
+           std::chrono::steady_clock::now() - wait_from < std::chrono::milliseconds(50)) {
+    }
+    const std::int64_t iterations = 4'000'000;
+    volatile double sink = chains(iterations / 10);
+    const auto start = std::chrono::steady_clock::now();
+    for (int run = 0; run < 5; ++run) sink = sink + chains(iterations);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rates[i] = 5 * 16.0 * 2.0 * lanes * static_cast<double>(iterations) / s / 1e9;
+  });
+  double total = 0;
+  for (double r : rates) total += r;
+  return total;
 }
 
 // The FMA peak a benchmark run divides by: the best of short measurements taken through the run

@@ -202,6 +202,12 @@ struct SweepRun {
 };
 
 // What the counters mean, written into the JSON context and `bpnn bench --help`.
+inline constexpr const char* cores_peak_definition =
+    "cores_peak_gflops = the f32 FMA peak of all the benchmark's threads running FMA chains at the "
+    "same time, measured right before a benchmark of more than one thread (not with --peak); "
+    "cores_peak_ratio = cores_peak_gflops / (threads x the best one-core f32 peak so far): below 1 "
+    "when the cores do not give threads x one core's peak together (shared or throttled cores), "
+    "and no step on them can scale past it";
 inline constexpr const char* peak_fraction_definition =
     "GFLOPS / (peak GFLOP/s of one core in the workload's precision x threads); GFLOPS counts "
     "the arithmetic training needs per sample (forward 2*in*out per layer, weight gradient "
@@ -228,6 +234,7 @@ inline void workloads_describe(const PeakTracker& peak) {
                                               "peak_fraction > 1: the peak is too low (fixed, or "
                                               "measured while the core was slowed)");
   benchmark::AddCustomContext("rss_ratio", rss_ratio_definition);
+  benchmark::AddCustomContext("cores_peak_ratio", cores_peak_definition);
 }
 
 // Registers one Google Benchmark per workload, named train/NAME/threads:N, reporting samples/s,
@@ -242,6 +249,9 @@ inline void workloads_register(const std::vector<Workload>& workloads,
     benchmark::RegisterBenchmark(name.c_str(), [w, peak](benchmark::State& state) {
       const FmaPeak& best = peak->update();
       const double core_peak = w.precision == Precision::f32 ? best.gflops_f32 : best.gflops_f64;
+      // what the threads' cores give together now (fma_peak_together_f32), against threads ×
+      // the best one core: the most this benchmark's threads can scale at this moment
+      const double together = w.threads > 1 && !peak->fixed() ? fma_peak_together_f32(w.threads) : 0.0;
       std::optional<WorkloadRun> run;
       std::optional<SweepRun> sweep;
       if (w.members > 0) {
@@ -277,6 +287,10 @@ inline void workloads_register(const std::vector<Workload>& workloads,
       state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
       state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
       if (w.members > 0) state.counters["members"] = static_cast<double>(w.members);
+      if (together > 0) {
+        state.counters["cores_peak_gflops"] = together;
+        state.counters["cores_peak_ratio"] = together / (best.gflops_f32 * w.threads);
+      }
       const std::string arch = run ? run->net.kernel_arch() : Network(WorkloadRun::config_for(w)).kernel_arch();
       state.SetLabel(arch + (fraction > 1.0 ? " peak_suspect=true" : ""));
     })->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -61,6 +61,29 @@ TEST_CASE("bench --peak fixes the peak, a fraction above 1 is flagged, not clamp
     CHECK_THAT(b["label"].get<std::string>(), !Catch::Contains("peak_suspect"));
 }
 
+TEST_CASE("bench measures the cores' FMA peak together before a benchmark of several threads", "[cli][bench]") {
+  ScratchDir dir;
+  const nlohmann::json j = bench_json(dir, "--threads 1,2");
+  CHECK_THAT(j["context"]["cores_peak_ratio"].get<std::string>(), Catch::Contains("at the same time"));
+  std::set<std::string> seen;
+  for (const auto& b : j["benchmarks"]) {
+    const std::string name = b["run_name"].get<std::string>();
+    INFO(name);
+    seen.insert(name);
+    if (name == "train/seed/threads:2/real_time") {
+      CHECK(b["cores_peak_gflops"].get<double>() > 0);
+      CHECK(b["cores_peak_ratio"].get<double>() > 0);
+      CHECK(b["cores_peak_ratio"].get<double>() ==
+            Approx(b["cores_peak_gflops"].get<double>() / (2 * b["peak_gflops_per_core"].get<double>())));
+    } else {
+      CHECK_FALSE(b.contains("cores_peak_ratio"));  // one thread: nothing to measure together
+    }
+  }
+  CHECK(seen.count("train/seed/threads:2/real_time") == 1);
+  // a fixed peak is not measured, together or alone
+  for (const auto& b : bench_json(dir, "--threads 2 --peak 100")["benchmarks"]) CHECK_FALSE(b.contains("cores_peak_ratio"));
+}
+
 TEST_CASE("bench refuses repetitions, peaks and times out of range", "[cli][bench]") {
   ScratchDir dir;
   for (const char* args : {"--repetitions 0", "--repetitions 5000", "--peak -3", "--min-time -1"}) {

@@ -280,7 +280,7 @@ void bench_command_register(CLI::App& app, int& exit_code) {
   cmd->add_flag("--smoke", o->smoke, "One short iteration of each, to check they run");
   cmd->footer(std::string("Counters:\n  peak_fraction = ") + bench::peak_fraction_definition +
               ".\n  peak_suspect=true in the label when peak_fraction > 1 (never clamped).\n  rss_ratio = " +
-              bench::rss_ratio_definition + ".");
+              bench::rss_ratio_definition + ".\n  " + bench::cores_peak_definition + ".");
   cmd->callback([o, &exit_code] {
     run_bench(*o);
     exit_code = 0;
