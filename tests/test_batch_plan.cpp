@@ -399,7 +399,7 @@ TEST_CASE("small batches of wide networks, mnist and deep split phase 1 by layer
   CHECK_FALSE(plan_of<double>({64, 32, 10}, 32).phase1_by_layers);
 }
 
-TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more; mnist as many as the kernels' floors allow",
+TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more, mnist as many as the kernels' floors allow",
           "[parallel][batch_plan]") {
   // issue 11 §4: every phase of mnist and wide with at least 1 MFLOP of work offers phase_tasks
   // (4 × 16) tasks. Wide gets them from its 2-D tiles; before them its last layer's forward pass

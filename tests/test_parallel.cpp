@@ -544,3 +544,41 @@ TEST_CASE("weight tiles of input ranges on the rows path: phase 1's chunks copy 
   reference_sgd_step(reference, step, rows, 0.3);
   CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
 }
+
+TEST_CASE("weight tiles of input ranges on the last, shorter batch of an epoch match two reference steps",
+          "[parallel][tiles]") {
+  // the epoch's last step has fewer rows than the batch: its input blocks are laid out for those
+  // rows (a block at rows·i0), which the thread-count comparisons above cannot see
+  // both phase-1 forms: 2048-128-10 at 128 (by layers), 2048-16-2 at 256 (by rows); batch + 44 rows
+  const std::pair<std::vector<std::size_t>, std::size_t> shapes[] = {{{2048, 128, 10}, 128}, {{2048, 16, 2}, 256}};
+  for (const auto& [sizes, rows] : shapes) {
+    bpnn::NetworkConfig config;
+    config.sizes = sizes;
+    config.seed = 17;
+    config.precision = bpnn::Precision::f64;
+    const bpnn::BatchPlan plan = plan_for(bpnn::Network(config), rows);
+    REQUIRE(plan.layers[0].inputs.tasks > 1);
+    const std::size_t n = rows + 44;
+    const Data data = training_data(n, sizes.front(), sizes.back(), 59);
+    for (int threads : {1, 3}) {
+      INFO(sizes[1] << " at " << rows << ", threads " << threads << (plan.phase1_by_layers ? " by layers" : " by rows"));
+      bpnn::Network parallel(config);
+      bpnn::Network reference = parallel;
+      bpnn::TrainConfig t;
+      t.learning_rate = 0.3;
+      t.batch = rows;
+      t.epochs = 1;
+      t.shuffle = false;
+      t.threads = threads;
+      bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), n).run();
+      Data head = data, tail = data;
+      head.x.resize(rows * sizes.front());
+      head.y.resize(rows * sizes.back());
+      tail.x.assign(data.x.begin() + static_cast<std::ptrdiff_t>(rows * sizes.front()), data.x.end());
+      tail.y.assign(data.y.begin() + static_cast<std::ptrdiff_t>(rows * sizes.back()), data.y.end());
+      reference_sgd_step(reference, head, rows, 0.3);
+      reference_sgd_step(reference, tail, 44, 0.3);
+      CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-12);
+    }
+  }
+}
