@@ -21,6 +21,7 @@
 #include "kernels/reference/sweep_reference.hpp"
 #include "nn/network_impl.hpp"
 #include "nn/random.hpp"
+#include "nn/size_check.hpp"
 #include "train/divergence.hpp"
 #include "train/parallel.hpp"
 #include "train/schedule.hpp"
@@ -279,6 +280,13 @@ void lanes_train(const std::vector<std::size_t>& ids, std::size_t lanes, std::si
   const kernels::SweepLayout layout =
       kernels::sweep_layout(shape.sizes, shape.hidden_act, shape.output_act, W, E, any_classes ? logged : 0);
   const kernels::SweepNet net = layout.net();
+  // the group's buffers — parameters, work (with the ŷ log) and the (n, W) row offsets — before
+  // any is allocated: W members of a network hold W times its memory
+  const std::string what = "train_many lane group";
+  check_fits_in_memory(
+      checked_add(checked_mul(checked_add(layout.params_size, layout.work_size, what), sizeof(T), what),
+                  checked_mul(checked_mul(train_rows_of(0).size(), W, what), sizeof(std::int64_t), what), what),
+      what + " (parameters, work buffers and row offsets of " + std::to_string(W) + " lanes)");
   AlignedVector<T> params(layout.params_size), work(layout.work_size);
   for (std::size_t m = 0; m < G; ++m) {
     const Mlp<T>& mlp = std::get<Mlp<T>>(NetworkAccess::impl(results[member_of(m)].network).mlp);
