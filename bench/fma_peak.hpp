@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -127,15 +128,20 @@ inline FmaPeak fma_peak_measure() {
 }
 
 // The f32 FMA peak of `threads` cores running the chains at the same time, in GFLOP/s in all
-// (about 0.2 s): each thread waits until all have started (at most 50 ms), warms up, then runs 5
-// timed rounds; the threads' rates over their rounds are added. On a virtual machine two cores
-// need not give twice one core's peak while both run — the host's other tenants on their sibling
-// hyperthreads, a lower clock with more cores busy: on this 2-vCPU machine 255–336 GFLOP/s
-// against 2 × 167–171 within a minute — and no step on those cores can scale past what they give
+// (about 0.2 s): each thread waits until all have started (at most 200 ms), warms up, then runs 5
+// timed rounds; the flops of all threads over the time from the first thread's start to the last
+// thread's end — so threads that did not overlap count as slower, never as faster. NaN when a
+// thread found itself alone after the wait (a worker that never came, or the calling thread
+// taking a late worker's task: ParallelFor::run_pinned). On a virtual machine two cores need not
+// give twice one core's peak while both run — the host's other tenants on their sibling
+// hyperthreads, a lower clock with more cores busy: on this 2-vCPU machine 255–348 GFLOP/s
+// against 2 × 110–175 within a minute — and no step on those cores can scale past what they give
 // together, so `bpnn bench` measures it in the same run, right before each benchmark of more
-// than one thread. The threads are the trainer's (ParallelFor: oneTBB, one task per lane).
+// than one thread. The threads are the trainer's (ParallelFor: oneTBB, one task per lane; capped
+// at the cores the process may use, as the trainer's are).
 inline double fma_peak_together_f32(int threads) {
   using namespace detail;
+  using Clock = std::chrono::steady_clock;
   __builtin_cpu_init();
   double (*chains)(std::int64_t) = chains_sse2_f32;
   int lanes = 4;
@@ -148,24 +154,30 @@ inline double fma_peak_together_f32(int threads) {
   }
   ParallelFor parallel(Backend::tbb, threads);
   const std::size_t count = static_cast<std::size_t>(parallel.threads());
-  std::vector<double> rates(count, 0.0);
+  const std::int64_t iterations = 4'000'000;
+  std::vector<Clock::time_point> starts(count), ends(count);
   std::atomic<std::size_t> started{0};
+  std::atomic<bool> alone{false};
   parallel.run_pinned(count, [](std::size_t i) { return i; }, [&](std::size_t i) {
     started.fetch_add(1);
-    const auto wait_from = std::chrono::steady_clock::now();
-    while (started.load() < count &&
-           std::chrono::steady_clock::now() - wait_from < std::chrono::milliseconds(50)) {
+    const auto wait_from = Clock::now();
+    while (started.load() < count) {
+      if (Clock::now() - wait_from > std::chrono::milliseconds(200)) {
+        alone = true;
+        break;
+      }
     }
-    const std::int64_t iterations = 4'000'000;
     volatile double sink = chains(iterations / 10);
-    const auto start = std::chrono::steady_clock::now();
+    starts[i] = Clock::now();
     for (int run = 0; run < 5; ++run) sink = sink + chains(iterations);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    rates[i] = 5 * 16.0 * 2.0 * lanes * static_cast<double>(iterations) / s / 1e9;
+    ends[i] = Clock::now();
   });
-  double total = 0;
-  for (double r : rates) total += r;
-  return total;
+  if (alone) return std::numeric_limits<double>::quiet_NaN();
+  const double seconds =
+      std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) -
+                                    *std::min_element(starts.begin(), starts.end()))
+          .count();
+  return static_cast<double>(count) * 5 * 16.0 * 2.0 * lanes * static_cast<double>(iterations) / seconds / 1e9;
 }
 
 // The FMA peak a benchmark run divides by: the best of short measurements taken through the run

@@ -204,7 +204,9 @@ struct SweepRun {
 // What the counters mean, written into the JSON context and `bpnn bench --help`.
 inline constexpr const char* cores_peak_definition =
     "cores_peak_gflops = the f32 FMA peak of all the benchmark's threads running FMA chains at the "
-    "same time, measured right before a benchmark of more than one thread (not with --peak); "
+    "same time (their flops over the span from the first start to the last end; omitted when they did not "
+    "all start together), measured right before a benchmark of more than one thread, capped at the cores "
+    "the process may use (not with --peak); "
     "cores_peak_ratio = cores_peak_gflops / (threads x the best one-core f32 peak so far): below 1 "
     "when the cores do not give threads x one core's peak together (shared or throttled cores), "
     "and no step on them can scale past it";
@@ -287,7 +289,7 @@ inline void workloads_register(const std::vector<Workload>& workloads,
       state.counters["rss_MiB"] = peak_rss_bytes() / (1 << 20);
       state.counters["rss_ratio"] = peak_rss_bytes() / workload_essential_bytes(w);
       if (w.members > 0) state.counters["members"] = static_cast<double>(w.members);
-      if (together > 0) {
+      if (together > 0) {  // not NaN: the threads ran together (fma_peak_together_f32)
         state.counters["cores_peak_gflops"] = together;
         state.counters["cores_peak_ratio"] = together / (best.gflops_f32 * w.threads);
       }

@@ -5,9 +5,13 @@
 
 #ifdef BPNN_CLI_HAS_BENCH  // the CLI has `bench` only when Google Benchmark is built (not in sanitizer builds)
 
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <oneapi/tbb/global_control.h>
+
+#include "../bench/fma_peak.hpp"
 
 #include "cli_run.hpp"
 
@@ -82,6 +86,17 @@ TEST_CASE("bench measures the cores' FMA peak together before a benchmark of sev
   CHECK(seen.count("train/seed/threads:2/real_time") == 1);
   // a fixed peak is not measured, together or alone
   for (const auto& b : bench_json(dir, "--threads 2 --peak 100")["benchmarks"]) CHECK_FALSE(b.contains("cores_peak_ratio"));
+}
+
+TEST_CASE("the cores' FMA peak together is not reported when the threads did not run together", "[cli][bench]") {
+  if (bpnn::hardware_threads() < 2) {
+    WARN("SKIPPED: one core: there is nothing to run together");
+    return;
+  }
+  // no worker may join: the calling thread waits for the other task in vain, then would run both
+  // in turn — adding their rates would report twice one core (the defect this guards against)
+  const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+  CHECK(std::isnan(bpnn::bench::fma_peak_together_f32(2)));
 }
 
 TEST_CASE("bench refuses repetitions, peaks and times out of range", "[cli][bench]") {
