@@ -386,7 +386,7 @@ TEST_CASE("BPNN_ARCH forces the kernel table", "[kernels]") {
 TEST_CASE("dense_forward gives a row the same bits alone or in a batch", "[kernels]") {
   std::mt19937 rng(99);
   for (const TableUnderTest<float>& tut : bpnn::test::fast_tables<float>())
-    for (DenseShape s : {DenseShape{13, 700, 70}, DenseShape{7, 5, 3}}) {
+    for (DenseShape s : {DenseShape{13, 700, 70}, DenseShape{7, 5, 3}, DenseShape{13, 5, 65}}) {
       const KernelTable<float>* t = tut.table;
       INFO(t->arch << " in=" << s.in << " out=" << s.out);
       const auto x = random_vector<float>(s.n * s.in, -1, 1, rng);
@@ -415,7 +415,7 @@ TEMPLATE_TEST_CASE("dense_backward_weights gives a weight the same bits row by r
   std::mt19937 rng(77);
   for (const TableUnderTest<T>& tut : bpnn::test::fast_tables<T>())
     for (DenseShape s :
-         {DenseShape{37, 300, 7}, DenseShape{13, 130, 70}, DenseShape{65, 63, 200}}) {
+         {DenseShape{37, 300, 7}, DenseShape{13, 130, 70}, DenseShape{65, 63, 200}, DenseShape{13, 5, 65}}) {
       const KernelTable<T>& t = *tut.table;
       INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
       const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
