@@ -70,6 +70,41 @@ double max_difference(const std::vector<double>& a, const std::vector<double>& b
   return worst;
 }
 
+// `config`'s network (f64) trained one epoch on `data` in unshuffled batches of `batch` rows (the
+// last shorter when they do not divide), rate 0.3, on `threads` threads, against
+// reference_sgd_step over the same batches in turn. Momentum's first step is plain SGD's, so
+// momentum is compared over one batch only.
+struct AgainstReference {
+  double max_difference;         // the largest difference of any parameter
+  std::vector<double> trained;   // the parameters the trainer made
+};
+AgainstReference trained_against_reference(const bpnn::NetworkConfig& config, const Data& data,
+                                           std::size_t batch, int threads = 2,
+                                           bpnn::Optimizer optimizer = bpnn::Optimizer::sgd) {
+  REQUIRE((optimizer == bpnn::Optimizer::sgd || data.n <= batch));
+  bpnn::Network parallel(config);
+  bpnn::Network reference = parallel;
+  bpnn::TrainConfig t;
+  t.optimizer = optimizer;
+  t.learning_rate = 0.3;
+  t.batch = batch;
+  t.epochs = 1;
+  t.shuffle = false;
+  t.threads = threads;
+  bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), data.n).run();
+  const std::size_t in = config.sizes.front(), out = config.sizes.back();
+  for (std::size_t first = 0; first < data.n; first += batch) {
+    const std::size_t rows = std::min(batch, data.n - first);
+    const Data step{{data.x.begin() + static_cast<std::ptrdiff_t>(first * in),
+                     data.x.begin() + static_cast<std::ptrdiff_t>((first + rows) * in)},
+                    {data.y.begin() + static_cast<std::ptrdiff_t>(first * out),
+                     data.y.begin() + static_cast<std::ptrdiff_t>((first + rows) * out)},
+                    rows};
+    reference_sgd_step(reference, step, rows, 0.3);
+  }
+  return {max_difference(all_parameters(parallel), all_parameters(reference)), all_parameters(parallel)};
+}
+
 }  // namespace
 
 TEST_CASE("the batch plan cuts wide steps into several tasks, independent of threads", "[parallel]") {
@@ -125,20 +160,9 @@ TEST_CASE("trained models are bit for bit the same for 1, 2, 3, 4 and 8 threads 
 TEST_CASE("a parallel step equals the single-thread reference step within tolerance", "[parallel]") {
   const std::size_t rows = 65;
   const Data data = training_data(rows, 64, 10, 5);
-  bpnn::Network parallel(wide_config(bpnn::Precision::f64, 9));
-  bpnn::Network reference = parallel;
-
-  bpnn::TrainConfig t;
-  t.learning_rate = 0.3;
-  t.batch = rows;
-  t.epochs = 1;
-  t.shuffle = false;
-  t.threads = 2;
-  bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
-
-  reference_sgd_step(reference, data, rows, 0.3);  // the single-thread reference
-  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
-  CHECK_FALSE(bpnn_test::same_bits(all_parameters(parallel), all_parameters(bpnn::Network(wide_config(bpnn::Precision::f64, 9)))));
+  const AgainstReference step = trained_against_reference(wide_config(bpnn::Precision::f64, 9), data, rows);
+  CHECK(step.max_difference <= 1e-13);
+  CHECK_FALSE(bpnn_test::same_bits(step.trained, all_parameters(bpnn::Network(wide_config(bpnn::Precision::f64, 9)))));
 }
 
 TEST_CASE("many short training runs on many threads at once", "[parallel][stress]") {
@@ -252,18 +276,9 @@ TEST_CASE("phase 1 layer by layer: the same bits for every thread count, the ref
   config.precision = bpnn::Precision::f64;
   const std::size_t rows = 16;
   const Data data = training_data(rows, 256, 10, 23);
-  bpnn::Network parallel(config);
-  bpnn::Network reference = parallel;
-  bpnn::TrainConfig t;
-  t.learning_rate = 0.3;
-  t.batch = rows;
-  t.epochs = 1;
-  t.shuffle = false;
-  t.threads = 2;
-  bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), rows).run();
-  reference_sgd_step(reference, data, rows, 0.3);
-  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
-  CHECK_FALSE(bpnn_test::same_bits(all_parameters(parallel), all_parameters(bpnn::Network(config))));  // it trained
+  const AgainstReference step = trained_against_reference(config, data, rows);
+  CHECK(step.max_difference <= 1e-13);
+  CHECK_FALSE(bpnn_test::same_bits(step.trained, all_parameters(bpnn::Network(config))));  // it trained
 }
 
 TEST_CASE("a shuffled step gathers its rows inside phase 1: the bits of training on the rows in that order",
@@ -481,19 +496,8 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
   config.precision = bpnn::Precision::f64;
   for (auto optimizer : {bpnn::Optimizer::sgd, bpnn::Optimizer::momentum}) {
     const Data step = training_data(rows, 2048, 10, 43);
-    bpnn::Network parallel(config);
-    bpnn::Network reference = parallel;
-    bpnn::TrainConfig t;
-    t.optimizer = optimizer;
-    t.learning_rate = 0.3;
-    t.batch = rows;
-    t.epochs = 1;
-    t.shuffle = false;
-    t.threads = 2;
-    bpnn::Trainer(parallel, t, step.x.data(), step.y.data(), rows).run();
-    reference_sgd_step(reference, step, rows, 0.3);
     INFO(bpnn::to_string(optimizer));
-    CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
+    CHECK(trained_against_reference(config, step, rows, 2, optimizer).max_difference <= 1e-13);
   }
 }
 
@@ -532,17 +536,7 @@ TEST_CASE("weight tiles of input ranges on the rows path: phase 1's chunks copy 
   }
   config.precision = bpnn::Precision::f64;
   const Data step = training_data(rows, 2048, 2, 53);
-  bpnn::Network parallel(config);
-  bpnn::Network reference = parallel;
-  bpnn::TrainConfig t;
-  t.learning_rate = 0.3;
-  t.batch = rows;
-  t.epochs = 1;
-  t.shuffle = false;
-  t.threads = 2;
-  bpnn::Trainer(parallel, t, step.x.data(), step.y.data(), rows).run();
-  reference_sgd_step(reference, step, rows, 0.3);
-  CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-13);
+  CHECK(trained_against_reference(config, step, rows).max_difference <= 1e-13);
 }
 
 TEST_CASE("weight tiles of input ranges on the last, shorter batch of an epoch match two reference steps",
@@ -562,23 +556,7 @@ TEST_CASE("weight tiles of input ranges on the last, shorter batch of an epoch m
     const Data data = training_data(n, sizes.front(), sizes.back(), 59);
     for (int threads : {1, 3}) {
       INFO(sizes[1] << " at " << rows << ", threads " << threads << (plan.phase1_by_layers ? " by layers" : " by rows"));
-      bpnn::Network parallel(config);
-      bpnn::Network reference = parallel;
-      bpnn::TrainConfig t;
-      t.learning_rate = 0.3;
-      t.batch = rows;
-      t.epochs = 1;
-      t.shuffle = false;
-      t.threads = threads;
-      bpnn::Trainer(parallel, t, data.x.data(), data.y.data(), n).run();
-      Data head = data, tail = data;
-      head.x.resize(rows * sizes.front());
-      head.y.resize(rows * sizes.back());
-      tail.x.assign(data.x.begin() + static_cast<std::ptrdiff_t>(rows * sizes.front()), data.x.end());
-      tail.y.assign(data.y.begin() + static_cast<std::ptrdiff_t>(rows * sizes.back()), data.y.end());
-      reference_sgd_step(reference, head, rows, 0.3);
-      reference_sgd_step(reference, tail, 44, 0.3);
-      CHECK(max_difference(all_parameters(parallel), all_parameters(reference)) <= 1e-12);
+      CHECK(trained_against_reference(config, data, rows, threads).max_difference <= 1e-12);
     }
   }
 }
