@@ -1,8 +1,9 @@
 // bpnn_plan: how the batch plan cuts a mini-batch step into tasks, and what that cut allows on
 // many cores. For each shape it prints the tasks of each parallel phase, the tasks per core at 2,
 // 8, 16 and 64 cores (phase 1: of its smallest parallel phase), and a simulated schedule: every task timed alone on one core (median of repeats), then
-// the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane: a layer's
-// tile on the same core in both phases; a core done with its own takes the others' last tasks),
+// the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane and
+// phase1_lanes: a slice of a layer's weights on the same core in both phases; a core done with
+// its own takes the others' last tasks),
 // plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
 // step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
 // Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
@@ -69,20 +70,28 @@ double fork_join_seconds() {
 }
 
 // A task's time (seconds) and its place: tile `index` of `of` of layer `layer`'s outputs
-// (BatchPlan::tile_lane), or chunk `index` of rows (layer = none: task_lane).
+// (BatchPlan::tile_lane, or phase1_lanes of its cut), or chunk `index` of rows (layer = none:
+// task_lane).
 constexpr std::size_t none = ~std::size_t{0};
 struct TimedTask {
   double seconds;
   std::size_t index, of, layer = none;
+  const bpnn::TileCut* cut = nullptr;  // a phase-1 tile's cut (BatchPlan::phase1_lanes)
 };
 
 // The makespan of `tasks` on `cores` cores as the trainer runs them (ParallelFor::run_pinned):
 // each core runs its own lane's tasks in order, then takes the tasks no core has started from
 // the last one back; whichever core is free first moves next.
 double makespan(const bpnn::BatchPlan& plan, const std::vector<TimedTask>& tasks, std::size_t cores) {
-  const auto lane = [&](const TimedTask& t) {
-    return t.layer == none ? bpnn::task_lane(t.index, cores) : plan.tile_lane(t.layer, t.index, cores);
-  };
+  std::vector<std::size_t> lanes(tasks.size()), cut_lanes;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const TimedTask& t = tasks[i];
+    if (t.cut != nullptr && (i == 0 || tasks[i - 1].cut != t.cut)) cut_lanes = plan.phase1_lanes(t.layer, *t.cut, cores);
+    lanes[i] = t.layer == none      ? bpnn::task_lane(t.index, cores)
+               : t.cut != nullptr ? cut_lanes[t.index]
+                                  : plan.tile_lane(t.layer, t.index, cores);
+  }
+  const auto lane = [&](const TimedTask& t) { return lanes[static_cast<std::size_t>(&t - tasks.data())]; };
   std::vector<double> free_at(cores, 0.0);
   std::vector<bool> taken(tasks.size(), false);
   for (std::size_t left = tasks.size(); left > 0; --left) {
@@ -136,7 +145,7 @@ void simulate(const Shape& shape, double fork_seconds) {
         phase1.back().push_back({seconds_of([&] {
                                    body(cut.units.first(g), cut.units.size(g), cut.parts.first(p), cut.parts.size(p));
                                  }),
-                                 t, cut.tasks(), owner});
+                                 t, cut.tasks(), owner, &cut});
       }
     };
     for (std::size_t l = 0; l <= last; ++l) {

@@ -142,6 +142,31 @@ void check_lanes(std::size_t tasks, std::size_t threads, Lane&& lane) {
   CHECK(*most - *fewest <= 1);
 }
 
+// The threads of a phase-1 cut of layer `layer`'s outputs (BatchPlan::phase1_lanes): balanced
+// (check_lanes), and either each task on the thread of the phase-2 tile that holds its first
+// output — its part's share of that tile's ranges of inputs — or, only when that would not be
+// balanced, the round robin of tile_lane.
+void check_phase1_lanes(const bpnn::BatchPlan& plan, std::size_t layer, const bpnn::TileCut& cut, std::size_t threads) {
+  const std::vector<std::size_t> lanes = plan.phase1_lanes(layer, cut, threads);
+  REQUIRE(lanes.size() == cut.tasks());
+  check_lanes(cut.tasks(), threads, [&](std::size_t t) { return lanes[t]; });
+  const bpnn::LayerTiles& weights = plan.layers[layer];
+  std::vector<std::size_t> owner(cut.tasks()), load(threads, 0);
+  for (std::size_t t = 0; t < cut.tasks(); ++t) {
+    const std::size_t first = cut.units.first(cut.group(t));
+    std::size_t group = weights.outputs.tasks;
+    for (std::size_t g = 0; g < weights.outputs.tasks; ++g)
+      if (weights.outputs.first(g) <= first && first < weights.outputs.first(g + 1)) group = g;
+    REQUIRE(group < weights.outputs.tasks);
+    const std::size_t range = cut.part(t) * weights.inputs.tasks / cut.parts.tasks;
+    owner[t] = plan.tile_lane(layer, group * weights.inputs.tasks + range, threads);
+    ++load[owner[t]];
+  }
+  const auto [fewest, most] = std::minmax_element(load.begin(), load.end());
+  for (std::size_t t = 0; t < cut.tasks(); ++t)
+    CHECK(lanes[t] == (*most - *fewest <= 1 ? owner[t] : plan.tile_lane(layer, t, threads)));
+}
+
 template <class T>
 void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
   const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
@@ -260,9 +285,8 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
     check_lanes(chunks, threads, [&](std::size_t c) { return bpnn::task_lane(c, threads); });
     for (std::size_t l = 0; l < layers.size(); ++l) {
       INFO("phase 1, layer " << l);
-      check_lanes(plan.forward_cut[l].tasks(), threads, [&](std::size_t t) { return plan.tile_lane(l, t, threads); });
-      if (l > 0)
-        check_lanes(plan.backward_cut[l].tasks(), threads, [&](std::size_t t) { return plan.tile_lane(l - 1, t, threads); });
+      check_phase1_lanes(plan, l, plan.forward_cut[l], threads);
+      if (l > 0) check_phase1_lanes(plan, l - 1, plan.backward_cut[l], threads);
     }
   }
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -397,6 +421,33 @@ TEST_CASE("small batches of wide networks, mnist and deep split phase 1 by layer
   CHECK(plan_of<float>({256, 256, 256, 256, 256, 10}, 64).phase1_by_layers);
   CHECK_FALSE(plan_of<float>({2, 4, 1}, 16).phase1_by_layers);
   CHECK_FALSE(plan_of<double>({64, 32, 10}, 32).phase1_by_layers);
+}
+
+TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its outputs", "[parallel][batch_plan]") {
+  // 784-512-512-10 at batch 128: its first two layers' forward passes are cut into panels × two
+  // parts of rows, their weights into panels only. Both parts of a panel must run on the thread
+  // of that panel's weight tile (by task index they went to the two threads, and the second read
+  // its panel's weights from the other core); so must the backward tiles that write δ of them.
+  const bpnn::BatchPlan plan = plan_of<float>({784, 512, 512, 10}, 128);
+  for (std::size_t threads : {2, 4}) {
+    for (std::size_t l : {0, 1}) {
+      INFO(threads << " threads, layer " << l);
+      const bpnn::TileCut& forward = plan.forward_cut[l];
+      const bpnn::LayerTiles& weights = plan.layers[l];
+      REQUIRE(forward.parts.tasks > 1);
+      REQUIRE(weights.inputs.tasks == 1);
+      REQUIRE(forward.units.tasks == weights.outputs.tasks);
+      const std::vector<std::size_t> lanes = plan.phase1_lanes(l, forward, threads);
+      for (std::size_t t = 0; t < forward.tasks(); ++t)
+        CHECK(lanes[t] == plan.tile_lane(l, forward.group(t), threads));
+      const bpnn::TileCut& backward = plan.backward_cut[l + 1];
+      if (backward.tasks() > 1 && backward.units.tasks == weights.outputs.tasks) {
+        const std::vector<std::size_t> delta_lanes = plan.phase1_lanes(l, backward, threads);
+        for (std::size_t t = 0; t < backward.tasks(); ++t)
+          CHECK(delta_lanes[t] == plan.tile_lane(l, backward.group(t), threads));
+      }
+    }
+  }
 }
 
 TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more, mnist as many as the kernels' floors allow",

@@ -96,16 +96,25 @@ struct BatchPlan {
   UnitCut row_chunks(std::size_t rows) const;
   std::size_t chunks(std::size_t rows) const { return row_chunks(rows).tasks; }
 
-  // Which of `threads` threads runs task t of layer `layer`'s cuts — its phase-2 tile t, its
-  // phase-1 forward tile t, and tile t of the next layer's backward pass (δ of this layer's
-  // outputs): task_lane of the tile's index among all phase-2 tasks, the same thread step after
-  // step, so each core keeps its share of the weights in its own cache (the update writes a
-  // tile, the next forward pass reads it). All three cuts number their tasks output group first
-  // (TileCut), so when a layer's forward cut and phase-2 cut have the same groups and parts per
-  // group (the rule below makes them alike: the same work, the same groups) tile t is the same
-  // slice of weights in both. Phase 2 runs all layers' tiles in one loop, each thread within one
-  // tile of the others; a phase-1 cut of n tiles is n consecutive indices, as balanced.
+  // Which of `threads` threads runs phase-2 tile t of layer `layer`: task_lane of the tile's
+  // index among all phase-2 tasks, the same thread step after step, so each core keeps its share
+  // of the weights in its own cache. Phase 2 runs all layers' tiles in one loop, each thread
+  // within one tile of the others; a cut of n tasks given n consecutive indices is as balanced.
   std::size_t tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const;
+
+  // Which of `threads` threads runs each task of `cut`, a phase-1 cut of the units that are
+  // layer `layer`'s outputs: its forward tiles, or the backward tiles of the layer above (δ of
+  // these outputs). A task goes to the thread of the phase-2 tile that holds its outputs — for a
+  // cut into parts of rows, part p of P to the tile of range p·J/P of the J ranges of inputs — so
+  // the thread that updates a slice of the weights is the one that reads it in the next step's
+  // forward pass, and the δ a backward tile writes is read by the weight tile on its own core.
+  // A cut into more parts than the weight tiles have ranges takes its parts to one thread (on
+  // 784-512-512-10 at batch 128 the round robin by task index sent the second 64-row part of
+  // every panel to the other core, which then read that panel's weights from the core that had
+  // updated them: about 12% of the 2-thread step). When that leaves a thread more than one
+  // task over another (fewer output groups than threads), the tasks go round robin instead
+  // (tile_lane of the task's index), as before.
+  std::vector<std::size_t> phase1_lanes(std::size_t layer, const TileCut& cut, std::size_t threads) const;
 };
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
@@ -190,6 +199,24 @@ constexpr std::size_t least_tile_inputs = 1024;
 
 inline std::size_t BatchPlan::tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const {
   return task_lane(layers[layer].first_task + t, threads);
+}
+
+inline std::vector<std::size_t> BatchPlan::phase1_lanes(std::size_t layer, const TileCut& cut,
+                                                        std::size_t threads) const {
+  const LayerTiles& weights = layers[layer];
+  std::vector<std::size_t> lanes(cut.tasks()), load(threads, 0);
+  std::size_t group = 0;  // the phase-2 output group holding the task's first unit (tasks go group first)
+  for (std::size_t t = 0; t < cut.tasks(); ++t) {
+    const std::size_t first = cut.units.first(cut.group(t));
+    while (group + 1 < weights.outputs.tasks && weights.outputs.first(group + 1) <= first) ++group;
+    const std::size_t range = cut.part(t) * weights.inputs.tasks / cut.parts.tasks;
+    lanes[t] = tile_lane(layer, group * weights.inputs.tasks + range, threads);
+    ++load[lanes[t]];
+  }
+  const auto [fewest, most] = std::minmax_element(load.begin(), load.end());
+  if (*most - *fewest > 1)
+    for (std::size_t t = 0; t < cut.tasks(); ++t) lanes[t] = tile_lane(layer, t, threads);
+  return lanes;
 }
 
 // The largest power of two not above n (n ≥ 1).
