@@ -76,7 +76,7 @@ constexpr std::size_t none = ~std::size_t{0};
 struct TimedTask {
   double seconds;
   std::size_t index, of, layer = none;
-  const bpnn::TileCut* cut = nullptr;  // a phase-1 tile's cut (BatchPlan::phase1_lanes)
+  const bpnn::TileCut* cut = nullptr;  // a phase-1 tile's cut (BatchPlan::phase1_lanes): one of the plan's own
 };
 
 // The makespan of `tasks` on `cores` cores as the trainer runs them (ParallelFor::run_pinned):

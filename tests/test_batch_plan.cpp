@@ -142,29 +142,13 @@ void check_lanes(std::size_t tasks, std::size_t threads, Lane&& lane) {
   CHECK(*most - *fewest <= 1);
 }
 
-// The threads of a phase-1 cut of layer `layer`'s outputs (BatchPlan::phase1_lanes): balanced
-// (check_lanes), and either each task on the thread of the phase-2 tile that holds its first
-// output — its part's share of that tile's ranges of inputs — or, only when that would not be
-// balanced, the round robin of tile_lane.
+// The threads of a phase-1 cut of layer `layer`'s outputs (BatchPlan::phase1_lanes): one for
+// each task, balanced (check_lanes). Which thread owns which task: the TEST_CASE on hand-made
+// cuts below.
 void check_phase1_lanes(const bpnn::BatchPlan& plan, std::size_t layer, const bpnn::TileCut& cut, std::size_t threads) {
   const std::vector<std::size_t> lanes = plan.phase1_lanes(layer, cut, threads);
   REQUIRE(lanes.size() == cut.tasks());
   check_lanes(cut.tasks(), threads, [&](std::size_t t) { return lanes[t]; });
-  const bpnn::LayerTiles& weights = plan.layers[layer];
-  std::vector<std::size_t> owner(cut.tasks()), load(threads, 0);
-  for (std::size_t t = 0; t < cut.tasks(); ++t) {
-    const std::size_t first = cut.units.first(cut.group(t));
-    std::size_t group = weights.outputs.tasks;
-    for (std::size_t g = 0; g < weights.outputs.tasks; ++g)
-      if (weights.outputs.first(g) <= first && first < weights.outputs.first(g + 1)) group = g;
-    REQUIRE(group < weights.outputs.tasks);
-    const std::size_t range = cut.part(t) * weights.inputs.tasks / cut.parts.tasks;
-    owner[t] = plan.tile_lane(layer, group * weights.inputs.tasks + range, threads);
-    ++load[owner[t]];
-  }
-  const auto [fewest, most] = std::minmax_element(load.begin(), load.end());
-  for (std::size_t t = 0; t < cut.tasks(); ++t)
-    CHECK(lanes[t] == (*most - *fewest <= 1 ? owner[t] : plan.tile_lane(layer, t, threads)));
 }
 
 template <class T>
@@ -270,11 +254,10 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
       if (fewer.parts.tasks > 1) CHECK(part_rows / fewer.parts.tasks + 1 >= batch / plan.forward_cut[l].parts.tasks);
     }
 
-  // which thread runs a task: a layer's forward tile t in phase 1 and its phase-2 tile t are in
-  // the same output group when the two cuts have the same groups (tile_lane puts both on one
-  // thread, so that thread reads and writes that slice of the weights step after step); every
-  // phase — phase 2 over all layers, each cut of phase 1, the chunks of rows — within one task
-  // per thread of balanced, for any thread count
+  // which thread runs a task (tile_lane in phase 2, phase1_lanes in phase 1, task_lane for
+  // chunks of rows): every phase — phase 2 over all layers, each cut of phase 1, also of a
+  // shorter last step, the chunks of rows — within one task per thread of balanced, for any
+  // thread count
   for (std::size_t threads : {1, 2, 3, 4, 8, 16, 64}) {
     INFO("phase 2");
     check_lanes(plan.weight_tasks, threads, [&](std::size_t task) {
@@ -283,11 +266,12 @@ void check_plan(const bpnn::Mlp<T>& mlp, std::size_t batch) {
       return plan.tile_lane(l, task - plan.layers[l].first_task, threads);
     });
     check_lanes(chunks, threads, [&](std::size_t c) { return bpnn::task_lane(c, threads); });
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-      INFO("phase 1, layer " << l);
-      check_phase1_lanes(plan, l, plan.forward_cut[l], threads);
-      if (l > 0) check_phase1_lanes(plan, l - 1, plan.backward_cut[l], threads);
-    }
+    for (std::size_t l = 0; l < layers.size(); ++l)
+      for (std::size_t rows : {batch, batch / 2 + 1}) {
+        INFO("phase 1, layer " << l << ", " << rows << " rows");
+        check_phase1_lanes(plan, l, plan.forward_cut[l].with_parts(rows), threads);
+        if (l > 0) check_phase1_lanes(plan, l - 1, plan.backward_cut[l].with_parts(rows), threads);
+      }
   }
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const bpnn::UnitCut& forward = plan.forward_cut[l].units;
@@ -424,30 +408,51 @@ TEST_CASE("small batches of wide networks, mnist and deep split phase 1 by layer
 }
 
 TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its outputs", "[parallel][batch_plan]") {
-  // 784-512-512-10 at batch 128: its first two layers' forward passes are cut into panels × two
-  // parts of rows, their weights into panels only. Both parts of a panel must run on the thread
-  // of that panel's weight tile (by task index they went to the two threads, and the second read
-  // its panel's weights from the other core); so must the backward tiles that write δ of them.
-  const bpnn::BatchPlan plan = plan_of<float>({784, 512, 512, 10}, 128);
-  for (std::size_t threads : {2, 4}) {
-    for (std::size_t l : {0, 1}) {
-      INFO(threads << " threads, layer " << l);
-      const bpnn::TileCut& forward = plan.forward_cut[l];
-      const bpnn::LayerTiles& weights = plan.layers[l];
-      REQUIRE(forward.parts.tasks > 1);
-      REQUIRE(weights.inputs.tasks == 1);
-      REQUIRE(forward.units.tasks == weights.outputs.tasks);
-      const std::vector<std::size_t> lanes = plan.phase1_lanes(l, forward, threads);
-      for (std::size_t t = 0; t < forward.tasks(); ++t)
-        CHECK(lanes[t] == plan.tile_lane(l, forward.group(t), threads));
-      const bpnn::TileCut& backward = plan.backward_cut[l + 1];
-      if (backward.tasks() > 1 && backward.units.tasks == weights.outputs.tasks) {
-        const std::vector<std::size_t> delta_lanes = plan.phase1_lanes(l, backward, threads);
-        for (std::size_t t = 0; t < backward.tasks(); ++t)
-          CHECK(delta_lanes[t] == plan.tile_lane(l, backward.group(t), threads));
-      }
-    }
+  // Hand-made cuts, so that the case does not depend on the kernels' panel width. Layer 0 is
+  // 784-512 with 8 weight tiles of 64 outputs (one range of inputs each), layer 1 is 512-1024
+  // with 16 groups × 4 ranges of inputs, its tasks after layer 0's (first_task 8).
+  bpnn::BatchPlan plan;
+  plan.layers.push_back({{512, 64, 8}, {784, 16, 1}, 8, 0});
+  plan.layers.push_back({{1024, 64, 16}, {512, 16, 4}, 64, 8});
+  const auto lane_of_tile = [&](std::size_t layer, std::size_t tile, std::size_t threads) {
+    return (plan.layers[layer].first_task + tile) % threads;
+  };
+
+  // 8 panels × 2 parts of 64 rows against 8 weight tiles (784-512-512-10 at batch 128): both
+  // parts of panel g on the thread of weight tile g. By task index (the rule before) part 1 of
+  // every panel went to the other of two threads.
+  const bpnn::TileCut panels_by_two{{512, 64, 8}, {128, 1, 2}};
+  for (std::size_t threads : {2, 4, 8}) {
+    INFO(threads << " threads");
+    const std::vector<std::size_t> lanes = plan.phase1_lanes(0, panels_by_two, threads);
+    for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(lanes[t] == lane_of_tile(0, t / 2, threads));
   }
+  CHECK(plan.phase1_lanes(0, panels_by_two, 2) != std::vector<std::size_t>{0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1});
+
+  // the same cut of δ (the backward tiles of the layer above, 256 rows in 2 parts) goes the same way
+  const bpnn::TileCut delta_by_two{{512, 64, 8}, {256, 1, 2}};
+  CHECK(plan.phase1_lanes(0, delta_by_two, 2) == std::vector<std::size_t>{0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1});
+
+  // as many parts as the weight tiles have ranges: part p on the thread of range p of its group
+  const bpnn::TileCut by_ranges{{1024, 64, 16}, {256, 1, 4}};
+  for (std::size_t threads : {2, 3, 16}) {
+    INFO(threads << " threads");
+    const std::vector<std::size_t> lanes = plan.phase1_lanes(1, by_ranges, threads);
+    for (std::size_t t = 0; t < by_ranges.tasks(); ++t) CHECK(lanes[t] == lane_of_tile(1, t, threads));
+  }
+  // fewer parts than ranges: part p would go to the thread of its group's range 2p, tiles 4g
+  // and 4g + 2 — all of even index, so on 2 threads all on thread 0: round robin instead
+  const bpnn::TileCut by_halves{{1024, 64, 16}, {256, 1, 2}};
+  const std::vector<std::size_t> halves = plan.phase1_lanes(1, by_halves, 2);
+  for (std::size_t t = 0; t < by_halves.tasks(); ++t) CHECK(halves[t] == lane_of_tile(1, t, 2));
+
+  // when the owners would leave a thread more than one task over another, round robin instead:
+  // 4 groups against 8 weight tiles (every group's first tile is even: all on thread 0 of 2),
+  // and 8 panels × 2 parts on 3 threads (owners 6, 6 and 4 tasks)
+  const bpnn::TileCut coarse{{512, 64, 4}, {64, 1, 1}};
+  CHECK(plan.phase1_lanes(0, coarse, 2) == std::vector<std::size_t>{0, 1, 0, 1});
+  const std::vector<std::size_t> three = plan.phase1_lanes(0, panels_by_two, 3);
+  for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(three[t] == lane_of_tile(0, t, 3));
 }
 
 TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more, mnist as many as the kernels' floors allow",

@@ -106,14 +106,15 @@ struct BatchPlan {
   // layer `layer`'s outputs: its forward tiles, or the backward tiles of the layer above (δ of
   // these outputs). A task goes to the thread of the phase-2 tile that holds its outputs — for a
   // cut into parts of rows, part p of P to the tile of range p·J/P of the J ranges of inputs — so
-  // the thread that updates a slice of the weights is the one that reads it in the next step's
-  // forward pass, and the δ a backward tile writes is read by the weight tile on its own core.
-  // A cut into more parts than the weight tiles have ranges takes its parts to one thread (on
-  // 784-512-512-10 at batch 128 the round robin by task index sent the second 64-row part of
-  // every panel to the other core, which then read that panel's weights from the core that had
-  // updated them: about 12% of the 2-thread step). When that leaves a thread more than one
-  // task over another (fewer output groups than threads), the tasks go round robin instead
-  // (tile_lane of the task's index), as before.
+  // (with one range a group) the thread that updates a slice of the weights is the one that
+  // reads it in the next step's forward pass, and the δ a backward tile writes is read by the
+  // weight tile on its own core. A cut into more parts than the weight tiles have ranges takes
+  // its parts to one thread (on 784-512-512-10 at batch 128 the round robin by task index sent
+  // the second 64-row part of every panel to the other core, which then read that panel's
+  // weights from the core that had updated them: about 12% of the 2-thread step). When that
+  // leaves a thread more than one task over another (fewer output groups than threads, or
+  // groups that do not divide evenly over them), the tasks go round robin instead (tile_lane of
+  // the task's index), as before.
   std::vector<std::size_t> phase1_lanes(std::size_t layer, const TileCut& cut, std::size_t threads) const;
 };
 
@@ -150,7 +151,7 @@ constexpr std::size_t rows_for_large_weights = 128;
 
 // Which of `threads` threads runs task t of a parallel phase: round robin, so every thread gets
 // tasks/threads tasks or one more. Only WHICH thread runs a task depends on the thread count,
-// never what a task computes (BatchPlan::tile_lane for the tiles of a layer).
+// never what a task computes (BatchPlan::tile_lane and phase1_lanes for the tiles of a layer).
 constexpr std::size_t task_lane(std::size_t t, std::size_t threads) { return t % threads; }
 
 // A task also reads the weights it uses, and a phase-1 chunk of rows reads EVERY weight of every
@@ -283,7 +284,7 @@ constexpr TileCut TileCut::with_parts(std::size_t count) const {
 //     smallest task, a partial last block counted whole): the largest power of two of tasks that
 //     allows;
 //   - groups of units first (each task then reads only its group's weights, and the thread that
-//     updates a slice of weights is the one that reads it next, BatchPlan::tile_lane), as many as
+//     updates a slice of weights is the one that reads it next, BatchPlan::phase1_lanes), as many as
 //     the blocks and the least task allow, a power of two;
 //   - then each group's parts, a power of two, none under least_parts units — only when every
 //     group is one block if `one_block_parts` (a packed panel's inputs are contiguous, a wider
