@@ -124,6 +124,10 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       }
     }
   }
+  if (plan_.phase1_by_layers) {  // the steps of an epoch: whole batches, then what is left
+    batch_lanes_ = phase1_lanes_make(workspace_.capacity);
+    if (total_ % workspace_.capacity != 0) last_lanes_ = phase1_lanes_make(total_ % workspace_.capacity);
+  }
   std::iota(order_.begin(), order_.end(), std::size_t{0});
   if (config_.shuffle) {
     batch_x_.resize(workspace_.capacity * mlp.n_inputs());
@@ -249,17 +253,15 @@ std::size_t TrainerCore<T>::weight_task_lane(std::size_t task) const {
 }
 
 template <class T>
-void TrainerCore<T>::phase1_lanes_make(std::size_t rows) {
-  if (rows == lanes_rows_) return;
+typename TrainerCore<T>::Phase1Lanes TrainerCore<T>::phase1_lanes_make(std::size_t rows) const {
   const std::size_t threads = static_cast<std::size_t>(parallel_.threads());
   const std::size_t layers = mlp_.layers().size();
-  forward_lanes_.assign(layers, {});
-  backward_lanes_.assign(layers, {});
+  Phase1Lanes lanes{rows, std::vector<std::vector<std::size_t>>(layers), std::vector<std::vector<std::size_t>>(layers)};
   for (std::size_t l = 0; l < layers; ++l) {
-    forward_lanes_[l] = plan_.phase1_lanes(l, plan_.forward_cut[l].with_parts(rows), threads);
-    if (l > 0) backward_lanes_[l] = plan_.phase1_lanes(l - 1, plan_.backward_cut[l].with_parts(rows), threads);
+    lanes.forward[l] = plan_.phase1_lanes(l, plan_.forward_cut[l].with_parts(rows), threads);
+    if (l > 0) lanes.backward[l] = plan_.phase1_lanes(l - 1, plan_.backward_cut[l].with_parts(rows), threads);
   }
-  lanes_rows_ = rows;
+  return lanes;
 }
 
 template <class T>
@@ -334,7 +336,8 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
     // phase 1 layer by layer over all rows: each layer's outputs (forward) and inputs
     // (backward) in tiles of rows, the loss on this thread; a tile of a layer's outputs on the
     // thread of the phase-2 tile that holds them (BatchPlan::phase1_lanes)
-    phase1_lanes_make(rows);
+    if (rows != batch_lanes_.rows && rows != last_lanes_.rows) last_lanes_ = phase1_lanes_make(rows);
+    const Phase1Lanes& lanes = rows == batch_lanes_.rows ? batch_lanes_ : last_lanes_;
     const auto tiles = [&](const TileCut& cut, const std::vector<std::size_t>& lanes, auto&& body) {
       parallel_.run_pinned(cut.tasks(), [&](std::size_t t) { return lanes[t]; },
                            [&](std::size_t t) {
@@ -359,7 +362,7 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
       }
       // the tiles of the first output group also copy their rows of the layer's inputs for
       // phase 2 (input_blocks_fill), while they read them
-      tiles(cut, forward_lanes_[l], [&](std::size_t o0, std::size_t m, std::size_t r0, std::size_t n, std::size_t g) {
+      tiles(cut, lanes.forward[l], [&](std::size_t o0, std::size_t m, std::size_t r0, std::size_t n, std::size_t g) {
         if (g == 0) input_blocks_fill(l, x, r0, n, rows);
         mlp_.forward_layer_outputs(l, x, r0, n, o0, m, workspace_);
       });
@@ -367,7 +370,7 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
     loss = mlp_.loss_and_output_delta(y, 0, rows, workspace_);
     if (classes_ != Classes::none) correct += count_correct(workspace_, y, 0, rows);
     for (std::size_t l = last; l > 0; --l)
-      tiles(plan_.backward_cut[l].with_parts(rows), backward_lanes_[l],
+      tiles(plan_.backward_cut[l].with_parts(rows), lanes.backward[l],
             [&](std::size_t i0, std::size_t m, std::size_t r0, std::size_t n, std::size_t) {
               mlp_.backward_data_inputs(l, r0, n, i0, m, workspace_);
             });

@@ -129,9 +129,13 @@ class TrainerCore {
   void weight_tasks_range_run(std::size_t first, std::size_t end, Task&& task);
   // The thread (of parallel_'s) that runs phase-2 task `task`: BatchPlan::tile_lane of its tile.
   std::size_t weight_task_lane(std::size_t task) const;
-  // The threads of the phase-1 tiles of a step of `rows` rows by layers (BatchPlan::phase1_lanes),
-  // kept for the last rows they were made for (the batch, or an epoch's shorter last step).
-  void phase1_lanes_make(std::size_t rows);
+  // The threads of the phase-1 tiles of a step of `rows` rows by layers (BatchPlan::phase1_lanes):
+  // per layer, its forward tiles' and (from layer 1) its backward tiles'.
+  struct Phase1Lanes {
+    std::size_t rows = 0;
+    std::vector<std::vector<std::size_t>> forward, backward;
+  };
+  Phase1Lanes phase1_lanes_make(std::size_t rows) const;
   // Correct classifications among rows [first, first + rows) of the last forward pass in ws.
   std::size_t count_correct(const Workspace<T>& ws, const T* y, std::size_t first,
                             std::size_t rows) const;
@@ -252,8 +256,7 @@ class TrainerCore {
   // [i0, i0 + k) as a (rows, k) block at rows·i0 (input_blocks_fill)
   std::vector<AlignedVector<T>> input_blocks_;
   std::vector<double> tile_square_norms_;  // per phase-2 task, when clipping
-  std::size_t lanes_rows_ = 0;             // the rows forward_lanes_ and backward_lanes_ are for
-  std::vector<std::vector<std::size_t>> forward_lanes_, backward_lanes_;  // per layer, per tile
+  Phase1Lanes batch_lanes_, last_lanes_;   // for a whole batch, and an epoch's shorter last step
   OptimizerCore<T> optimizer_;
   std::vector<double> chunk_loss_;
   std::vector<std::size_t> chunk_correct_;
