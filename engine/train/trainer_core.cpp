@@ -338,8 +338,8 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
     // thread of the phase-2 tile that holds them (BatchPlan::phase1_lanes)
     if (rows != batch_lanes_.rows && rows != last_lanes_.rows) last_lanes_ = phase1_lanes_make(rows);
     const Phase1Lanes& lanes = rows == batch_lanes_.rows ? batch_lanes_ : last_lanes_;
-    const auto tiles = [&](const TileCut& cut, const std::vector<std::size_t>& lanes, auto&& body) {
-      parallel_.run_pinned(cut.tasks(), [&](std::size_t t) { return lanes[t]; },
+    const auto tiles = [&](const TileCut& cut, const std::vector<std::size_t>& tile_lanes, auto&& body) {
+      parallel_.run_pinned(cut.tasks(), [&](std::size_t t) { return tile_lanes[t]; },
                            [&](std::size_t t) {
                              const std::size_t g = cut.group(t), p = cut.part(t);
                              body(cut.units.first(g), cut.units.size(g), cut.parts.first(p), cut.parts.size(p), g);
