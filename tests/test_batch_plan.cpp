@@ -414,9 +414,6 @@ TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its out
   bpnn::BatchPlan plan;
   plan.layers.push_back({{512, 64, 8}, {784, 16, 1}, 8, 0});
   plan.layers.push_back({{1024, 64, 16}, {512, 16, 4}, 64, 8});
-  const auto lane_of_tile = [&](std::size_t layer, std::size_t tile, std::size_t threads) {
-    return (plan.layers[layer].first_task + tile) % threads;
-  };
 
   // 8 panels × 2 parts of 64 rows against 8 weight tiles (784-512-512-10 at batch 128): both
   // parts of panel g on the thread of weight tile g. By task index (the rule before) part 1 of
@@ -425,7 +422,7 @@ TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its out
   for (std::size_t threads : {2, 4, 8}) {
     INFO(threads << " threads");
     const std::vector<std::size_t> lanes = plan.phase1_lanes(0, panels_by_two, threads);
-    for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(lanes[t] == lane_of_tile(0, t / 2, threads));
+    for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(lanes[t] == plan.tile_lane(0, t / 2, threads));
   }
   CHECK(plan.phase1_lanes(0, panels_by_two, 2) != std::vector<std::size_t>{0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1});
 
@@ -438,13 +435,13 @@ TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its out
   for (std::size_t threads : {2, 3, 16}) {
     INFO(threads << " threads");
     const std::vector<std::size_t> lanes = plan.phase1_lanes(1, by_ranges, threads);
-    for (std::size_t t = 0; t < by_ranges.tasks(); ++t) CHECK(lanes[t] == lane_of_tile(1, t, threads));
+    for (std::size_t t = 0; t < by_ranges.tasks(); ++t) CHECK(lanes[t] == plan.tile_lane(1, t, threads));
   }
   // fewer parts than ranges: part p would go to the thread of its group's range 2p, tiles 4g
   // and 4g + 2 — all of even index, so on 2 threads all on thread 0: round robin instead
   const bpnn::TileCut by_halves{{1024, 64, 16}, {256, 1, 2}};
   const std::vector<std::size_t> halves = plan.phase1_lanes(1, by_halves, 2);
-  for (std::size_t t = 0; t < by_halves.tasks(); ++t) CHECK(halves[t] == lane_of_tile(1, t, 2));
+  for (std::size_t t = 0; t < by_halves.tasks(); ++t) CHECK(halves[t] == plan.tile_lane(1, t, 2));
 
   // when the owners would leave a thread more than one task over another, round robin instead:
   // 4 groups against 8 weight tiles (every group's first tile is even: all on thread 0 of 2),
@@ -452,7 +449,7 @@ TEST_CASE("a phase-1 tile runs on the thread that updates the weights of its out
   const bpnn::TileCut coarse{{512, 64, 4}, {64, 1, 1}};
   CHECK(plan.phase1_lanes(0, coarse, 2) == std::vector<std::size_t>{0, 1, 0, 1});
   const std::vector<std::size_t> three = plan.phase1_lanes(0, panels_by_two, 3);
-  for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(three[t] == lane_of_tile(0, t, 3));
+  for (std::size_t t = 0; t < panels_by_two.tasks(); ++t) CHECK(three[t] == plan.tile_lane(0, t, 3));
 }
 
 TEST_CASE("wide offers 4 tasks per core at 16 cores in every phase of 1 MFLOP or more, mnist as many as the kernels' floors allow",
