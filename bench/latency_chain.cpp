@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <iterator>
 
+#include "kernels/simd/sample_sgd_tiny.hpp"
 #include "kernels/simd/vector_math.hpp"
 
 namespace {
@@ -96,6 +97,20 @@ void sigmoid_chain() {
   }
 }
 
+// The tiny per-sample step's sigmoid (engine/kernels/simd/sample_sgd_tiny.hpp): the same
+// instructions on ymm registers, chained on itself
+template <class T>
+void sigmoid_chain_tiny() {
+  using A = bpnn::kernels::simd::avx512_ymm;
+  xsimd::batch<T, A> v(T(0.25));
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 64
+    for (int j = 0; j < 64; ++j)
+      v = bpnn::kernels::simd::activation_apply<A, T>(bpnn::Activation::sigmoid, v);
+    __asm__ volatile("" : "+v"(v));
+  }
+}
+
 // Throughput, not latency: S 64-byte stores to L1 (a 32 KB ring) and F independent FMAs on
 // registers (12 chains) per iteration, 64 iterations per `iterations` — what per-sample SGD's
 // fused weight pass does per weight vector (one store, two FMAs) without its loads
@@ -165,6 +180,12 @@ int main() {
       BPNN_CHAIN_YMM("vpsllq ymm (shift)", "vpsllq $1, %0, %0"),
       BPNN_CHAIN_YMM("vpermpd ymm", "vpermpd $0x4e, %0, %0"),
       BPNN_CHAIN_YMM("vbroadcastsd ymm", "vbroadcastsd %x0, %0"),
+      BPNN_CHAIN_YMM("vfmadd231ps ymm", "vfmadd231ps %1, %1, %0"),
+      BPNN_CHAIN_YMM("vaddps ymm", "vaddps %1, %0, %0"),
+      BPNN_CHAIN_YMM("vrcp14ps ymm", "vrcp14ps %0, %0"),
+      BPNN_CHAIN_YMM("vscalefps ymm", "vscalefps %1, %0, %0"),
+      BPNN_CHAIN_YMM("vpermilps ymm (lane broadcast)", "vpermilps %1, %0, %0"),
+      BPNN_CHAIN_YMM("vpermpd ymm (lane broadcast)", "vpermpd %0, %1, %0"),
       BPNN_CHAIN_ZMM("vfmadd231ps zmm", "vfmadd231ps %1, %1, %0"),
       BPNN_CHAIN_ZMM("vdivps zmm", "vdivps %1, %0, %0"),
       BPNN_CHAIN_ZMM("vaddps zmm", "vaddps %1, %0, %0"),
@@ -177,6 +198,8 @@ int main() {
       {"store→load forward xmm (pair)", store_load_xmm},
       {"bpnn sigmoid f32 zmm", sigmoid_chain<float>},
       {"bpnn sigmoid f64 zmm", sigmoid_chain<double>},
+      {"bpnn sigmoid f32 ymm (tiny step)", sigmoid_chain_tiny<float>},
+      {"bpnn sigmoid f64 ymm (tiny step)", sigmoid_chain_tiny<double>},
   };
   const Probe mixes[] = {
       {"1 store", store_fma_mix<1, 0>},         {"2 FMA", store_fma_mix<0, 2>},
