@@ -188,60 +188,61 @@ TEMPLATE_TEST_CASE("the tiny step leaves the weights alone when the loss is not 
 }
 
 // The tiny step computes in narrower registers than the dense kernels on AVX-512 (ymm, whose
-// chain is shorter; sample_sgd_tiny.hpp) with the same instructions per lane. A 1-1 sigmoid
-// network with w = 1, b = 0 and lr = 0 makes its ŷ = σ(x) for any x: compared bit for bit with
-// the dense forward pass's σ(x) over the f32 range up to |x| = 200 (past the clamp at 104), every
-// f32 in the subnormal-result range [−110, −86] at a finer step, and ±0; f64 likewise over
-// |x| ≤ 800 (past its clamp at 746).
-TEMPLATE_TEST_CASE("the tiny step's sigmoid gives the dense forward pass's bits over the range",
+// chain is shorter; sample_sgd_tiny.hpp) with the same instructions per lane. A 1-1 network with
+// w = 1, b = 0 and lr = 0 makes its ŷ = act(x) for any x: compared bit for bit with the dense
+// forward pass's act(x), sigmoid and tanh, for every 1031st f32 from 2^-26 (below it both give
+// σ = 0.5, tanh = x) to 200 (past the sigmoid's clamp at 104 and tanh's at 10) of either sign and
+// every 31st f32 in [−110, −86] (subnormal sigmoids); f64 likewise from 2^-55 to 800 (past its
+// clamp at 746), [−750, −700] finer.
+TEMPLATE_TEST_CASE("the tiny step's activations give the dense forward pass's bits over the range",
                    "[kernels][sample_path]", float, double) {
   using T = TestType;
+  constexpr bool f32 = std::is_same_v<T, float>;
+  using Bits = std::conditional_t<f32, std::uint32_t, std::uint64_t>;
+  const auto from_bits = [](Bits u) {
+    T x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+  };
+  const auto to_bits = [](T x) {
+    Bits u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+  };
   for (const auto& t : bpnn::test::fast_tables<T>()) {
     if (!t.table->sample_sgd_tiny) continue;
-    INFO(t.table->arch);
-    const TinyCase c{{1, 1}, Activation::sigmoid, Activation::sigmoid};
-    bpnn::Mlp<T> fused(config_of<T>(c), *t.table), layered(config_of<T>(c), *t.table);
-    const T one = 1, zero = 0;
-    fused.set_layer(0, &one, &zero);
-    layered.set_layer(0, &one, &zero);
-    bpnn::Workspace<T> ws_fused(fused, 1), ws_layered(layered, 1);
-    const T y = T(0.5);
-    std::size_t compared = 0, differ = 0;
-    const auto check = [&](T x) {
-      fused.sample_sgd_tiny(&x, &y, T(0), ws_fused);
-      layered.forward(&x, 1, ws_layered);
-      const T a = ws_fused.activations.back()[0], b = ws_layered.activations.back()[0];
-      ++compared;
-      if (std::memcmp(&a, &b, sizeof(T)) != 0 && ++differ <= 5)
-        FAIL_CHECK(std::hexfloat << "x = " << x << ": tiny " << a << ", dense " << b);
-    };
-    using Bits = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
-    const auto from_bits = [](Bits u) {
-      T x;
-      std::memcpy(&x, &u, sizeof x);
-      return x;
-    };
-    const auto to_bits = [](T x) {
-      Bits u;
-      std::memcpy(&u, &x, sizeof u);
-      return u;
-    };
-    const T limit = std::is_same_v<T, float> ? T(200) : T(800);
-    const Bits sign = Bits(1) << (8 * sizeof(T) - 1);
-    const Bits coarse = std::is_same_v<T, float> ? 4099 : (Bits(1) << 40) + 4099;
-    for (Bits u = 0; u <= to_bits(limit); u += coarse) {
-      check(from_bits(u));
-      check(from_bits(u | sign));
+    for (const Activation act : {Activation::sigmoid, Activation::tanh}) {
+      INFO(t.table->arch << " " << bpnn::to_string(act));
+      const TinyCase c{{1, 1}, act, act};
+      bpnn::Mlp<T> fused(config_of<T>(c), *t.table), layered(config_of<T>(c), *t.table);
+      const T one = 1, zero = 0;
+      fused.set_layer(0, &one, &zero);
+      layered.set_layer(0, &one, &zero);
+      bpnn::Workspace<T> ws_fused(fused, 1), ws_layered(layered, 1);
+      const T y = T(0.5);
+      std::size_t compared = 0, differ = 0;
+      const auto check = [&](T x) {
+        fused.sample_sgd_tiny(&x, &y, T(0), ws_fused);
+        layered.forward(&x, 1, ws_layered);
+        const T a = ws_fused.activations.back()[0], b = ws_layered.activations.back()[0];
+        ++compared;
+        if (std::memcmp(&a, &b, sizeof(T)) != 0 && ++differ <= 5)
+          FAIL_CHECK(std::hexfloat << "x = " << x << ": tiny " << a << ", dense " << b);
+      };
+      const Bits sign = Bits(1) << (8 * sizeof(T) - 1);
+      const Bits coarse = f32 ? 1031 : (Bits(1) << 40) + 4099;
+      for (Bits u = to_bits(f32 ? T(0x1p-26) : T(0x1p-55)); u <= to_bits(f32 ? T(200) : T(800)); u += coarse) {
+        check(from_bits(u));
+        check(from_bits(u | sign));
+      }
+      const Bits fine = f32 ? 31 : (Bits(1) << 32) + 31;
+      for (Bits u = to_bits(f32 ? T(86) : T(700)); u <= to_bits(f32 ? T(110) : T(750)); u += fine)
+        check(from_bits(u | sign));
+      CHECK(differ == 0);
+      CHECK(compared > 300000);
+      std::vector<T> w(1), b(1);
+      fused.get_layer(0, w.data(), b.data());
+      CHECK((w[0] == one && b[0] == zero));  // lr = 0 left the parameters alone
     }
-    const T lo = std::is_same_v<T, float> ? T(86) : T(700), hi = std::is_same_v<T, float> ? T(110) : T(750);
-    const Bits fine = std::is_same_v<T, float> ? 31 : (Bits(1) << 32) + 31;
-    for (Bits u = to_bits(lo); u <= to_bits(hi); u += fine) check(-from_bits(u));
-    check(T(0));
-    check(-T(0));
-    CHECK(differ == 0);
-    CHECK(compared > 400000);
-    std::vector<T> w(1), b(1);
-    fused.get_layer(0, w.data(), b.data());
-    CHECK((w[0] == one && b[0] == zero));  // lr = 0 left the parameters alone
   }
 }

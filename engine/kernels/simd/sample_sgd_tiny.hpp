@@ -22,9 +22,12 @@
 namespace bpnn::kernels::simd {
 
 #if defined(__AVX512VL__)
-// ymm registers on an AVX-512 core, for the tiny step's f32 chain (TinyArch): xsimd's AVX2+FMA
-// kernels, with the AVX-512 tables' sigmoid in its AVX-512VL form and in-lane broadcasts.
-struct avx512_ymm : xsimd::fma3<xsimd::avx2> {};
+// ymm registers on an AVX-512 core, for the tiny step (TinyArch): xsimd's AVX2 kernels, with the
+// AVX-512 tables' f32 sigmoid in its AVX-512VL form and in-lane broadcasts. On xsimd::avx2, not
+// fma3<avx2>: xsimd 8.1 has no AVX-512 fma, so the zmm kernels' xsimd::fma is the generic
+// x·y + z, and the ymm step must take the same generic form to give the same bits in every
+// build (GCC at -O2 and above contracts both into FMAs; at -O0/-O1 or under clang neither is).
+struct avx512_ymm : xsimd::avx2 {};
 #endif
 }  // namespace bpnn::kernels::simd
 
@@ -36,14 +39,15 @@ XSIMD_DECLARE_SIMD_REGISTER_ALIAS(bpnn::kernels::simd::avx512_ymm, avx2);
 
 namespace bpnn::kernels::simd {
 
-// The registers the step computes in. On AVX-512 f32, 8-lane ymm registers (avx512_ymm): a tiny
-// layer fits in 4 lanes, and on the chain the narrow forms are shorter — on the issue-11 Xeon an
-// add takes 2 cycles against a zmm add's 3.7, rcp14 4 against 6, an FMA 4 against 4.3, a lane
-// broadcast within 128 bits (vpermilps) 1 against vpermps's 3 — so the sigmoid's chain is about
-// 40 cycles instead of 56. Every lane computes the same instructions as in the zmm form, its
-// sigmoid included (detail::sigmoid_avx512_f32_lanes on __m256), so each element gets the same
-// bits either way; lanes 4–7 (past every tiny layer's width) compute on padding and are stored
-// back as the zeros they were. Elsewhere: the table's own vectors.
+// The registers the step computes in. On AVX-512, ymm registers (avx512_ymm; 8 f32 or 4 f64
+// lanes): a tiny layer fits in 4 lanes, and on the chain the narrow forms are shorter — on the
+// issue-11 Xeon an add takes 2 cycles against a zmm add's 3.7, rcp14 4 against 6, an FMA 4
+// against 4.3, a lane broadcast within 128 bits (vpermilps) 1 against vpermps's 3 — so the
+// sigmoid's chain measured 50.5 cycles instead of 57.2 (f32; f64 64.1 instead of 84.6,
+// bench/latency_chain.cpp). Every lane computes the same instructions as in the zmm form, the
+// f32 sigmoid included (detail::sigmoid_avx512_f32_lanes<256>), so each element gets the same
+// bits either way; f32 lanes 4–7 (past every tiny layer's width) compute on padding and are
+// stored back as the zeros they were. Elsewhere: the table's own vectors.
 template <class Arch, class T>
 struct TinyArch {
   using type = Arch;
@@ -52,7 +56,7 @@ template <class Arch, class T>
 inline constexpr bool tiny_avx512_lanes = false;
 #if defined(__AVX512VL__)
 template <class Arch, class T>
-  requires arch_is_avx512<Arch>
+  requires std::is_base_of_v<xsimd::avx512dq, Arch>  // the tables whose f32 sigmoid is the table form
 struct TinyArch<Arch, T> {
   using type = avx512_ymm;
 };
@@ -135,8 +139,8 @@ template <class Arch, class T>
 }
 
 // One tiny layer's parameters in registers: rows[i] = the packed row of input i (outputs in
-// lanes; rows `stride` elements apart in the arena, the lanes of the table's vectors), cols[o] = column o (inputs in lanes, for δ back-propagation), bias (outputs in lanes,
-// zero beyond out).
+// lanes; rows W elements apart in the arena, the lanes of the table's vectors), cols[o] = column
+// o (inputs in lanes, for δ back-propagation), bias (outputs in lanes, zero beyond out).
 template <class Arch, class T>
 struct TinyLayerRegs {
   using B = xsimd::batch<T, Arch>;

@@ -37,9 +37,11 @@
 //            bits) and one Newton step, y = y0 + y0·(1 − den·r0), y0 = num·r0 as a masked
 //            multiply. 18 vector instructions without a branch, against 24 and a branch for the
 //            form above with rcp14 (which it replaced); 1.3× its throughput (0.27 against 0.355
-//            ns per element in L1); chain 50 cycles against 57 on this Xeon
-//            (bench/latency_chain.cpp). f64 keeps the form above: 75 cycles (91 before Estrin
-//            form and the reduction's low part beside its high part).
+//            ns per element in L1); chain 50 cycles against 57 on the Xeon of issue 11 round 2
+//            (bench/latency_chain.cpp). f64 keeps the form above: 75 cycles there (91 before
+//            Estrin form and the reduction's low part beside its high part). On the 4.07 GHz
+//            Xeon of round 5: f32 57.2 cycles in zmm and 50.5 in ymm (the tiny step's registers,
+//            sample_sgd_tiny.hpp), f64 84.6 and 64.1.
 //   tanh:    |x| < atanh(1/2): x + x³·g(x²), g a near-minimax fit (degree 4 f32, 10 f64), so small
 //            arguments keep full relative accuracy (tanh(±0) = ±0, subnormals pass through);
 //            otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| clamped to 10 (f32) / 20 (f64),
@@ -237,10 +239,11 @@ inline xsimd::batch<T, Arch> exp_edges(xsimd::batch<T, Arch> x) {
 // AVX-512VL ymm (8 lanes) for the tiny per-sample step, whose chain the narrow forms shorten (on
 // the issue-11 Xeon a zmm add takes 3.7 cycles, a ymm add 2; zmm rcp14 6, ymm 4; zmm FMA 4.3,
 // ymm 4). Each lane gets the same bits at either width: the same instruction on every lane, the
-// same 16-entry table (indexed in a zmm vpermps for both).
+// same 16-entry table (indexed in a zmm vpermps for both). Defined only in the translation units
+// built for those instruction sets (the AVX-512 ones), which are all built with the same flags.
 template <int Bits>
 struct Avx512F32Ops;
-#if defined(__AVX512VL__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
 template <>
 struct Avx512F32Ops<512> {
   using V = __m512;
@@ -261,6 +264,8 @@ struct Avx512F32Ops<512> {
     return _mm512_mask_mul_ps(keep, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), a, b);
   }
 };
+#endif
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
 template <>
 struct Avx512F32Ops<256> {
   using V = __m256;
