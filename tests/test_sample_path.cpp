@@ -3,6 +3,7 @@
 // weight change when the loss is not finite.
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -199,16 +200,8 @@ TEMPLATE_TEST_CASE("the tiny step's activations give the dense forward pass's bi
   using T = TestType;
   constexpr bool f32 = std::is_same_v<T, float>;
   using Bits = std::conditional_t<f32, std::uint32_t, std::uint64_t>;
-  const auto from_bits = [](Bits u) {
-    T x;
-    std::memcpy(&x, &u, sizeof x);
-    return x;
-  };
-  const auto to_bits = [](T x) {
-    Bits u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-  };
+  const auto from_bits = [](Bits u) { return std::bit_cast<T>(u); };
+  const auto to_bits = [](T x) { return std::bit_cast<Bits>(x); };
   for (const auto& t : bpnn::test::fast_tables<T>()) {
     if (!t.table->sample_sgd_tiny) continue;
     for (const Activation act : {Activation::sigmoid, Activation::tanh}) {
@@ -226,7 +219,7 @@ TEMPLATE_TEST_CASE("the tiny step's activations give the dense forward pass's bi
         layered.forward(&x, 1, ws_layered);
         const T a = ws_fused.activations.back()[0], b = ws_layered.activations.back()[0];
         ++compared;
-        if (std::memcmp(&a, &b, sizeof(T)) != 0 && ++differ <= 5)
+        if (to_bits(a) != to_bits(b) && ++differ <= 5)
           FAIL_CHECK(std::hexfloat << "x = " << x << ": tiny " << a << ", dense " << b);
       };
       const Bits sign = Bits(1) << (8 * sizeof(T) - 1);
