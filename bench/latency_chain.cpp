@@ -101,7 +101,7 @@ void sigmoid_chain() {
 // instructions on ymm registers, chained on itself
 template <class T>
 void sigmoid_chain_tiny() {
-  using A = bpnn::kernels::simd::avx512_ymm;
+  using A = bpnn::simd::avx512_ymm;
   xsimd::batch<T, A> v(T(0.25));
   for (long i = 0; i < iterations; ++i) {
 #pragma GCC unroll 64

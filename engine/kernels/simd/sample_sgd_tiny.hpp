@@ -21,47 +21,30 @@
 
 namespace bpnn::kernels::simd {
 
-#if defined(__AVX512VL__)
-// ymm registers on an AVX-512 core, for the tiny step (TinyArch): xsimd's AVX2 kernels, with the
-// AVX-512 tables' f32 sigmoid in its AVX-512VL form and in-lane broadcasts. On xsimd::avx2, not
-// fma3<avx2>: xsimd 8.1 has no AVX-512 fma, so the zmm kernels' xsimd::fma is the generic
-// x·y + z, and the ymm step must take the same generic form to give the same bits in every
-// build (GCC at -O2 and above contracts both into FMAs; at -O0/-O1 or under clang neither is).
-struct avx512_ymm : xsimd::avx2 {};
-#endif
-}  // namespace bpnn::kernels::simd
-
-#if defined(__AVX512VL__)
-namespace xsimd::types {
-XSIMD_DECLARE_SIMD_REGISTER_ALIAS(bpnn::kernels::simd::avx512_ymm, avx2);
-}  // namespace xsimd::types
-#endif
-
-namespace bpnn::kernels::simd {
-
-// The registers the step computes in. On AVX-512, ymm registers (avx512_ymm; 8 f32 or 4 f64
-// lanes): a tiny layer fits in 4 lanes, and on the chain the narrow forms are shorter — on the
-// issue-11 Xeon an add takes 2 cycles against a zmm add's 3.7, rcp14 4 against 6, an FMA 4
-// against 4.3, a lane broadcast within 128 bits (vpermilps) 1 against vpermps's 3 — so the
-// sigmoid's chain measured 50.5 cycles instead of 57.2 (f32; f64 64.1 instead of 84.6,
-// bench/latency_chain.cpp). Every lane computes the same instructions as in the zmm form, the
-// f32 sigmoid included (detail::sigmoid_avx512_f32_lanes<256>), so each element gets the same
-// bits either way; f32 lanes 4–7 (past every tiny layer's width) compute on padding and are
-// stored back as the zeros they were. Elsewhere: the table's own vectors.
+// The registers the step computes in. On AVX-512, ymm registers (simd::avx512_ymm, declared in
+// vector_math.hpp; 8 f32 or 4 f64 lanes): a tiny layer fits in 4 lanes, and on the chain the
+// narrow forms are shorter — on the issue-11 Xeon an add takes 2 cycles against a zmm add's 3.7,
+// rcp14 4 against 6, an FMA 4 against 4.3, a lane broadcast within 128 bits (vpermilps) 1
+// against vpermps's 3 — so the sigmoid's chain measured 50.5 cycles instead of 57.2 (f32; f64
+// 64.1 instead of 84.6, bench/latency_chain.cpp). Every lane computes the same instructions as
+// in the zmm form, the f32 sigmoid included (simd::sigmoid takes its AVX-512 form on these
+// registers too), so each element gets the same bits either way; f32 lanes 4–7 (past every tiny
+// layer's width) compute on padding and are stored back as the zeros they were. Elsewhere: the
+// table's own vectors.
 template <class Arch, class T>
 struct TinyArch {
   using type = Arch;
 };
 template <class Arch, class T>
 inline constexpr bool tiny_avx512_lanes = false;
-#if defined(__AVX512VL__)
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
 template <class Arch, class T>
   requires std::is_base_of_v<xsimd::avx512dq, Arch>  // the tables whose f32 sigmoid is the table form
 struct TinyArch<Arch, T> {
-  using type = avx512_ymm;
+  using type = bpnn::simd::avx512_ymm;
 };
 template <class T>
-inline constexpr bool tiny_avx512_lanes<avx512_ymm, T> = true;
+inline constexpr bool tiny_avx512_lanes<bpnn::simd::avx512_ymm, T> = true;
 #endif
 
 // Lane k of v in every lane.
@@ -115,11 +98,6 @@ template <class Arch, class T>
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> activation_apply(Activation act,
                                                                      xsimd::batch<T, Arch> v) {
-#if defined(__AVX512VL__)
-  if constexpr (tiny_avx512_lanes<Arch, T> && std::is_same_v<T, float>)
-    if (act == Activation::sigmoid)
-      return xsimd::batch<T, Arch>(bpnn::simd::detail::sigmoid_avx512_f32_lanes<256>(v));
-#endif
   switch (act) {
     case Activation::sigmoid: return bpnn::simd::SigmoidOp{}(v);
     case Activation::tanh: return bpnn::simd::TanhOp{}(v);

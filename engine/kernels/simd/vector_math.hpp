@@ -84,6 +84,25 @@
 
 namespace bpnn::simd {
 
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
+// ymm registers on an AVX-512 core (the tiny per-sample step's, kernels/simd/sample_sgd_tiny.hpp):
+// xsimd's AVX2 kernels, and sigmoid's AVX-512 f32 form on ymm (Avx512F32Ops<256>). On
+// xsimd::avx2, not fma3<avx2>: xsimd 8.1 has no AVX-512 fma, so the zmm kernels' xsimd::fma is
+// the generic x·y + z, and code on these registers must take the same generic form to give the
+// zmm form's bits in every build (GCC at -O2 and above contracts both into FMAs; at -O0/-O1 or
+// under clang neither is).
+struct avx512_ymm : xsimd::avx2 {};
+#endif
+}  // namespace bpnn::simd
+
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
+namespace xsimd::types {
+XSIMD_DECLARE_SIMD_REGISTER_ALIAS(bpnn::simd::avx512_ymm, avx2);
+}  // namespace xsimd::types
+#endif
+
+namespace bpnn::simd {
+
 namespace detail {
 
 // Constants of exp/tanh per precision. Data only: no code is generated from these.
@@ -294,7 +313,7 @@ struct Avx512F32Ops<256> {
 // 16-entry table in one vpermps, scaled by 2^⌊k/16⌋ in vscalefps beside the degree-3 polynomial
 // of e^r (exact for normal results, a correct rounding for subnormal ones, 0 below); then
 // den = 1 + e and the quotient num/den by rcp14 and one correction, num = e for x < 0 (a masked
-// multiply) and 1 otherwise. Bits: 512 (zmm), or 256 (ymm: the tiny step, sample_sgd_tiny.hpp).
+// multiply) and 1 otherwise. Bits: 512 (zmm), or 256 (ymm: sigmoid on avx512_ymm, the tiny step).
 template <int Bits>
 [[gnu::always_inline]] inline typename Avx512F32Ops<Bits>::V sigmoid_avx512_f32_lanes(
     typename Avx512F32Ops<Bits>::V v) {
@@ -350,6 +369,10 @@ template <class Arch, class T>
   using B = xsimd::batch<T, Arch>;
   if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512dq, Arch>) {
     return detail::sigmoid_avx512_f32<Arch>(x);  // table, vscalefps, rcp14: shorter, fewer
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Arch, avx512_ymm>) {
+    return B(detail::sigmoid_avx512_f32_lanes<256>(x));  // the same form on ymm, the same bits
+#endif
   } else {
     const B minus_a = x | B(T(-0.0));  // −|x|: one OR of the sign bit
     // σ = num/den: 1/(1+e) for x ≥ 0, e/(1+e) for x < 0, e = (1 + s)·2^n; den = 1 + e as one
