@@ -1,6 +1,7 @@
 // bpnn_plan: how the batch plan cuts a mini-batch step into tasks, and what that cut allows on
-// many cores. For each shape it prints the tasks of each parallel phase, the tasks per core at 2,
-// 8, 16 and 64 cores (phase 1: of its smallest parallel phase), and a simulated schedule: every task timed alone on one core (median of repeats), then
+// many cores. For each shape and core count (1, 2, 8, 16, 64) it takes the plan the trainer makes
+// for that many threads and prints its tasks per parallel phase, the tasks per core (phase 1: of
+// its smallest parallel phase), and a simulated schedule: every task timed alone on one core (median of repeats), then
 // the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane and
 // phase1_lanes: a slice of a layer's weights on the same core in both phases; a core done with
 // its own takes the others' last tasks),
@@ -107,32 +108,28 @@ double makespan(const bpnn::BatchPlan& plan, const std::vector<TimedTask>& tasks
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
-void simulate(const Shape& shape, double fork_seconds) {
-  bpnn::NetworkConfig config;
-  config.sizes = shape.sizes;
-  const auto& kernels = bpnn::kernels::kernels_select<float>();
-  Mlp<float> mlp(config, kernels);
-  std::mt19937 gen(1);
-  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
-  for (float& w : mlp.arena()) w = u(gen);
-  const std::size_t batch = shape.batch, in = mlp.n_inputs(), k = mlp.n_outputs();
-  bpnn::AlignedVector<float> x(batch * in), y(batch * k, 0.0f), grad(mlp.arena().size());
-  for (float& v : x) v = u(gen);
-  for (std::size_t r = 0; r < batch; ++r) y[r * k + r % k] = 1;
-  Workspace<float> ws(mlp, batch);
-  const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch);
+// A plan's tasks, each timed alone on one core: phase 1's parallel phases (or its chunks of
+// rows), phase 2's tiles. The phase-1 tasks point at the plan's cuts: keep `plan` alive.
+struct TimedStep {
+  std::vector<std::vector<TimedTask>> phase1;
+  std::vector<TimedTask> phase2;
+};
 
+TimedStep timed_step(const bpnn::BatchPlan& plan, Mlp<float>& mlp, const float* x, const float* y, float* grad,
+                     Workspace<float>& ws, std::size_t batch) {
+  const auto& kernels = mlp.kernels();
+  TimedStep step;
+  auto& phase1 = step.phase1;
   // phase 1: forward, loss and δ of each chunk of rows — or, when the plan goes by layers, one
   // parallel phase per cut layer and direction, with the loss on one core between them
-  std::vector<std::vector<TimedTask>> phase1;
   if (!plan.phase1_by_layers) {
     phase1.emplace_back();
     const std::size_t chunks = plan.chunks(batch);
     for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t first = plan.row_cut.first(c), n = plan.row_cut.size(c);
       phase1.back().push_back({seconds_of([&] {
-        mlp.forward(x.data(), first, n, ws);
-        mlp.loss_and_output_delta(y.data(), first, n, ws);
+        mlp.forward(x, first, n, ws);
+        mlp.loss_and_output_delta(y, first, n, ws);
         mlp.backward_data(first, n, ws);
       }), c, chunks});
     }
@@ -150,13 +147,13 @@ void simulate(const Shape& shape, double fork_seconds) {
     };
     for (std::size_t l = 0; l <= last; ++l) {
       if (plan.forward_cut[l].tasks() == 1)
-        phase1.push_back({{seconds_of([&] { mlp.forward_layer(l, x.data(), 0, batch, ws); }), 0, 1}});
+        phase1.push_back({{seconds_of([&] { mlp.forward_layer(l, x, 0, batch, ws); }), 0, 1}});
       else
         tiles(plan.forward_cut[l], l, [&](std::size_t o0, std::size_t m, std::size_t r0, std::size_t n) {
-          mlp.forward_layer_outputs(l, x.data(), r0, n, o0, m, ws);
+          mlp.forward_layer_outputs(l, x, r0, n, o0, m, ws);
         });
     }
-    phase1.push_back({{seconds_of([&] { mlp.loss_and_output_delta(y.data(), 0, batch, ws); }), 0, 1}});
+    phase1.push_back({{seconds_of([&] { mlp.loss_and_output_delta(y, 0, batch, ws); }), 0, 1}});
     for (std::size_t l = last; l > 0; --l)
       tiles(plan.backward_cut[l], l - 1, [&](std::size_t i0, std::size_t m, std::size_t r0, std::size_t n) {
         mlp.backward_data_inputs(l, r0, n, i0, m, ws);
@@ -164,18 +161,17 @@ void simulate(const Shape& shape, double fork_seconds) {
   }
   // phase 2: the weight gradient of each tile over all rows (its update is a few % more), with
   // the trainer's copies: the tile's columns of δ, and of the inputs when the tile has a range
-  std::vector<TimedTask> phase2;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
     const bpnn::LayerTiles& tiles = plan.layers[l];
     const std::size_t out = mlp.layers()[l].out, in = mlp.layers()[l].in;
-    const float* a = l == 0 ? x.data() : ws.activations[l - 1].data();
+    const float* a = l == 0 ? x : ws.activations[l - 1].data();
     bpnn::AlignedVector<float> block(batch * tiles.outputs.largest()), cols(batch * tiles.inputs.largest()),
         bias(tiles.outputs.largest());
     for (std::size_t t = 0; t < tiles.tiles; ++t) {
       const std::size_t g = t / tiles.inputs.tasks, j = t % tiles.inputs.tasks;
       const std::size_t o0 = tiles.outputs.first(g), m = tiles.outputs.size(g);
       const std::size_t i0 = tiles.inputs.first(j), k = tiles.inputs.size(j);
-      phase2.push_back({seconds_of([&] {
+      step.phase2.push_back({seconds_of([&] {
         const float* delta = ws.deltas[l].data();
         for (std::size_t r = 0; r < batch; ++r)
           std::copy_n(delta + r * out + o0, m, block.data() + r * m);
@@ -186,56 +182,90 @@ void simulate(const Shape& shape, double fork_seconds) {
         }
         const std::size_t w0 = kernels.packed_size(o0, in) + (k != in ? kernels.packed_size(m, i0) : 0);
         kernels.dense_backward_weights({batch, k, m}, block.data(), from,
-                                       grad.data() + mlp.layers()[l].weight_offset + w0,
-                                       j == 0 ? grad.data() + mlp.layers()[l].bias_offset + o0 : bias.data());
+                                       grad + mlp.layers()[l].weight_offset + w0,
+                                       j == 0 ? grad + mlp.layers()[l].bias_offset + o0 : bias.data());
       }), t, tiles.tiles, l});
     }
   }
+  return step;
+}
 
+// The one-core step (the plan for one thread, every task in turn) and, for each core count, the
+// plan the trainer makes for that many threads (its tiles follow the thread count where its
+// efficient cut leaves cores idle) timed task by task and scheduled on them; the last column
+// schedules the one-thread plan's tasks on as many cores (the cut before it followed the threads).
+void simulate(const Shape& shape, double fork_seconds) {
+  bpnn::NetworkConfig config;
+  config.sizes = shape.sizes;
+  const auto& kernels = bpnn::kernels::kernels_select<float>();
+  Mlp<float> mlp(config, kernels);
+  std::mt19937 gen(1);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  for (float& w : mlp.arena()) w = u(gen);
+  const std::size_t batch = shape.batch, in = mlp.n_inputs(), k = mlp.n_outputs();
+  bpnn::AlignedVector<float> x(batch * in), y(batch * k, 0.0f), grad(mlp.arena().size());
+  for (float& v : x) v = u(gen);
+  for (std::size_t r = 0; r < batch; ++r) y[r * k + r % k] = 1;
+  Workspace<float> ws(mlp, batch);
+  const auto sums = [](const TimedStep& step) {
+    double sum1 = 0, sum2 = 0;
+    for (const auto& phase : step.phase1)
+      for (const TimedTask& t : phase) sum1 += t.seconds;
+    for (const TimedTask& t : step.phase2) sum2 += t.seconds;
+    return std::pair{sum1, sum2};
+  };
+  const auto counts_of = [](const TimedStep& step) {  // tasks per parallel phase of phase 1
+    std::string counts;
+    for (const auto& phase : step.phase1) counts += (counts.empty() ? "" : "+") + std::to_string(phase.size());
+    return counts;
+  };
+
+  const bpnn::BatchPlan plan = bpnn::batch_plan_make(mlp, batch, 1);
+  const TimedStep single = timed_step(plan, mlp, x.data(), y.data(), grad.data(), ws, batch);
   std::string name;
   for (std::size_t s : shape.sizes) name += (name.empty() ? "" : "-") + std::to_string(s);
   name += " b" + std::to_string(batch);
-  double sum1 = 0, sum2 = 0;
-  std::size_t tasks1 = 0;
-  for (const auto& phase : phase1) {
-    tasks1 += phase.size();
-    for (const TimedTask& t : phase) sum1 += t.seconds;
-  }
-  for (const TimedTask& t : phase2) sum2 += t.seconds;
+  const auto [sum1, sum2] = sums(single);
   const double one = sum1 + sum2;
-  std::string counts;  // tasks per parallel phase of phase 1
-  for (const auto& phase : phase1) counts += (counts.empty() ? "" : "+") + std::to_string(phase.size());
+  std::size_t tasks1 = 0;
+  for (const auto& phase : single.phase1) tasks1 += phase.size();
   if (plan.phase1_by_layers)
     std::printf("%-28s phase 1: %zu tasks in %zu layer phases (%s; %.1f µs mean)", name.c_str(), tasks1,
-                phase1.size(), counts.c_str(), 1e6 * sum1 / static_cast<double>(tasks1));
+                single.phase1.size(), counts_of(single).c_str(), 1e6 * sum1 / static_cast<double>(tasks1));
   else
     std::printf("%-28s phase 1: %zu tasks of up to %zu rows (%.1f µs the first)", name.c_str(), tasks1,
-                plan.chunk_rows, 1e6 * phase1.front().front().seconds);
-  std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", phase2.size(),
-              1e6 * sum2 / static_cast<double>(phase2.size()),
+                plan.chunk_rows, 1e6 * single.phase1.front().front().seconds);
+  std::printf("  phase 2: %zu tasks (%.1f µs mean)%s\n", single.phase2.size(),
+              1e6 * sum2 / static_cast<double>(single.phase2.size()),
               plan.weights_in_parallel ? "" : "  (phase 2 on one thread)");
-  std::size_t fewest1 = 0;  // the fewest tasks of a parallel phase of phase 1
-  for (const auto& phase : phase1)
-    if (phase.size() > 1) fewest1 = fewest1 == 0 ? phase.size() : std::min(fewest1, phase.size());
-  std::printf("%-28s %6s %16s %16s %12s %10s %12s\n", "", "cores", "tasks/core ph.1", "tasks/core ph.2",
-              "step µs", "speed-up", "at 20 µs/fork");
+  std::printf("%-28s %6s %-26s %16s %16s %12s %10s %12s %13s\n", "", "cores", "phase-1 tasks; phase 2", "tasks/core ph.1",
+              "tasks/core ph.2", "step µs", "speed-up", "at 20 µs/fork", "1-thread cut");
   for (std::size_t cores : {1, 2, 8, 16, 64}) {
+    const bpnn::BatchPlan cut = bpnn::batch_plan_make(mlp, batch, cores);
+    const TimedStep step = cores == 1 ? TimedStep{} : timed_step(cut, mlp, x.data(), y.data(), grad.data(), ws, batch);
+    const TimedStep& timed = cores == 1 ? single : step;
+    const bpnn::BatchPlan& timed_plan = cores == 1 ? plan : cut;
     // the step with every fork/join costing `fork` seconds: each parallel phase's makespan, plus
     // its fork; single-task phases (the loss, an uncut layer) run on one core
-    const auto step_seconds = [&](double fork) {
-      double step = 0;
-      for (const auto& phase : phase1) {
+    const auto seconds_of_step = [&](const bpnn::BatchPlan& of, const TimedStep& tasks, double fork) {
+      double seconds = 0;
+      for (const auto& phase : tasks.phase1) {
         const bool forks = cores > 1 && phase.size() > 1;
-        step += makespan(plan, phase, forks ? cores : 1) + (forks ? fork : 0);
+        seconds += makespan(of, phase, forks ? cores : 1) + (forks ? fork : 0);
       }
-      const bool forks2 = cores > 1 && plan.weights_in_parallel;
-      return step + makespan(plan, phase2, forks2 ? cores : 1) + (forks2 ? fork : 0);
+      const bool forks2 = cores > 1 && of.weights_in_parallel;
+      return seconds + makespan(of, tasks.phase2, forks2 ? cores : 1) + (forks2 ? fork : 0);
     };
-    const double step = step_seconds(fork_seconds);
-    std::printf("%-28s %6zu %16.2f %16.2f %12.1f %9.2fx %11.2fx\n", "", cores,
+    const auto step_seconds = [&](double fork) { return seconds_of_step(timed_plan, timed, fork); };
+    std::size_t fewest1 = 0;  // the fewest tasks of a parallel phase of phase 1
+    for (const auto& phase : timed.phase1)
+      if (phase.size() > 1) fewest1 = fewest1 == 0 ? phase.size() : std::min(fewest1, phase.size());
+    const std::string counts = counts_of(timed) + "; " + std::to_string(timed.phase2.size());
+    const double seconds = step_seconds(fork_seconds);
+    std::printf("%-28s %6zu %-26s %16.2f %16.2f %12.1f %9.2fx %11.2fx %12.2fx\n", "", cores, counts.c_str(),
                 static_cast<double>(fewest1) / static_cast<double>(cores),
-                static_cast<double>(phase2.size()) / static_cast<double>(cores), 1e6 * step, one / step,
-                one / step_seconds(bpnn::task_overhead_seconds));
+                static_cast<double>(timed.phase2.size()) / static_cast<double>(cores), 1e6 * seconds, one / seconds,
+                one / step_seconds(bpnn::task_overhead_seconds), one / seconds_of_step(plan, single, fork_seconds));
   }
 }
 

@@ -523,3 +523,81 @@ TEMPLATE_TEST_CASE("dense kernels on parts of a layer give the whole layer's bit
                          DenseShape{6, 64, 64}})
       check_layer_parts(*t, s, rng);
 }
+
+// The tiles of the batch plan's cut for many threads (engine/train/batch_plan.hpp, tile_cut):
+// a layer's forward pass on any range of rows × outputs [o0, o1), its backward pass on any range
+// of at least 4 rows × inputs [i0, i1), and its weight gradient on a panel × any range of whole
+// 16-input blocks (δ's columns and the inputs copied into contiguous blocks, as the trainer
+// does) give every element the whole layer's bits — so the tiles may follow the thread count.
+// Ranges of rows start anywhere (1 to 17 rows: tiles of MR rows and their remainders).
+template <class T>
+void check_row_ranges(const KernelTable<T>& t, const DenseShape& s, std::mt19937& rng) {
+  INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
+  const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
+  const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
+  const auto b = random_vector<T>(s.out, T(-1), T(1), rng);
+  const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
+  const auto a = random_vector<T>(s.n * s.in, T(0.05), T(0.95), rng);  // sigmoid outputs
+  std::vector<T> packed(t.packed_size(s.out, s.in));
+  t.pack(s.out, s.in, w.data(), packed.data());
+  std::vector<T> y_whole(s.n * s.out), dx_whole(s.n * s.in);
+  t.dense_forward(s, Activation::sigmoid, x.data(), packed.data(), b.data(), y_whole.data());
+  t.dense_backward_data(s, Activation::sigmoid, dy.data(), packed.data(), a.data(), dx_whole.data());
+  const std::size_t block = std::max<std::size_t>(t.out_block, 1);
+  for (std::size_t rows : {1, 2, 3, 4, 5, 7, 16, 17}) {
+    for (std::size_t per : {block, 2 * block}) {
+      INFO(rows << " rows a tile, " << per << " outputs (inputs) a tile");
+      std::vector<T> y(s.n * s.out, T(-7777)), dx(s.n * s.in, T(-7777));
+      for (std::size_t r0 = 0; r0 < s.n; r0 += rows) {
+        const std::size_t n = std::min(rows, s.n - r0);
+        for (std::size_t o0 = 0; o0 < s.out; o0 += per)
+          t.dense_forward_outputs({n, s.in, s.out}, Activation::sigmoid, o0, std::min(s.out, o0 + per),
+                                  x.data() + r0 * s.in, packed.data(), b.data(), y.data() + r0 * s.out);
+        if (n < 4) continue;  // the backward pass's contract starts at 4 rows
+        for (std::size_t i0 = 0; i0 < s.in; i0 += per)
+          t.dense_backward_data_inputs({n, s.in, s.out}, Activation::sigmoid, i0, std::min(s.in, i0 + per),
+                                       dy.data() + r0 * s.out, packed.data(), a.data() + r0 * s.in,
+                                       dx.data() + r0 * s.in);
+      }
+      CHECK(y == y_whole);
+      if (rows >= 4 && (s.n % rows == 0 || s.n % rows >= 4)) CHECK(dx == dx_whole);
+      if (rows >= 4 && s.n % rows != 0 && s.n % rows < 4) {  // all but the short last range
+        const std::size_t covered = s.n / rows * rows * s.in;
+        CHECK(std::equal(dx_whole.begin(), dx_whole.begin() + static_cast<std::ptrdiff_t>(covered), dx.begin()));
+      }
+    }
+  }
+  // the weight gradient of a panel × a range of inputs
+  std::vector<T> dw_whole(packed.size(), T(0.5)), db_whole(s.out, T(0.25));
+  t.dense_backward_weights(s, dy.data(), a.data(), dw_whole.data(), db_whole.data());
+  for (std::size_t k_blocks : {1, 3, 4}) {
+    INFO(k_blocks << " blocks of 16 inputs a range");
+    std::vector<T> dw(packed.size(), T(0.5)), db(s.out, T(0.25));
+    for (std::size_t o0 = 0; o0 < s.out; o0 += block) {
+      const std::size_t m = std::min(block, s.out - o0);
+      std::vector<T> delta(s.n * m);
+      for (std::size_t r = 0; r < s.n; ++r) std::copy_n(dy.data() + r * s.out + o0, m, delta.data() + r * m);
+      T* panel = dw.data() + t.packed_size(o0, s.in);
+      for (std::size_t i0 = 0; i0 < s.in; i0 += 16 * k_blocks) {
+        const std::size_t k = std::min(16 * k_blocks, s.in - i0);
+        std::vector<T> inputs(s.n * k), bias(m, T(0));
+        for (std::size_t r = 0; r < s.n; ++r) std::copy_n(a.data() + r * s.in + i0, k, inputs.data() + r * k);
+        t.dense_backward_weights({s.n, k, m}, delta.data(), inputs.data(), panel + t.packed_size(m, i0),
+                                 i0 == 0 ? db.data() + o0 : bias.data());
+      }
+    }
+    CHECK(dw == dw_whole);
+    CHECK(db == db_whole);
+  }
+}
+
+TEMPLATE_TEST_CASE("dense kernels give a tile of any rows the whole layer's bits (the backward pass from 4 rows), "
+                   "and the weight gradient a tile of any inputs", "[kernels]", float, double) {
+  std::mt19937 rng(47);
+  std::vector<const KernelTable<TestType>*> tables{&bpnn::kernels::kernels_reference<TestType>()};
+  for (const auto& tut : bpnn::test::fast_tables<TestType>()) tables.push_back(tut.table);
+  for (const KernelTable<TestType>* t : tables)
+    for (DenseShape s : {DenseShape{37, 200, 150}, DenseShape{64, 130, 70}, DenseShape{23, 300, 8},
+                         DenseShape{35, 8, 300}, DenseShape{70, 784, 64}})
+      check_row_ranges(*t, s, rng);
+}

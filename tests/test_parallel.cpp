@@ -57,9 +57,10 @@ void reference_sgd_step(bpnn::Network& net, const Data& data, std::size_t rows, 
                            mlp.arena().data());
 }
 
-// The batch plan the trainer makes for `net` at batch `rows`, in the network's precision
-bpnn::BatchPlan plan_for(const bpnn::Network& net, std::size_t rows) {
-  return std::visit([&](const auto& mlp) { return bpnn::batch_plan_make(mlp, rows); },
+// The batch plan the trainer makes for `net` at batch `rows` on `threads` threads, in the
+// network's precision
+bpnn::BatchPlan plan_for(const bpnn::Network& net, std::size_t rows, std::size_t threads = 1) {
+  return std::visit([&](const auto& mlp) { return bpnn::batch_plan_make(mlp, rows, threads); },
                     bpnn::NetworkAccess::impl(net).mlp);
 }
 
@@ -498,6 +499,73 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
     const Data step = training_data(rows, 2048, 10, 43);
     INFO(bpnn::to_string(optimizer));
     CHECK(trained_against_reference(config, step, rows, 2, optimizer).max_difference <= 1e-13);
+  }
+}
+
+TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same bits on 1 and 2 threads, both "
+          "backends, every optimizer and clipping", "[parallel][tiles]") {
+  // mnist's shape (784-256-10, batch 64; 150 rows leave a last step of 22) keeps its 4 panels
+  // on 1 and 2 threads and is cut into 4 × 16 tiles of 4 rows forward and 4 × 16 ranges of
+  // inputs in phase 2 for 16; 256-256-1024-10 at batch 48 (200 rows: a last step of 8) also cuts
+  // the backward pass to its 256-wide layer into parts of rows — of 24 rows for 16 threads, where
+  // parts of 3 (under the kernels' floor of 4: a plan without batch_plan.hpp's backward floor
+  // makes them) would take the backward pass's matrix-vector form and change bits. The clipping
+  // norm is summed over the finest grid whatever the cut, so every plan gives every parameter
+  // the same bits.
+  struct Case {
+    bpnn::Optimizer optimizer;
+    double learning_rate, clip;
+  };
+  const Case cases[] = {{bpnn::Optimizer::sgd, 0.1, 0}, {bpnn::Optimizer::momentum, 0.05, 0.05},
+                        {bpnn::Optimizer::adam, 1e-3, 0.05}};
+  struct Shape {
+    std::vector<std::size_t> sizes;
+    std::size_t batch, n;
+  };
+  for (const Shape& shape : {Shape{{784, 256, 10}, 64, 150}, Shape{{256, 256, 1024, 10}, 48, 200}}) {
+    bpnn::NetworkConfig config;
+    config.sizes = shape.sizes;
+    config.seed = 17;
+    const Data data = training_data(shape.n, shape.sizes.front(), shape.sizes.back(), 53);
+    for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
+      config.precision = precision;
+      const bpnn::Network fresh(config);
+      const bpnn::BatchPlan one = plan_for(fresh, shape.batch, 1), many = plan_for(fresh, shape.batch, 16),
+                            most = plan_for(fresh, shape.batch, 64);
+      REQUIRE(one.phase1_by_layers);
+      REQUIRE(one.norm_tiles == most.norm_tiles);
+      std::visit([&](const auto& mlp) {
+        if (mlp.kernels().out_block < 8) return;  // the reference table's one-output blocks cut otherwise
+        REQUIRE(many.forward_cut[0].tasks() > one.forward_cut[0].tasks());
+        REQUIRE(most.weight_tasks > one.weight_tasks);  // phase 2 (one phase) once its tiles leave threads idle
+      }, bpnn::NetworkAccess::impl(fresh).mlp);
+      for (const Case& c : cases) {
+        std::vector<double> first;
+        for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
+          for (int threads : {1, 2})
+            for (int plan_threads : {1, 2, 4, 8, 16, 64}) {
+              if (backend == bpnn::Backend::omp && threads != 2) continue;
+              bpnn::Network net(config);
+              bpnn::TrainConfig t;
+              t.optimizer = c.optimizer;
+              t.learning_rate = c.learning_rate;
+              t.clip = c.clip;
+              t.batch = shape.batch;
+              t.epochs = 1;
+              t.seed = 5;
+              t.threads = threads;
+              t.plan_threads = plan_threads;
+              t.backend = backend;
+              bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+              INFO(shape.sizes.size() << " layers, " << bpnn::to_string(precision) << " " << bpnn::to_string(c.optimizer)
+                                      << " clip " << c.clip << ", " << threads << " threads, cut for " << plan_threads
+                                      << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
+              if (first.empty()) first = all_parameters(net);
+              CHECK(bpnn_test::same_bits(all_parameters(net), first));
+            }
+        CHECK_FALSE(bpnn_test::same_bits(first, all_parameters(fresh)));  // it trained
+      }
+    }
   }
 }
 

@@ -224,11 +224,21 @@ struct KernelTable {
   // dy:(N,Out) w:packed(Out,In) x:(N,In) -> inputs [i0, i1) of dx:(N,In).
   // o0, i0 are multiples of out_block and o1, i1 are too or end the layer; each element gets the
   // same bits as the whole-layer kernel gives it. (out_block 0: whole layers only.)
+  // Also on any range of the batch's rows (x, y, dy, dx offset to its first row, n its rows):
+  // the forward forms on any rows (a single row's matrix-vector form adds in the GEMM form's
+  // order), the backward-data forms on ranges of at least 4 rows (on fewer they take the
+  // matrix-vector form, whose reduction tree sums in another order). So a layer may be cut into
+  // tiles of rows × outputs (inputs) that follow the thread count (train/batch_plan.hpp).
+  // tests/test_dense_kernels.cpp checks both, for every table.
   void (*dense_forward_outputs)(const DenseShape& s, Activation act, std::size_t o0,
                                 std::size_t o1, const T* x, const T* w, const T* b, T* y);
   void (*dense_backward_data_inputs)(const DenseShape& s, Activation act, std::size_t i0,
                                      std::size_t i1, const T* dy, const T* w, const T* x, T* dx);
   // dy:(N,Out) x:(N,In) -> dw:packed(Out,In) += dyᵀ·x ; db:(Out) += Σ_rows dy
+  // Each element of dw and db is one chain over the rows in order, onto what is there: so the
+  // columns of a panel of outputs (out_block, packed_size(o0, In) in) × a range of whole 16-input
+  // blocks [i0, i0 + k) (a packed (m, k) layer packed_size(m, i0) into the panel), with those
+  // columns of dy and x copied into contiguous blocks, get the whole layer's bits.
   void (*dense_backward_weights)(const DenseShape& s, const T* dy, const T* x, T* dw, T* db);
   // y:(count) delta:(count) -> delta ⊙= act'(y), the derivative from the activation's outputs
   void (*activation_backward)(Activation act, std::size_t count, const T* y, T* delta);

@@ -1,7 +1,10 @@
 #pragma once
-// How one mini-batch step is cut into tasks. The cut depends only on the network's shapes and
-// the batch size — never on the number of threads — so every thread count computes exactly the
-// same sums in the same order, and trained models are identical bit for bit.
+// How one mini-batch step is cut into tasks. Every sum a step makes is fixed by the network's
+// shapes and the batch size alone — never by the number of threads — so every thread count
+// computes exactly the same sums in the same order, and trained models are identical bit for
+// bit. The cut into tasks may follow the thread count only where the kernels give every element
+// the same bits whatever tile computes it (a layer's tiles, below); the sums that do depend on a
+// cut (the loss over chunks of rows, the clipping norm's parts) are made on cuts that never do.
 //
 //   phase 1, per chunk of rows: forward through all layers, loss, δ of every layer
 //            (rows are independent, each chunk owns its rows of the work buffers);
@@ -14,8 +17,9 @@
 //            and optimizer state).
 // Two fork/joins per step when phase 1 goes by rows, whatever the depth of the network (one more
 // per cut layer and direction when it goes by layers); one more with gradient clipping,
-// whose norm needs every tile's gradient before any update (each task's part of ‖g‖² is kept
-// apart and the parts are added in task order, so the norm does not depend on the threads).
+// whose norm needs every tile's gradient before any update (one part of ‖g‖² per tile of the
+// finest weight grid, LayerTiles::norm_inputs, whichever task computes it, added in grid order,
+// so the norm does not depend on the threads).
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -65,7 +69,13 @@ struct LayerTiles {
   UnitCut inputs;            // each output group's inputs (several parts only for one-block groups)
   std::size_t tiles;         // tasks for this layer (outputs.tasks · inputs.tasks)
   std::size_t first_task;    // index of its first task among all phase-2 tasks
+  // The clipping norm's grid: the finest phase-2 cut of the layer (tile_cut with the kernels'
+  // floors), the same for every thread count; each task above is a block of its tiles (both cuts
+  // are powers of two of the same blocks), and the norm has one part per grid tile.
+  UnitCut norm_outputs, norm_inputs;
+  std::size_t first_norm_tile = 0;  // index of its first grid tile among all layers'
   TileCut cut() const { return {outputs, inputs}; }
+  TileCut norm_cut() const { return {norm_outputs, norm_inputs}; }
 };
 
 // Phase 1's chunks of rows hold at least this many rows (a few register tiles of rows).
@@ -76,6 +86,8 @@ struct BatchPlan {
   std::size_t chunk_rows = 1;      // rows of the largest chunk (the batch: phase 1 on one thread)
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
+  std::size_t norm_tiles = 0;      // tiles of the clipping norm's grid in all (LayerTiles::norm_cut)
+  std::size_t threads = 1;         // the thread count the tiles are cut for (batch_plan_make)
   bool weights_in_parallel = false;  // phase 2's split pays for waking threads (split_pays)
   // Per-sample steps (batch 1) of networks with a layer wide enough to cut into several tiles
   // split those layers' outputs across threads; all others run on one thread.
@@ -185,10 +197,20 @@ constexpr double weight_byte_flops = 8;
 //     once in phase 1, each task copying its columns of δ): 98–99% at 1024 inputs, 87–93% at
 //     512, 68–80% at 64–128, 33–40% at 16 (again a cost per call of the rows × the panel):
 //     least_tile_inputs = 1024.
-// With these floors mnist's phases stay as they were (4 forward tiles of its first layer, 5
-// weight tiles); the finer cuts the goal asks for there need the kernel forms
-// README "Past two cores" names (a backward pass and a weight gradient whose cost per call does
-// not grow with the part of the layer left out).
+// With these floors mnist keeps 4 forward tiles of its first layer and 5 weight tiles: on 16
+// cores 12 would idle. So the floors hold only while every core has a task: a layer's phase
+// whose cut has fewer tasks than the threads is cut finer, into tasks_per_core tasks a thread,
+// down to tiles that run at about half the whole layer's rate (the same measurements: forward
+// 2 rows 48–55%, 8 rows 79–83% → finest_rows = 4; backward 16 rows 48–53% → finest_backward_rows
+// = 16; weight gradient 16 inputs 33–40%, 64 inputs 68–80% → finest_tile_inputs = 32), each at
+// least finest_task_flops (a few µs of work, well above run_pinned's bookkeeping). Finer tiles
+// would let a phase on idle cores take longer than on the cores it had: on deep at 8 cores,
+// backward tiles of 8 rows (about 30%) made the simulated step 10% slower than the efficient
+// cut (bpnn_plan). The kernels' contract allows all of these (kernels.hpp: every element's bits
+// are the whole layer's on any range of rows — the backward pass from 4 rows, below which it
+// takes its matrix-vector form, which sums in another order — and on any range of whole
+// tile_input_block inputs). Only the tiles follow the threads: the loss is summed over chunks
+// of rows that never do, and the clipping norm over the finest grid of the weights.
 constexpr std::size_t design_cores = 16;
 constexpr std::size_t tasks_per_core = 4;
 constexpr std::size_t phase_tasks = design_cores * tasks_per_core;
@@ -197,6 +219,10 @@ constexpr std::size_t least_tile_rows = 64;
 constexpr std::size_t least_backward_rows = 256;
 constexpr std::size_t tile_input_block = 16;
 constexpr std::size_t least_tile_inputs = 1024;
+constexpr std::size_t finest_rows = 4;  // also the backward pass's contract floor (kernels.hpp)
+constexpr std::size_t finest_backward_rows = 16;
+constexpr std::size_t finest_tile_inputs = 32;
+constexpr double finest_task_flops = 0.25e6;
 
 inline std::size_t BatchPlan::tile_lane(std::size_t layer, std::size_t t, std::size_t threads) const {
   return task_lane(layers[layer].first_task + t, threads);
@@ -278,9 +304,9 @@ constexpr TileCut TileCut::with_parts(std::size_t count) const {
   return {units, {count, parts.block, power_of_two_floor(std::clamp<std::size_t>(share, 1, parts.tasks))}};
 }
 
-// The 2-D cut of a layer's work: `units` in whole blocks of `block` (0: cannot be cut) × `parts`
+// The 2-D grid of a layer's work: `units` in whole blocks of `block` (0: cannot be cut) × `parts`
 // in whole part_blocks, cell_flops per unit and part. The rule, from the shapes alone:
-//   - a phase that is split gets up to phase_tasks tasks, each of at least least_task_flops (the
+//   - a phase that is split gets up to phase_tasks tasks, each of at least least_task (the
 //     smallest task, a partial last block counted whole): the largest power of two of tasks that
 //     allows;
 //   - groups of units first (each task then reads only its group's weights, and the thread that
@@ -291,12 +317,12 @@ constexpr TileCut TileCut::with_parts(std::size_t count) const {
 //     group's are not);
 //   - one task when the split would not pay (split_pays: the work moved off the largest task
 //     must be a fork's worth).
-constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
-                           std::size_t least_parts, double cell_flops, bool one_block_parts) {
+constexpr TileCut tile_grid(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
+                            std::size_t least_parts, double least_task, double cell_flops, bool one_block_parts) {
   const TileCut whole{{units, std::max<std::size_t>(units, 1), 1}, {parts, std::max<std::size_t>(parts, 1), 1}};
   if (block == 0 || units == 0 || parts == 0) return whole;
   const double work = cell_flops * static_cast<double>(units) * static_cast<double>(parts);
-  const double most = work / least_task_flops;
+  const double most = work / least_task;
   const std::size_t want =
       most >= static_cast<double>(phase_tasks) ? phase_tasks : power_of_two_floor(std::max<std::size_t>(1, static_cast<std::size_t>(most)));
   if (want < 2) return whole;
@@ -304,7 +330,7 @@ constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t par
   TileCut cut{{units, block, 1}, {parts, part_block, 1}};
   for (std::size_t n = std::min(want, power_of_two_floor(cut.units.blocks())); n >= 2; n /= 2) {
     const UnitCut groups{units, block, n};
-    if (smallest(groups) * static_cast<double>(parts) * cell_flops >= least_task_flops) {
+    if (smallest(groups) * static_cast<double>(parts) * cell_flops >= least_task) {
       cut.units = groups;
       break;
     }
@@ -313,7 +339,7 @@ constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t par
     for (std::size_t n = want / cut.units.tasks; n >= 2; n /= 2) {
       const UnitCut pieces{parts, part_block, n};
       if (pieces.blocks() >= n && smallest(pieces) >= static_cast<double>(least_parts) &&
-          smallest(cut.units) * smallest(pieces) * cell_flops >= least_task_flops) {
+          smallest(cut.units) * smallest(pieces) * cell_flops >= least_task) {
         cut.parts = pieces;
         break;
       }
@@ -324,9 +350,45 @@ constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t par
   return cut;
 }
 
+// The finest grid of a layer's work: tile_grid with the finest floors (finest_parts,
+// finest_task_flops). Every cut tile_cut makes is a block of its tiles, for every thread count.
+constexpr TileCut tile_finest(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
+                              std::size_t finest_parts, double cell_flops, bool one_block_parts) {
+  return tile_grid(units, block, parts, part_block, finest_parts, finest_task_flops, cell_flops, one_block_parts);
+}
+
+// The cut of a layer's work for `threads` threads: tile_grid with the kernels' efficiency floors
+// (least_parts, least_task_flops) when that gives every thread a task; else the finest grid's
+// groups with as few of its parts as give tasks_per_core tasks a thread (all of them when that
+// is more than it has), or the efficient cut when that one would not pay. Both grids are powers
+// of two over the same blocks, so the cut is a block of the finest grid's tiles (the norm's grid).
+constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
+                           std::size_t least_parts, std::size_t finest_parts, double cell_flops,
+                           bool one_block_parts, std::size_t threads) {
+  const TileCut efficient =
+      tile_grid(units, block, parts, part_block, least_parts, least_task_flops, cell_flops, one_block_parts);
+  if (efficient.tasks() >= threads) return efficient;
+  const TileCut finest = tile_finest(units, block, parts, part_block, finest_parts, cell_flops, one_block_parts);
+  if (finest.tasks() <= efficient.tasks()) return efficient;
+  TileCut cut = finest;
+  while (cut.parts.tasks > 1 && cut.units.tasks * (cut.parts.tasks / 2) >= tasks_per_core * threads)
+    cut.parts.tasks /= 2;
+  const double work = cell_flops * static_cast<double>(units) * static_cast<double>(parts);
+  if (!split_pays(work, cell_flops * static_cast<double>(cut.units.largest() * cut.parts.largest())))
+    return efficient;
+  return cut;
+}
+
+// The plan of a step of `batch` rows on `threads` threads (≥ 1). Which form phase 1 takes, its
+// chunks of rows and the clipping norm's grid follow from the shapes and the batch alone; the
+// tiles of a layer also from the thread count (tile_cut). A per-sample step (batch 1) is cut as
+// for one thread: its matrix-vector tiles stream the weights, and the "never slower" rule for
+// them was derived for that cut.
 template <class T>
-BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
+BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch, std::size_t threads = 1) {
   BatchPlan plan;
+  threads = batch == 1 ? 1 : std::max<std::size_t>(threads, 1);
+  plan.threads = threads;
   double flops_per_row = 0;
   std::size_t largest_weights = 0;
   for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
@@ -383,13 +445,13 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
     layers_add(whole_rows ? UnitCut{s.out, std::max<std::size_t>(s.out, 1), 1} : unit_cut(s.out, per_output, block),
                per_output + weight_unit * static_cast<double>(s.in));
     plan.forward_cut.push_back(whole_rows ? whole(s.out, batch)
-                                          : tile_cut(s.out, block, batch, 1, least_tile_rows,
-                                                     2.0 * static_cast<double>(s.in), false));
+                                          : tile_cut(s.out, block, batch, 1, least_tile_rows, finest_rows,
+                                                     2.0 * static_cast<double>(s.in), false, threads));
     chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
     const double per_input = 2.0 * batch_rows * static_cast<double>(s.out);
     plan.backward_cut.push_back(l == 0 ? whole(s.in, batch)
-                                       : tile_cut(s.in, block, batch, 1, least_backward_rows,
-                                                  2.0 * static_cast<double>(s.out), false));
+                                       : tile_cut(s.in, block, batch, 1, least_backward_rows, finest_backward_rows,
+                                                  2.0 * static_cast<double>(s.out), false, threads));
     if (l > 0) {
       layers_add(unit_cut(s.in, per_input, block), per_input + weight_unit * static_cast<double>(s.out));
       chunk_weights += weight_unit * static_cast<double>(s.in * s.out);
@@ -404,16 +466,28 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch) {
 
   // phase 2: tiles of each layer's weights by tile_cut — groups of whole kernel blocks of
   // outputs, then, for one-block groups, ranges of inputs (each dW element is Σ over all rows,
-  // whichever tile computes it); a per-sample step (batch 1) cuts outputs only
+  // whichever tile computes it); a per-sample step (batch 1) cuts outputs only. Phase 2 is one
+  // parallel phase over all layers' tiles, so its layers are cut finer for the threads (tile_cut)
+  // only when their efficient cuts together leave a thread without a task. The clipping norm's
+  // grid is the finest cut, whatever the threads.
+  const auto least_inputs = [&](const LayerSpec& s) { return batch == 1 ? s.in + 1 : least_tile_inputs; };
+  const auto finest_inputs = [&](const LayerSpec& s) { return batch == 1 ? s.in + 1 : finest_tile_inputs; };
+  std::size_t efficient_tasks = 0;
+  for (const LayerSpec& s : mlp.layers())
+    efficient_tasks += tile_cut(s.out, block, s.in, tile_input_block, least_inputs(s), finest_inputs(s),
+                                2.0 * batch_rows, true, 1).tasks();
+  const std::size_t weight_threads = efficient_tasks >= threads ? 1 : threads;
   double weight_flops = 0, largest_tile = 0;
   for (const LayerSpec& s : mlp.layers()) {
     const double per_output = 2.0 * batch_rows * static_cast<double>(s.in);
     weight_flops += per_output * static_cast<double>(s.out);
-    const TileCut cut = tile_cut(s.out, block, s.in, tile_input_block, batch == 1 ? s.in + 1 : least_tile_inputs,
-                                 2.0 * batch_rows, true);
-    const LayerTiles t{cut.units, cut.parts, cut.tasks(), plan.weight_tasks};
+    const TileCut cut = tile_cut(s.out, block, s.in, tile_input_block, least_inputs(s), finest_inputs(s),
+                                 2.0 * batch_rows, true, weight_threads);
+    const TileCut norm = tile_finest(s.out, block, s.in, tile_input_block, finest_inputs(s), 2.0 * batch_rows, true);
+    const LayerTiles t{cut.units, cut.parts, cut.tasks(), plan.weight_tasks, norm.units, norm.parts, plan.norm_tiles};
     largest_tile = std::max(largest_tile, 2.0 * batch_rows * static_cast<double>(cut.units.largest() * cut.parts.largest()));
     plan.weight_tasks += t.tiles;
+    plan.norm_tiles += norm.tasks();
     plan.layers.push_back(t);
   }
   plan.weights_in_parallel = plan.weight_tasks > 1 && split_pays(weight_flops, largest_tile);

@@ -26,6 +26,9 @@ TrainConfig validated(const TrainConfig& config, std::size_t n) {
                 "epochs: must be between 1 and " + std::to_string(max_epochs) + ", not " +
                     std::to_string(c.epochs));
   if (c.threads < 0) throw Error(ErrorKind::argument, "threads: must be ≥ 0 (0 = all cores)");
+  if (c.plan_threads < 0 || c.plan_threads > max_plan_threads)
+    throw Error(ErrorKind::argument, "plan_threads: must be between 0 (the threads used) and " +
+                                         std::to_string(max_plan_threads) + ", not " + std::to_string(c.plan_threads));
   schedule_validate(c.schedule);
   if (!(c.val_split >= 0 && c.val_split < 1))
     throw Error(ErrorKind::argument, "val_split: must be in [0, 1), not " + std::to_string(c.val_split));
@@ -94,36 +97,64 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
       order_(n),
       random_(config.seed),
       workspace_(mlp, std::min(config_.batch, total_)),
-      plan_(batch_plan_make(mlp, workspace_.capacity)),
-      tile_square_norms_(config_.clip > 0 ? plan_.weight_tasks : 0),
+      parallel_(config.backend, config.threads),
+      plan_(batch_plan_make(mlp, workspace_.capacity,
+                            static_cast<std::size_t>(config.plan_threads > 0 ? config.plan_threads : parallel_.threads()))),
+      tile_square_norms_(config_.clip > 0 ? plan_.norm_tiles : 0),
       optimizer_(config_, mlp.arena().size(), mlp.kernels()),
       chunk_loss_(plan_.chunks(workspace_.capacity)),
       chunk_correct_(plan_.chunks(workspace_.capacity)),
-      parallel_(config.backend, config.threads),
       schedule_(config_.schedule, config_.learning_rate, config_.epochs),
       early_stop_{std::numeric_limits<double>::infinity()} {
   if (total_rows > 0 && (first_row > total_rows || n > total_rows - first_row))
     throw Error(ErrorKind::argument, "sharded training data: rows [" + std::to_string(first_row) + ", " +
                                          std::to_string(first_row + n) + ") of " + std::to_string(total_rows));
   const kernels::KernelTable<T>& table = mlp.kernels();
-  for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
+  // the tiles of a layer's cut, group by group, each its outputs, inputs and parameters
+  const auto tiles_of = [&](std::size_t l, const TileCut& cut, auto&& add) {
     const LayerSpec& layer = mlp.layers()[l];
-    const LayerTiles& cut = plan_.layers[l];
-    input_blocks_.emplace_back(cut.inputs.tasks > 1 ? workspace_.capacity * layer.in : 0);
-    for (std::size_t g = 0; g < cut.outputs.tasks; ++g) {
-      const std::size_t o0 = cut.outputs.first(g), m = cut.outputs.size(g);
+    for (std::size_t g = 0; g < cut.units.tasks; ++g) {
+      const std::size_t o0 = cut.units.first(g), m = cut.units.size(g);
       const std::size_t group = table.packed_size(o0, layer.in);
-      for (std::size_t j = 0; j < cut.inputs.tasks; ++j) {
+      for (std::size_t j = 0; j < cut.parts.tasks; ++j) {
         // a one-panel group's inputs [i0, i0 + k) are a packed (m, k) layer packed_size(m, i0) in
-        const std::size_t i0 = cut.inputs.first(j), k = cut.inputs.size(j);
-        const std::size_t w0 = cut.inputs.tasks == 1 ? group : group + table.packed_size(m, i0);
-        const std::size_t w1 = cut.inputs.tasks == 1 ? table.packed_size(o0 + m, layer.in)
-                                                     : group + table.packed_size(m, i0 + k);
-        weight_tasks_.push_back({l, o0, m, i0, k, {layer.weight_offset + w0, w1 - w0, layer.bias_offset + o0, j == 0 ? m : 0}});
-        task_scratch_.emplace_back(cut.tiles > 1 ? workspace_.capacity * m + m : 0);
+        const std::size_t i0 = cut.parts.first(j), k = cut.parts.size(j);
+        const std::size_t w0 = cut.parts.tasks == 1 ? group : group + table.packed_size(m, i0);
+        const std::size_t w1 = cut.parts.tasks == 1 ? table.packed_size(o0 + m, layer.in)
+                                                    : group + table.packed_size(m, i0 + k);
+        add(WeightTask{l, o0, m, i0, k, {layer.weight_offset + w0, w1 - w0, layer.bias_offset + o0, j == 0 ? m : 0}});
       }
     }
+  };
+  for (std::size_t l = 0; l < mlp.layers().size(); ++l) {
+    const LayerTiles& cut = plan_.layers[l];
+    input_blocks_.emplace_back(cut.inputs.tasks > 1 ? workspace_.capacity * mlp.layers()[l].in : 0);
+    tiles_of(l, cut.cut(), [&](const WeightTask& task) {
+      weight_tasks_.push_back(task);
+      task_scratch_.emplace_back(cut.tiles > 1 ? workspace_.capacity * task.outputs + task.outputs : 0);
+    });
+    // the clipping norm's grid (BatchPlan: the same for every thread count): a task's tiles of it
+    // are those inside its outputs and inputs, consecutive in the grid's order
+    if (config_.clip > 0)
+      tiles_of(l, cut.norm_cut(), [&](const WeightTask& tile) {
+        const std::size_t index = norm_params_.size();
+        norm_params_.push_back(tile.params);
+        for (std::size_t t = cut.first_task; t < cut.first_task + cut.tiles; ++t) {
+          WeightTask& task = weight_tasks_[t];
+          if (tile.first_output < task.first_output || tile.first_output >= task.first_output + task.outputs ||
+              tile.first_input < task.first_input || tile.first_input >= task.first_input + task.inputs)
+            continue;
+          if (task.norm_end == 0) task.norm_first = index;
+          if (task.norm_end != 0 && task.norm_end != index)
+            throw Error(ErrorKind::internal, "batch plan: a phase-2 task is not a block of the norm's grid");
+          task.norm_end = index + 1;
+        }
+      });
   }
+  std::size_t covered = 0;
+  for (const WeightTask& task : weight_tasks_) covered += task.norm_end - task.norm_first;
+  if (covered != norm_params_.size())
+    throw Error(ErrorKind::internal, "batch plan: the phase-2 tasks do not cover the norm's grid");
   if (plan_.phase1_by_layers) {  // the steps of an epoch: whole batches, then what is left
     batch_lanes_ = phase1_lanes_make(workspace_.capacity);
     if (total_ % workspace_.capacity != 0) last_lanes_ = phase1_lanes_make(total_ % workspace_.capacity);
@@ -209,9 +240,15 @@ void TrainerCore<T>::weight_task(std::size_t task, const T* x, std::size_t rows)
   optimizer_.gradient_clear(job.params);
   gradient_add(optimizer_.gradient());
   if (optimizer_.clips())
-    tile_square_norms_[task] = optimizer_.tile_square_norm(job.params);
+    tile_norms(job);
   else
     optimizer_.update(job.params, optimizer_.gradient_scale(rows, 0), mlp_.arena().data());
+}
+
+template <class T>
+void TrainerCore<T>::tile_norms(const WeightTask& task) {
+  for (std::size_t f = task.norm_first; f < task.norm_end; ++f)
+    tile_square_norms_[f] = optimizer_.tile_square_norm(norm_params_[f]);
 }
 
 template <class T>
@@ -1032,9 +1069,7 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
   }
   double square_norm = 0;
   if (optimizer_.clips()) {
-    weight_tasks_run([&](std::size_t task) {
-      tile_square_norms_[task] = optimizer_.tile_square_norm(weight_tasks_[task].params);
-    });
+    weight_tasks_run([&](std::size_t task) { tile_norms(weight_tasks_[task]); });
     for (double s : tile_square_norms_) square_norm += s;
   }
   const T scale = optimizer_.gradient_scale(rows, square_norm);

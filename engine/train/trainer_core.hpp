@@ -241,26 +241,30 @@ class TrainerCore {
   Random random_;
   Workspace<T> workspace_;
   AlignedVector<T> batch_x_, batch_y_;  // the gathered rows of one step
-  BatchPlan plan_;
+  ParallelFor parallel_;
+  BatchPlan plan_;  // cut for parallel_'s threads, or TrainConfig::plan_threads
   // per phase-2 task: its layer, outputs [first_output, + outputs), inputs [first_input, + inputs)
   // and parameters (the biases of its outputs only in the tile of its group's first inputs)
   struct WeightTask {
     std::size_t layer, first_output, outputs, first_input, inputs;
     ParamTile params;
+    std::size_t norm_first = 0, norm_end = 0;  // its tiles of the clipping norm's grid, when clipping
   };
   std::vector<WeightTask> weight_tasks_;
+  std::vector<ParamTile> norm_params_;  // the clipping norm's grid (BatchPlan::norm_tiles), when clipping
+  // ‖g‖² of each of a phase-2 task's tiles of the clipping norm's grid, into tile_square_norms_
+  void tile_norms(const WeightTask& task);
   // per phase-2 task of a layer cut into several: its columns of δ, (rows, outputs), then a bias
   // gradient it does not own (outputs)
   std::vector<AlignedVector<T>> task_scratch_;
   // per layer whose phase-2 tiles cut its inputs: its inputs regrouped by the input ranges, range
   // [i0, i0 + k) as a (rows, k) block at rows·i0 (input_blocks_fill)
   std::vector<AlignedVector<T>> input_blocks_;
-  std::vector<double> tile_square_norms_;  // per phase-2 task, when clipping
+  std::vector<double> tile_square_norms_;  // per tile of the norm's grid, when clipping
   Phase1Lanes batch_lanes_, last_lanes_;   // for a whole batch, and an epoch's shorter last step
   OptimizerCore<T> optimizer_;
   std::vector<double> chunk_loss_;
   std::vector<std::size_t> chunk_correct_;
-  ParallelFor parallel_;
   Classes classes_;
   std::size_t epoch_ = 0;
   LearningRateSchedule schedule_;

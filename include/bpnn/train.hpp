@@ -38,6 +38,7 @@ enum class Backend { tbb, omp };
 
 // The most epochs one training run accepts: a larger count is a wrapped negative number or a typo.
 inline constexpr std::size_t max_epochs = 1'000'000'000;
+inline constexpr int max_plan_threads = 4096;  // TrainConfig::plan_threads
 
 enum class Optimizer { sgd, momentum, nesterov, adam, adamw, irprop };
 
@@ -106,6 +107,9 @@ struct TrainConfig {
   // data (val_split or the trainer's validation set), else Error(argument).
   std::size_t early_stop = 0;
   int threads = 0;         // 0 = all cores (also the cap); results never depend on it
+  // The thread count the step's tiles are cut for (0: the threads it runs on). Results never
+  // depend on it either; it lets a machine with few cores run, and test, the cut of a larger one.
+  int plan_threads = 0;  // 0 … max_plan_threads
   Backend backend = Backend::tbb;
   // Trainer::run writes a checkpoint (Trainer::checkpoint_save) to this path every
   // checkpoint_every epochs (0 = only at the end) and after the last epoch; empty = none.
