@@ -193,7 +193,8 @@ TimedStep timed_step(const bpnn::BatchPlan& plan, Mlp<float>& mlp, const float* 
 // The one-core step (the plan for one thread, every task in turn) and, for each core count, the
 // plan the trainer makes for that many threads (its tiles follow the thread count where its
 // efficient cut leaves cores idle) timed task by task and scheduled on them; the last column
-// schedules the one-thread plan's tasks on as many cores (the cut before it followed the threads).
+// schedules the one-thread plan's tasks on as many cores (the cut before the tiles followed the
+// thread count).
 void simulate(const Shape& shape, double fork_seconds) {
   bpnn::NetworkConfig config;
   config.sizes = shape.sizes;

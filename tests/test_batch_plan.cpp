@@ -168,15 +168,18 @@ void check_thread_cut(const bpnn::TileCut& cut, const bpnn::TileCut& efficient, 
   if (cut.parts.tasks > 1) CHECK(cut.units.tasks * (cut.parts.tasks / 2) < bpnn::tasks_per_core * threads);
 }
 
-// Whether every tile of `cut` is a block of `grid`'s tiles: both dimensions a power of two of
-// tasks over the same units and blocks (or one task), the grid's at least as many.
+// Whether every tile of `cut` is a block of `grid`'s tiles, consecutive in the grid's order (what
+// the trainer's norm parts rely on): both dimensions a power of two of tasks over the same units
+// and blocks (or one task), the grid's at least as many, and a cut of parts only in the grid's
+// groups (a tile of several groups and part of their inputs would not be consecutive).
 bool nests_in(const bpnn::TileCut& cut, const bpnn::TileCut& grid) {
   const auto dim = [](const bpnn::UnitCut& c, const bpnn::UnitCut& g) {
     if (c.count != g.count) return false;
     if (c.tasks == 1) return true;
     return c.block == g.block && g.tasks % c.tasks == 0 && ((g.tasks & (g.tasks - 1)) == 0);
   };
-  return dim(cut.units, grid.units) && dim(cut.parts, grid.parts);
+  return dim(cut.units, grid.units) && dim(cut.parts, grid.parts) &&
+         (cut.parts.tasks == 1 || cut.units.tasks == grid.units.tasks);
 }
 
 // A phase's tasks on `threads` threads by `lane` (BatchPlan::tile_lane, task_lane): every task

@@ -22,6 +22,7 @@
 #include "nn/random.hpp"
 #include "train/batch_plan.hpp"
 #include "train/parallel.hpp"
+#include "train/trainer_core.hpp"
 #include "same_bits.hpp"
 #include "train/optimizer.hpp"
 #include "train_test_util.hpp"
@@ -508,10 +509,12 @@ TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same b
   // on 1 and 2 threads and is cut into 4 × 16 tiles of 4 rows forward and 4 × 16 ranges of
   // inputs in phase 2 for 16; 256-256-1024-10 at batch 48 (200 rows: a last step of 8) also cuts
   // the backward pass to its 256-wide layer into parts of rows — of 24 rows for 16 threads, where
-  // parts of 3 (under the kernels' floor of 4: a plan without batch_plan.hpp's backward floor
-  // makes them) would take the backward pass's matrix-vector form and change bits. The clipping
+  // parts of 3 (under the kernels' floor of 4: with AVX-512 f32's 64-output panels a plan without
+  // batch_plan.hpp's backward floor makes them; tests/test_batch_plan.cpp guards the floor on
+  // every table) would take the backward pass's matrix-vector form and change bits. The clipping
   // norm is summed over the finest grid whatever the cut, so every plan gives every parameter
-  // the same bits.
+  // the same bits, and the norm itself the same bits (a norm summed per task can differ in its
+  // last bits and still round to the same clipping factor in T: checked on the norm directly).
   struct Case {
     bpnn::Optimizer optimizer;
     double learning_rate, clip;
@@ -565,6 +568,28 @@ TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same b
             }
         CHECK_FALSE(bpnn_test::same_bits(first, all_parameters(fresh)));  // it trained
       }
+      // the norm of the last step's gradient, whatever the plan
+      std::visit([&]<class T>(const bpnn::Mlp<T>&) {
+        std::vector<double> norms;
+        for (int plan_threads : {1, 2, 4, 8, 16, 64}) {
+          bpnn::Network net(config);
+          auto& mlp = std::get<bpnn::Mlp<T>>(bpnn::NetworkAccess::impl(net).mlp);
+          bpnn::TrainConfig t;
+          t.optimizer = bpnn::Optimizer::adam;
+          t.learning_rate = 1e-3;
+          t.clip = 0.05;
+          t.batch = shape.batch;
+          t.epochs = 1;
+          t.seed = 5;
+          t.plan_threads = plan_threads;
+          bpnn::TrainerCore<T> core(mlp, t, data.x.data(), data.y.data(), data.n);
+          core.run_epoch();
+          norms.push_back(core.last_square_norm());
+          INFO(bpnn::to_string(precision) << ", cut for " << plan_threads << " threads");
+          CHECK(norms.back() > 0);
+          CHECK(bpnn_test::same_bits(norms, std::vector<double>(norms.size(), norms.front())));
+        }
+      }, bpnn::NetworkAccess::impl(fresh).mlp);
     }
   }
 }

@@ -69,9 +69,10 @@ struct LayerTiles {
   UnitCut inputs;            // each output group's inputs (several parts only for one-block groups)
   std::size_t tiles;         // tasks for this layer (outputs.tasks · inputs.tasks)
   std::size_t first_task;    // index of its first task among all phase-2 tasks
-  // The clipping norm's grid: the finest phase-2 cut of the layer (tile_cut with the kernels'
-  // floors), the same for every thread count; each task above is a block of its tiles (both cuts
-  // are powers of two of the same blocks), and the norm has one part per grid tile.
+  // The clipping norm's grid: the finest phase-2 cut of the layer (tile_finest), the same for
+  // every thread count; each task above is a block of its tiles, consecutive in its order (both
+  // cuts are powers of two over the same blocks, and inputs are cut only in one-block groups),
+  // and the norm has one part per grid tile.
   UnitCut norm_outputs, norm_inputs;
   std::size_t first_norm_tile = 0;  // index of its first grid tile among all layers'
   TileCut cut() const { return {outputs, inputs}; }
@@ -87,7 +88,7 @@ struct BatchPlan {
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
   std::size_t norm_tiles = 0;      // tiles of the clipping norm's grid in all (LayerTiles::norm_cut)
-  std::size_t threads = 1;         // the thread count the tiles are cut for (batch_plan_make)
+  std::size_t threads = 1;         // the thread count the tiles are cut for (batch_plan_make; tests, bpnn_plan)
   bool weights_in_parallel = false;  // phase 2's split pays for waking threads (split_pays)
   // Per-sample steps (batch 1) of networks with a layer wide enough to cut into several tiles
   // split those layers' outputs across threads; all others run on one thread.
@@ -162,8 +163,9 @@ constexpr std::size_t l2_bytes = 1 << 20;
 constexpr std::size_t rows_for_large_weights = 128;
 
 // Which of `threads` threads runs task t of a parallel phase: round robin, so every thread gets
-// tasks/threads tasks or one more. Only WHICH thread runs a task depends on the thread count,
-// never what a task computes (BatchPlan::tile_lane and phase1_lanes for the tiles of a layer).
+// tasks/threads tasks or one more. The thread count decides which thread runs a task, and where
+// the kernels allow it how a layer's work is cut into tiles (tile_cut), never what an element's
+// sums are (BatchPlan::tile_lane and phase1_lanes for the tiles of a layer).
 constexpr std::size_t task_lane(std::size_t t, std::size_t threads) { return t % threads; }
 
 // A task also reads the weights it uses, and a phase-1 chunk of rows reads EVERY weight of every
@@ -351,22 +353,30 @@ constexpr TileCut tile_grid(std::size_t units, std::size_t block, std::size_t pa
 }
 
 // The finest grid of a layer's work: tile_grid with the finest floors (finest_parts,
-// finest_task_flops). Every cut tile_cut makes is a block of its tiles, for every thread count.
+// finest_task_flops). Every phase-2 cut tile_cut makes is a block of its tiles, for every thread
+// count (phase 1 needs no such nesting: it sums nothing across tiles).
 constexpr TileCut tile_finest(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
                               std::size_t finest_parts, double cell_flops, bool one_block_parts) {
   return tile_grid(units, block, parts, part_block, finest_parts, finest_task_flops, cell_flops, one_block_parts);
+}
+
+// The efficient grid of a layer's work: tile_grid with the kernels' efficiency floors
+// (least_parts, least_task_flops), the cut for one thread.
+constexpr TileCut tile_efficient(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
+                                 std::size_t least_parts, double cell_flops, bool one_block_parts) {
+  return tile_grid(units, block, parts, part_block, least_parts, least_task_flops, cell_flops, one_block_parts);
 }
 
 // The cut of a layer's work for `threads` threads: tile_grid with the kernels' efficiency floors
 // (least_parts, least_task_flops) when that gives every thread a task; else the finest grid's
 // groups with as few of its parts as give tasks_per_core tasks a thread (all of them when that
 // is more than it has), or the efficient cut when that one would not pay. Both grids are powers
-// of two over the same blocks, so the cut is a block of the finest grid's tiles (the norm's grid).
+// of two over the same blocks; in phase 2 (one_block_parts) the finest is at least as fine in
+// both dimensions, so the cut is a block of its tiles (the norm's grid).
 constexpr TileCut tile_cut(std::size_t units, std::size_t block, std::size_t parts, std::size_t part_block,
                            std::size_t least_parts, std::size_t finest_parts, double cell_flops,
                            bool one_block_parts, std::size_t threads) {
-  const TileCut efficient =
-      tile_grid(units, block, parts, part_block, least_parts, least_task_flops, cell_flops, one_block_parts);
+  const TileCut efficient = tile_efficient(units, block, parts, part_block, least_parts, cell_flops, one_block_parts);
   if (efficient.tasks() >= threads) return efficient;
   const TileCut finest = tile_finest(units, block, parts, part_block, finest_parts, cell_flops, one_block_parts);
   if (finest.tasks() <= efficient.tasks()) return efficient;
@@ -474,8 +484,7 @@ BatchPlan batch_plan_make(const Mlp<T>& mlp, std::size_t batch, std::size_t thre
   const auto finest_inputs = [&](const LayerSpec& s) { return batch == 1 ? s.in + 1 : finest_tile_inputs; };
   std::size_t efficient_tasks = 0;
   for (const LayerSpec& s : mlp.layers())
-    efficient_tasks += tile_cut(s.out, block, s.in, tile_input_block, least_inputs(s), finest_inputs(s),
-                                2.0 * batch_rows, true, 1).tasks();
+    efficient_tasks += tile_efficient(s.out, block, s.in, tile_input_block, least_inputs(s), 2.0 * batch_rows, true).tasks();
   const std::size_t weight_threads = efficient_tasks >= threads ? 1 : threads;
   double weight_flops = 0, largest_tile = 0;
   for (const LayerSpec& s : mlp.layers()) {

@@ -54,7 +54,7 @@ class OptimizerCore {
   double tile_square_norm(const ParamTile& tile) const;
   // The factor that turns a gradient summed over `rows` rows into the step's (clipped) mean
   // gradient: 1/rows, times min(1, clip/(‖g/rows‖ + 1e-6)) when clipping; square_norm is
-  // Σ tile_square_norm over all tiles, summed in task order.
+  // Σ tile_square_norm over the tiles of the norm's grid (BatchPlan::norm_tiles), in grid order.
   T gradient_scale(std::size_t rows, double square_norm) const;
 
   // Once per step, before any update (Adam's step count).

@@ -144,6 +144,9 @@ TrainerCore<T>::TrainerCore(Mlp<T>& mlp, const TrainConfig& config, const U* x, 
           if (tile.first_output < task.first_output || tile.first_output >= task.first_output + task.outputs ||
               tile.first_input < task.first_input || tile.first_input >= task.first_input + task.inputs)
             continue;
+          if (tile.first_output + tile.outputs > task.first_output + task.outputs ||
+              tile.first_input + tile.inputs > task.first_input + task.inputs)
+            throw Error(ErrorKind::internal, "batch plan: a tile of the norm's grid straddles two phase-2 tasks");
           if (task.norm_end == 0) task.norm_first = index;
           if (task.norm_end != 0 && task.norm_end != index)
             throw Error(ErrorKind::internal, "batch plan: a phase-2 task is not a block of the norm's grid");
@@ -434,9 +437,10 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
   // phase 2: weight gradients over all rows and the update, tile by tile
   optimizer_.step_begin();
   weight_tasks_run([&](std::size_t task) { weight_task(task, x, rows); });
-  if (optimizer_.clips()) {  // the norm over all tiles, in task order, then the updates
+  if (optimizer_.clips()) {  // the norm over the norm's grid, in grid order, then the updates
     double square_norm = 0;
     for (double s : tile_square_norms_) square_norm += s;
+    last_square_norm_ = square_norm;
     const T scale = optimizer_.gradient_scale(rows, square_norm);
     weight_tasks_run([&](std::size_t task) {
       optimizer_.update(weight_tasks_[task].params, scale, mlp_.arena().data());
@@ -1071,6 +1075,7 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
   if (optimizer_.clips()) {
     weight_tasks_run([&](std::size_t task) { tile_norms(weight_tasks_[task]); });
     for (double s : tile_square_norms_) square_norm += s;
+    last_square_norm_ = square_norm;
   }
   const T scale = optimizer_.gradient_scale(rows, square_norm);
   weight_tasks_run([&](std::size_t task) { optimizer_.update(weight_tasks_[task].params, scale, params); });

@@ -93,6 +93,8 @@ class TrainerCore {
   // Elements the data-parallel step holds beyond the gradient (the receive ring): at most the
   // parameters' count, the memory bound of README "Training on many machines (MPI)".
   std::size_t reduction_buffer_elements() const { return receive_ring_.size(); }
+  // With gradient clipping: ‖g‖² of the last step, summed over the norm's grid (BatchPlan); else 0.
+  double last_square_norm() const { return last_square_norm_; }
   // Shard gradients the reduction's plan computes per tile and step on this rank: each of its
   // shards once when no work is wasted.
   std::size_t reduction_shard_gradients() const {
@@ -261,6 +263,7 @@ class TrainerCore {
   // [i0, i0 + k) as a (rows, k) block at rows·i0 (input_blocks_fill)
   std::vector<AlignedVector<T>> input_blocks_;
   std::vector<double> tile_square_norms_;  // per tile of the norm's grid, when clipping
+  double last_square_norm_ = 0;           // their sum in the last step
   Phase1Lanes batch_lanes_, last_lanes_;   // for a whole batch, and an epoch's shorter last step
   OptimizerCore<T> optimizer_;
   std::vector<double> chunk_loss_;
