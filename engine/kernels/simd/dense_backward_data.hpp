@@ -43,7 +43,7 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
       return B::load_aligned(col);
     };
     B acc = B(dy[0]) * column(0);
-    for (std::size_t o = 1; o < s.out; ++o) acc = xsimd::fma(B(dy[o]), column(o), acc);
+    for (std::size_t o = 1; o < s.out; ++o) acc = bpnn::simd::fma(B(dy[o]), column(o), acc);
     store_few<Arch>(dx, acc * gop(load_few<Arch>(x, s.in)), s.in);
     return;
   }
@@ -73,7 +73,7 @@ void dense_backward_data_vec(const DenseShape& s, GradOp gop, const T* dy, const
           const B d = load_n<Arch>(dy + L.first(p) + v * W, cnt - v * W);
 #pragma GCC unroll 16
           for (std::size_t j = 0; j < W; ++j)
-            if (j < ni) acc[j] = xsimd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
+            if (j < ni) acc[j] = bpnn::simd::fma(d, B::load_unaligned(wp + j * wid + v * W), acc[j]);
         }
       }
     }

@@ -42,7 +42,7 @@ inline void dense_backward_weights_panel_vec(std::size_t in, const T* dy, std::s
     T* row = dwp + i * wid;
 #pragma GCC unroll 4
     for (std::size_t j = 0; j < Vn; ++j)
-      xsimd::fma(xi, d[j], B::load_unaligned(row + j * W)).store_unaligned(row + j * W);
+      bpnn::simd::fma(xi, d[j], B::load_unaligned(row + j * W)).store_unaligned(row + j * W);
   }
 }
 
@@ -104,7 +104,7 @@ void dense_backward_weights(const DenseShape& s, const T* dy, const T* x, T* dw,
     }
     for (std::size_t i = 0; i < s.in; ++i) {
       T* row = dw + i * S::W;
-      xsimd::fma(B(x[i]), d, B::load_unaligned(row)).store_unaligned(row);
+      bpnn::simd::fma(B(x[i]), d, B::load_unaligned(row)).store_unaligned(row);
     }
     return;
   }

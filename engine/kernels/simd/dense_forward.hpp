@@ -34,7 +34,7 @@ void dense_forward_vec(const DenseShape& s, Op op, const T* x, const T* w, const
     // one panel of one vector: the tile below with M = Vn = 1, without its loops and dispatch
     B acc(T(0));
     for (std::size_t k = 0; k < s.in; ++k)
-      acc = xsimd::fma(B(x[k]), B::load_unaligned(w + k * S::W), acc);
+      acc = bpnn::simd::fma(B(x[k]), B::load_unaligned(w + k * S::W), acc);
     store_small<Arch>(y, op(acc + load_small<Arch>(b, s.out)), s.out);
     return;
   }

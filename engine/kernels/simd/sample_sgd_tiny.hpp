@@ -87,7 +87,7 @@ template <class Arch, class T>
   using B = xsimd::batch<T, Arch>;
   switch (act) {
     case Activation::sigmoid: return y * (B(T(1)) - y);
-    case Activation::tanh: return B(T(1)) - xsimd::fma(y, y, B(T(0)));
+    case Activation::tanh: return B(T(1)) - bpnn::simd::fma(y, y, B(T(0)));
     case Activation::relu: return xsimd::select(y > B(T(0)), B(T(1)), B(T(0)));
     default: return B(T(1));
   }
@@ -159,7 +159,7 @@ template <class Arch, class T>
   B acc(T(0));
 #pragma GCC unroll 4
   for (std::size_t k = 0; k < tiny_max_width; ++k)
-    if (k < l.in) acc = xsimd::fma(lane_broadcast<Arch, T>(a, k), r.rows[k], acc);
+    if (k < l.in) acc = bpnn::simd::fma(lane_broadcast<Arch, T>(a, k), r.rows[k], acc);
   return activation_apply<Arch, T>(l.act, acc + r.bias);
 }
 
@@ -216,7 +216,7 @@ double sample_sgd_tiny_layers(const TinyNet& net, const T* x, const T* y, T lr, 
       B acc = lane_broadcast<Arch, T>(delta, 0) * r.cols[0];
 #pragma GCC unroll 4
       for (std::size_t o = 1; o < tiny_max_width; ++o)
-        if (o < layer.out) acc = xsimd::fma(lane_broadcast<Arch, T>(delta, o), r.cols[o], acc);
+        if (o < layer.out) acc = bpnn::simd::fma(lane_broadcast<Arch, T>(delta, o), r.cols[o], acc);
       const B grad = activation_grad_apply<Arch, T>(net.layer[l - 1].act, act[l]);
       below = xsimd::select(lane < B(T(layer.in)), acc * grad, B(T(0)));
     }
@@ -227,7 +227,7 @@ double sample_sgd_tiny_layers(const TinyNet& net, const T* x, const T* y, T lr, 
 #pragma GCC unroll 4
     for (std::size_t i = 0; i < tiny_max_width; ++i)
       if (i < layer.in)
-        xsimd::fma(lane_broadcast<Arch, T>(act[l], i), d, r.rows[i]).store_unaligned(w + i * W);
+        bpnn::simd::fma(lane_broadcast<Arch, T>(act[l], i), d, r.rows[i]).store_unaligned(w + i * W);
     delta = below;
   }
   return loss;

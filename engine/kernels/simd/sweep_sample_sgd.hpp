@@ -87,10 +87,10 @@ template <class Arch, class T, std::size_t NB, int Pending>
 #pragma GCC unroll 8
   for (std::size_t j = 0; j < NB; ++j) {
     const B old = B::load_aligned(wk + j * W);
-    B next = xsimd::fma(a_prev, d[j], old);
+    B next = bpnn::simd::fma(a_prev, d[j], old);
     if constexpr (Pending == sweep_pending_masked) next = xsimd::select(on_prev, next, old);
     next.store_aligned(wk + j * W);
-    acc[j] = xsimd::fma(ak, next, acc[j]);
+    acc[j] = bpnn::simd::fma(ak, next, acc[j]);
   }
 }
 
@@ -118,7 +118,7 @@ template <class Arch, class T, std::size_t NB, int Pending>
       sweep_fused_input<Arch, T, NB, Pending>(ak, B::load_aligned(a_prev + k * W), d, on_prev, wk, acc);
     } else {
 #pragma GCC unroll 8
-      for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+      for (std::size_t j = 0; j < NB; ++j) acc[j] = bpnn::simd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
     }
   }
 #pragma GCC unroll 8
@@ -142,7 +142,7 @@ template <class Arch, class T>
   if (s.out <= few_lanes<Arch, T> && s.in <= few_lanes<Arch, T>) {
     B acc = rounded<Arch, T>(dw(0));
     for (std::size_t o = 1; o < s.out; ++o)
-      acc = xsimd::fma(B::load_aligned(delta + o * W), B::load_aligned(wi + o * W), acc);
+      acc = bpnn::simd::fma(B::load_aligned(delta + o * W), B::load_aligned(wi + o * W), acc);
     return acc;
   }
   B p[W];
@@ -155,7 +155,7 @@ template <class Arch, class T>
     for (std::size_t o0 = 0; o0 < s.out; o0 += W) {
 #pragma GCC unroll 16
       for (std::size_t l = 0; l < W; ++l)
-        p[l] = o0 + l < s.out ? xsimd::fma(B::load_aligned(delta + (o0 + l) * W),
+        p[l] = o0 + l < s.out ? bpnn::simd::fma(B::load_aligned(delta + (o0 + l) * W),
                                            B::load_aligned(wi + (o0 + l) * W), p[l])
                               : p[l] + B(T(0));
     }
@@ -255,11 +255,11 @@ std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xs
   }
 }
 
-// Whether xsimd::fma is one instruction that rounds once on Arch, as std::fma does (the
-// instruction sets bpnn builds: avx512bw and fma3<avx2> have one; on sse2 it is a product and a
-// sum, rounded twice), so that sweep_pending_apply may make an update the kernel left pending.
+// Whether the kernel's FMA rounds once on Arch, as std::fma does (fma.hpp: avx512bw and
+// fma3<avx2> have one; on sse2 it is a product and a sum, rounded twice), so that
+// sweep_pending_apply may make an update the kernel left pending.
 template <class Arch>
-inline constexpr bool sweep_fma_rounds_once = !std::is_same_v<Arch, xsimd::sse2>;
+inline constexpr bool sweep_fma_rounds_once = bpnn::simd::fma_rounds_once<Arch>;
 
 // Full groups (Fused) leave each step's weight update pending and make it in the next step's
 // forward pass, as the narrow groups do (see sweep_sample_sgd_narrow); else they update at once,
@@ -354,7 +354,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
         T* wi = wu + i * s.out * W;
         for (std::size_t o = 0; o < s.out; ++o) {
           const B old = B::load_aligned(wi + o * W);
-          const B next = xsimd::fma(ai, B::load_aligned(delta + o * W), old);
+          const B next = bpnn::simd::fma(ai, B::load_aligned(delta + o * W), old);
           (Masked ? xsimd::select(on, next, old) : next).store_aligned(wi + o * W);
         }
       }
@@ -421,7 +421,7 @@ bool sweep_sample_sgd_short(const SweepNet& net, const T* rows, const std::int64
         if (o < s.out)
 #pragma GCC unroll 4
           for (std::size_t p = 0; p < P; ++p)
-            acc[o][p] = xsimd::fma(B::load_aligned(a + k * V + p * W),
+            acc[o][p] = bpnn::simd::fma(B::load_aligned(a + k * V + p * W),
                                    B::load_aligned(w + (k * s.out + o) * V + p * W), acc[o][p]);
 #pragma GCC unroll 4
     for (std::size_t o = 0; o < F; ++o)
@@ -480,7 +480,7 @@ bool sweep_sample_sgd_short(const SweepNet& net, const T* rows, const std::int64
             B acc = rounded<Arch, T>(d0 * w0);
             for (std::size_t o = 1; o < s.out; ++o) {
               const auto [d, wv] = dw(o);
-              acc = xsimd::fma(d, wv, acc);
+              acc = bpnn::simd::fma(d, wv, acc);
             }
             (acc * activation_grad_apply<Arch, T>(below.act, B::load_aligned(a + i * V + p * W)))
                 .store_aligned(dx + i * V + p * W);
@@ -512,7 +512,7 @@ bool sweep_sample_sgd_short(const SweepNet& net, const T* rows, const std::int64
           if (o < s.out) {
             T* wv = w + (i * s.out + o) * V + p * W;
             const B old = B::load_aligned(wv);
-            const B next = xsimd::fma(ai, d[o][p], old);
+            const B next = bpnn::simd::fma(ai, d[o][p], old);
             (Masked ? xsimd::select(on[p], next, old) : next).store_aligned(wv);
           }
       }
@@ -581,7 +581,7 @@ template <class Arch, class T>
     for (std::size_t b0 = 0; b0 < s.blocks; b0 += Q) {
 #pragma GCC unroll 4
       for (std::size_t q = 0; q < Q; ++q)
-        p[q] = b0 + q < s.blocks ? xsimd::fma(B::load_aligned(delta + (b0 + q) * W),
+        p[q] = b0 + q < s.blocks ? bpnn::simd::fma(B::load_aligned(delta + (b0 + q) * W),
                                               B::load_aligned(wi + (b0 + q) * W), p[q])
                                  : p[q] + B(T(0));
     }
@@ -605,7 +605,7 @@ template <class Arch, class T>
     const B d = B::load_aligned(delta), wv = B::load_aligned(wi);
     B acc = rounded<Arch, T>(splat_in_lane<Arch, T>(d, 0) * splat_in_lane<Arch, T>(wv, 0));
     for (std::size_t o = 1; o < s.out; ++o)
-      acc = xsimd::fma(splat_in_lane<Arch, T>(d, o), splat_in_lane<Arch, T>(wv, o), acc);
+      acc = bpnn::simd::fma(splat_in_lane<Arch, T>(d, o), splat_in_lane<Arch, T>(wv, o), acc);
     return acc;
   }
   const B sum = narrow_first_levels<Arch, T>(s, i, delta, w);      // s[l] in element l
@@ -733,7 +733,7 @@ bool sweep_sample_sgd_narrow(const SweepNet& net, const T* rows, const std::int6
           sweep_fused_input<Arch, T, NB, Pending>(ak, ak_old, d, on_previous, wk, acc);
         } else {
 #pragma GCC unroll 8
-          for (std::size_t j = 0; j < NB; ++j) acc[j] = xsimd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
+          for (std::size_t j = 0; j < NB; ++j) acc[j] = bpnn::simd::fma(ak, B::load_aligned(wk + j * W), acc[j]);
         }
       };
       T* wk = w + b0 * W;

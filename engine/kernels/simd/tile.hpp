@@ -17,6 +17,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/simd/fma.hpp"
+
 namespace bpnn::kernels::simd {
 namespace {
 
@@ -223,7 +225,7 @@ inline void tile(std::size_t K, const T* a, std::size_t astride, const T* b, std
     for (std::size_t m = 0; m < M; ++m) {
       const B am(ACol ? a[m + k * astride] : a[m * astride + k]);
 #pragma GCC unroll 4
-      for (std::size_t j = 0; j < Vn; ++j) acc[m][j] = xsimd::fma(am, bv[j], acc[m][j]);
+      for (std::size_t j = 0; j < Vn; ++j) acc[m][j] = bpnn::simd::fma(am, bv[j], acc[m][j]);
     }
   }
 #pragma GCC unroll 8

@@ -12,7 +12,7 @@
 // Method
 //   exp:     n = round(x·log2 e) by the 1.5·2^(p-1) shifter trick; r = x − n·ln2 with ln2 split
 //            Cody–Waite style into hi + lo, hi short enough that n·hi is exact even where
-//            xsimd::fma is emulated by a multiply and an add (SSE2); e^r = 1 + r + r²·q(r) with q a
+//            fma is a multiply and an add (SSE2, fma.hpp); e^r = 1 + r + r²·q(r) with q a
 //            near-minimax fit (fit_polynomials.py: degree 4 for f32, 9 for f64) on
 //            |r| ≤ ln2/2; 2^n is built in the exponent bits. When every lane has
 //            |x| < 87 (f32) / 708 (f64) that is one shift and one multiply; otherwise x is
@@ -81,25 +81,8 @@
 
 #include "bpnn/types.hpp"
 #include "kernels/kernels.hpp"
-
-namespace bpnn::simd {
-
-#if defined(__AVX512VL__) && defined(__AVX512DQ__)
-// ymm registers on an AVX-512 core (the tiny per-sample step's, kernels/simd/sample_sgd_tiny.hpp):
-// xsimd's AVX2 kernels, and sigmoid's AVX-512 f32 form on ymm (Avx512F32Ops<256>). On
-// xsimd::avx2, not fma3<avx2>: xsimd 8.1 has no AVX-512 fma, so the zmm kernels' xsimd::fma is
-// the generic x·y + z, and code on these registers must take the same generic form to give the
-// zmm form's bits in every build (GCC at -O2 and above contracts both into FMAs; at -O0/-O1 or
-// under clang neither is).
-struct avx512_ymm : xsimd::avx2 {};
-#endif
-}  // namespace bpnn::simd
-
-#if defined(__AVX512VL__) && defined(__AVX512DQ__)
-namespace xsimd::types {
-XSIMD_DECLARE_SIMD_REGISTER_ALIAS(bpnn::simd::avx512_ymm, avx2);
-}  // namespace xsimd::types
-#endif
+#include "kernels/simd/avx512_ymm.hpp"
+#include "kernels/simd/fma.hpp"
 
 namespace bpnn::simd {
 
@@ -172,7 +155,7 @@ template <class Arch, class T, std::size_t N>
 inline xsimd::batch<T, Arch> poly(xsimd::batch<T, Arch> x, const T (&c)[N]) {
   using B = xsimd::batch<T, Arch>;
   B acc(c[N - 1]);
-  for (std::size_t i = N - 1; i-- > 0;) acc = xsimd::fma(acc, x, B(c[i]));
+  for (std::size_t i = N - 1; i-- > 0;) acc = bpnn::simd::fma(acc, x, B(c[i]));
   return acc;
 }
 
@@ -187,12 +170,12 @@ template <class Arch, class T, std::size_t N>
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t pairs = (N + 1) / 2;
   const auto pair = [&](std::size_t i) {
-    return 2 * i + 1 < N ? xsimd::fma(B(c[2 * i + 1]), x, B(c[2 * i])) : B(c[2 * i]);
+    return 2 * i + 1 < N ? bpnn::simd::fma(B(c[2 * i + 1]), x, B(c[2 * i])) : B(c[2 * i]);
   };
   // (a fold over an index sequence, so that every pair stays in a register)
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
     B acc = pair(pairs - 1);
-    ((acc = xsimd::fma(x2, acc, pair(pairs - 2 - I))), ...);
+    ((acc = bpnn::simd::fma(x2, acc, pair(pairs - 2 - I))), ...);
     return acc;
   }(std::make_index_sequence<pairs - 1>{});
 }
@@ -204,14 +187,14 @@ template <class Arch, class T>
     xsimd::batch<T, Arch> x, xsimd::batch<T, Arch>& k) {
   using B = xsimd::batch<T, Arch>;
   using C = MathConst<T>;
-  k = xsimd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
+  k = bpnn::simd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
   const B n = k - B(C::shifter);
   // n·lo as an FMA with a zero addend: GCC would contract a plain product into the subtraction
   // (-ffp-contract=fast), which puts it back on the chain
-  const B r = xsimd::fma(n, B(-C::ln2_hi), x) - xsimd::fma(n, B(C::ln2_lo), B(T(0)));
+  const B r = bpnn::simd::fma(n, B(-C::ln2_hi), x) - bpnn::simd::fma(n, B(C::ln2_lo), B(T(0)));
   const B r2 = r * r;
   const B q = poly_pairs<Arch>(r, r2, C::exp_q);
-  return xsimd::fma(q, r2, r);
+  return bpnn::simd::fma(q, r2, r);
 }
 
 // x -> p, k: e^x = p·2^n with p = e^r, and k = n + shifter, whose low bits hold n + bias.
@@ -249,7 +232,7 @@ inline xsimd::batch<T, Arch> exp_edges(xsimd::batch<T, Arch> x) {
   B k;
   const B p = exp_split<Arch>(x, k);
   const B n = k - B(C::shifter);
-  const B k1 = xsimd::fma(n, B(T(0.5)), B(C::shifter));  // n1 = round(n/2)
+  const B k1 = bpnn::simd::fma(n, B(T(0.5)), B(C::shifter));  // n1 = round(n/2)
   const B k2 = (n - (k1 - B(C::shifter))) + B(C::shifter);  // n2 = n − n1, exact
   return (p * exp2_bits<Arch>(k1)) * exp2_bits<Arch>(k2);
 }
@@ -382,8 +365,8 @@ template <class Arch, class T>
     B k;
     const B s = detail::exp_split_minus_one<Arch>(minus_a, k);
     const B scale = detail::exp2_bits<Arch>(k);
-    B num = xsimd::select(negative, xsimd::fma(s, scale, scale), B(T(1)));
-    B den = xsimd::fma(s, scale, scale + B(T(1)));
+    B num = xsimd::select(negative, bpnn::simd::fma(s, scale, scale), B(T(1)));
+    B den = bpnn::simd::fma(s, scale, scale + B(T(1)));
     const auto fast = xsimd::abs(x) < B(detail::MathConst<T>::fast_limit);
     if (!xsimd::all(fast)) {
       // lanes out of the fast range (and NaN) from exp_edges; the others keep the values
@@ -406,7 +389,7 @@ inline xsimd::batch<T, Arch> tanh(xsimd::batch<T, Arch> x) {
   const B sign = x & B(T(-0.0));  // the sign bit of x (xsimd 8.1's andnot differs per ISA)
   const B z = x * x;
   // x + x³g has the sign of x; or-ing it in only matters for −0, which the sum turns into +0
-  const B y_small = xsimd::fma(x * z, detail::poly<Arch>(z, C::tanh_g), x) | sign;
+  const B y_small = bpnn::simd::fma(x * z, detail::poly<Arch>(z, C::tanh_g), x) | sign;
   if (xsimd::all(small)) return y_small;
   // min(sat, a) returns a when a is NaN, so NaN reaches the output
   const B e = detail::exp_fast<Arch>(B(T(2)) * xsimd::min(B(C::tanh_sat), a));
@@ -450,7 +433,7 @@ struct SigmoidGradOp {  // y(1−y)
 struct TanhGradOp {  // 1 − y²
   template <class B>
   [[gnu::always_inline]] B operator()(B y) const {
-    return xsimd::fnma(y, y, B(typename B::value_type(1)));
+    return bpnn::simd::fnma(y, y, B(typename B::value_type(1)));
   }
 };
 struct ReluGradOp {  // y > 0 ? 1 : 0
@@ -561,11 +544,11 @@ inline void sgd_batch(xsimd::batch<T, Arch> lr, xsimd::batch<T, Arch> mu,
   using B = xsimd::batch<T, Arch>;
   const B step = scale * B::load_unaligned(g);
   if constexpr (Momentum) {
-    const B vn = xsimd::fma(mu, B::load_unaligned(v), step);
+    const B vn = bpnn::simd::fma(mu, B::load_unaligned(v), step);
     vn.store_unaligned(v);
-    xsimd::fnma(lr, vn, B::load_unaligned(w)).store_unaligned(w);
+    bpnn::simd::fnma(lr, vn, B::load_unaligned(w)).store_unaligned(w);
   } else {
-    xsimd::fnma(lr, step, B::load_unaligned(w)).store_unaligned(w);
+    bpnn::simd::fnma(lr, step, B::load_unaligned(w)).store_unaligned(w);
   }
 }
 
@@ -609,13 +592,13 @@ inline void adam_batch(const kernels::AdamStep<T>& s, T grad_scale, T decay, con
                        T* m, T* v) {
   using B = xsimd::batch<T, Arch>;
   const B wb = B::load_unaligned(w);
-  const B g = xsimd::fma(B(grad_scale), B::load_unaligned(grad), B(decay) * wb);
-  const B mb = xsimd::fma(B(s.beta1), B::load_unaligned(m), B(s.one_minus_beta1) * g);
-  const B vb = xsimd::fma(B(s.beta2), B::load_unaligned(v), B(s.one_minus_beta2) * g * g);
+  const B g = bpnn::simd::fma(B(grad_scale), B::load_unaligned(grad), B(decay) * wb);
+  const B mb = bpnn::simd::fma(B(s.beta1), B::load_unaligned(m), B(s.one_minus_beta1) * g);
+  const B vb = bpnn::simd::fma(B(s.beta2), B::load_unaligned(v), B(s.one_minus_beta2) * g * g);
   mb.store_unaligned(m);
   vb.store_unaligned(v);
   const B denom = xsimd::sqrt(vb) / B(s.bc2_sqrt) + B(s.eps);
-  xsimd::fnma(B(s.step_size), mb / denom, wb).store_unaligned(w);
+  bpnn::simd::fnma(B(s.step_size), mb / denom, wb).store_unaligned(w);
 }
 
 }  // namespace detail
