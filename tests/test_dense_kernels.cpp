@@ -470,23 +470,35 @@ TEST_CASE("the kernel tolerance rejects a relative error of 1e-6 in f64", "[kern
   }
 }
 
+// A layer's random operands for table t and shape s, and what the whole-layer kernels give:
+// x:(N,In) packed w:(Out,In) b:(Out) dy:(N,Out), a:(N,In) sigmoid outputs → y_whole = sigmoid
+// forward, dx_whole = backward to the inputs.
+template <class T>
+struct LayerCase {
+  std::vector<T> x, w, b, dy, a, packed, y_whole, dx_whole;
+  LayerCase(const KernelTable<T>& t, const DenseShape& s, std::mt19937& rng)
+      : x(random_vector<T>(s.n * s.in, T(-1), T(1), rng)),
+        w(random_vector<T>(s.out * s.in, T(-1), T(1), rng)),
+        b(random_vector<T>(s.out, T(-1), T(1), rng)),
+        dy(random_vector<T>(s.n * s.out, T(-1), T(1), rng)),
+        a(random_vector<T>(s.n * s.in, T(0.05), T(0.95), rng)),
+        packed(t.packed_size(s.out, s.in)),
+        y_whole(s.n * s.out),
+        dx_whole(s.n * s.in) {
+    t.pack(s.out, s.in, w.data(), packed.data());
+    t.dense_forward(s, Activation::sigmoid, x.data(), packed.data(), b.data(), y_whole.data());
+    t.dense_backward_data(s, Activation::sigmoid, dy.data(), packed.data(), a.data(), dx_whole.data());
+  }
+};
+
 // Parts of a layer (the phase-1 cut of engine/train/batch_plan.hpp): outputs [o0, o1) of the
 // forward pass and inputs [i0, i1) of the backward pass, cut at whole out_blocks, give every
 // element the bits the whole-layer kernel gives it, and write nothing outside their range.
 template <class T>
 void check_layer_parts(const KernelTable<T>& t, const DenseShape& s, std::mt19937& rng) {
   INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
-  const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
-  const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
-  const auto b = random_vector<T>(s.out, T(-1), T(1), rng);
-  const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
-  const auto a = random_vector<T>(s.n * s.in, T(0.05), T(0.95), rng);  // sigmoid outputs
-  std::vector<T> packed(t.packed_size(s.out, s.in));
-  t.pack(s.out, s.in, w.data(), packed.data());
-  std::vector<T> y_whole(s.n * s.out), dx_whole(s.n * s.in);
-  t.dense_forward(s, Activation::sigmoid, x.data(), packed.data(), b.data(), y_whole.data());
-  t.dense_backward_data(s, Activation::sigmoid, dy.data(), packed.data(), a.data(),
-                        dx_whole.data());
+  const LayerCase<T> c(t, s, rng);
+  const auto& [x, w, b, dy, a, packed, y_whole, dx_whole] = c;
   const std::size_t block = std::max<std::size_t>(t.out_block, 1);
   for (std::size_t per : {block, 2 * block, 3 * block}) {
     INFO("tile " << per);
@@ -533,16 +545,8 @@ TEMPLATE_TEST_CASE("dense kernels on parts of a layer give the whole layer's bit
 template <class T>
 void check_row_ranges(const KernelTable<T>& t, const DenseShape& s, std::mt19937& rng) {
   INFO(t.arch << " n=" << s.n << " in=" << s.in << " out=" << s.out);
-  const auto x = random_vector<T>(s.n * s.in, T(-1), T(1), rng);
-  const auto w = random_vector<T>(s.out * s.in, T(-1), T(1), rng);
-  const auto b = random_vector<T>(s.out, T(-1), T(1), rng);
-  const auto dy = random_vector<T>(s.n * s.out, T(-1), T(1), rng);
-  const auto a = random_vector<T>(s.n * s.in, T(0.05), T(0.95), rng);  // sigmoid outputs
-  std::vector<T> packed(t.packed_size(s.out, s.in));
-  t.pack(s.out, s.in, w.data(), packed.data());
-  std::vector<T> y_whole(s.n * s.out), dx_whole(s.n * s.in);
-  t.dense_forward(s, Activation::sigmoid, x.data(), packed.data(), b.data(), y_whole.data());
-  t.dense_backward_data(s, Activation::sigmoid, dy.data(), packed.data(), a.data(), dx_whole.data());
+  const LayerCase<T> c(t, s, rng);
+  const auto& [x, w, b, dy, a, packed, y_whole, dx_whole] = c;
   const std::size_t block = std::max<std::size_t>(t.out_block, 1);
   for (std::size_t rows : {1, 2, 3, 4, 5, 7, 16, 17}) {
     for (std::size_t per : {block, 2 * block}) {

@@ -58,6 +58,29 @@ void reference_sgd_step(bpnn::Network& net, const Data& data, std::size_t rows, 
                            mlp.arena().data());
 }
 
+// An optimizer with its rate and clipping, for the same-bits tests of the tiles.
+struct OptimizerCase {
+  bpnn::Optimizer optimizer;
+  double learning_rate, clip;
+};
+
+// One epoch (seed 5) of `c` at batch `batch` on `threads` threads of `backend`, the tiles
+// cut for plan_threads (0: the threads used).
+bpnn::TrainConfig tiles_config(const OptimizerCase& c, std::size_t batch, int threads, bpnn::Backend backend,
+                               int plan_threads = 0) {
+  bpnn::TrainConfig t;
+  t.optimizer = c.optimizer;
+  t.learning_rate = c.learning_rate;
+  t.clip = c.clip;
+  t.batch = batch;
+  t.epochs = 1;
+  t.seed = 5;
+  t.threads = threads;
+  t.plan_threads = plan_threads;
+  t.backend = backend;
+  return t;
+}
+
 // The batch plan the trainer makes for `net` at batch `rows` on `threads` threads, in the
 // network's precision
 bpnn::BatchPlan plan_for(const bpnn::Network& net, std::size_t rows, std::size_t threads = 1) {
@@ -452,11 +475,7 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
   config.seed = 11;
   const std::size_t rows = 128;
   const Data data = training_data(300, 2048, 10, 41);
-  struct Case {
-    bpnn::Optimizer optimizer;
-    double learning_rate, clip;
-  };
-  const Case cases[] = {{bpnn::Optimizer::sgd, 0.1, 0},     {bpnn::Optimizer::momentum, 0.05, 0},
+  const OptimizerCase cases[] = {{bpnn::Optimizer::sgd, 0.1, 0},     {bpnn::Optimizer::momentum, 0.05, 0},
                         {bpnn::Optimizer::momentum, 0.05, 0.05}, {bpnn::Optimizer::adam, 1e-3, 0},
                         {bpnn::Optimizer::adam, 1e-3, 0.05}};
   for (auto precision : {bpnn::Precision::f32, bpnn::Precision::f64}) {
@@ -469,22 +488,13 @@ TEST_CASE("2-D tiles (rows x outputs in phase 1, outputs x inputs in phase 2): t
       REQUIRE(plan.forward_cut[0].parts.tasks > 1);
       REQUIRE(plan.layers[0].inputs.tasks > 1);
     }, bpnn::NetworkAccess::impl(bpnn::Network(config)).mlp);
-    for (const Case& c : cases) {
+    for (const OptimizerCase& c : cases) {
       std::vector<double> first;
       for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
         for (int threads : {1, 2, 3}) {
           if (backend == bpnn::Backend::omp && threads != 2) continue;
           bpnn::Network net(config);
-          bpnn::TrainConfig t;
-          t.optimizer = c.optimizer;
-          t.learning_rate = c.learning_rate;
-          t.clip = c.clip;
-          t.batch = rows;
-          t.epochs = 1;
-          t.seed = 5;
-          t.threads = threads;
-          t.backend = backend;
-          bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+          bpnn::Trainer(net, tiles_config(c, rows, threads, backend), data.x.data(), data.y.data(), data.n).run();
           INFO(bpnn::to_string(precision) << " " << bpnn::to_string(c.optimizer) << " clip " << c.clip << ", threads "
                                           << threads << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
           if (first.empty()) first = all_parameters(net);
@@ -515,11 +525,7 @@ TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same b
   // norm is summed over the finest grid whatever the cut, so every plan gives every parameter
   // the same bits, and the norm itself the same bits (a norm summed per task can differ in its
   // last bits and still round to the same clipping factor in T: checked on the norm directly).
-  struct Case {
-    bpnn::Optimizer optimizer;
-    double learning_rate, clip;
-  };
-  const Case cases[] = {{bpnn::Optimizer::sgd, 0.1, 0}, {bpnn::Optimizer::momentum, 0.05, 0.05},
+  const OptimizerCase cases[] = {{bpnn::Optimizer::sgd, 0.1, 0}, {bpnn::Optimizer::momentum, 0.05, 0.05},
                         {bpnn::Optimizer::adam, 1e-3, 0.05}};
   struct Shape {
     std::vector<std::size_t> sizes;
@@ -542,24 +548,16 @@ TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same b
         REQUIRE(many.forward_cut[0].tasks() > one.forward_cut[0].tasks());
         REQUIRE(most.weight_tasks > one.weight_tasks);  // phase 2 (one phase) once its tiles leave threads idle
       }, bpnn::NetworkAccess::impl(fresh).mlp);
-      for (const Case& c : cases) {
+      for (const OptimizerCase& c : cases) {
         std::vector<double> first;
         for (auto backend : {bpnn::Backend::tbb, bpnn::Backend::omp})
           for (int threads : {1, 2})
             for (int plan_threads : {1, 2, 4, 8, 16, 64}) {
               if (backend == bpnn::Backend::omp && threads != 2) continue;
               bpnn::Network net(config);
-              bpnn::TrainConfig t;
-              t.optimizer = c.optimizer;
-              t.learning_rate = c.learning_rate;
-              t.clip = c.clip;
-              t.batch = shape.batch;
-              t.epochs = 1;
-              t.seed = 5;
-              t.threads = threads;
-              t.plan_threads = plan_threads;
-              t.backend = backend;
-              bpnn::Trainer(net, t, data.x.data(), data.y.data(), data.n).run();
+              bpnn::Trainer(net, tiles_config(c, shape.batch, threads, backend, plan_threads), data.x.data(),
+                            data.y.data(), data.n)
+                  .run();
               INFO(shape.sizes.size() << " layers, " << bpnn::to_string(precision) << " " << bpnn::to_string(c.optimizer)
                                       << " clip " << c.clip << ", " << threads << " threads, cut for " << plan_threads
                                       << (backend == bpnn::Backend::tbb ? " tbb" : " omp"));
@@ -574,14 +572,8 @@ TEST_CASE("tiles cut for 1 to 64 threads (TrainConfig::plan_threads): the same b
         for (int plan_threads : {1, 2, 4, 8, 16, 64}) {
           bpnn::Network net(config);
           auto& mlp = std::get<bpnn::Mlp<T>>(bpnn::NetworkAccess::impl(net).mlp);
-          bpnn::TrainConfig t;
-          t.optimizer = bpnn::Optimizer::adam;
-          t.learning_rate = 1e-3;
-          t.clip = 0.05;
-          t.batch = shape.batch;
-          t.epochs = 1;
-          t.seed = 5;
-          t.plan_threads = plan_threads;
+          const bpnn::TrainConfig t =
+              tiles_config({bpnn::Optimizer::adam, 1e-3, 0.05}, shape.batch, 0, bpnn::Backend::tbb, plan_threads);
           bpnn::TrainerCore<T> core(mlp, t, data.x.data(), data.y.data(), data.n);
           core.run_epoch();
           norms.push_back(core.last_square_norm());
