@@ -17,9 +17,15 @@
 
 namespace bpnn::simd {
 
-// Whether bpnn::simd::fma is one instruction that rounds once on Arch, as std::fma does.
+// Whether bpnn::simd::fma is one instruction that rounds once on Arch, as std::fma does: the
+// archs of the branches below and xsimd's fma3 ones (any other falls back to a product and a sum).
 template <class Arch>
-inline constexpr bool fma_rounds_once = !std::is_same_v<Arch, xsimd::sse2>;
+inline constexpr bool fma_rounds_once =
+    std::is_base_of_v<xsimd::avx512f, Arch> || std::is_base_of_v<xsimd::fma3<xsimd::avx2>, Arch>
+#if defined(__AVX512VL__) && defined(__AVX512DQ__)
+    || std::is_same_v<Arch, avx512_ymm>
+#endif
+    ;
 
 // x, y, z → x·y + z, rounded once where fma_rounds_once<Arch>
 template <class T, class Arch>

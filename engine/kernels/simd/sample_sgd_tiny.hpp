@@ -22,7 +22,7 @@
 namespace bpnn::kernels::simd {
 
 // The registers the step computes in. On AVX-512, ymm registers (simd::avx512_ymm, declared in
-// vector_math.hpp; 8 f32 or 4 f64 lanes): a tiny layer fits in 4 lanes, and on the chain the
+// avx512_ymm.hpp; 8 f32 or 4 f64 lanes): a tiny layer fits in 4 lanes, and on the chain the
 // narrow forms are shorter — on the issue-11 Xeon an add takes 2 cycles against a zmm add's 3.7,
 // rcp14 4 against 6, an FMA 4 against 4.3, a lane broadcast within 128 bits (vpermilps) 1
 // against vpermps's 3 — so the sigmoid's chain measured 50.5 cycles instead of 57.2 (f32; f64
@@ -80,7 +80,8 @@ template <class Arch, class T>
 
 // act'(y) as output_loss_and_delta computes it (activation_derivative_scalar, compiled without
 // FMA): tanh's 1 − y² rounds y² first, unlike TanhGradOp's single fnma. The product goes
-// through an FMA with a zero addend so that GCC cannot contract it into the subtraction.
+// through an FMA with a zero addend (the same bits: y² is never −0) so that no build that allows
+// contraction (this project's does not; the fuzz build's may) fuses it into the subtraction.
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> output_derivative(Activation act,
                                                                       xsimd::batch<T, Arch> y) {

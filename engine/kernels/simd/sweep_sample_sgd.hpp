@@ -17,8 +17,9 @@
 //                               (a product when out ≤ W), added by haddp's tree (sum_as_haddp);
 //                               then dx_i ⊙= act'(a_i)
 //   sgd_sample_in_place:        d = δ·(−lr); b += d; w_oi = fma(a_i, d_o, w_oi)
-// A product whose only use is an addition goes through `rounded`, so that GCC cannot contract
-// the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
+// A product whose only use is an addition goes through `rounded`, so that no build that allows
+// contraction (this project compiles with -ffp-contract=off; the fuzz build, tests/fuzz, and
+// other builds of these files may not) fuses the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
 #include <cmath>
 #include <cstddef>
@@ -255,15 +256,10 @@ std::optional<xsimd::batch_bool<T, Arch>> loss_store_and_lanes_stepping(const xs
   }
 }
 
-// Whether the kernel's FMA rounds once on Arch, as std::fma does (fma.hpp: avx512bw and
-// fma3<avx2> have one; on sse2 it is a product and a sum, rounded twice), so that
-// sweep_pending_apply may make an update the kernel left pending.
-template <class Arch>
-inline constexpr bool sweep_fma_rounds_once = bpnn::simd::fma_rounds_once<Arch>;
-
 // Full groups (Fused) leave each step's weight update pending and make it in the next step's
 // forward pass, as the narrow groups do (see sweep_sample_sgd_narrow); else they update at once,
-// and Pending is none: on sse2 (see sweep_fma_rounds_once), and for the short-chain shapes,
+// and Pending is none: on sse2 (whose FMA rounds twice, unlike sweep_pending_apply's std::fma:
+// bpnn::simd::fma_rounds_once), and for the short-chain shapes,
 // whose update is a dozen vectors (the seed network trained 10% slower fused, README "Many
 // networks at once").
 template <class Arch, class T, bool Masked, int Pending, bool Fused>
@@ -271,7 +267,7 @@ bool sweep_sample_sgd_lanes(const SweepNet& net, const T* rows, const std::int64
                             const T* lr, const T* keep, T* params, T* work, T* loss) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t W = B::size;
-  static_assert(!Fused || sweep_fma_rounds_once<Arch>);
+  static_assert(!Fused || bpnn::simd::fma_rounds_once<Arch>);
   static_assert(Fused || Pending == sweep_pending_none);
   constexpr bool pending = Pending != sweep_pending_none;
   const std::size_t L = net.layers;
@@ -957,7 +953,7 @@ std::size_t sweep_sample_sgd(const SweepNet& net, std::size_t steps, const T* ro
   bool short_chain = true;
   for (std::size_t l = 0; l < net.layers; ++l)
     short_chain = short_chain && net.layer[l].in <= few_lanes<Arch, T> && net.layer[l].out <= few_lanes<Arch, T>;
-  if constexpr (sweep_fma_rounds_once<Arch>) {
+  if constexpr (bpnn::simd::fma_rounds_once<Arch>) {
     if (!short_chain) return masked_or_not(std::false_type{}, std::true_type{});
   }
   return masked_or_not(std::false_type{}, std::false_type{});

@@ -189,8 +189,10 @@ template <class Arch, class T>
   using C = MathConst<T>;
   k = bpnn::simd::fma(x, B(C::log2e), B(C::shifter));  // round-to-nearest puts n in the low bits
   const B n = k - B(C::shifter);
-  // n·lo as an FMA with a zero addend: GCC would contract a plain product into the subtraction
-  // (-ffp-contract=fast), which puts it back on the chain
+  // n·lo as an FMA with a zero addend (the same bits as the product: n is never −0): with
+  // contraction allowed (GCC's default, which this project turns off, but builds of these files
+  // outside it such as the fuzz build do not) a plain product would be fused into the
+  // subtraction, which puts it back on the chain
   const B r = bpnn::simd::fma(n, B(-C::ln2_hi), x) - bpnn::simd::fma(n, B(C::ln2_lo), B(T(0)));
   const B r2 = r * r;
   const B q = poly_pairs<Arch>(r, r2, C::exp_q);
