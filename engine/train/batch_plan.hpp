@@ -88,7 +88,7 @@ struct BatchPlan {
   std::vector<LayerTiles> layers;  // phase-2 cut of each layer
   std::size_t weight_tasks = 0;    // phase-2 tasks in all
   std::size_t norm_tiles = 0;      // tiles of the clipping norm's grid in all (LayerTiles::norm_cut)
-  std::size_t threads = 1;         // the thread count the tiles are cut for (batch_plan_make; tests, bpnn_plan)
+  std::size_t threads = 1;         // the thread count the tiles are cut for (batch_plan_make; 1 per sample)
   bool weights_in_parallel = false;  // phase 2's split pays for waking threads (split_pays)
   // Per-sample steps (batch 1) of networks with a layer wide enough to cut into several tiles
   // split those layers' outputs across threads; all others run on one thread.

@@ -19,7 +19,8 @@
 //   sgd_sample_in_place:        d = δ·(−lr); b += d; w_oi = fma(a_i, d_o, w_oi)
 // A product whose only use is an addition goes through `rounded`, so that no build that allows
 // contraction (this project compiles with -ffp-contract=off; the fuzz build, tests/fuzz, and
-// other builds of these files may not) fuses the pair into an FMA that the single path does not do. Padding lanes (a group that K does not
+// other builds of these files may not) fuses the pair into an FMA that the single path does not
+// do. Padding lanes (a group that K does not
 // fill) and networks that diverged are masked by `keep`: their parameters never change.
 #include <cmath>
 #include <cstddef>
