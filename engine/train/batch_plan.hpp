@@ -133,8 +133,9 @@ struct BatchPlan {
 
 // When a split pays. Waking a second thread and joining it costs about task_overhead_seconds
 // (a fork/join of ParallelFor with two threads, bench/bench_parallel.cpp on this 2-core Xeon:
-// oneTBB 0.3 µs back to back and 10 µs once its workers have gone to sleep; 20 µs is the figure
-// taken. OpenMP's fork waits for its worker to run, which on a machine with more runnable
+// oneTBB 0.2 µs back to back, 4–5 µs once its workers have gone to sleep while the calling
+// thread slept, 22 µs when it computed meanwhile, as in a step — the futex wake that kicks the
+// worker's halted vCPU, fork_join/tbb_cold_busy; 20 µs is the figure taken. OpenMP's fork waits for its worker to run, which on a machine with more runnable
 // threads than cores takes a scheduler time slice, ~10 ms measured under load: no plan fixes
 // that, use the tbb backend there). Work runs on one core at about kernel_flops_per_second, a sustained rate
 // well below the FMA peak (about 115 GFLOP/s f32 here). Two rules follow:
