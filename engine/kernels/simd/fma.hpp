@@ -27,50 +27,50 @@ inline constexpr bool fma_rounds_once =
 #endif
     ;
 
-// x, y, z → x·y + z, rounded once where fma_rounds_once<Arch>
-template <class T, class Arch>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> fma(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
-                                                        const xsimd::batch<T, Arch>& z) {
+namespace detail {
+
+// x·y + z, or z − x·y when Negate: the FMA instruction on avx512* (zmm) and avx512_ymm (ymm),
+// else xsimd's form. One body for both, so that an arch added here is added for both.
+template <bool Negate, class T, class Arch>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> fused(const xsimd::batch<T, Arch>& x,
+                                                          const xsimd::batch<T, Arch>& y,
+                                                          const xsimd::batch<T, Arch>& z) {
 #if defined(__AVX512F__)
   if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
     if constexpr (std::is_same_v<T, float>)
-      return _mm512_fmadd_ps(x, y, z);
+      return Negate ? _mm512_fnmadd_ps(x, y, z) : _mm512_fmadd_ps(x, y, z);
     else
-      return _mm512_fmadd_pd(x, y, z);
+      return Negate ? _mm512_fnmadd_pd(x, y, z) : _mm512_fmadd_pd(x, y, z);
   }
 #endif
 #if defined(__AVX512VL__) && defined(__AVX512DQ__)
   if constexpr (std::is_same_v<Arch, avx512_ymm>) {
     if constexpr (std::is_same_v<T, float>)
-      return _mm256_fmadd_ps(x, y, z);
+      return Negate ? _mm256_fnmadd_ps(x, y, z) : _mm256_fmadd_ps(x, y, z);
     else
-      return _mm256_fmadd_pd(x, y, z);
+      return Negate ? _mm256_fnmadd_pd(x, y, z) : _mm256_fmadd_pd(x, y, z);
   }
 #endif
-  return xsimd::fma(x, y, z);
+  if constexpr (Negate)
+    return xsimd::fnma(x, y, z);
+  else
+    return xsimd::fma(x, y, z);
+}
+
+}  // namespace detail
+
+// x, y, z → x·y + z, rounded once where fma_rounds_once<Arch>
+template <class T, class Arch>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> fma(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                                        const xsimd::batch<T, Arch>& z) {
+  return detail::fused<false>(x, y, z);
 }
 
 // x, y, z → z − x·y, rounded once where fma_rounds_once<Arch>
 template <class T, class Arch>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> fnma(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
                                                          const xsimd::batch<T, Arch>& z) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-    if constexpr (std::is_same_v<T, float>)
-      return _mm512_fnmadd_ps(x, y, z);
-    else
-      return _mm512_fnmadd_pd(x, y, z);
-  }
-#endif
-#if defined(__AVX512VL__) && defined(__AVX512DQ__)
-  if constexpr (std::is_same_v<Arch, avx512_ymm>) {
-    if constexpr (std::is_same_v<T, float>)
-      return _mm256_fnmadd_ps(x, y, z);
-    else
-      return _mm256_fnmadd_pd(x, y, z);
-  }
-#endif
-  return xsimd::fnma(x, y, z);
+  return detail::fused<true>(x, y, z);
 }
 
 }  // namespace bpnn::simd
