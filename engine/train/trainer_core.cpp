@@ -255,6 +255,14 @@ void TrainerCore<T>::tile_norms(const WeightTask& task) {
 }
 
 template <class T>
+double TrainerCore<T>::grid_square_norm() {
+  double square_norm = 0;
+  for (double s : tile_square_norms_) square_norm += s;
+  last_square_norm_ = square_norm;
+  return square_norm;
+}
+
+template <class T>
 void TrainerCore<T>::input_blocks_fill(std::size_t l, const T* x, std::size_t first, std::size_t n,
                                        std::size_t rows) {
   const UnitCut& ranges = plan_.layers[l].inputs;
@@ -438,9 +446,7 @@ double TrainerCore<T>::step(const T* data_x, const T* data_y, std::size_t rows, 
   optimizer_.step_begin();
   weight_tasks_run([&](std::size_t task) { weight_task(task, x, rows); });
   if (optimizer_.clips()) {  // the norm over the norm's grid, in grid order, then the updates
-    double square_norm = 0;
-    for (double s : tile_square_norms_) square_norm += s;
-    last_square_norm_ = square_norm;
+    const double square_norm = grid_square_norm();
     const T scale = optimizer_.gradient_scale(rows, square_norm);
     weight_tasks_run([&](std::size_t task) {
       optimizer_.update(weight_tasks_[task].params, scale, mlp_.arena().data());
@@ -1074,8 +1080,7 @@ double TrainerCore<T>::distributed_step(std::size_t step, std::size_t rows, std:
   double square_norm = 0;
   if (optimizer_.clips()) {
     weight_tasks_run([&](std::size_t task) { tile_norms(weight_tasks_[task]); });
-    for (double s : tile_square_norms_) square_norm += s;
-    last_square_norm_ = square_norm;
+    square_norm = grid_square_norm();
   }
   const T scale = optimizer_.gradient_scale(rows, square_norm);
   weight_tasks_run([&](std::size_t task) { optimizer_.update(weight_tasks_[task].params, scale, params); });

@@ -256,6 +256,8 @@ class TrainerCore {
   std::vector<ParamTile> norm_params_;  // the clipping norm's grid (BatchPlan::norm_tiles), when clipping
   // ‖g‖² of each of a phase-2 task's tiles of the clipping norm's grid, into tile_square_norms_
   void tile_norms(const WeightTask& task);
+  // Σ tile_square_norms_ in grid order, kept as last_square_norm_: the clipping norm of a step
+  double grid_square_norm();
   // per phase-2 task of a layer cut into several: its columns of δ, (rows, outputs), then a bias
   // gradient it does not own (outputs)
   std::vector<AlignedVector<T>> task_scratch_;
