@@ -135,9 +135,10 @@ struct BatchPlan {
 // (a fork/join of ParallelFor with two threads, bench/bench_parallel.cpp on this 2-core Xeon:
 // oneTBB 0.2 µs back to back, 4–5 µs once its workers have gone to sleep while the calling
 // thread slept, 22 µs when it computed meanwhile, as in a step — the futex wake that kicks the
-// worker's halted vCPU, fork_join/tbb_cold_busy; 20 µs is the figure taken. OpenMP's fork waits for its worker to run, which on a machine with more runnable
-// threads than cores takes a scheduler time slice, ~10 ms measured under load: no plan fixes
-// that, use the tbb backend there). Work runs on one core at about kernel_flops_per_second, a sustained rate
+// worker's halted vCPU, fork_join/tbb_cold_busy; 20 µs is the figure taken. OpenMP's fork
+// waits for its worker to run, which on a machine with more runnable threads than cores takes
+// a scheduler time slice, ~10 ms measured under load: no plan fixes that, use the tbb backend
+// there). Work runs on one core at about kernel_flops_per_second, a sustained rate
 // well below the FMA peak (about 115 GFLOP/s f32 here). Two rules follow:
 //   - a task should carry pays_factor forks' worth of work:
 //       task_target_flops = pays_factor · task_overhead_seconds · kernel_flops_per_second = 4 MFLOP;
