@@ -8,6 +8,9 @@
 // 2 ms instead of sleeping. On a virtual machine, waking a sleeping worker from a busy core can
 // cost the caller far more than from one that has just woken itself (a futex wake that must
 // kick a halted vCPU: 12–17 µs against 1.3 µs measured on the 2-vCPU Xeon of issue 11).
+// The "held" rows time the same two tasks handed to a held team (ParallelFor::hold, as the
+// trainer runs an epoch): back to back, after 50 µs alone (the held thread still spins, as
+// between a step's phases) and after 2 ms (it has gone to sleep and is woken).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -39,6 +42,31 @@ void fork_join(benchmark::State& state, bpnn::Backend backend, Before before) {
   }
   state.counters["threads"] = parallel.threads();
 }
+
+void held_job(benchmark::State& state, bpnn::Backend backend, int alone_us) {
+  bpnn::ParallelFor parallel(backend, 2);
+  std::size_t slot[2] = {};
+  parallel.hold([&] {
+    for (auto _ : state) {
+      if (alone_us > 0) {
+        state.PauseTiming();
+        const auto start = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(alone_us)) {
+        }
+        state.ResumeTiming();
+      }
+      parallel.run(2, [&](std::size_t i) { benchmark::DoNotOptimize(slot[i] += i); });
+    }
+  });
+  state.counters["threads"] = parallel.threads();
+}
+
+BENCHMARK_CAPTURE(held_job, tbb_hot, bpnn::Backend::tbb, 0)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(held_job, tbb_after_50us, bpnn::Backend::tbb, 50)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond)->Iterations(2000);
+BENCHMARK_CAPTURE(held_job, tbb_cold, bpnn::Backend::tbb, 2000)
+    ->UseRealTime()->Unit(benchmark::kMicrosecond)->Iterations(200);
+BENCHMARK_CAPTURE(held_job, omp_hot, bpnn::Backend::omp, 0)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_CAPTURE(fork_join, tbb_hot, bpnn::Backend::tbb, Before::nothing)
     ->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -5,8 +5,8 @@
 // the tasks of each phase on the cores the trainer gives them (BatchPlan::tile_lane and
 // phase1_lanes: a slice of a layer's weights on the same core in both phases; a core done with
 // its own takes the others' last tasks),
-// plus one fork/join per parallel phase: measured here (oneTBB, 2 threads, inside a
-// step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
+// plus one start and end per parallel phase: measured here (oneTBB, 2 threads, a held team as
+// inside a step), and, in the last column, batch_plan.hpp's worst case task_overhead_seconds.
 // Phase 1 is one parallel phase over chunks of rows, or, when the plan goes by layers, one per
 // cut layer and direction.
 // The expected speed-up at P cores is the one-core step time over the simulated one.
@@ -49,23 +49,26 @@ double seconds_of(auto&& work) {
   return times[times.size() / 2];
 }
 
-// One fork/join of the trainer's ParallelFor (oneTBB, 2 threads) as it happens inside a step:
-// after 100 µs of work on the calling thread (a phase's serial part), median of 1000. The
-// planning figure (batch_plan.hpp's task_overhead_seconds) is the worst case — workers asleep,
-// or a machine with more runnable threads than cores — and this is the usual one.
+// One parallel phase's start and end as the trainer runs it (oneTBB, 2 threads, the team held
+// for the epoch: ParallelFor::hold): after 20 µs of work on the calling thread (a step's serial
+// part), median of 1000. The planning figure (batch_plan.hpp's task_overhead_seconds) is the
+// worst case — workers asleep, or a machine with more runnable threads than cores — and this is
+// the usual one.
 double fork_join_seconds() {
   if (bpnn::hardware_threads() < 2) return bpnn::task_overhead_seconds;
   bpnn::ParallelFor parallel(bpnn::Backend::tbb, 2);
   volatile double sink = 0;
   std::size_t slot[2] = {};
   std::vector<double> times;
-  for (int r = 0; r < 1000; ++r) {
-    const auto busy = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - busy < std::chrono::microseconds(100)) sink = sink + 1;
-    const auto t0 = std::chrono::steady_clock::now();
-    parallel.run(2, [&](std::size_t i) { slot[i] += i; });
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  parallel.hold([&] {
+    for (int r = 0; r < 1000; ++r) {
+      const auto busy = std::chrono::steady_clock::now();
+      while (std::chrono::steady_clock::now() - busy < std::chrono::microseconds(20)) sink = sink + 1;
+      const auto t0 = std::chrono::steady_clock::now();
+      parallel.run(2, [&](std::size_t i) { slot[i] += i; });
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  });
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
 }
@@ -393,8 +396,8 @@ int main(int argc, char** argv) {
               {{256, 256, 256, 256, 256, 10}, 64}, {{2048, 4096, 10}, 32},       {{784, 1024, 10}, 16},
               {{8192, 512, 10}, 64}};
   const double fork = fork_join_seconds();
-  std::printf("# bpnn_plan: kernels %s, fork/join %.2f µs per parallel phase (measured: oneTBB, 2 threads,\n"
-              "# median after 100 µs of serial work); last column: the plan's worst case, %.0f µs\n",
+  std::printf("# bpnn_plan: kernels %s, %.2f µs per parallel phase (measured: oneTBB, 2 threads, a held\n"
+              "# team, median after 20 µs of serial work); last column: the plan's worst case, %.0f µs\n",
               bpnn::kernels::kernels_select<float>().arch, 1e6 * fork, 1e6 * bpnn::task_overhead_seconds);
   for (const Shape& s : shapes) simulate(s, fork);
   return 0;

@@ -426,6 +426,100 @@ TEST_CASE("run_pinned runs each task once, a lane's own tasks in order, late lan
   }
 }
 
+TEST_CASE("hold: the jobs of a held team run each task once, errors by index, nested calls in place, the team let go on a throw",
+          "[parallel]") {
+  for (bpnn::Backend backend : {bpnn::Backend::tbb, bpnn::Backend::omp}) {
+    bpnn::ParallelFor parallel(backend, 4);
+    const std::size_t threads = static_cast<std::size_t>(parallel.threads());
+    const auto lane = [&](std::size_t i) { return bpnn::task_lane(i, threads); };
+    for (int hold = 0; hold < 3; ++hold) {
+      INFO("backend " << (backend == bpnn::Backend::tbb ? "tbb" : "omp") << ", " << threads << " threads, hold "
+                      << hold);
+      std::size_t jobs = 0;
+      parallel.hold([&] {
+        // jobs back to back, of growing and shrinking counts, some after a pause long enough
+        // for the held threads to go to sleep
+        const std::size_t counts[] = {1, 2, 3, 5, 17, 64, 130, 7};
+        for (int round = 0; round < 120; ++round) {
+          const std::size_t count = counts[round % 8];
+          if (round % 40 == 39) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          std::vector<std::atomic<int>> runs(count);
+          if (round % 2 == 0)
+            parallel.run_pinned(count, lane, [&](std::size_t i) { ++runs[i]; });
+          else
+            parallel.run(count, [&](std::size_t i) { ++runs[i]; });
+          for (std::size_t i = 0; i < count; ++i) CHECK(runs[i] == 1);
+          ++jobs;
+        }
+        // the error of the lowest task index that threw; the team goes on
+        try {
+          parallel.run_pinned(9, lane, [&](std::size_t i) {
+            if (i == 8 || i == 1) throw bpnn::Error(bpnn::ErrorKind::data, "task " + std::to_string(i));
+          });
+          FAIL("no exception");
+        } catch (const bpnn::Error& e) {
+          CHECK(std::string(e.what()) == "task 1");
+        }
+        // a task's own call runs its tasks in order on the task's thread
+        std::vector<std::atomic<int>> inner(5 * 3);
+        std::atomic<int> elsewhere{0};
+        parallel.run_pinned(5, lane, [&](std::size_t i) {
+          const std::thread::id me = std::this_thread::get_id();
+          parallel.run(3, [&](std::size_t j) {
+            if (std::this_thread::get_id() != me) ++elsewhere;
+            ++inner[i * 3 + j];
+          });
+        });
+        CHECK(elsewhere == 0);
+        for (auto& n : inner) CHECK(n == 1);
+        // a nested hold is the body itself
+        bool nested = false;
+        parallel.hold([&] { nested = true; });
+        CHECK(nested);
+        ++jobs;
+      });
+      CHECK(jobs == 121);
+    }
+    // a body that throws: rethrown once the team is let go; the next hold and fork work
+    try {
+      parallel.hold([&] {
+        parallel.run(4, [](std::size_t) {});
+        throw bpnn::Error(bpnn::ErrorKind::data, "body");
+      });
+      FAIL("no exception");
+    } catch (const bpnn::Error& e) {
+      CHECK(std::string(e.what()) == "body");
+    }
+    std::vector<std::atomic<int>> runs(33);
+    parallel.hold([&] { parallel.run_pinned(33, lane, [&](std::size_t i) { ++runs[i]; }); });
+    parallel.run_pinned(33, lane, [&](std::size_t i) { ++runs[i]; });
+    for (auto& n : runs) CHECK(n == 2);
+    if (threads < 2) continue;
+    // a held thread takes part: lane 0's task waits until lane 1's has run, which only another
+    // thread can do (also after a pause that lets the held threads sleep)
+    for (int pause_ms : {0, 3}) {
+      bool waited_out = false;
+      std::atomic<bool> second_done{false};
+      parallel.hold([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+        parallel.run_pinned(2, lane, [&](std::size_t i) {
+          if (i == 1) {
+            second_done = true;
+            return;
+          }
+          const auto start = std::chrono::steady_clock::now();
+          while (!second_done)
+            if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) {
+              waited_out = true;
+              break;
+            }
+        });
+      });
+      CHECK_FALSE(waited_out);
+    }
+  }
+}
+
 TEST_CASE("phase 1 by layers on mnist- and deep-shaped steps: the same bits for 1 to 4 threads and both backends",
           "[parallel]") {
   // the shapes the weight-read rule moved from chunks of rows to the layer cut: several cut

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -13,6 +15,10 @@
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace bpnn {
 
@@ -58,7 +64,197 @@ class FirstFailure {
   std::exception_ptr failure_;
 };
 
+// One step of a wait loop that spins: the pause hint where there is one.
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// Runs the tasks of lane `own`, in index order, then those no thread has taken yet, from the last
+// back: affinity when the threads keep pace, balance when they do not (a thread that arrives late
+// or is slowed by other processes on its core loses some of its tasks to the others).
+template <class Run>
+void lanes_claim(std::size_t own, std::size_t count, std::size_t lanes, std::atomic<bool>* owned,
+                 std::atomic<bool>* taken, const std::function<std::size_t(std::size_t)>& lane, Run&& run) {
+  const auto take = [&](std::size_t i) {
+    if (!taken[i].load(std::memory_order_relaxed) && !taken[i].exchange(true)) run(i);
+  };
+  if (own < lanes && !owned[own].exchange(true))
+    for (std::size_t i = 0; i < count; ++i)
+      if (lane(i) % lanes == own) take(i);
+  for (std::size_t i = count; i-- > 0;) take(i);
+}
+
 }  // namespace
+
+// The held threads' shared state (ParallelFor::hold). The holding thread posts one job at a time:
+// `epoch` is odd while no job is posted (the job's fields may then be written, once no thread is
+// `active`) and even while one is. A thread joins a job by counting itself active and then seeing
+// the epoch still even (the holder makes it odd and then waits for no one active: one of the two
+// sees the other), so a job's fields never change under a thread that reads them.
+struct ParallelFor::Team {
+  explicit Team(std::size_t lane_count) : lanes(lane_count), owned(new std::atomic<bool>[lane_count]) {}
+
+  // the job (written by the holder alone, as above)
+  std::size_t lanes;
+  std::size_t count = 0;
+  const std::function<std::size_t(std::size_t)>* lane = nullptr;
+  const std::function<void(std::size_t)>* task = nullptr;
+  FirstFailure* failures = nullptr;
+  bool exit = false;  // the job that ends the hold
+  std::unique_ptr<std::atomic<bool>[]> owned;
+  std::unique_ptr<std::atomic<bool>[]> taken;
+  std::size_t taken_capacity = 0;
+
+  std::atomic<std::uint32_t> epoch{1};
+  std::atomic<int> active{0};
+  std::atomic<int> sleepers{0};
+  std::atomic<std::size_t> finished{0};
+  std::thread::id holder;
+  bool in_job = false;  // the holder is inside team_run (a task's own call then runs in place)
+
+  // holder: post a job (the epoch is odd and no thread active here)
+  void post(std::size_t n, const std::function<std::size_t(std::size_t)>* lane_of,
+            const std::function<void(std::size_t)>* run, FirstFailure* failure_of, bool ends) {
+    if (n > taken_capacity) {
+      taken.reset(new std::atomic<bool>[n]);
+      taken_capacity = n;
+    }
+    for (std::size_t i = 0; i < n; ++i) taken[i].store(false, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < lanes; ++i) owned[i].store(false, std::memory_order_relaxed);
+    count = n;
+    lane = lane_of;
+    task = run;
+    failures = failure_of;
+    exit = ends;
+    finished.store(0, std::memory_order_relaxed);
+    epoch.fetch_add(1);  // even: posted
+    if (sleepers.load() > 0) epoch.notify_all();
+  }
+
+  // holder: take the job back once its tasks are done; returns when no thread reads it any more
+  void retire() {
+    epoch.fetch_add(1);  // odd
+    while (active.load() != 0) spin_pause();
+  }
+
+  // a held thread: waits for a job posted after `seen`, spinning for about 0.1 ms and then
+  // sleeping; returns its epoch with this thread counted active
+  std::uint32_t join(std::uint32_t seen) {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto spin_for = std::chrono::microseconds(100);
+    Clock::time_point spin_start{};
+    for (unsigned spins = 0;; ++spins) {
+      std::uint32_t e = epoch.load(std::memory_order_acquire);
+      if (e != seen && e % 2 == 0) {
+        active.fetch_add(1);
+        if (epoch.load() == e) return e;
+        active.fetch_sub(1);
+        continue;
+      }
+      if (spins % 64 == 0) {
+        const Clock::time_point now = Clock::now();
+        if (spins == 0) {
+          spin_start = now;
+        } else if (now - spin_start > spin_for) {
+          sleepers.fetch_add(1);
+          epoch.wait(e);
+          sleepers.fetch_sub(1);
+          spins = std::numeric_limits<unsigned>::max();  // the next round starts a new spin
+          continue;
+        }
+      }
+      spin_pause();
+    }
+  }
+
+  // a held thread's life: the jobs' tasks of lane `own` (and any left) until the ending job
+  void work(std::size_t own, std::uint32_t seen) {
+    for (;;) {
+      seen = join(seen);
+      if (exit) {
+        active.fetch_sub(1);
+        return;
+      }
+      lanes_claim(own, count, lanes, owned.get(), taken.get(), *lane, [&](std::size_t i) {
+        failures->run(i, *task);
+        finished.fetch_add(1, std::memory_order_release);
+      });
+      active.fetch_sub(1);
+    }
+  }
+};
+
+bool ParallelFor::team_free_here() const {
+  return std::this_thread::get_id() == team_->holder && !team_->in_job;
+}
+
+void ParallelFor::team_run(std::size_t count, const std::function<std::size_t(std::size_t)>& lane,
+                           const std::function<void(std::size_t)>& task) {
+  Team& team = *team_;
+  FirstFailure failures;
+  team.post(count, &lane, &task, &failures, false);
+  team.in_job = true;
+  lanes_claim(0, count, team.lanes, team.owned.get(), team.taken.get(), lane, [&](std::size_t i) {
+    failures.run(i, task);
+    team.finished.fetch_add(1, std::memory_order_release);
+  });
+  while (team.finished.load(std::memory_order_acquire) != count) spin_pause();
+  team.in_job = false;
+  team.retire();
+  failures.rethrow();
+}
+
+void ParallelFor::hold_run(const std::function<void()>& body) {
+  if (!team_) team_ = std::make_unique<Team>(static_cast<std::size_t>(threads_));
+  Team& team = *team_;
+  team.holder = std::this_thread::get_id();
+  const std::uint32_t seen = team.epoch.load();
+  held_ = true;
+  std::exception_ptr failure;
+  // the holder's part: body, then the job that lets the others go (also when body throws)
+  const auto lead = [&] {
+    try {
+      body();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    team.post(0, nullptr, nullptr, nullptr, true);
+  };
+#if defined(__SANITIZE_THREAD__)
+  // on plain std::threads, which ThreadSanitizer sees (as run_parallel)
+  std::vector<std::thread> workers;
+  for (std::size_t t = 1; t < team.lanes; ++t) workers.emplace_back([&, t] { team.work(t, seen); });
+  lead();
+  for (std::thread& w : workers) w.join();
+#else
+  if (backend_ == Backend::tbb) {
+    // the holder keeps arena slot 0; a worker's lane is its slot. A task no worker took by the
+    // end is run by the holder in g.wait(), and finds the ending job at once.
+    arena_->arena.execute([&] {
+      tbb::task_group group;
+      for (std::size_t t = 1; t < team.lanes; ++t)
+        group.run([&] {
+          team.work(static_cast<std::size_t>(tbb::this_task_arena::current_thread_index()), seen);
+        });
+      lead();
+      group.wait();
+    });
+  } else {
+#pragma omp parallel num_threads(threads_)
+    {
+      if (omp_get_thread_num() == 0)
+        lead();
+      else
+        team.work(static_cast<std::size_t>(omp_get_thread_num()), seen);
+    }
+  }
+#endif
+  team.retire();
+  held_ = false;
+  if (failure) std::rethrow_exception(failure);
+}
 
 void ParallelFor::run_parallel(std::size_t count, const std::function<void(std::size_t)>& task) {
   FirstFailure failures;
@@ -98,23 +294,13 @@ void ParallelFor::run_lanes(std::size_t count, const std::function<std::size_t(s
   FirstFailure failures;
   const std::size_t lanes = static_cast<std::size_t>(threads_);
   std::vector<std::atomic<bool>> owned(lanes), taken(count);
-  const auto take = [&](std::size_t i) {
-    if (!taken[i].load(std::memory_order_relaxed) && !taken[i].exchange(true)) failures.run(i, task);
-  };
-  // A thread runs the tasks of its own lane from the first, then helps with whatever no thread
-  // has taken yet from the last task back (the end of the lanes whose threads are late or
-  // slowed, e.g. by other processes on their cores): affinity when the threads keep pace,
-  // balance when they do not.
-  const auto lanes_claim = [&](std::size_t own) {
-    if (own < lanes && !owned[own].exchange(true))
-      for (std::size_t i = 0; i < count; ++i)
-        if (lane(i) % lanes == own) take(i);
-    for (std::size_t i = count; i-- > 0;) take(i);
+  const auto claim = [&](std::size_t own) {
+    lanes_claim(own, count, lanes, owned.data(), taken.data(), lane, [&](std::size_t i) { failures.run(i, task); });
   };
 #if defined(__SANITIZE_THREAD__)
   std::vector<std::thread> workers;
-  for (std::size_t t = 1; t < lanes; ++t) workers.emplace_back([&, t] { lanes_claim(t); });
-  lanes_claim(0);
+  for (std::size_t t = 1; t < lanes; ++t) workers.emplace_back([&, t] { claim(t); });
+  claim(0);
   for (std::thread& w : workers) w.join();
 #else
   if (backend_ == Backend::tbb) {
@@ -123,13 +309,13 @@ void ParallelFor::run_lanes(std::size_t count, const std::function<std::size_t(s
       tbb::parallel_for(tbb::blocked_range<std::size_t>(0, lanes, 1),
                         [&](const tbb::blocked_range<std::size_t>& r) {
                           for (std::size_t i = r.begin(); i != r.end(); ++i)
-                            lanes_claim(static_cast<std::size_t>(tbb::this_task_arena::current_thread_index()));
+                            claim(static_cast<std::size_t>(tbb::this_task_arena::current_thread_index()));
                         },
                         tbb::simple_partitioner());
     });
   } else {
 #pragma omp parallel num_threads(threads_)
-    lanes_claim(static_cast<std::size_t>(omp_get_thread_num()));
+    claim(static_cast<std::size_t>(omp_get_thread_num()));
   }
 #endif
   failures.rethrow();
