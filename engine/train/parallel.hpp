@@ -68,8 +68,9 @@ class ParallelFor {
   // run and run_pinned calls it makes hand their tasks to threads that are already waiting for
   // them, instead of starting a parallel region each (a few µs on every call: a mini-batch step
   // of a deep network makes eight or more). The tasks, their lanes and every result are the
-  // same. A waiting thread spins for about 0.1 ms, then sleeps until the next call wakes it, so
-  // slow work between the calls (a progress callback) costs no core for long. An exception from
+  // same. A waiting thread spins for about 1 ms, then sleeps until the next call wakes it (which
+  // costs that call a futex wake, ~15 µs here), so slow work between the calls (a progress
+  // callback) costs no core for long. An exception from
   // body is rethrown after the threads are let go. Inside body, a call made by a task runs its
   // tasks in order on the task's thread; a nested hold is body() itself.
   template <class Body>
