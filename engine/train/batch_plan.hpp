@@ -135,8 +135,10 @@ struct BatchPlan {
 // (a fork/join of ParallelFor with two threads, bench/bench_parallel.cpp on this 2-core Xeon:
 // oneTBB 0.2 µs back to back, 4–5 µs once its workers have gone to sleep while the calling
 // thread slept, 22 µs when it computed meanwhile, as in a step — the futex wake that kicks the
-// worker's halted vCPU, fork_join/tbb_cold_busy; 20 µs is the figure taken. OpenMP's fork
-// waits for its worker to run, which on a machine with more runnable threads than cores takes
+// worker's halted vCPU, fork_join/tbb_cold_busy; 20 µs is the figure taken. Inside an epoch
+// the trainer's threads are held (ParallelFor::hold): a phase then costs about 1 µs while they
+// spin, and the same ~20 µs once they have slept after a gap of over 1 ms (held_job/*).
+// OpenMP's fork waits for its worker to run, which on a machine with more runnable threads than cores takes
 // a scheduler time slice, ~10 ms measured under load: no plan fixes that, use the tbb backend
 // there). Work runs on one core at about kernel_flops_per_second, a sustained rate
 // well below the FMA peak (about 115 GFLOP/s f32 here). Two rules follow:
@@ -183,12 +185,13 @@ constexpr double weight_byte_flops = 8;
 // Past two cores: a phase that is split (split_pays, above: the never-slower rule) is cut into up
 // to phase_tasks tasks — four per core on the 16-core machine the plan is designed for, so a core
 // that finishes early finds work and the last task to start is a quarter of a core's share. A
-// phase costs ONE fork/join whatever its task count; a further task inside it costs only
-// run_pinned's bookkeeping (an atomic exchange or two, well under a microsecond) plus whatever
-// kernel efficiency a smaller tile loses. So tasks go down to the kernels' efficiency floor, where
-// the rate of a layer cut into tiles is within a few % of the whole layer's: measured by
-// `bpnn_plan --floor` (every tile of a layer in task order on one core, thread CPU time, best of
-// 5, avx512 f32 on this Xeon, 784-256 and 256-256 at 64 rows, 1024-4096 and 4096-1024 at 256):
+// phase costs ONE start and end (a fork/join, or a held team's handoff) whatever its task count; a
+// further task inside it costs only run_pinned's bookkeeping (an atomic exchange or two, well
+// under a microsecond) plus whatever kernel efficiency a smaller tile loses. So tasks go down to
+// the kernels' efficiency floor, where the rate of a layer cut into tiles is within a few % of the
+// whole layer's: measured by `bpnn_plan --floor` (every tile of a layer in task order on one core,
+// thread CPU time, best of 5, avx512 f32 on this Xeon, 784-256 and 256-256 at 64 rows, 1024-4096
+// and 4096-1024 at 256):
 //   - forward, rows × one 64-output panel: 97–103% of the whole layer's rate from 64 rows up;
 //     16 rows 94–102% (mnist's 784-256 at 94–95% in two runs, which cost W2 about 3% of its
 //     one-thread step), 32 rows (five 6-row register tiles and a 2-row one) 87–97%, 8 rows
