@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include <omp.h>
+
 #include "bpnn/error.hpp"
 #include "bpnn/network.hpp"
 #include "bpnn/train.hpp"
@@ -436,7 +438,14 @@ TEST_CASE("hold: the jobs of a held team run each task once, errors by index, ne
       INFO("backend " << (backend == bpnn::Backend::tbb ? "tbb" : "omp") << ", " << threads << " threads, hold "
                       << hold);
       std::size_t jobs = 0;
+      CHECK_FALSE(parallel.held());
+      REQUIRE(omp_in_parallel() == 0);
       parallel.hold([&] {
+        CHECK(parallel.held() == (threads > 1));
+#if !defined(__SANITIZE_THREAD__)  // (ThreadSanitizer builds hold on plain std::threads)
+        // on OpenMP body runs inside the held team's parallel region
+        if (backend == bpnn::Backend::omp && threads > 1) CHECK(omp_in_parallel() != 0);
+#endif
         // jobs back to back, of growing and shrinking counts, some after a pause long enough
         // for the held threads to go to sleep
         const std::size_t counts[] = {1, 2, 3, 5, 17, 64, 130, 7};
@@ -517,6 +526,41 @@ TEST_CASE("hold: the jobs of a held team run each task once, errors by index, ne
       });
       CHECK_FALSE(waited_out);
     }
+  }
+}
+
+TEST_CASE("a trainer holds its threads between progress reports: the callback runs outside the held region, "
+          "the same bits with and without one", "[parallel]") {
+  // 256-1024-10 at batch 16 on 2 threads: every step's phases run on the held team; 200 rows are
+  // 13 steps, each followed by a report (about 100 an epoch, in whole steps), plus the epoch's start
+  bpnn::NetworkConfig config;
+  config.sizes = {256, 1024, 10};
+  config.seed = 9;
+  const Data data = training_data(200, 256, 10, 47);
+  for (bpnn::Backend backend : {bpnn::Backend::tbb, bpnn::Backend::omp}) {
+    INFO((backend == bpnn::Backend::tbb ? "tbb" : "omp"));
+    bpnn::TrainConfig t;
+    t.learning_rate = 0.1;
+    t.batch = 16;
+    t.epochs = 2;
+    t.threads = 2;
+    t.backend = backend;
+    bpnn::Network quiet(config);
+    bpnn::Trainer(quiet, t, data.x.data(), data.y.data(), data.n).run();
+    bpnn::Network reported(config);
+    bpnn::Trainer trainer(reported, t, data.x.data(), data.y.data(), data.n);
+    std::size_t calls = 0, inside = 0, last_done = 0;
+    trainer.set_batch_callback([&](std::size_t, std::size_t done, std::size_t total, double) {
+      ++calls;
+      if (omp_in_parallel() != 0) ++inside;  // (on OpenMP the held team's region would show)
+      CHECK(total == data.n);
+      CHECK((done == 0 || done > last_done));
+      last_done = done == total ? 0 : done;
+    });
+    trainer.run();
+    CHECK(calls == 2 * 14);
+    CHECK(inside == 0);
+    CHECK(bpnn_test::same_bits(all_parameters(reported), all_parameters(quiet)));
   }
 }
 

@@ -71,6 +71,19 @@ inline void spin_pause() {
 #endif
 }
 
+// Waits until done() by spinning, yielding the core after the first few thousand rounds: what
+// the holder waits for (a task another thread is running, a thread leaving a job) takes µs
+// unless that thread has lost its core, and then the core is better given back.
+template <class Done>
+void spin_until(Done&& done) {
+  for (unsigned spins = 0; !done(); ++spins) {
+    if (spins < 4096)
+      spin_pause();
+    else
+      std::this_thread::yield();
+  }
+}
+
 // Runs the tasks of lane `own`, in index order, then those no thread has taken yet, from the last
 // back: affinity when the threads keep pace, balance when they do not (a thread that arrives late
 // or is slowed by other processes on its core loses some of its tasks to the others).
@@ -136,7 +149,7 @@ struct ParallelFor::Team {
   // holder: take the job back once its tasks are done; returns when no thread reads it any more
   void retire() {
     epoch.fetch_add(1);  // odd
-    while (active.load() != 0) spin_pause();
+    spin_until([&] { return active.load() == 0; });
   }
 
   // a held thread: waits for a job posted after `seen`, spinning for about 1 ms and then
@@ -179,10 +192,13 @@ struct ParallelFor::Team {
         active.fetch_sub(1);
         return;
       }
-      lanes_claim(own, count, lanes, owned.get(), taken.get(), *lane, [&](std::size_t i) {
-        failures->run(i, *task);
-        finished.fetch_add(1, std::memory_order_release);
-      });
+      // (a thread that joins after the last task has finished leaves at once: the holder waits
+      // for it to leave before it takes the job back)
+      if (finished.load(std::memory_order_relaxed) != count)
+        lanes_claim(own, count, lanes, owned.get(), taken.get(), *lane, [&](std::size_t i) {
+          failures->run(i, *task);
+          finished.fetch_add(1, std::memory_order_release);
+        });
       active.fetch_sub(1);
     }
   }
@@ -202,7 +218,7 @@ void ParallelFor::team_run(std::size_t count, const std::function<std::size_t(st
     failures.run(i, task);
     team.finished.fetch_add(1, std::memory_order_release);
   });
-  while (team.finished.load(std::memory_order_acquire) != count) spin_pause();
+  spin_until([&] { return team.finished.load(std::memory_order_acquire) == count; });
   team.in_job = false;
   team.retire();
   failures.rethrow();
@@ -211,14 +227,19 @@ void ParallelFor::team_run(std::size_t count, const std::function<std::size_t(st
 void ParallelFor::hold_run(const std::function<void()>& body) {
   if (!team_) team_ = std::make_unique<Team>(static_cast<std::size_t>(threads_));
   Team& team = *team_;
-  team.holder = std::this_thread::get_id();
   const std::uint32_t seen = team.epoch.load();
+  struct HeldFlag {  // held_ for the region, false again however it ends
+    bool& held;
+    ~HeldFlag() { held = false; }
+  } held_flag{held_};
   held_ = true;
   std::exception_ptr failure;
-  // the holder's part: body, then the job that lets the others go (also when body throws)
-  const auto lead = [&] {
+  // the holder's part, on the thread that runs it: body, then the job that lets the others go
+  // (also when body throws)
+  const auto lead = [&](auto&& call) {
+    team.holder = std::this_thread::get_id();
     try {
-      body();
+      call();
     } catch (...) {
       failure = std::current_exception();
     }
@@ -228,33 +249,37 @@ void ParallelFor::hold_run(const std::function<void()>& body) {
   // on plain std::threads, which ThreadSanitizer sees (as run_parallel)
   std::vector<std::thread> workers;
   for (std::size_t t = 1; t < team.lanes; ++t) workers.emplace_back([&, t] { team.work(t, seen); });
-  lead();
+  lead(body);
   for (std::thread& w : workers) w.join();
 #else
   if (backend_ == Backend::tbb) {
     // the holder keeps arena slot 0; a worker's lane is its slot. A task no worker took by the
-    // end is run by the holder in g.wait(), and finds the ending job at once.
+    // end is run by the holder in g.wait(), and finds the ending job at once. Body and each held
+    // thread run isolated: a oneTBB wait inside them (in a task, or in code body calls) runs
+    // only tasks of its own, never another held thread's loop, which would then wait for a job
+    // that only the thread it blocks could post.
     arena_->arena.execute([&] {
       tbb::task_group group;
       for (std::size_t t = 1; t < team.lanes; ++t)
         group.run([&] {
-          team.work(static_cast<std::size_t>(tbb::this_task_arena::current_thread_index()), seen);
+          tbb::this_task_arena::isolate([&] {
+            team.work(static_cast<std::size_t>(tbb::this_task_arena::current_thread_index()), seen);
+          });
         });
-      lead();
+      lead([&] { tbb::this_task_arena::isolate(body); });
       group.wait();
     });
   } else {
 #pragma omp parallel num_threads(threads_)
     {
       if (omp_get_thread_num() == 0)
-        lead();
+        lead(body);
       else
         team.work(static_cast<std::size_t>(omp_get_thread_num()), seen);
     }
   }
 #endif
   team.retire();
-  held_ = false;
   if (failure) std::rethrow_exception(failure);
 }
 

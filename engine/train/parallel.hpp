@@ -64,15 +64,21 @@ class ParallelFor {
       run_lanes(count, lanes, tasks);
   }
 
+  // Inside hold's body, with the other threads held (not with one thread: body just runs).
+  bool held() const { return held_; }
+
   // Runs body() on the calling thread with the other threads held for it: until it returns, the
   // run and run_pinned calls it makes hand their tasks to threads that are already waiting for
   // them, instead of starting a parallel region each (a few µs on every call: a mini-batch step
   // of a deep network makes eight or more). The tasks, their lanes and every result are the
   // same. A waiting thread spins for about 1 ms, then sleeps until the next call wakes it (which
-  // costs that call a futex wake, ~15 µs here), so slow work between the calls (a progress
-  // callback) costs no core for long. An exception from
-  // body is rethrown after the threads are let go. Inside body, a call made by a task runs its
-  // tasks in order on the task's thread; a nested hold is body() itself.
+  // costs that call a futex wake, ~15 µs here), so slow work between the calls costs no core for
+  // long. An exception from body is rethrown after the threads are let go. Inside body, a call
+  // made by a task runs its tasks in order on the task's thread; a nested hold is body() itself.
+  // Body runs inside this object's parallel region (an OpenMP parallel region, or its oneTBB
+  // arena with the other threads held): code that runs its own OpenMP or oneTBB work, such as a
+  // user's callback, belongs between holds (the trainer calls its progress callback there).
+  // One holder at a time: not from a task of this object's run or run_pinned.
   template <class Body>
   void hold(Body&& body) {
     if (threads_ <= 1 || held_) {

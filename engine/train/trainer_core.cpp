@@ -1213,24 +1213,32 @@ EpochStats TrainerCore<T>::run_epoch() {
       std::max<std::size_t>(workspace_.capacity, (n / 100 + workspace_.capacity - 1) / workspace_.capacity * workspace_.capacity);
   std::size_t next_report = report_every;
   if (on_batches_) on_batches_(epoch_, 0, n, std::numeric_limits<double>::quiet_NaN());
-  // the other threads held for the epoch (ParallelFor::hold): each parallel phase of a step then
-  // hands its tasks to threads already waiting, where it would start a parallel region
-  parallel_.hold([&] {
-    for (std::size_t first = 0; first < n; first += workspace_.capacity) {
-      const std::size_t rows = std::min(workspace_.capacity, n - first);
-      if (exchange_ != nullptr) {
-        loss += distributed_step(first / workspace_.capacity, rows, correct);
-      } else {
-        // shuffled: the step reads (one sample) or gathers (a batch) its rows in the epoch's order
-        loss += config_.shuffle ? step(x_, y_, rows, correct, order_.data() + first)
-                                : step(x_ + first * in, y_ + first * k, rows, correct);
+  // the other threads held from one progress report to the next (ParallelFor::hold): each
+  // parallel phase of a step then hands its tasks to threads already waiting, where it would
+  // start a parallel region; the caller's callback runs between the holds, outside bpnn's
+  // parallel region
+  std::size_t first = 0;
+  while (first < n) {
+    bool report = false;
+    parallel_.hold([&] {
+      while (first < n && !report) {
+        const std::size_t rows = std::min(workspace_.capacity, n - first);
+        if (exchange_ != nullptr) {
+          loss += distributed_step(first / workspace_.capacity, rows, correct);
+        } else {
+          // shuffled: the step reads (one sample) or gathers (a batch) its rows in the epoch's order
+          loss += config_.shuffle ? step(x_, y_, rows, correct, order_.data() + first)
+                                  : step(x_ + first * in, y_ + first * k, rows, correct);
+        }
+        first += rows;
+        report = on_batches_ && (first >= next_report || first == n);
       }
-      if (on_batches_ && (first + rows >= next_report || first + rows == n)) {
-        on_batches_(epoch_, first + rows, n, loss / static_cast<double>(first + rows));
-        next_report = first + rows + report_every;
-      }
+    });
+    if (report) {
+      on_batches_(epoch_, first, n, loss / static_cast<double>(first));
+      next_report = first + report_every;
     }
-  });
+  }
   EpochStats stats;
   stats.epoch = epoch_++;
   stats.loss = loss / static_cast<double>(n);

@@ -160,7 +160,8 @@ using EpochCallback = std::function<EpochAction(const EpochStats&)>;
 // Progress within an epoch, for a progress bar: the epoch (0-based), the samples done and in all
 // this epoch, and the mean loss over the samples done. Called on the training thread: once as the
 // epoch starts (0 samples done, loss NaN), then between steps at most about 100 times an epoch
-// and after its last step.
+// and after its last step. The training threads are let go for the call, so it may run OpenMP
+// or oneTBB work of its own.
 using BatchCallback = std::function<void(std::size_t epoch, std::size_t samples_done,
                                          std::size_t samples_total, double mean_loss)>;
 
