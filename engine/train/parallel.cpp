@@ -184,6 +184,14 @@ struct ParallelFor::Team {
     }
   }
 
+  // the posted job's tasks of lane `own`, then any left (lanes_claim), each counted finished
+  void claim(std::size_t own) {
+    lanes_claim(own, count, lanes, owned.get(), taken.get(), *lane, [&](std::size_t i) {
+      failures->run(i, *task);
+      finished.fetch_add(1, std::memory_order_release);
+    });
+  }
+
   // a held thread's life: the jobs' tasks of lane `own` (and any left) until the ending job
   void work(std::size_t own, std::uint32_t seen) {
     for (;;) {
@@ -194,11 +202,7 @@ struct ParallelFor::Team {
       }
       // (a thread that joins after the last task has finished leaves at once: the holder waits
       // for it to leave before it takes the job back)
-      if (finished.load(std::memory_order_relaxed) != count)
-        lanes_claim(own, count, lanes, owned.get(), taken.get(), *lane, [&](std::size_t i) {
-          failures->run(i, *task);
-          finished.fetch_add(1, std::memory_order_release);
-        });
+      if (finished.load(std::memory_order_relaxed) != count) claim(own);
       active.fetch_sub(1);
     }
   }
@@ -214,10 +218,7 @@ void ParallelFor::team_run(std::size_t count, const std::function<std::size_t(st
   FirstFailure failures;
   team.post(count, &lane, &task, &failures, false);
   team.in_job = true;
-  lanes_claim(0, count, team.lanes, team.owned.get(), team.taken.get(), lane, [&](std::size_t i) {
-    failures.run(i, task);
-    team.finished.fetch_add(1, std::memory_order_release);
-  });
+  team.claim(0);
   spin_until([&] { return team.finished.load(std::memory_order_acquire) == count; });
   team.in_job = false;
   team.retire();
